@@ -1,0 +1,33 @@
+# Tandem: a thin table of contents. `make run` runs the suite, `make test` passes the tests.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+export TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test check fmt contracts
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup:  ## install uv, the workspace, RabbitMQ and PostgreSQL (if absent) and start them
+	@tools/setup.sh all
+
+run: setup  ## run the suite on local defaults (for now: the event catalogue through RabbitMQ)
+	uv run python tools/run_catalogue.py
+
+test: setup  ## run every test; real-service tests use the local RabbitMQ and PostgreSQL
+	uv run pytest
+
+check:  ## lint, format check and strict type check
+	@tools/setup.sh python
+	uv run ruff check .
+	uv run ruff format --check .
+	uv run mypy
+
+fmt:  ## fix lint and formatting where safe
+	uv run ruff check --fix .
+	uv run ruff format .
+
+contracts:  ## regenerate docs/contracts (JSON Schema per event, AsyncAPI 3.0)
+	uv run python tools/export_contracts.py

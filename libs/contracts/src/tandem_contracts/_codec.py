@@ -1,0 +1,83 @@
+"""Bytes ↔ envelopes. ``decode`` either returns a valid envelope or raises a ``DecodeError``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tandem_contracts._catalogue import Catalogue
+from tandem_contracts._envelope import Envelope
+from tandem_contracts.errors import (
+    DecodeError,
+    EncodingError,
+    FieldError,
+    FloatMoneyError,
+    NaiveDatetimeError,
+    OversizedMessageError,
+    SchemaValidationError,
+)
+from tandem_contracts.events import CATALOGUE
+
+__all__ = ["CONTENT_TYPE", "DEFAULT_MAX_BYTES", "decode", "encode"]
+
+CONTENT_TYPE = "application/json"
+DEFAULT_MAX_BYTES = 1024 * 1024
+_ENCODING_ERRORS = {"json_invalid", "json_type", "model_type", "model_attributes_type"}
+
+
+class _Header(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    event_type: str
+    schema_version: int
+
+
+def encode(envelope: Envelope[Any]) -> bytes:
+    """Serialise an envelope to UTF-8 JSON (money as decimal strings, datetimes in UTC)."""
+    return envelope.model_dump_json().encode()
+
+
+def decode(
+    body: bytes, catalogue: Catalogue = CATALOGUE, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Envelope[Any]:
+    """Turn raw bytes into an envelope at the current version of its event type.
+
+    Raises one of the ``DecodeError`` subclasses, and nothing else, for any bad input.
+    """
+    if len(body) > max_bytes:
+        raise OversizedMessageError(len(body), max_bytes)
+    try:
+        header = _Header.model_validate_json(body)
+    except ValidationError as exc:
+        raise _translate(exc, None, body) from None
+    model = catalogue.envelope_model(header.event_type, header.schema_version)
+    try:
+        envelope = model.model_validate_json(body)
+    except ValidationError as exc:
+        raise _translate(exc, header.event_type, body) from None
+    return catalogue.upcast(envelope)
+
+
+def _translate(exc: ValidationError, event_type: str | None, body: bytes) -> DecodeError:
+    errors = tuple(
+        FieldError(
+            path=".".join(str(part) for part in err["loc"]),
+            kind=err["type"],
+            message=err["msg"],
+        )
+        for err in exc.errors(include_url=False, include_input=False)
+    )
+    kinds = {e.kind for e in errors}
+    root = next((e for e in errors if e.kind in _ENCODING_ERRORS and not e.path), None)
+    if root is not None:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return EncodingError(f"body is not UTF-8: {bad.reason} at byte {bad.start}")
+        return EncodingError(f"body is not a JSON object: {root.message}")
+    if "float_money" in kinds:
+        return FloatMoneyError(event_type, errors)
+    if "timezone_aware" in kinds:
+        return NaiveDatetimeError(event_type, errors)
+    return SchemaValidationError(event_type, errors)

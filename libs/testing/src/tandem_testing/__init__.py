@@ -1,0 +1,6 @@
+"""Test support for Tandem: real RabbitMQ / PostgreSQL per test (a pytest plugin)."""
+
+from tandem_testing._servers import AmqpServer, PostgresServer, in_ci, with_path
+from tandem_testing.plugin import REAL_SERVICE_FIXTURES
+
+__all__ = ["REAL_SERVICE_FIXTURES", "AmqpServer", "PostgresServer", "in_ci", "with_path"]

@@ -1,0 +1,134 @@
+"""Pytest plugin: real RabbitMQ vhosts and PostgreSQL databases, one per test.
+
+Fixtures ``amqp_url`` and ``database_url`` give each test its own vhost / database on the
+servers named by ``TEST_AMQP_URL`` / ``TEST_DATABASE_URL`` (else testcontainers when a Docker
+engine answers, else the test is skipped with the reason). With ``CI=true`` a real-service
+test that would skip fails instead, so a suite can never pass having tested nothing. Tests that
+use these fixtures are marked ``real_services``, and the run ends with their count.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from _pytest.terminal import TerminalReporter
+
+from tandem_testing._servers import (
+    AmqpServer,
+    PostgresServer,
+    ServerUnavailable,
+    amqp_server,
+    in_ci,
+    postgres_server,
+    with_path,
+)
+
+REAL_SERVICE_FIXTURES = frozenset({"amqp_url", "database_url", "amqp_server_info", "postgres_info"})
+"""Fixtures whose use marks a test as one that talks to a real service."""
+
+_OUTCOMES = pytest.StashKey[Counter[str]]()
+
+
+def _unavailable(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"real service missing in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def amqp_server_info() -> Iterator[AmqpServer]:
+    """The real RabbitMQ the session uses (environment URL or container)."""
+    try:
+        with amqp_server() as server:
+            yield server
+    except ServerUnavailable as exc:
+        _unavailable(f"no RabbitMQ: {exc}")
+
+
+@pytest.fixture(scope="session")
+def postgres_info() -> Iterator[PostgresServer]:
+    """The real PostgreSQL the session uses (environment URL or container)."""
+    try:
+        with postgres_server() as server:
+            yield server
+    except ServerUnavailable as exc:
+        _unavailable(f"no PostgreSQL: {exc}")
+
+
+@pytest_asyncio.fixture
+async def amqp_url(amqp_server_info: AmqpServer) -> AsyncIterator[str]:
+    """An AMQP URL to a fresh vhost of its own, deleted after the test."""
+    vhost = f"tandem-test-{secrets.token_hex(6)}"
+    user = httpx.URL(amqp_server_info.management_url).username or "guest"
+    async with httpx.AsyncClient(base_url=amqp_server_info.management_url, timeout=10) as api:
+        try:
+            created = await api.put(f"/api/vhosts/{vhost}")
+        except httpx.HTTPError as exc:
+            _unavailable(f"RabbitMQ management API unreachable: {exc!r}")
+        created.raise_for_status()
+        granted = await api.put(
+            f"/api/permissions/{vhost}/{user}",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+        )
+        granted.raise_for_status()
+        try:
+            yield with_path(amqp_server_info.url, vhost)
+        finally:
+            await api.delete(f"/api/vhosts/{vhost}")
+
+
+@pytest_asyncio.fixture
+async def database_url(postgres_info: PostgresServer) -> AsyncIterator[str]:
+    """A PostgreSQL URL to a fresh, empty database of its own, dropped after the test."""
+    name = f"tandem_test_{secrets.token_hex(6)}"
+    try:
+        admin = await asyncpg.connect(postgres_info.url, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        _unavailable(f"PostgreSQL unreachable: {exc!r}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield with_path(postgres_info.url, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_OUTCOMES] = Counter()
+    config.addinivalue_line(
+        "markers", "real_services: talks to a real RabbitMQ, PostgreSQL or ERP (set automatically)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_services)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if item.get_closest_marker("real_services") is None:
+        return report
+    if report.skipped and in_ci():
+        report.outcome = "failed"
+        report.longrepr = f"real-service test skipped in CI: {report.longrepr}"
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        item.config.stash[_OUTCOMES][report.outcome] += 1
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    outcomes = terminalreporter.config.stash[_OUTCOMES]
+    if not outcomes:
+        return
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    terminalreporter.write_sep("-", f"tests against real services: {counts}")

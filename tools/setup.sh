@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for Tandem: uv, the workspace, RabbitMQ and PostgreSQL.
+# Idempotent: installs only what is absent, starts only what is stopped.
+#   tools/setup.sh            everything
+#   tools/setup.sh python     uv and the workspace only
+#   tools/setup.sh services   RabbitMQ and PostgreSQL only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what="${1:-all}"
+export PATH="$HOME/.local/bin:$PATH"
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+APT_UPDATED=""
+
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_install() {
+  if [ -z "$APT_UPDATED" ]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_uv() {
+  if command -v uv >/dev/null 2>&1; then return; fi
+  log "installing uv from PyPI"
+  local venv="$HOME/.local/share/tandem/uv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    apt_install python3-venv python3-pip
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install --quiet uv
+  mkdir -p "$HOME/.local/bin"
+  ln -sf "$venv/bin/uv" "$HOME/.local/bin/uv"
+}
+
+ensure_workspace() {
+  log "syncing the uv workspace"
+  uv sync --all-packages --frozen --quiet
+}
+
+ensure_rabbitmq() {
+  if ! command -v rabbitmqctl >/dev/null 2>&1; then
+    log "installing RabbitMQ"
+    apt_install rabbitmq-server
+  fi
+  if ! rabbitmqctl -q status >/dev/null 2>&1; then
+    log "starting RabbitMQ"
+    $SUDO rabbitmq-server -detached
+    timeout 120 rabbitmqctl -q await_startup
+  fi
+  if ! rabbitmq-plugins -q list -e rabbitmq_management | grep -q rabbitmq_management; then
+    log "enabling the RabbitMQ management plugin (vhosts per test)"
+    $SUDO rabbitmq-plugins -q enable rabbitmq_management >/dev/null
+  fi
+  for _ in $(seq 1 60); do
+    curl -fsS -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null 2>&1 && return
+    sleep 1
+  done
+  log "RabbitMQ management API did not answer on 127.0.0.1:15672" >&2
+  return 1
+}
+
+pg_ok() { psql "postgresql://postgres:postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; }
+
+ensure_postgres() {
+  if ! command -v pg_lsclusters >/dev/null 2>&1; then
+    log "installing PostgreSQL"
+    apt_install postgresql
+  fi
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" && $4 == "online"' | grep -q .; then
+    log "starting PostgreSQL $version"
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  fi
+  for _ in $(seq 1 30); do
+    pg_ok && return
+    # A fresh install asks for a password on TCP: give postgres the local development one.
+    $SUDO runuser -u postgres -- psql -qc "ALTER USER postgres PASSWORD 'postgres'" >/dev/null 2>&1 || true
+    sleep 1
+  done
+  log "PostgreSQL does not accept postgres:postgres on 127.0.0.1:5432" >&2
+  return 1
+}
+
+case "$what" in
+  python) ensure_uv; ensure_workspace ;;
+  services) ensure_rabbitmq; ensure_postgres ;;
+  all) ensure_uv; ensure_workspace; ensure_rabbitmq; ensure_postgres ;;
+  *) echo "usage: $0 [all|python|services]" >&2; exit 2 ;;
+esac
+log "ready ($what)"
