@@ -38,6 +38,7 @@ ensure_workspace() {
 }
 
 ensure_rabbitmq() {
+  command -v curl >/dev/null 2>&1 || apt_install curl
   if ! command -v rabbitmqctl >/dev/null 2>&1; then
     log "installing RabbitMQ"
     apt_install rabbitmq-server
