@@ -1,0 +1,83 @@
+"""Tandem's reliable messaging runtime, on aio-pika and asyncpg.
+
+    router = Router(service="time-expense")
+
+    @router.handles(TimeApproved)
+    async def post_time(envelope: Envelope[TimeApproved], ctx: HandlerContext) -> None:
+        ...                                   # effects through ctx.connection (one transaction)
+        await ctx.publish(TimePosted(...), subject_version=2)   # via the outbox
+
+    async with Consumer(router, queue="time-expense.posting", pool=pool, connection=amqp):
+        await OutboxRelay(pool, amqp).run(stopping)
+
+Apply the SQL in ``MIGRATIONS`` (schema ``messaging``) before starting.
+"""
+
+from pathlib import Path
+
+from tandem_messaging._consumer import Consumer, ConsumerSettings
+from tandem_messaging._context import correlation_id
+from tandem_messaging._errors import (
+    DependencyMissing,
+    DownstreamUnavailable,
+    HandlerError,
+    MessagingError,
+    PermanentError,
+    TopologyMismatchError,
+    TransientError,
+)
+from tandem_messaging._inbox import Claim
+from tandem_messaging._metrics import Metrics, default_metrics
+from tandem_messaging._outbox import Outbox, OutboxRelay
+from tandem_messaging._parking import (
+    ParkedMessage,
+    ReplayResult,
+    ReplaySelection,
+    list_parked,
+    replay,
+)
+from tandem_messaging._router import Handler, HandlerContext, Router
+from tandem_messaging._topology import (
+    DEAD_LETTER_EXCHANGE,
+    RETRY_EXCHANGE,
+    ConsumerTopology,
+    binding_for,
+    declare_consumer,
+    declare_events_exchange,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+"""Directory of the runtime's SQL migrations; apply them before a service's own."""
+
+__all__ = [
+    "DEAD_LETTER_EXCHANGE",
+    "MIGRATIONS",
+    "RETRY_EXCHANGE",
+    "Claim",
+    "Consumer",
+    "ConsumerSettings",
+    "ConsumerTopology",
+    "DependencyMissing",
+    "DownstreamUnavailable",
+    "Handler",
+    "HandlerContext",
+    "HandlerError",
+    "MessagingError",
+    "Metrics",
+    "Outbox",
+    "OutboxRelay",
+    "ParkedMessage",
+    "PermanentError",
+    "ReplayResult",
+    "ReplaySelection",
+    "Router",
+    "TopologyMismatchError",
+    "TransientError",
+    "binding_for",
+    "correlation_id",
+    "declare_consumer",
+    "declare_events_exchange",
+    "default_metrics",
+    "list_parked",
+    "replay",
+]

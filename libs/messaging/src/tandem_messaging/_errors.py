@@ -1,0 +1,77 @@
+"""Failure classes a handler raises, and the runtime's own errors.
+
+A handler tells the runtime what kind of failure it met by the exception it raises:
+
+    HandlerError
+    ├── TransientError          retry later, with growing delays (honouring retry_after)
+    │   └── DownstreamUnavailable   a downstream system is down: hold, pause intake, probe
+    ├── PermanentError          a business rule or validation failed: park at once
+    └── DependencyMissing       park until ``key`` is satisfied, then release automatically
+
+Any other exception is a bug or an unforeseen condition: it is retried like a transient error
+and parked when the attempts run out. ``TopologyMismatchError`` stops start-up.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DependencyMissing",
+    "DownstreamUnavailable",
+    "HandlerError",
+    "MessagingError",
+    "PermanentError",
+    "TopologyMismatchError",
+    "TransientError",
+]
+
+
+class MessagingError(Exception):
+    """Base of the runtime's own errors."""
+
+
+class TopologyMismatchError(MessagingError):
+    """A queue or exchange exists on the broker with other arguments than declared."""
+
+
+class HandlerError(Exception):
+    """Base of the failures a handler raises on purpose."""
+
+    reason: str = "handler_error"
+
+
+class TransientError(HandlerError):
+    """The operation may succeed later; ``retry_after`` (seconds) is a downstream's hint."""
+
+    reason = "transient"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DownstreamUnavailable(TransientError):
+    """The downstream system named ``downstream`` is unreachable or overloaded."""
+
+    reason = "downstream_unavailable"
+
+    def __init__(self, downstream: str, message: str, *, retry_after: float | None = None):
+        super().__init__(message, retry_after=retry_after)
+        self.downstream = downstream
+
+
+class PermanentError(HandlerError):
+    """Retrying cannot help (validation, business rule); ``reason`` is a stable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class DependencyMissing(HandlerError):
+    """Something this message needs has not happened yet (``key``, e.g. ``project-active:p1``)."""
+
+    reason = "dependency_missing"
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key

@@ -1,0 +1,282 @@
+"""The parking lot: messages that cannot be handled now, kept in PostgreSQL until replayed.
+
+Every parked message keeps its body, headers (trace context included), original routing key,
+failure reason, exception class, attempt count and first/last failure time. Operators list
+and replay them (one, by filter, or all); each replay is audited. A message parked because a
+dependency is missing is released automatically once a handler ``satisfy``s that dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractChannel, AbstractConnection
+
+from tandem_contracts import CONTENT_TYPE, uuid7
+from tandem_messaging._db import DbConnection
+
+__all__ = [
+    "ParkedMessage",
+    "ReplayResult",
+    "ReplaySelection",
+    "list_parked",
+    "park",
+    "release",
+    "replay",
+]
+
+ATTEMPT_HEADER = "x-tandem-attempt"
+FIRST_FAILURE_HEADER = "x-tandem-first-failure-at"
+ROUTING_KEY_HEADER = "x-tandem-routing-key"
+REPLAY_HEADER = "x-tandem-replay-id"
+_LOCK_SPACE = 0x7A4E  # advisory-lock namespace of dependency keys
+
+
+@dataclass(frozen=True)
+class ParkedMessage:
+    """A parked message as operators see it (without its body)."""
+
+    id: uuid.UUID
+    consumer: str
+    event_id: uuid.UUID | None
+    event_type: str | None
+    routing_key: str
+    reason: str
+    detail: str
+    exception_class: str | None
+    attempts: int
+    first_failure_at: datetime
+    last_failure_at: datetime
+    waiting_for: str | None
+    status: str
+    parked_at: datetime
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why and how often a message failed, for the parking lot."""
+
+    reason: str
+    detail: str
+    exception_class: str | None
+    attempts: int
+    first_failure_at: datetime
+    last_failure_at: datetime
+    waiting_for: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplaySelection:
+    """Which parked messages to replay: by ids, by filter, or ``everything``."""
+
+    ids: tuple[uuid.UUID, ...] = ()
+    consumer: str | None = None
+    reason: str | None = None
+    event_type: str | None = None
+    everything: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.ids or self.consumer or self.reason or self.event_type or self.everything):
+            raise ValueError("say which messages to replay, or everything=True")
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """The audit id of a replay and the parked messages it sent back."""
+
+    replay_id: uuid.UUID
+    replayed: int
+    message_ids: tuple[uuid.UUID, ...]
+
+
+_PARK = """
+INSERT INTO messaging.parked (id, consumer, queue, event_id, event_type, routing_key, body,
+    headers, reason, detail, exception_class, attempts, first_failure_at, last_failure_at,
+    waiting_for)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15)
+"""
+_SATISFIED = "SELECT 1 FROM messaging.satisfied_dependencies WHERE consumer = $1 AND key = $2"
+_LOCK_KEY = "SELECT pg_advisory_xact_lock($3::int, hashtext($1 || '|' || $2))"
+_SATISFY = """
+INSERT INTO messaging.satisfied_dependencies (consumer, key) SELECT $1, unnest($2::text[])
+ON CONFLICT DO NOTHING
+"""
+_RELEASE = """
+UPDATE messaging.parked SET status = 'released', resolved_at = clock_timestamp()
+WHERE consumer = $1 AND waiting_for = ANY($2::text[]) AND status = 'parked'
+RETURNING id, queue, body, headers::text, event_id, event_type
+"""
+_SELECT_FOR_REPLAY = """
+SELECT id, consumer, queue, body, headers::text, event_id, event_type FROM messaging.parked
+WHERE status = 'parked'
+  AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
+  AND ($2::text IS NULL OR consumer = $2)
+  AND ($3::text IS NULL OR reason = $3)
+  AND ($4::text IS NULL OR event_type = $4)
+ORDER BY parked_at
+FOR UPDATE SKIP LOCKED
+"""
+_MARK_REPLAYED = """
+UPDATE messaging.parked SET status = 'replayed', resolved_at = clock_timestamp()
+WHERE id = ANY($1::uuid[])
+"""
+_AUDIT = """
+INSERT INTO messaging.replay_audit (id, actor, reason, selection, message_ids)
+VALUES ($1, $2, $3, $4::jsonb, $5::uuid[])
+"""
+_LIST = """
+SELECT id, consumer, event_id, event_type, routing_key, reason, detail, exception_class,
+       attempts, first_failure_at, last_failure_at, waiting_for, status, parked_at
+FROM messaging.parked
+WHERE status = $1 AND ($2::text IS NULL OR consumer = $2) AND ($3::text IS NULL OR reason = $3)
+ORDER BY parked_at
+LIMIT $4
+"""
+
+
+async def park(
+    connection: DbConnection,
+    *,
+    consumer: str,
+    queue: str,
+    message: aio_pika.abc.AbstractIncomingMessage,
+    event_id: uuid.UUID | None,
+    event_type: str | None,
+    failure: Failure,
+) -> uuid.UUID | None:
+    """Park ``message`` in the caller's transaction and return its parked id.
+
+    Returns None, parking nothing, when the dependency it waits for is already satisfied:
+    the caller should then simply retry it.
+    """
+    if failure.waiting_for is not None:
+        await connection.execute(_LOCK_KEY, consumer, failure.waiting_for, _LOCK_SPACE)
+        if await connection.fetchval(_SATISFIED, consumer, failure.waiting_for):
+            return None
+    headers = _plain_headers(message.headers)
+    parked_id = uuid7()
+    await connection.execute(
+        _PARK,
+        parked_id,
+        consumer,
+        queue,
+        event_id,
+        event_type,
+        str(headers.get(ROUTING_KEY_HEADER) or message.routing_key or ""),
+        message.body,
+        json.dumps(headers),
+        failure.reason,
+        failure.detail[:2000],
+        failure.exception_class,
+        failure.attempts,
+        failure.first_failure_at,
+        failure.last_failure_at,
+        failure.waiting_for,
+    )
+    return parked_id
+
+
+async def record_satisfied(connection: DbConnection, consumer: str, keys: Sequence[str]) -> None:
+    """Record dependencies as met, in the handler's transaction."""
+    await connection.execute(_SATISFY, consumer, list(keys))
+
+
+async def release(
+    pool: asyncpg.Pool, channel: AbstractChannel, consumer: str, keys: Sequence[str]
+) -> int:
+    """Send messages parked waiting for ``keys`` back to their queue; return how many."""
+    async with pool.acquire() as connection, connection.transaction():
+        for key in sorted(set(keys)):
+            await connection.execute(_LOCK_KEY, consumer, key, _LOCK_SPACE)
+        rows = await connection.fetch(_RELEASE, consumer, list(keys))
+        await _republish(channel, rows, {})
+    return len(rows)
+
+
+async def replay(
+    pool: asyncpg.Pool,
+    connection: AbstractConnection,
+    selection: ReplaySelection,
+    *,
+    actor: str,
+    why: str,
+) -> ReplayResult:
+    """Send the selected parked messages back to their consumer's queue, and audit it.
+
+    A replayed message that was in fact handled already is dropped by the consumer's inbox.
+    """
+    replay_id = uuid7()
+    channel = await connection.channel(publisher_confirms=True)
+    try:
+        async with pool.acquire() as db, db.transaction():
+            rows = await db.fetch(
+                _SELECT_FOR_REPLAY,
+                list(selection.ids) or None,
+                selection.consumer,
+                selection.reason,
+                selection.event_type,
+            )
+            await _republish(channel, rows, {REPLAY_HEADER: str(replay_id), ATTEMPT_HEADER: 1})
+            ids = [row["id"] for row in rows]
+            await db.execute(_MARK_REPLAYED, ids)
+            await db.execute(_AUDIT, replay_id, actor, why, json.dumps(_describe(selection)), ids)
+    finally:
+        await channel.close()
+    return ReplayResult(replay_id, len(ids), tuple(ids))
+
+
+async def list_parked(
+    pool: asyncpg.Pool,
+    *,
+    consumer: str | None = None,
+    reason: str | None = None,
+    status: str = "parked",
+    limit: int = 100,
+) -> list[ParkedMessage]:
+    """Return parked messages, oldest first, optionally of one consumer or reason."""
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(_LIST, status, consumer, reason, limit)
+    return [ParkedMessage(**dict(row)) for row in rows]
+
+
+async def _republish(
+    channel: AbstractChannel, rows: Sequence[asyncpg.Record], extra: dict[str, Any]
+) -> None:
+    for row in rows:
+        headers = {**json.loads(row["headers"]), **extra}
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                bytes(row["body"]),
+                headers=headers,
+                content_type=CONTENT_TYPE,
+                message_id=str(row["event_id"]) if row["event_id"] else None,
+                type=row["event_type"],
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=row["queue"],
+        )
+
+
+def _plain_headers(headers: Any) -> dict[str, Any]:
+    plain: dict[str, Any] = {}
+    for key, value in (headers or {}).items():
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        if isinstance(value, str | int | float | bool) or value is None:
+            plain[key] = value
+        elif isinstance(value, datetime):
+            plain[key] = value.isoformat()
+    return plain
+
+
+def _describe(selection: ReplaySelection) -> dict[str, Any]:
+    described = asdict(selection)
+    described["ids"] = [str(i) for i in selection.ids]
+    return described

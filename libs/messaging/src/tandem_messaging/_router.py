@@ -1,0 +1,98 @@
+"""Typed handlers: a ``Router`` maps event types to the coroutine that handles them.
+
+A router knows no broker and no database, so the same handlers run under the real consumer
+and under ``InMemoryBroker`` in unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from tandem_contracts import Envelope, Event, ExternalRef, Producer
+from tandem_messaging._topology import binding_for
+
+__all__ = ["Handler", "HandlerContext", "Router"]
+
+E = TypeVar("E", bound=Event)
+Publisher = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+@dataclass
+class HandlerContext(Generic[E]):
+    """What a handler gets besides its envelope.
+
+    ``connection`` is the database connection whose transaction commits the handler's effects
+    together with the inbox row and any event it publishes (None in ``InMemoryBroker``).
+    """
+
+    envelope: Envelope[E]
+    consumer: str
+    service: str
+    attempt: int
+    connection: Any
+    _publisher: Publisher
+    satisfied: list[str] = field(default_factory=list)
+
+    async def publish(
+        self,
+        payload: Event,
+        *,
+        subject_version: int,
+        idempotency_key: str | None = None,
+        subject_refs: tuple[ExternalRef, ...] = (),
+    ) -> Envelope[Any]:
+        """Publish an event this one caused, in the handler's transaction (via the outbox)."""
+        kind = type(payload)
+        envelope = self.envelope.caused(
+            payload,
+            producer=Producer(service=self.service, system=kind.system_of_record),
+            subject_version=subject_version,
+            idempotency_key=idempotency_key,
+            subject_refs=subject_refs,
+        )
+        await self._publisher(envelope)
+        return envelope
+
+    async def publish_envelope(self, envelope: Envelope[Any]) -> None:
+        """Publish a fully built envelope (e.g. one starting a new workflow) via the outbox."""
+        await self._publisher(envelope)
+
+    def satisfy(self, key: str) -> None:
+        """Declare dependency ``key`` met: messages parked waiting for it are released."""
+        self.satisfied.append(key)
+
+
+Handler = Callable[[Envelope[Any], HandlerContext[Any]], Awaitable[None]]
+
+
+@dataclass
+class Router:
+    """The handlers of one consumer. ``accept_stale`` hands older subject versions on too."""
+
+    service: str
+    accept_stale: bool = False
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    models: dict[str, type[Event]] = field(default_factory=dict)
+
+    def handles(self, *models: type[Event]) -> Callable[[Handler], Handler]:
+        """Register the decorated coroutine as the handler of ``models``."""
+
+        def register(handler: Handler) -> Handler:
+            for model in models:
+                if model.event_type in self.handlers:
+                    raise ValueError(f"{model.event_type} already has a handler")
+                self.handlers[model.event_type] = handler
+                self.models[model.event_type] = model
+            return handler
+
+        return register
+
+    def bindings(self, regions: Sequence[str] = ("*",)) -> list[str]:
+        """Return the routing-key patterns of every handled event in ``regions``."""
+        return [
+            binding_for(model, region=region)
+            for model in self.models.values()
+            for region in regions
+        ]

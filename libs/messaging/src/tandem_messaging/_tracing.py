@@ -1,0 +1,99 @@
+"""W3C trace context in message headers, and spans with ``messaging.*`` attributes.
+
+Context is injected when an event enters the outbox and re-injected by the relay's publish
+span, so one trace runs publish → relay → consume → publish → consume across services. The
+headers travel unchanged through retry queues, the parking lot and replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind
+
+from tandem_contracts import Envelope
+
+__all__ = ["consume_span", "inject", "publish_span", "tracer"]
+
+tracer = trace.get_tracer("tandem.messaging")
+
+
+def inject(headers: dict[str, Any]) -> dict[str, Any]:
+    """Write the current trace context into ``headers`` (and return them)."""
+    propagate.inject(headers)
+    return headers
+
+
+def _extract(headers: Mapping[str, Any]) -> otel_context.Context:
+    carrier = {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in headers.items()}
+    return propagate.extract(carrier)
+
+
+def _attributes(
+    *, routing_key: str, event_type: str, message_id: str, correlation_id: str, destination: str
+) -> dict[str, str]:
+    return {
+        "messaging.system": "rabbitmq",
+        "messaging.destination.name": destination,
+        "messaging.rabbitmq.destination.routing_key": routing_key,
+        "messaging.message.id": message_id,
+        "messaging.message.conversation_id": correlation_id,
+        "tandem.event_type": event_type,
+        "tandem.correlation_id": correlation_id,
+    }
+
+
+@contextmanager
+def publish_span(
+    *,
+    routing_key: str,
+    event_type: str,
+    message_id: str,
+    correlation_id: str,
+    destination: str,
+    parent: Mapping[str, Any] | None = None,
+) -> Iterator[Span]:
+    """A PRODUCER span for a publish; ``parent`` headers continue a stored trace."""
+    attributes = _attributes(
+        routing_key=routing_key,
+        event_type=event_type,
+        message_id=message_id,
+        correlation_id=correlation_id,
+        destination=destination,
+    )
+    with tracer.start_as_current_span(
+        f"{destination} publish",
+        context=_extract(parent) if parent is not None else None,
+        kind=SpanKind.PRODUCER,
+        attributes={**attributes, "messaging.operation.type": "publish"},
+    ) as span:
+        yield span
+
+
+@contextmanager
+def consume_span(
+    envelope: Envelope[Any], headers: Mapping[str, Any], consumer: str
+) -> Iterator[Span]:
+    """A CONSUMER span for handling ``envelope``, child of the context in ``headers``."""
+    with tracer.start_as_current_span(
+        f"{consumer} process",
+        context=_extract(headers),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            **_attributes(
+                routing_key=envelope.routing_key,
+                event_type=envelope.event_type,
+                message_id=str(envelope.event_id),
+                correlation_id=envelope.correlation_id,
+                destination=consumer,
+            ),
+            "tandem.subject": f"{envelope.subject.type}:{envelope.subject.id}",
+            "messaging.operation.type": "process",
+            "messaging.consumer.group.name": consumer,
+        },
+    ) as span:
+        yield span

@@ -1,0 +1,140 @@
+"""Per-key ordering under concurrency, topology checks, and dependency release."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from typing import Any
+
+import pytest
+
+from tandem_contracts import Envelope
+from tandem_contracts.events import OpportunityLost, ProjectClosedForTime
+from tandem_messaging import (
+    Consumer,
+    DependencyMissing,
+    HandlerContext,
+    Outbox,
+    OutboxRelay,
+    Router,
+    TopologyMismatchError,
+    list_parked,
+)
+
+EFFECT = "INSERT INTO effects (event_id, subject, version) VALUES ($1, $2, $3)"
+
+
+async def test_2000_events_over_50_keys_are_handled_in_order_per_key(
+    pool, amqp, lost_event, fast_settings, eventually
+) -> None:
+    router = Router(service="test")
+
+    @router.handles(OpportunityLost)
+    async def record(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
+        # A little jitter so lanes really interleave.
+        await asyncio.sleep(random.random() / 1000)
+        await ctx.connection.execute(
+            EFFECT, envelope.event_id, envelope.subject.id, envelope.subject_version
+        )
+
+    # 2,000 events over 50 keys, interleaved at random, each key's versions ascending.
+    keys = [f"opp-{k:02d}" for k in range(50)]
+    sequence = [key for key in keys for _ in range(40)]
+    random.shuffle(sequence)
+    versions = dict.fromkeys(keys, 0)
+    events = []
+    for key in sequence:
+        versions[key] += 1
+        events.append(lost_event(key, versions[key]))
+    async with pool.acquire() as db, db.transaction():
+        await Outbox().add(db, *events)
+
+    settings = dataclasses.replace(fast_settings, concurrency=16, prefetch=128)
+    stopping = asyncio.Event()
+    async with Consumer(router, queue="t.order", pool=pool, connection=amqp, settings=settings):
+        relay = asyncio.create_task(OutboxRelay(pool, amqp).run(stopping))
+        await eventually(lambda: _effects(pool, 2000), within=90, what="2,000 effects")
+        stopping.set()
+        await relay
+
+    rows = await pool.fetch("SELECT subject, version FROM effects ORDER BY serial")
+    handled: dict[str, list[int]] = {}
+    for row in rows:
+        handled.setdefault(row["subject"], []).append(row["version"])
+    assert len(rows) == 2000
+    assert handled == {key: list(range(1, 41)) for key in keys}
+
+
+async def test_a_queue_declared_differently_fails_start_up_with_a_clear_message(
+    pool, amqp, fast_settings
+) -> None:
+    router = Router(service="test")
+    router.handles(OpportunityLost)(_noop)
+    async with Consumer(
+        router, queue="t.topology", pool=pool, connection=amqp, settings=fast_settings
+    ):
+        pass
+    changed = dataclasses.replace(fast_settings, delivery_limit=3)
+    consumer = Consumer(router, queue="t.topology", pool=pool, connection=amqp, settings=changed)
+    with pytest.raises(TopologyMismatchError, match=r"'t\.topology'.*x-delivery-limit"):
+        await consumer.start()
+    await consumer.stop()
+
+
+async def test_a_message_waiting_for_a_dependency_is_released_when_it_arrives(
+    pool, amqp, publish, lost_event, fast_settings, eventually
+) -> None:
+    router = Router(service="test")
+    closed: set[str] = set()
+
+    @router.handles(OpportunityLost)
+    async def needs_project_closed(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
+        key = f"project-closed:{envelope.payload.opportunity_id}"
+        if key not in closed:
+            raise DependencyMissing(key, "its project is not closed for time yet")
+        await ctx.connection.execute(
+            EFFECT, envelope.event_id, envelope.subject.id, envelope.subject_version
+        )
+
+    @router.handles(ProjectClosedForTime)
+    async def close(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
+        closed.add(f"project-closed:{envelope.payload.project_id}")
+        ctx.satisfy(f"project-closed:{envelope.payload.project_id}")
+
+    async with Consumer(
+        router, queue="t.depends", pool=pool, connection=amqp, settings=fast_settings
+    ):
+        # The dependent event comes first: parked, waiting for its dependency.
+        await publish(amqp, lost_event("prj-7"))
+        await eventually(lambda: _parked(pool, 1), what="a waiting message")
+        [waiting] = await list_parked(pool, consumer="t.depends")
+        assert (waiting.reason, waiting.waiting_for) == (
+            "dependency_missing",
+            "project-closed:prj-7",
+        )
+
+        # The dependency arrives: the waiting message is released and handled.
+        envelope = lost_event("prj-7")
+        closing = ProjectClosedForTime(
+            project_id="prj-7",
+            closed_from=envelope.occurred_at.date(),
+            closed_at=envelope.occurred_at,
+        )
+        await publish(amqp, envelope.caused(closing, producer=envelope.producer, subject_version=1))
+        await eventually(lambda: _effects(pool, 1), what="the released message's effect")
+    assert [p.waiting_for for p in await list_parked(pool, status="released")] == [
+        "project-closed:prj-7"
+    ]
+
+
+async def _noop(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
+    return None
+
+
+async def _effects(pool, n: int) -> bool:
+    return int(await pool.fetchval("SELECT count(*) FROM effects")) >= n
+
+
+async def _parked(pool, n: int) -> bool:
+    return int(await pool.fetchval("SELECT count(*) FROM messaging.parked")) >= n
