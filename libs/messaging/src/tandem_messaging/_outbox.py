@@ -115,15 +115,36 @@ class OutboxRelay:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Relay until ``stopping`` is set: wake on NOTIFY, poll as the fallback."""
-        self._channel = await self._connection.channel(publisher_confirms=True)
-        self._exchanges[EVENTS_EXCHANGE] = await declare_events_exchange(self._channel)
-        async with self._pool.acquire() as listener:
-            await listener.add_listener(CHANNEL, self._on_notify)
-            try:
-                await self._loop(stopping)
-            finally:
-                await listener.remove_listener(CHANNEL, self._on_notify)
-                await self._channel.close()
+        await self.open()
+        try:
+            async with self._pool.acquire() as listener:
+                await listener.add_listener(CHANNEL, self._on_notify)
+                try:
+                    await self._loop(stopping)
+                finally:
+                    await listener.remove_listener(CHANNEL, self._on_notify)
+        finally:
+            await self.close()
+
+    async def drain(self) -> int:
+        """Publish every unpublished row now, then return how many were published."""
+        await self.open()
+        total = 0
+        while published := await self.relay_once():
+            total += published
+        return total
+
+    async def open(self) -> None:
+        """Open the relay's confirming channel (``run`` and ``drain`` do it themselves)."""
+        if self._channel is None or self._channel.is_closed:
+            self._channel = await self._connection.channel(publisher_confirms=True)
+            self._exchanges = {EVENTS_EXCHANGE: await declare_events_exchange(self._channel)}
+
+    async def close(self) -> None:
+        """Close the relay's channel."""
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+        self._channel = None
 
     async def _loop(self, stopping: asyncio.Event) -> None:
         idle_rounds = 0
@@ -185,7 +206,7 @@ class OutboxRelay:
 
     async def _exchange(self, name: str) -> AbstractExchange:
         if name not in self._exchanges:
-            assert self._channel is not None  # noqa: S101 - set in run()
+            assert self._channel is not None  # noqa: S101 - set in open()
             self._exchanges[name] = await self._channel.get_exchange(name)
         return self._exchanges[name]
 

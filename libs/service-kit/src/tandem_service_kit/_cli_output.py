@@ -1,0 +1,87 @@
+"""How the ``tandem`` CLI prints parked messages and replays: a table, or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from tandem_service_kit._cli_ops import ParkedRow, ReplayOutcome
+
+__all__ = ["PARKED_FIELDS", "parked_json", "parked_table", "replay_json", "replay_text"]
+
+PARKED_FIELDS = (
+    "id",
+    "consumer",
+    "event_id",
+    "event_type",
+    "routing_key",
+    "reason",
+    "detail",
+    "exception_class",
+    "attempts",
+    "first_failure_at",
+    "last_failure_at",
+    "waiting_for",
+    "status",
+    "parked_at",
+)
+_TABLE_COLUMNS = ("id", "consumer", "event_type", "reason", "attempts", "last_failure_at", "status")
+_DETAIL_WIDTH = 60
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def parked_json(rows: Sequence[ParkedRow]) -> str:
+    """Return the rows as a JSON array of objects with every field."""
+    return json.dumps(
+        [{name: _jsonable(getattr(row, name)) for name in PARKED_FIELDS} for row in rows], indent=2
+    )
+
+
+def parked_table(rows: Sequence[ParkedRow]) -> str:
+    """Return the rows as an aligned table, each followed by its (shortened) failure detail."""
+    cells = [[_cell(getattr(row, name)) for name in _TABLE_COLUMNS] for row in rows]
+    widths = [max(len(c) for c in column) for column in zip(_TABLE_COLUMNS, *cells, strict=True)]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(_TABLE_COLUMNS, widths, strict=True))]
+    for row, line in zip(rows, cells, strict=True):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+        detail = " ".join(row.detail.split())
+        if detail:
+            short = detail if len(detail) <= _DETAIL_WIDTH else detail[: _DETAIL_WIDTH - 1] + "…"
+            lines.append(f"    {short}")
+    return "\n".join(lines)
+
+
+def replay_json(result: ReplayOutcome) -> str:
+    """Return the replay result as a JSON object."""
+    return json.dumps(
+        {
+            "replay_id": str(result.replay_id),
+            "replayed": result.replayed,
+            "message_ids": [str(i) for i in result.message_ids],
+        },
+        indent=2,
+    )
+
+
+def replay_text(result: ReplayOutcome) -> str:
+    """Return a human summary of the replay and the ids of the messages it republished."""
+    lines = [f"replay {result.replay_id}: {result.replayed} message(s) replayed"]
+    lines.extend(f"  {message_id}" for message_id in result.message_ids)
+    return "\n".join(lines)

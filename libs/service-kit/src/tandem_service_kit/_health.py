@@ -1,0 +1,74 @@
+"""Operational endpoints: liveness, readiness against PostgreSQL and the broker, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+
+import asyncpg
+from aio_pika.abc import AbstractRobustConnection
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from tandem_service_kit._deps import BrokerDep, PoolDep
+from tandem_service_kit._problems import problem_response
+
+__all__ = ["build_health_router"]
+
+logger = logging.getLogger(__name__)
+
+_CHECK_TIMEOUT_SECONDS = 3.0
+
+
+async def _check_database(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as connection:
+        await connection.fetchval("SELECT 1")
+
+
+async def _check_broker(connection: AbstractRobustConnection) -> None:
+    if connection.is_closed:
+        raise ConnectionError("broker connection is closed")
+    channel = await connection.channel()
+    await channel.close()
+
+
+async def _outcome(name: str, check: Awaitable[None]) -> str:
+    try:
+        async with asyncio.timeout(_CHECK_TIMEOUT_SECONDS):
+            await check
+    except Exception as exc:  # readiness reports any failure instead of raising it
+        logger.warning("readiness check %s failed: %r", name, exc)
+        return f"failed: {type(exc).__name__}"
+    return "ok"
+
+
+def build_health_router(registry: CollectorRegistry) -> APIRouter:
+    """Return the router of ``/healthz``, ``/readyz`` and ``/metrics``."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Report that the process is alive."""
+        return {"status": "alive"}
+
+    @router.get("/readyz", response_model=None)
+    async def readyz(request: Request, pool: PoolDep, broker: BrokerDep) -> JSONResponse:
+        """Report whether PostgreSQL and the broker both answer."""
+        database, broker_state = await asyncio.gather(
+            _outcome("database", _check_database(pool)), _outcome("broker", _check_broker(broker))
+        )
+        checks = {"database": database, "broker": broker_state}
+        failed = [name for name, outcome in checks.items() if outcome != "ok"]
+        if not failed:
+            return JSONResponse({"status": "ready", "checks": checks})
+        detail = f"not ready: {', '.join(failed)} unavailable"
+        return problem_response(request, 503, detail, failed=failed, checks=checks)
+
+    @router.get("/metrics", response_class=Response)
+    async def metrics() -> Response:
+        """Expose the Prometheus metrics of this process."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

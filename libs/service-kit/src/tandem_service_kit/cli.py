@@ -1,0 +1,157 @@
+"""``tandem``: inspect the parking lot and replay parked messages, with an audit trail.
+
+    tandem parked list [--consumer C] [--reason R] [--status S] [--limit N] [--json]
+    tandem replay --actor A --why W (--id UUID [--id ...] | --consumer C [...] | --all)
+
+Exit codes: 0 done, 1 nothing matched, 2 usage error, 3 the operation failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from tandem_service_kit._cli_ops import CliOps, CliSettings, messaging_ops
+from tandem_service_kit._cli_output import parked_json, parked_table, replay_json, replay_text
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_NOTHING",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CliOps",
+    "CliSettings",
+    "build_parser",
+    "main",
+]
+
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+_STATUSES = ("parked", "replayed", "released")
+
+
+def _out(text: str) -> None:
+    print(text)  # noqa: T201 - a CLI talks to the terminal
+
+
+def _err(text: str) -> None:
+    print(f"tandem: {text}", file=sys.stderr)  # noqa: T201 - a CLI talks to the terminal
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError("must be between 1 and 10000")
+    return value
+
+
+def _words(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text.strip()
+
+
+def _add_list(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parked = commands.add_parser("parked", help="inspect the parking lot")
+    actions = parked.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="list parked messages, oldest first")
+    listing.add_argument("--consumer", type=_words, help="only this consumer's messages")
+    listing.add_argument("--reason", type=_words, help="only messages parked for this reason")
+    listing.add_argument("--status", choices=_STATUSES, default="parked")
+    listing.add_argument("--limit", type=_limit, default=100, help="at most N rows (1-10000)")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser("replay", help="republish parked messages to their consumer")
+    replay.add_argument("--actor", type=_words, required=True, help="who replays (audited)")
+    replay.add_argument("--why", type=_words, required=True, help="why (audited)")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=UUID, action="append", help="a parked message id (repeat)")
+    which.add_argument("--consumer", type=_words, help="every parked message of this consumer")
+    which.add_argument("--all", action="store_true", help="every parked message")
+    replay.add_argument("--reason", type=_words, help="with --consumer: only this reason")
+    replay.add_argument("--event-type", type=_words, help="with --consumer: only this type")
+    replay.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``tandem`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="tandem", description="Inspect the parking lot and replay parked messages."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_list(commands)
+    _add_replay(commands)
+    return parser
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "replay" and not args.consumer and (args.reason or args.event_type):
+        parser.error("--reason and --event-type narrow --consumer; give --consumer too")
+    return args
+
+
+async def _list(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
+    async with ops.connect(settings, False) as (pool, _):
+        rows = await ops.list_parked(
+            pool, consumer=args.consumer, reason=args.reason, status=args.status, limit=args.limit
+        )
+    _out(parked_json(rows) if args.json else parked_table(rows))
+    if not rows:
+        _err("no parked messages match")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
+async def _replay(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
+    selection = ops.selection(
+        ids=tuple(args.id or ()),
+        consumer=args.consumer,
+        reason=args.reason,
+        event_type=args.event_type,
+        everything=args.all,
+    )
+    async with ops.connect(settings, True) as (pool, connection):
+        result = await ops.replay(pool, connection, selection, actor=args.actor, why=args.why)
+    _out(replay_json(result) if args.json else replay_text(result))
+    if result.replayed == 0:
+        _err("no parked messages match")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    ops: CliOps | None = None,
+    settings: CliSettings | None = None,
+) -> int:
+    """Run one ``tandem`` command and return its exit code."""
+    try:
+        args = _parse(argv)
+        settings = settings if settings is not None else CliSettings()
+    except SystemExit as exc:  # argparse exits on --help and on usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except ValidationError as exc:
+        _err(f"invalid settings: {exc}")
+        return EXIT_USAGE
+    command = _list if args.command == "parked" else _replay
+    try:
+        return asyncio.run(command(args, ops if ops is not None else messaging_ops(), settings))
+    except Exception as exc:  # an operator needs the reason, not a traceback
+        _err(f"{args.command} failed: {type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

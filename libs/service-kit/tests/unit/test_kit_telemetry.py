@@ -1,0 +1,29 @@
+"""Telemetry follows only the standard OTEL_* variables."""
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import SERVICE_NAME
+
+from tandem_service_kit._telemetry import build_tracer_provider, span_exporter
+
+
+def test_the_sdk_can_be_disabled() -> None:
+    assert build_tracer_provider("time-expense", {"OTEL_SDK_DISABLED": "true"}) is None
+
+
+def test_the_service_name_is_the_resource_name_unless_otel_overrides_it() -> None:
+    default = build_tracer_provider("time-expense", {})
+    overridden = build_tracer_provider("time-expense", {"OTEL_SERVICE_NAME": "te-canary"})
+
+    assert default is not None
+    assert overridden is not None
+    assert default.resource.attributes[SERVICE_NAME] == "time-expense"
+    assert overridden.resource.attributes[SERVICE_NAME] == "te-canary"
+
+
+def test_spans_are_exported_only_when_an_endpoint_is_configured() -> None:
+    assert span_exporter({}) is None
+    generic = span_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+    traces = span_exporter({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"})
+
+    assert isinstance(generic, OTLPSpanExporter)
+    assert isinstance(traces, OTLPSpanExporter)
