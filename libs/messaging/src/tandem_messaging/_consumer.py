@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from tandem_contracts import CONTENT_TYPE, DEFAULT_MAX_BYTES, DecodeError, Envelope, decode
 from tandem_messaging import _parking as parking
 from tandem_messaging._context import correlation_id
+from tandem_messaging._db import DbConnection
 from tandem_messaging._errors import (
     DependencyMissing,
     DownstreamUnavailable,
@@ -48,10 +49,18 @@ _Delivery = tuple[AbstractIncomingMessage, Envelope[Any]]
 
 @dataclass(frozen=True)
 class ConsumerSettings:
-    """How a consumer takes and retries work."""
+    """How a consumer takes and retries work.
 
-    prefetch: int = 64
-    concurrency: int = 16
+    ``concurrency`` lanes each commit up to ``batch_size`` consecutive deliveries in one
+    transaction. The defaults suit handlers that mostly talk to their own database (measured
+    by ``make bench-runtime``: fewer lanes make bigger batches); raise ``concurrency`` for
+    handlers that wait on slow downstream calls, and lower ``batch_size`` to 1 for handlers
+    whose external calls are expensive to repeat when a batch is redone one by one.
+    """
+
+    prefetch: int = 256
+    concurrency: int = 4
+    batch_size: int = 32
     retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     max_attempts: int = 5
     delivery_limit: int = 10
@@ -156,19 +165,54 @@ class Consumer:
         self._lanes[key].put_nowait((message, envelope))
 
     async def _work(self, lane: asyncio.Queue[_Delivery | None]) -> None:
-        while (delivery := await lane.get()) is not None:
+        stop = False
+        while not stop and (first := await lane.get()) is not None:
+            batch = [first]
+            while len(batch) < self.settings.batch_size and not lane.empty():
+                item = lane.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
             if self._stopping.is_set():
-                continue  # leave it unacked: the broker hands it out again
-            message, envelope = delivery
-            token = correlation_id.set(envelope.correlation_id)
+                continue  # leave them unacked: the broker hands them out again
+            if len(batch) > 1 and await self._handle_batch(batch):
+                continue
+            for message, envelope in batch:
+                await self._handle_one(message, envelope)
+
+    async def _handle_batch(self, batch: list[_Delivery]) -> bool:
+        """Handle consecutive deliveries of a lane in one transaction; False if any failed.
+
+        A failure rolls the whole batch back and the caller handles each message alone, so
+        a handler's external calls may repeat (they are at-least-once in any case).
+        """
+        started = time.perf_counter()
+        try:
+            async with self._pool.acquire() as connection, connection.transaction():
+                results = []
+                for message, envelope in batch:
+                    with _handling(envelope, message, self.queue_name):
+                        results.append(await self._apply(connection, envelope, _attempt(message)))
+        except Exception:
+            return False
+        elapsed = (time.perf_counter() - started) / len(batch)
+        released: list[str] = []
+        for (message, envelope), (outcome, satisfied) in zip(batch, results, strict=True):
+            self._record_success(envelope, outcome, elapsed)
+            await _ack(message)
+            released += satisfied
+        if released:
+            await self._release(released)
+        return True
+
+    async def _handle_one(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
+        with _handling(envelope, message, self.queue_name):
             try:
-                with consume_span(envelope, message.headers or {}, self.queue_name):
-                    await self._handle(message, envelope)
+                await self._handle(message, envelope)
             except Exception:
                 logger.exception("runtime error on %s; the message goes back", self.queue_name)
                 await _give_back(message, self._stopping)
-            finally:
-                correlation_id.reset(token)
 
     async def _handle(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
         attempt = _attempt(message)
@@ -176,7 +220,8 @@ class Consumer:
         while True:
             started = time.perf_counter()
             try:
-                outcome, satisfied = await self._run_handler(envelope, attempt)
+                async with self._pool.acquire() as connection, connection.transaction():
+                    outcome, satisfied = await self._apply(connection, envelope, attempt)
             except DownstreamUnavailable as exc:
                 self._count_failure(envelope, "downstream")
                 held_for = exc.downstream
@@ -198,10 +243,7 @@ class Consumer:
                     logger.warning("handler of %s raised %r", envelope.event_type, exc)
                 await self._retry_or_park(message, envelope, exc, attempt)
             else:
-                self._metrics.handler_seconds.labels(self.queue_name, envelope.event_type).observe(
-                    time.perf_counter() - started
-                )
-                self._count_outcome(envelope, outcome)
+                self._record_success(envelope, outcome, time.perf_counter() - started)
                 if held_for is not None:
                     await self._breakers.recovered(held_for)
                 await _ack(message)
@@ -211,32 +253,38 @@ class Consumer:
             await _ack(message)
             return
 
-    async def _run_handler(self, envelope: Envelope[Any], attempt: int) -> tuple[Claim, list[str]]:
+    async def _apply(
+        self, connection: DbConnection, envelope: Envelope[Any], attempt: int
+    ) -> tuple[Claim, list[str]]:
+        """Claim ``envelope`` in the inbox and run its handler, in the caller's transaction."""
         handler = self.router.handlers.get(envelope.event_type)
         if handler is None:
             raise PermanentError("no_handler", f"{self.queue_name} has no handler for it")
-        async with self._pool.acquire() as connection, connection.transaction():
-            outcome = await claim(connection, self.queue_name, envelope)
-            if outcome is Claim.STALE and self.router.accept_stale:
-                outcome = Claim.NEW
-            if outcome is not Claim.NEW:
-                return outcome, []
+        outcome = await claim(connection, self.queue_name, envelope)
+        if outcome is Claim.STALE and self.router.accept_stale:
+            outcome = Claim.NEW
+        if outcome is not Claim.NEW:
+            return outcome, []
 
-            async def publish(event: Envelope[Any]) -> None:
-                await self._outbox.add(connection, event)
+        async def publish(event: Envelope[Any]) -> None:
+            await self._outbox.add(connection, event)
 
-            context = HandlerContext(
-                envelope=envelope,
-                consumer=self.queue_name,
-                service=self.router.service,
-                attempt=attempt,
-                connection=connection,
-                _publisher=publish,
-            )
-            await handler(envelope, context)
-            if context.satisfied:
-                await parking.record_satisfied(connection, self.queue_name, context.satisfied)
+        context = HandlerContext(
+            envelope=envelope,
+            consumer=self.queue_name,
+            service=self.router.service,
+            attempt=attempt,
+            connection=connection,
+            _publisher=publish,
+        )
+        await handler(envelope, context)
+        if context.satisfied:
+            await parking.record_satisfied(connection, self.queue_name, context.satisfied)
         return outcome, context.satisfied
+
+    def _record_success(self, envelope: Envelope[Any], outcome: Claim, seconds: float) -> None:
+        self._metrics.handler_seconds.labels(self.queue_name, envelope.event_type).observe(seconds)
+        self._count_outcome(envelope, outcome)
 
     async def _retry_or_park(
         self,
@@ -370,6 +418,18 @@ class Consumer:
             self._metrics.stale.labels(self.queue_name).inc()
         else:
             self._metrics.handled.labels(self.queue_name, envelope.event_type).inc()
+
+
+@contextlib.contextmanager
+def _handling(
+    envelope: Envelope[Any], message: AbstractIncomingMessage, consumer: str
+) -> Iterator[None]:
+    token = correlation_id.set(envelope.correlation_id)
+    try:
+        with consume_span(envelope, message.headers or {}, consumer):
+            yield
+    finally:
+        correlation_id.reset(token)
 
 
 def _attempt(message: AbstractIncomingMessage) -> int:

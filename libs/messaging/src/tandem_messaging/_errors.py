@@ -9,7 +9,8 @@ A handler tells the runtime what kind of failure it met by the exception it rais
     └── DependencyMissing       park until ``key`` is satisfied, then release automatically
 
 Any other exception is a bug or an unforeseen condition: it is retried like a transient error
-and parked when the attempts run out. ``TopologyMismatchError`` stops start-up.
+and parked when the attempts run out. ``TopologyMismatchError`` stops start-up;
+``PublishNotConfirmedError`` makes the relay retry a batch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "HandlerError",
     "MessagingError",
     "PermanentError",
+    "PublishNotConfirmedError",
     "TopologyMismatchError",
     "TransientError",
 ]
@@ -31,6 +33,10 @@ class MessagingError(Exception):
 
 class TopologyMismatchError(MessagingError):
     """A queue or exchange exists on the broker with other arguments than declared."""
+
+
+class PublishNotConfirmedError(MessagingError):
+    """The broker nacked a publish (or returned it); the outbox row stays unsent."""
 
 
 class HandlerError(Exception):

@@ -13,18 +13,30 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    NoOpTracerProvider,
+    ProxyTracerProvider,
+    Span,
+    SpanKind,
+)
 
 from tandem_contracts import Envelope
 
-__all__ = ["consume_span", "inject", "publish_span", "tracer"]
+__all__ = ["consume_span", "enabled", "inject", "publish_span", "tracer"]
 
 tracer = trace.get_tracer("tandem.messaging")
 
 
+def enabled() -> bool:
+    """True once a tracing SDK is installed; without one, spans would be no-ops anyway."""
+    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider | NoOpTracerProvider)
+
+
 def inject(headers: dict[str, Any]) -> dict[str, Any]:
     """Write the current trace context into ``headers`` (and return them)."""
-    propagate.inject(headers)
+    if enabled():
+        propagate.inject(headers)
     return headers
 
 
@@ -65,6 +77,9 @@ def publish_span(
         correlation_id=correlation_id,
         destination=destination,
     )
+    if not enabled():
+        yield INVALID_SPAN
+        return
     with tracer.start_as_current_span(
         f"{destination} publish",
         context=_extract(parent) if parent is not None else None,
@@ -79,6 +94,9 @@ def consume_span(
     envelope: Envelope[Any], headers: Mapping[str, Any], consumer: str
 ) -> Iterator[Span]:
     """A CONSUMER span for handling ``envelope``, child of the context in ``headers``."""
+    if not enabled():
+        yield INVALID_SPAN
+        return
     with tracer.start_as_current_span(
         f"{consumer} process",
         context=_extract(headers),
