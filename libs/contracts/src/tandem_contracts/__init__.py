@@ -9,7 +9,7 @@ bytes and back, and ``decode`` raises only ``DecodeError`` subclasses on bad inp
 """
 
 from tandem_contracts._catalogue import Catalogue, Upcaster
-from tandem_contracts._codec import CONTENT_TYPE, DEFAULT_MAX_BYTES, decode, encode
+from tandem_contracts._codec import CONTENT_TYPE, DEFAULT_MAX_BYTES, decode, encode, message_type
 from tandem_contracts._compat import Incompatibility, check_catalogue, schema_incompatibilities
 from tandem_contracts._envelope import Envelope, Producer, Subject, routing_key
 from tandem_contracts._event import Context, Event
@@ -95,6 +95,7 @@ __all__ = [
     "decode",
     "encode",
     "event_json_schema",
+    "message_type",
     "minor_unit",
     "new_id",
     "routing_key",

@@ -19,7 +19,7 @@ from tandem_contracts.errors import (
 )
 from tandem_contracts.events import CATALOGUE
 
-__all__ = ["CONTENT_TYPE", "DEFAULT_MAX_BYTES", "decode", "encode"]
+__all__ = ["CONTENT_TYPE", "DEFAULT_MAX_BYTES", "decode", "encode", "message_type"]
 
 CONTENT_TYPE = "application/json"
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -38,15 +38,32 @@ def encode(envelope: Envelope[Any]) -> bytes:
     return envelope.model_dump_json().encode()
 
 
+def message_type(envelope: Envelope[Any]) -> str:
+    """Return the transport's type label of an envelope, e.g. ``TimeApproved.v1``."""
+    return f"{envelope.event_type}.v{envelope.schema_version}"
+
+
 def decode(
-    body: bytes, catalogue: Catalogue = CATALOGUE, *, max_bytes: int = DEFAULT_MAX_BYTES
+    body: bytes,
+    catalogue: Catalogue = CATALOGUE,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    type_hint: str | None = None,
 ) -> Envelope[Any]:
     """Turn raw bytes into an envelope at the current version of its event type.
 
+    ``type_hint`` (a ``message_type`` label from the transport's headers) lets a valid body
+    be parsed once instead of twice; the body alone decides: a wrong hint changes nothing.
     Raises one of the ``DecodeError`` subclasses, and nothing else, for any bad input.
     """
     if len(body) > max_bytes:
         raise OversizedMessageError(len(body), max_bytes)
+    hinted = _hinted_model(catalogue, type_hint)
+    if hinted is not None:
+        try:
+            return catalogue.upcast(hinted.model_validate_json(body))
+        except ValidationError:
+            pass  # the full path below names the error precisely
     try:
         header = _Header.model_validate_json(body)
     except ValidationError as exc:
@@ -57,6 +74,16 @@ def decode(
     except ValidationError as exc:
         raise _translate(exc, header.event_type, body) from None
     return catalogue.upcast(envelope)
+
+
+def _hinted_model(catalogue: Catalogue, type_hint: str | None) -> type[Envelope[Any]] | None:
+    if not type_hint:
+        return None
+    event_type, _, version = type_hint.rpartition(".v")
+    try:
+        return catalogue.envelope_model(event_type, int(version))
+    except (DecodeError, ValueError):
+        return None
 
 
 def _translate(exc: ValidationError, event_type: str | None, body: bytes) -> DecodeError:

@@ -188,3 +188,17 @@ def test_each_event_documents_its_system_of_record_and_trigger(model: type[Any])
     assert "SoR:" in doc
     assert "Trigger:" in doc
     assert model.producers, "someone must publish it"
+
+
+def test_a_type_hint_never_changes_the_result(lost_envelope: Envelope[OpportunityLost]) -> None:
+    from tandem_contracts import message_type
+
+    body = encode(lost_envelope)
+    assert message_type(lost_envelope) == "OpportunityLost.v1"
+    for hint in ("OpportunityLost.v1", "TimeApproved.v1", "Nope.v9", "garbage", ""):
+        assert decode(body, type_hint=hint) == lost_envelope
+    broken = body.replace(b'"Closed Lost"', b'""')
+    for hint in ("OpportunityLost.v1", "TimeApproved.v1"):
+        with pytest.raises(SchemaValidationError) as caught:
+            decode(broken, type_hint=hint)
+        assert caught.value.paths == ("payload.stage",)

@@ -110,6 +110,7 @@ class Consumer:
         self._tag: str | None = None
         self._dead_letter_tag: str | None = None
         self._paused_by: set[str] = set()
+        self._children: dict[str, tuple[Any, Any]] = {}
 
     async def start(self) -> None:
         """Declare the topology and start consuming."""
@@ -157,7 +158,9 @@ class Consumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         # No await before the lane is chosen: deliveries reach lanes in broker order.
         try:
-            envelope = decode(message.body, max_bytes=self.settings.max_body_bytes)
+            envelope = decode(
+                message.body, max_bytes=self.settings.max_body_bytes, type_hint=message.type
+            )
         except DecodeError as exc:
             await self._park_undecodable(message, exc)
             return
@@ -283,8 +286,23 @@ class Consumer:
         return outcome, context.satisfied
 
     def _record_success(self, envelope: Envelope[Any], outcome: Claim, seconds: float) -> None:
-        self._metrics.handler_seconds.labels(self.queue_name, envelope.event_type).observe(seconds)
-        self._count_outcome(envelope, outcome)
+        if outcome is Claim.NEW:
+            handled, latency = self._per_type(envelope.event_type)
+            handled.inc()
+            latency.observe(seconds)
+        else:
+            self._count_outcome(envelope, outcome)
+
+    def _per_type(self, event_type: str) -> tuple[Any, Any]:
+        # Label lookups cost as much as the increments: keep each event type's children.
+        children = self._children.get(event_type)
+        if children is None:
+            children = (
+                self._metrics.handled.labels(self.queue_name, event_type),
+                self._metrics.handler_seconds.labels(self.queue_name, event_type),
+            )
+            self._children[event_type] = children
+        return children
 
     async def _retry_or_park(
         self,

@@ -26,7 +26,7 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from pamqp.commands import Basic
 
-from tandem_contracts import CONTENT_TYPE, EVENTS_EXCHANGE, Envelope, encode
+from tandem_contracts import CONTENT_TYPE, EVENTS_EXCHANGE, Envelope, encode, message_type
 from tandem_messaging._db import DbConnection
 from tandem_messaging._errors import PublishNotConfirmedError
 from tandem_messaging._metrics import Metrics, default_metrics
@@ -42,14 +42,14 @@ CHANNEL = "tandem_outbox"
 _LOCK_SPACE = 0x7A4D  # advisory-lock namespace of outbox buckets
 _INSERT = """
 INSERT INTO messaging.outbox
-    (event_id, partition_key, bucket, exchange, routing_key, event_type, correlation_id, body,
-     headers)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+    (event_id, partition_key, bucket, exchange, routing_key, event_type, message_type,
+     correlation_id, body, headers)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
 """
 _NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
 _CLAIM = """
-SELECT id, event_id, partition_key, exchange, routing_key, event_type, correlation_id, body,
-       headers::text
+SELECT id, event_id, partition_key, exchange, routing_key, event_type, message_type,
+       correlation_id, body, headers::text
 FROM messaging.outbox
 WHERE published_at IS NULL AND pg_try_advisory_xact_lock($2::int, bucket::int)
 ORDER BY id
@@ -83,6 +83,7 @@ class Outbox:
                     self.exchange,
                     e.routing_key,
                     e.event_type,
+                    message_type(e),
                     e.correlation_id,
                     encode(e),
                     headers,
@@ -214,7 +215,7 @@ class OutboxRelay:
                         content_type=CONTENT_TYPE,
                         delivery_mode=2,
                         message_id=envelope_id,
-                        message_type=row["event_type"],
+                        message_type=row["message_type"],
                         headers=inject({}),
                     ),
                 )

@@ -7,6 +7,7 @@ headers travel unchanged through retry queues, the parking lot and replay.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -28,9 +29,21 @@ __all__ = ["consume_span", "enabled", "inject", "publish_span", "tracer"]
 tracer = trace.get_tracer("tandem.messaging")
 
 
+_checked = {"at": -1.0, "enabled": False}
+
+
 def enabled() -> bool:
-    """True once a tracing SDK is installed; without one, spans would be no-ops anyway."""
-    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider | NoOpTracerProvider)
+    """True once a tracing SDK is installed; without one, spans would be no-ops anyway.
+
+    Looked up at most once a second: the lookup reads the environment, which costs more
+    than a message's whole span work.
+    """
+    now = time.monotonic()
+    if now - _checked["at"] > 1.0:
+        provider = trace.get_tracer_provider()
+        _checked["enabled"] = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+        _checked["at"] = now
+    return bool(_checked["enabled"])
 
 
 def inject(headers: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ CREATE TABLE messaging.outbox (
     exchange      text        NOT NULL,
     routing_key   text        NOT NULL,
     event_type    text        NOT NULL,
+    message_type  text        NOT NULL,  -- AMQP type property, e.g. TimeApproved.v1
     correlation_id text       NOT NULL,
     body          bytea       NOT NULL,
     headers       jsonb       NOT NULL,
