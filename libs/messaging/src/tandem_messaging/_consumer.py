@@ -13,16 +13,15 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
-from tandem_contracts import CONTENT_TYPE, DEFAULT_MAX_BYTES, DecodeError, Envelope, decode
+from tandem_contracts import DEFAULT_MAX_BYTES, DecodeError, Envelope, decode
 from tandem_messaging import _parking as parking
 from tandem_messaging._context import correlation_id
 from tandem_messaging._db import DbConnection
@@ -37,6 +36,7 @@ from tandem_messaging._inbox import Claim, claim
 from tandem_messaging._metrics import Metrics, default_metrics
 from tandem_messaging._outbox import Outbox
 from tandem_messaging._router import HandlerContext, Router
+from tandem_messaging._settle import Settler, ack, attempt_of, give_back, stopped_within
 from tandem_messaging._topology import ConsumerTopology, DeclaredTopology, declare_consumer
 from tandem_messaging._tracing import consume_span
 
@@ -111,17 +111,29 @@ class Consumer:
         self._dead_letter_tag: str | None = None
         self._paused_by: set[str] = set()
         self._children: dict[str, tuple[Any, Any]] = {}
+        self._settle = Settler(
+            queue=queue,
+            topology=self.topology,
+            pool=pool,
+            metrics=self._metrics,
+            stopping=self._stopping,
+            max_attempts=self.settings.max_attempts,
+            delivery_limit=self.settings.delivery_limit,
+        )
 
     async def start(self) -> None:
         """Declare the topology and start consuming."""
         self._channel = await self._connection.channel()
         await self._channel.set_qos(prefetch_count=self.settings.prefetch)
         self._publisher = await self._connection.channel(publisher_confirms=True)
+        self._settle.publisher = self._publisher
         self._declared = await declare_consumer(self._channel, self.topology)
         self._lanes = [asyncio.Queue() for _ in range(self.settings.concurrency)]
         self._workers = [asyncio.create_task(self._work(lane)) for lane in self._lanes]
         self._tag = await self._declared.queue.consume(self._on_message)
-        self._dead_letter_tag = await self._declared.dead_letter_queue.consume(self._on_dead_letter)
+        self._dead_letter_tag = await self._declared.dead_letter_queue.consume(
+            self._settle.dead_letter
+        )
 
     async def stop(self) -> None:
         """Stop taking messages, finish the ones in hand, ack nothing uncommitted, close."""
@@ -162,7 +174,7 @@ class Consumer:
                 message.body, max_bytes=self.settings.max_body_bytes, type_hint=message.type
             )
         except DecodeError as exc:
-            await self._park_undecodable(message, exc)
+            await self._settle.park_undecodable(message, exc)
             return
         key = zlib.crc32(envelope.subject.id.encode()) % len(self._lanes)
         self._lanes[key].put_nowait((message, envelope))
@@ -196,17 +208,17 @@ class Consumer:
                 results = []
                 for message, envelope in batch:
                     with _handling(envelope, message, self.queue_name):
-                        results.append(await self._apply(connection, envelope, _attempt(message)))
+                        results.append(await self._apply(connection, envelope, attempt_of(message)))
         except Exception:
             return False
         elapsed = (time.perf_counter() - started) / len(batch)
         released: list[str] = []
         for (message, envelope), (outcome, satisfied) in zip(batch, results, strict=True):
             self._record_success(envelope, outcome, elapsed)
-            await _ack(message)
+            await ack(message)
             released += satisfied
         if released:
-            await self._release(released)
+            await self._settle.release(released)
         return True
 
     async def _handle_one(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
@@ -215,10 +227,10 @@ class Consumer:
                 await self._handle(message, envelope)
             except Exception:
                 logger.exception("runtime error on %s; the message goes back", self.queue_name)
-                await _give_back(message, self._stopping)
+                await give_back(message, self._stopping)
 
     async def _handle(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
-        attempt = _attempt(message)
+        attempt = attempt_of(message)
         held_for: str | None = None
         while True:
             started = time.perf_counter()
@@ -230,30 +242,30 @@ class Consumer:
                 held_for = exc.downstream
                 await self._breakers.failed(exc.downstream)
                 delay = self._breakers.backoff(exc.downstream, exc.retry_after)
-                if await _stopped_within(self._stopping, delay):
+                if await stopped_within(self._stopping, delay):
                     return  # unacked: redelivered after restart, nothing parked
                 continue
             except DependencyMissing as exc:
                 self._count_failure(envelope, "dependency_missing")
-                await self._park(message, envelope, exc, attempt, waiting_for=exc.key)
+                await self._settle.park(message, envelope, exc, attempt, waiting_for=exc.key)
             except PermanentError as exc:
                 self._count_failure(envelope, "permanent")
-                await self._park(message, envelope, exc, attempt)
+                await self._settle.park(message, envelope, exc, attempt)
             except Exception as exc:  # transient or unforeseen: retry, then park
                 transient = isinstance(exc, TransientError)
                 self._count_failure(envelope, "transient" if transient else "unexpected")
                 if not transient:
                     logger.warning("handler of %s raised %r", envelope.event_type, exc)
-                await self._retry_or_park(message, envelope, exc, attempt)
+                await self._settle.retry_or_park(message, envelope, exc, attempt)
             else:
                 self._record_success(envelope, outcome, time.perf_counter() - started)
                 if held_for is not None:
                     await self._breakers.recovered(held_for)
-                await _ack(message)
+                await ack(message)
                 if satisfied:
-                    await self._release(satisfied)
+                    await self._settle.release(satisfied)
                 return
-            await _ack(message)
+            await ack(message)
             return
 
     async def _apply(
@@ -304,109 +316,6 @@ class Consumer:
             self._children[event_type] = children
         return children
 
-    async def _retry_or_park(
-        self,
-        message: AbstractIncomingMessage,
-        envelope: Envelope[Any],
-        exc: Exception,
-        attempt: int,
-    ) -> None:
-        if attempt >= self.settings.max_attempts:
-            await self._park(message, envelope, exc, attempt, reason="retries_exhausted")
-            return
-        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-        level = self.topology.level_for(attempt, retry_after)
-        headers = dict(message.headers or {})
-        headers.setdefault(parking.FIRST_FAILURE_HEADER, _now().isoformat())
-        headers.setdefault(parking.ROUTING_KEY_HEADER, message.routing_key or "")
-        headers[parking.ATTEMPT_HEADER] = attempt + 1
-        headers["x-tandem-last-error"] = f"{type(exc).__name__}: {exc}"[:500]
-        assert self._declared is not None  # noqa: S101 - set in start()
-        retry_exchange = await self._publishing().get_exchange(self._declared.retry.name)
-        await retry_exchange.publish(
-            _copy(message, headers), routing_key=self.topology.retry_queue(level)
-        )
-        self._metrics.retried.labels(self.queue_name).inc()
-
-    async def _park(
-        self,
-        message: AbstractIncomingMessage,
-        envelope: Envelope[Any] | None,
-        exc: BaseException,
-        attempt: int,
-        *,
-        reason: str | None = None,
-        waiting_for: str | None = None,
-    ) -> None:
-        headers = message.headers or {}
-        first = headers.get(parking.FIRST_FAILURE_HEADER)
-        failure = parking.Failure(
-            reason=reason or getattr(exc, "reason", None) or "unexpected",
-            detail=str(exc) or type(exc).__name__,
-            exception_class=f"{type(exc).__module__}.{type(exc).__qualname__}",
-            attempts=attempt,
-            first_failure_at=datetime.fromisoformat(str(first)) if first else _now(),
-            last_failure_at=_now(),
-            waiting_for=waiting_for,
-        )
-        async with self._pool.acquire() as connection, connection.transaction():
-            parked = await parking.park(
-                connection,
-                consumer=self.queue_name,
-                queue=self.queue_name,
-                message=message,
-                event_id=envelope.event_id if envelope else None,
-                event_type=envelope.event_type if envelope else None,
-                failure=failure,
-            )
-        if parked is None:  # the dependency was met meanwhile: try again at once
-            await self._publishing().default_exchange.publish(
-                _copy(message, dict(headers)), routing_key=self.queue_name
-            )
-            return
-        self._metrics.parked.labels(self.queue_name, failure.reason).inc()
-        logger.warning(
-            "parked %s on %s: %s (%s)", failure.reason, self.queue_name, failure.detail, parked
-        )
-
-    async def _park_undecodable(self, message: AbstractIncomingMessage, exc: DecodeError) -> None:
-        self._metrics.failed.labels(self.queue_name, "undecodable", "decode").inc()
-        try:
-            await self._park(message, None, exc, 1)
-        except Exception:
-            logger.exception("could not park an undecodable message; it goes back")
-            await _give_back(message, self._stopping)
-            return
-        await _ack(message)
-
-    async def _on_dead_letter(self, message: AbstractIncomingMessage) -> None:
-        try:
-            envelope: Envelope[Any] | None = decode(message.body)
-        except DecodeError:
-            envelope = None
-        limit = RuntimeError(
-            f"the broker dead-lettered it after {self.settings.delivery_limit} deliveries"
-        )
-        try:
-            await self._park(
-                message,
-                envelope,
-                limit,
-                self.settings.delivery_limit,
-                reason="delivery_limit_exceeded",
-            )
-        except Exception:
-            logger.exception("could not park a dead-lettered message; it goes back")
-            await _give_back(message, self._stopping)
-            return
-        await _ack(message)
-
-    async def _release(self, keys: Sequence[str]) -> None:
-        released = await parking.release(self._pool, self._publishing(), self.queue_name, keys)
-        if released:
-            self._metrics.released.labels(self.queue_name).inc(released)
-            logger.info("released %d parked message(s) waiting for %s", released, list(keys))
-
     async def _pause(self, downstream: str) -> None:
         self._metrics.paused.labels(self.queue_name, downstream).set(1)
         first = not self._paused_by
@@ -421,10 +330,6 @@ class Consumer:
         if not self._paused_by and self._tag is None and self._declared is not None:
             if not self._stopping.is_set():
                 self._tag = await self._declared.queue.consume(self._on_message)
-
-    def _publishing(self) -> AbstractChannel:
-        assert self._publisher is not None  # noqa: S101 - set in start()
-        return self._publisher
 
     def _count_failure(self, envelope: Envelope[Any], failure: str) -> None:
         self._metrics.failed.labels(self.queue_name, envelope.event_type, failure).inc()
@@ -448,47 +353,3 @@ def _handling(
             yield
     finally:
         correlation_id.reset(token)
-
-
-def _attempt(message: AbstractIncomingMessage) -> int:
-    value = (message.headers or {}).get(parking.ATTEMPT_HEADER, 1)
-    return value if isinstance(value, int) else int(str(value))
-
-
-def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
-    return aio_pika.Message(
-        message.body,
-        headers=headers,
-        content_type=message.content_type or CONTENT_TYPE,
-        message_id=message.message_id,
-        type=message.type,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-    )
-
-
-async def _ack(message: AbstractIncomingMessage) -> None:
-    try:
-        await message.ack()
-    except (aio_pika.exceptions.AMQPError, RuntimeError) as exc:
-        # The channel is gone (broker restart): the broker redelivers, the inbox drops it.
-        logger.warning("ack lost (%r); the redelivery will be deduplicated", exc)
-
-
-async def _give_back(message: AbstractIncomingMessage, stopping: asyncio.Event) -> None:
-    # Pause first so that a dependency that is down (e.g. the database) is not hammered; each
-    # give-back counts toward the queue's delivery limit, after which the broker dead-letters.
-    if not await _stopped_within(stopping, 1.0):
-        with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
-            await message.nack(requeue=True)
-
-
-async def _stopped_within(stopping: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(stopping.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -1,0 +1,192 @@
+"""What becomes of a message its handler did not simply handle: retried, parked, given back.
+
+``Settler`` holds what settling needs of one consumer; the module functions settle a single
+delivery (ack it, give it back, copy it for a republish).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+from tandem_contracts import CONTENT_TYPE, DecodeError, Envelope, decode
+from tandem_messaging import _parking as parking
+from tandem_messaging._errors import TransientError
+from tandem_messaging._metrics import Metrics
+from tandem_messaging._topology import RETRY_EXCHANGE, ConsumerTopology
+
+__all__ = ["Settler", "ack", "attempt_of", "give_back", "stopped_within"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Settler:
+    """Retries, parks and releases the messages of one consumer queue."""
+
+    queue: str
+    topology: ConsumerTopology
+    pool: asyncpg.Pool
+    metrics: Metrics
+    stopping: asyncio.Event
+    max_attempts: int
+    delivery_limit: int
+    publisher: AbstractChannel | None = None
+
+    def channel(self) -> AbstractChannel:
+        """The confirming channel retries and releases are published on."""
+        assert self.publisher is not None  # noqa: S101 - set when the consumer starts
+        return self.publisher
+
+    async def retry_or_park(
+        self,
+        message: AbstractIncomingMessage,
+        envelope: Envelope[Any],
+        exc: Exception,
+        attempt: int,
+    ) -> None:
+        if attempt >= self.max_attempts:
+            await self.park(message, envelope, exc, attempt, reason="retries_exhausted")
+            return
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        level = self.topology.level_for(attempt, retry_after)
+        headers = dict(message.headers or {})
+        headers.setdefault(parking.FIRST_FAILURE_HEADER, _now().isoformat())
+        headers.setdefault(parking.ROUTING_KEY_HEADER, message.routing_key or "")
+        headers[parking.ATTEMPT_HEADER] = attempt + 1
+        headers["x-tandem-last-error"] = f"{type(exc).__name__}: {exc}"[:500]
+        retry_exchange = await self.channel().get_exchange(RETRY_EXCHANGE)
+        await retry_exchange.publish(
+            copy_message(message, headers), routing_key=self.topology.retry_queue(level)
+        )
+        self.metrics.retried.labels(self.queue).inc()
+
+    async def park(
+        self,
+        message: AbstractIncomingMessage,
+        envelope: Envelope[Any] | None,
+        exc: BaseException,
+        attempt: int,
+        *,
+        reason: str | None = None,
+        waiting_for: str | None = None,
+    ) -> None:
+        headers = message.headers or {}
+        first = headers.get(parking.FIRST_FAILURE_HEADER)
+        failure = parking.Failure(
+            reason=reason or getattr(exc, "reason", None) or "unexpected",
+            detail=str(exc) or type(exc).__name__,
+            exception_class=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            attempts=attempt,
+            first_failure_at=datetime.fromisoformat(str(first)) if first else _now(),
+            last_failure_at=_now(),
+            waiting_for=waiting_for,
+        )
+        async with self.pool.acquire() as connection, connection.transaction():
+            parked = await parking.park(
+                connection,
+                consumer=self.queue,
+                queue=self.queue,
+                message=message,
+                event_id=envelope.event_id if envelope else None,
+                event_type=envelope.event_type if envelope else None,
+                failure=failure,
+            )
+        if parked is None:  # the dependency was met meanwhile: try again at once
+            await self.channel().default_exchange.publish(
+                copy_message(message, dict(headers)), routing_key=self.queue
+            )
+            return
+        self.metrics.parked.labels(self.queue, failure.reason).inc()
+        logger.warning(
+            "parked %s on %s: %s (%s)", failure.reason, self.queue, failure.detail, parked
+        )
+
+    async def park_undecodable(self, message: AbstractIncomingMessage, exc: DecodeError) -> None:
+        self.metrics.failed.labels(self.queue, "undecodable", "decode").inc()
+        try:
+            await self.park(message, None, exc, 1)
+        except Exception:
+            logger.exception("could not park an undecodable message; it goes back")
+            await give_back(message, self.stopping)
+            return
+        await ack(message)
+
+    async def dead_letter(self, message: AbstractIncomingMessage) -> None:
+        try:
+            envelope: Envelope[Any] | None = decode(message.body)
+        except DecodeError:
+            envelope = None
+        limit = RuntimeError(f"the broker dead-lettered it after {self.delivery_limit} deliveries")
+        try:
+            await self.park(
+                message,
+                envelope,
+                limit,
+                self.delivery_limit,
+                reason="delivery_limit_exceeded",
+            )
+        except Exception:
+            logger.exception("could not park a dead-lettered message; it goes back")
+            await give_back(message, self.stopping)
+            return
+        await ack(message)
+
+    async def release(self, keys: Sequence[str]) -> None:
+        released = await parking.release(self.pool, self.channel(), self.queue, keys)
+        if released:
+            self.metrics.released.labels(self.queue).inc(released)
+            logger.info("released %d parked message(s) waiting for %s", released, list(keys))
+
+
+def attempt_of(message: AbstractIncomingMessage) -> int:
+    value = (message.headers or {}).get(parking.ATTEMPT_HEADER, 1)
+    return value if isinstance(value, int) else int(str(value))
+
+
+def copy_message(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    return aio_pika.Message(
+        message.body,
+        headers=headers,
+        content_type=message.content_type or CONTENT_TYPE,
+        message_id=message.message_id,
+        type=message.type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
+
+
+async def ack(message: AbstractIncomingMessage) -> None:
+    try:
+        await message.ack()
+    except (aio_pika.exceptions.AMQPError, RuntimeError) as exc:
+        # The channel is gone (broker restart): the broker redelivers, the inbox drops it.
+        logger.warning("ack lost (%r); the redelivery will be deduplicated", exc)
+
+
+async def give_back(message: AbstractIncomingMessage, stopping: asyncio.Event) -> None:
+    # Pause first so that a dependency that is down (e.g. the database) is not hammered; each
+    # give-back counts toward the queue's delivery limit, after which the broker dead-letters.
+    if not await stopped_within(stopping, 1.0):
+        with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
+            await message.nack(requeue=True)
+
+
+async def stopped_within(stopping: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(stopping.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
