@@ -25,7 +25,7 @@ from tandem_messaging import (
 EFFECT = "INSERT INTO effects (event_id, subject, version) VALUES ($1, $2, $3)"
 
 
-async def test_2000_events_over_50_keys_are_handled_in_order_per_key(
+async def test_2000_events_over_50_keys_are_handled_in_order_per_key_with_two_relays(
     pool, amqp, lost_event, fast_settings, eventually
 ) -> None:
     router = Router(service="test")
@@ -53,10 +53,14 @@ async def test_2000_events_over_50_keys_are_handled_in_order_per_key(
     settings = dataclasses.replace(fast_settings, concurrency=16, prefetch=128)
     stopping = asyncio.Event()
     async with Consumer(router, queue="t.order", pool=pool, connection=amqp, settings=settings):
-        relay = asyncio.create_task(OutboxRelay(pool, amqp).run(stopping))
+        # Two relay replicas share the outbox: bucket locks keep each key's events in order.
+        relays = [
+            asyncio.create_task(OutboxRelay(pool, amqp, batch_size=100).run(stopping))
+            for _ in range(2)
+        ]
         await eventually(lambda: _effects(pool, 2000), within=90, what="2,000 effects")
         stopping.set()
-        await relay
+        await asyncio.gather(*relays)
 
     rows = await pool.fetch("SELECT subject, version FROM effects ORDER BY serial")
     handled: dict[str, list[int]] = {}
