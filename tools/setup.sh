@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian machine for Tandem: uv, the workspace, RabbitMQ and PostgreSQL.
+# Set up a fresh Debian machine for Tandem: uv, the workspace, RabbitMQ, PostgreSQL, Tryton.
 # Idempotent: installs only what is absent, starts only what is stopped.
 #   tools/setup.sh            everything
 #   tools/setup.sh python     uv and the workspace only
 #   tools/setup.sh services   RabbitMQ and PostgreSQL only
+#   tools/setup.sh tryton     the Tryton ERP (a virtualenv under .tandem/tryton)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +61,22 @@ ensure_rabbitmq() {
   return 1
 }
 
+TRYTON_HOME="${TANDEM_TRYTON_HOME:-$PWD/.tandem/tryton}"
+TRYTON_PACKAGES=(
+  'trytond==8.2.*' 'proteus==8.2.*' 'trytond-project==8.2.*' 'trytond-timesheet==8.2.*'
+  'trytond-project-invoice==8.2.*' 'trytond-account-invoice==8.2.*'
+  'trytond-timesheet-cost==8.2.*' 'trytond-project-revenue==8.2.*'
+)
+
+ensure_tryton() {
+  # A real ERP for tests and demos, in its own virtualenv: its dependencies stay out of ours.
+  if [ -x "$TRYTON_HOME/venv/bin/trytond" ]; then return; fi
+  log "installing Tryton 8.2 into $TRYTON_HOME/venv"
+  mkdir -p "$TRYTON_HOME"
+  uv venv --quiet --python 3.11 "$TRYTON_HOME/venv"
+  uv pip install --quiet --python "$TRYTON_HOME/venv/bin/python" "${TRYTON_PACKAGES[@]}"
+}
+
 pg_ok() { psql "postgresql://postgres:postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; }
 
 ensure_postgres() {
@@ -86,7 +103,8 @@ ensure_postgres() {
 case "$what" in
   python) ensure_uv; ensure_workspace ;;
   services) ensure_rabbitmq; ensure_postgres ;;
-  all) ensure_uv; ensure_workspace; ensure_rabbitmq; ensure_postgres ;;
-  *) echo "usage: $0 [all|python|services]" >&2; exit 2 ;;
+  tryton) ensure_uv; ensure_tryton ;;
+  all) ensure_uv; ensure_workspace; ensure_rabbitmq; ensure_postgres; ensure_tryton ;;
+  *) echo "usage: $0 [all|python|services|tryton]" >&2; exit 2 ;;
 esac
 log "ready ($what)"

@@ -2,16 +2,19 @@
 
 Fixtures ``amqp_url`` and ``database_url`` give each test its own vhost / database on the
 servers named by ``TEST_AMQP_URL`` / ``TEST_DATABASE_URL`` (else testcontainers when a Docker
-engine answers, else the test is skipped with the reason). With ``CI=true`` a real-service
+engine answers, else the test is skipped with the reason); ``tryton`` gives a test its own
+real Tryton ERP server (see ``_tryton``). With ``CI=true`` a real-service
 test that would skip fails instead, so a suite can never pass having tested nothing. Tests that
 use these fixtures are marked ``real_services``, and the run ends with their count.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -29,8 +32,11 @@ from tandem_testing._servers import (
     postgres_server,
     with_path,
 )
+from tandem_testing._tryton import TrytonServer, tryton_server
 
-REAL_SERVICE_FIXTURES = frozenset({"amqp_url", "database_url", "amqp_server_info", "postgres_info"})
+REAL_SERVICE_FIXTURES = frozenset(
+    {"amqp_url", "database_url", "amqp_server_info", "postgres_info", "tryton"}
+)
 """Fixtures whose use marks a test as one that talks to a real service."""
 
 _OUTCOMES = pytest.StashKey[Counter[str]]()
@@ -98,6 +104,19 @@ async def database_url(postgres_info: PostgresServer) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+def tryton(request: pytest.FixtureRequest) -> Iterator[TrytonServer]:
+    """A real Tryton ERP server on a fresh copy of the template database, for one test."""
+    default = request.config.rootpath / ".tandem" / "tryton"
+    home = Path(os.environ.get("TANDEM_TRYTON_HOME", default))
+    name = f"tandem_{secrets.token_hex(4)}"
+    try:
+        with tryton_server(home, name) as server:
+            yield server
+    except ServerUnavailable as exc:
+        _unavailable(f"no Tryton: {exc}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
