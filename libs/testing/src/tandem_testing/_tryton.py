@@ -99,6 +99,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], within: float = 30.0
 @contextlib.contextmanager
 def tryton_server(home: Path, name: str) -> Iterator[TrytonServer]:
     """Start a trytond on a fresh copy of the template database; stop it afterwards."""
+    home = home.resolve()
     if not (home / "venv" / "bin" / "trytond").exists():
         raise ServerUnavailable(f"Tryton is not installed in {home}/venv (tools/setup.sh tryton)")
     with tempfile.TemporaryDirectory(dir=home) as work:

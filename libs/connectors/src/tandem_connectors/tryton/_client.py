@@ -1,0 +1,166 @@
+"""A JSON-RPC client of one Tryton database, with Tryton's failures mapped to typed errors."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from tandem_connectors.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PeriodClosed,
+    RequestRejected,
+    SystemUnavailable,
+    UnexpectedResponse,
+)
+from tandem_connectors.tryton._wire import from_wire, to_wire
+
+__all__ = ["TrytonClient"]
+
+logger = logging.getLogger(__name__)
+
+_USER_ERRORS = ("UserError", "UserWarning", "AccessError")
+_TRANSIENT_ERRORS = (
+    "DatabaseOperationalError",
+    "ConcurrencyException",
+    "RateLimitException",
+    "TimeoutException",
+)
+_PERIOD_CLOSED = "reopen the period"
+
+
+class TrytonClient:
+    """Calls ``model.*`` methods of one Tryton database as ``user``.
+
+    Logs in on first use and again once when the session expires. Every failure surfaces as
+    a ``tandem_connectors.errors`` type: unreachable or overloaded → ``SystemUnavailable``,
+    refused credentials → ``AuthenticationFailed``, a closed period → ``PeriodClosed``, other
+    user errors → ``RequestRejected``, an unknown model → ``NotFound``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        user: str,
+        password: str,
+        *,
+        instance: str,
+        timeout: float = 10.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.downstream = f"erp:{instance}"
+        self._rpc = f"{url.rstrip('/')}/{database}/rpc/"
+        self._user = user
+        self._password = password
+        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._session: str | None = None
+        self._ids = itertools.count(1)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self._http.aclose()
+
+    async def call(
+        self, model: str, method: str, *args: Any, context: dict[str, Any] | None = None
+    ) -> Any:
+        """Call ``model.<model>.<method>(*args, context)`` and return its decoded result."""
+        params = [*args, context or {}]
+        if self._session is None:
+            await self._login()
+        try:
+            return await self._post(f"model.{model}.{method}", params, authenticated=True)
+        except AuthenticationFailed:
+            logger.info("Tryton session expired; logging in again")
+            await self._login()
+            return await self._post(f"model.{model}.{method}", params, authenticated=True)
+
+    async def search_read(
+        self,
+        model: str,
+        domain: list[Any],
+        fields: list[str],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        order: list[tuple[str, str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return the ``fields`` of the records matching ``domain``."""
+        rows: list[dict[str, Any]] = await self.call(
+            model, "search_read", domain, offset, limit, order, fields
+        )
+        return rows
+
+    async def create(self, model: str, values: list[dict[str, Any]]) -> list[int]:
+        """Create records (one batched call) and return their ids."""
+        ids: list[int] = await self.call(model, "create", values)
+        return ids
+
+    async def _login(self) -> None:
+        result = await self._post(
+            "common.db.login", [self._user, {"password": self._password}], authenticated=False
+        )
+        user_id, token = result[0], result[1]
+        raw = f"{self._user}:{user_id}:{token}".encode()
+        self._session = base64.b64encode(raw).decode()
+
+    async def _post(self, method: str, params: list[Any], *, authenticated: bool) -> Any:
+        headers = {"Authorization": f"Session {self._session}"} if authenticated else {}
+        request = {"id": next(self._ids), "method": method, "params": to_wire(params)}
+        try:
+            reply = await self._http.post(self._rpc, json=request, headers=headers)
+        except httpx.TransportError as exc:
+            raise SystemUnavailable(self.downstream, f"Tryton unreachable: {exc!r}") from exc
+        self._check_status(reply)
+        try:
+            body = reply.json()
+        except ValueError as exc:
+            raise UnexpectedResponse(f"Tryton answered {reply.status_code} with non-JSON") from exc
+        if "error" in body:
+            raise self._error(body["error"])
+        return from_wire(body.get("result"))
+
+    def _check_status(self, reply: httpx.Response) -> None:
+        if reply.status_code == 401 or reply.status_code == 403:
+            raise AuthenticationFailed(self.downstream, "Tryton refused the credentials")
+        if reply.status_code == 429:
+            retry_after = reply.headers.get("Retry-After")
+            raise SystemUnavailable(
+                self.downstream,
+                "Tryton is rate limiting",
+                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
+        if reply.status_code >= 500:
+            raise SystemUnavailable(self.downstream, f"Tryton failed with {reply.status_code}")
+        if reply.status_code != 200:
+            raise UnexpectedResponse(f"Tryton answered {reply.status_code} at {self._rpc}")
+
+    def _error(self, error: Any) -> Exception:
+        name = str(error[0]) if isinstance(error, list) and error else str(error)
+        detail = error[1] if isinstance(error, list) and len(error) > 1 else None
+        message = str(detail[0]) if isinstance(detail, list) and detail else str(detail or name)
+        if name in _USER_ERRORS:
+            if _PERIOD_CLOSED in message:
+                return PeriodClosed(message)
+            return RequestRejected("erp_rejected", message)
+        if name in _TRANSIENT_ERRORS:
+            return SystemUnavailable(self.downstream, f"{name}: {message}")
+        if name.startswith("'") and name.endswith("'"):
+            return NotFound(f"Tryton has no model {name}")
+        return UnexpectedResponse(f"Tryton raised {name}: {message}"[:2000])
