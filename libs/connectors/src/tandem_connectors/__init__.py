@@ -1,4 +1,9 @@
-"""Tandem's connectors to systems of record, and the errors they raise (see ``errors``)."""
+"""Tandem's connectors to systems of record, and the errors they raise (see ``errors``).
+
+Apply the SQL in ``MIGRATIONS`` (schema ``connectors``) before using ``xref`` or ``webhooks``.
+"""
+
+from pathlib import Path
 
 from tandem_connectors.errors import (
     AuthenticationFailed,
@@ -10,7 +15,10 @@ from tandem_connectors.errors import (
     UnexpectedResponse,
 )
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
 __all__ = [
+    "MIGRATIONS",
     "AuthenticationFailed",
     "ConnectorError",
     "NotFound",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tandem_messaging._consumer import Consumer, ConsumerSettings
 from tandem_messaging._context import correlation_id
+from tandem_messaging._db import DbConnection
 from tandem_messaging._errors import (
     DependencyMissing,
     DownstreamUnavailable,
@@ -57,6 +58,7 @@ __all__ = [
     "Consumer",
     "ConsumerSettings",
     "ConsumerTopology",
+    "DbConnection",
     "DependencyMissing",
     "DownstreamUnavailable",
     "Handler",

@@ -1,0 +1,138 @@
+"""The cross-reference store: which external record each canonical entity is, per instance.
+
+Unique both ways: one external record maps to one canonical entity, and a canonical entity
+has at most one record of each object type in each system instance.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from tandem_connectors.errors import RequestRejected
+from tandem_contracts import ExternalRef
+from tandem_messaging import DbConnection
+
+__all__ = ["CrossReferences", "XrefConflict"]
+
+_LINK = """
+INSERT INTO connectors.external_refs (canonical_type, canonical_id, system, instance,
+    object_type, external_id, external_version, sync_status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (system, instance, object_type, external_id) DO UPDATE
+    SET external_version = EXCLUDED.external_version, sync_status = EXCLUDED.sync_status,
+        last_synced_at = clock_timestamp(), last_error = NULL
+    WHERE connectors.external_refs.canonical_type = EXCLUDED.canonical_type
+      AND connectors.external_refs.canonical_id = EXCLUDED.canonical_id
+RETURNING 1
+"""
+_EXTERNAL = """
+SELECT external_id FROM connectors.external_refs
+WHERE canonical_type = $1 AND canonical_id = $2 AND system = $3 AND instance = $4
+  AND object_type = $5
+"""
+_CANONICAL = """
+SELECT canonical_id FROM connectors.external_refs
+WHERE system = $1 AND instance = $2 AND object_type = $3 AND external_id = $4
+  AND canonical_type = $5
+"""
+_FAILED = """
+UPDATE connectors.external_refs SET sync_status = 'failed', last_error = $6::jsonb,
+    last_synced_at = clock_timestamp()
+WHERE canonical_type = $1 AND canonical_id = $2 AND system = $3 AND instance = $4
+  AND object_type = $5
+"""
+
+
+class XrefConflict(RequestRejected):
+    """The external record is already linked to another canonical entity (or vice versa)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("xref_conflict", message)
+
+
+class CrossReferences:
+    """Reads and writes ``connectors.external_refs`` in the caller's transaction."""
+
+    async def link(
+        self, connection: DbConnection, canonical_type: str, canonical_id: str, ref: ExternalRef
+    ) -> None:
+        """Record that ``ref`` is ``canonical_type:canonical_id``; idempotent for the same pair."""
+        try:
+            linked = await connection.fetchval(
+                _LINK,
+                canonical_type,
+                canonical_id,
+                ref.system.value,
+                ref.instance,
+                ref.object_type,
+                ref.external_id,
+                ref.external_version,
+                ref.sync_status.value,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise XrefConflict(
+                f"{canonical_type}:{canonical_id} already has a {ref.object_type} in "
+                f"{ref.system.value}/{ref.instance}"
+            ) from exc
+        if linked is None:
+            raise XrefConflict(
+                f"{ref.system.value}/{ref.instance} {ref.object_type} {ref.external_id} is "
+                f"linked to another {canonical_type}"
+            )
+
+    async def external_id(
+        self,
+        connection: DbConnection,
+        canonical_type: str,
+        canonical_id: str,
+        *,
+        system: str,
+        instance: str,
+        object_type: str,
+    ) -> str | None:
+        """Return the external id of a canonical entity in one instance, or None."""
+        value = await connection.fetchval(
+            _EXTERNAL, canonical_type, canonical_id, system, instance, object_type
+        )
+        return None if value is None else str(value)
+
+    async def canonical_id(
+        self,
+        connection: DbConnection,
+        canonical_type: str,
+        *,
+        system: str,
+        instance: str,
+        object_type: str,
+        external_id: str,
+    ) -> str | None:
+        """Return the canonical id an external record is linked to, or None."""
+        value = await connection.fetchval(
+            _CANONICAL, system, instance, object_type, external_id, canonical_type
+        )
+        return None if value is None else str(value)
+
+    async def mark_failed(
+        self,
+        connection: DbConnection,
+        canonical_type: str,
+        canonical_id: str,
+        *,
+        system: str,
+        instance: str,
+        object_type: str,
+        error: dict[str, Any],
+    ) -> None:
+        """Record the last sync of a link as failed, with its error (code, message, retryable)."""
+        await connection.execute(
+            _FAILED,
+            canonical_type,
+            canonical_id,
+            system,
+            instance,
+            object_type,
+            json.dumps(error),
+        )
