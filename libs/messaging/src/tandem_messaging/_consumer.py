@@ -45,6 +45,13 @@ __all__ = ["Consumer", "ConsumerSettings"]
 logger = logging.getLogger(__name__)
 
 _Delivery = tuple[AbstractIncomingMessage, Envelope[Any]]
+_DATABASE_DOWN = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+)
 
 
 @dataclass(frozen=True)
@@ -235,8 +242,12 @@ class Consumer:
         while True:
             started = time.perf_counter()
             try:
-                async with self._pool.acquire() as connection, connection.transaction():
-                    outcome, satisfied = await self._apply(connection, envelope, attempt)
+                try:
+                    async with self._pool.acquire() as connection, connection.transaction():
+                        outcome, satisfied = await self._apply(connection, envelope, attempt)
+                except _DATABASE_DOWN as exc:
+                    # The service's own database is a downstream too: hold, pause, probe.
+                    raise DownstreamUnavailable("database", repr(exc)) from exc
             except DownstreamUnavailable as exc:
                 self._count_failure(envelope, "downstream")
                 held_for = exc.downstream

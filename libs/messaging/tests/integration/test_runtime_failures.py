@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import aio_pika
+from prometheus_client import CollectorRegistry
 
 from tandem_contracts import Envelope, encode
 from tandem_contracts.events import OpportunityLost
@@ -14,6 +15,7 @@ from tandem_messaging import (
     Consumer,
     DownstreamUnavailable,
     HandlerContext,
+    Metrics,
     PermanentError,
     ReplaySelection,
     Router,
@@ -206,3 +208,40 @@ async def _depth(amqp, queue: str) -> int:
 
 async def _all_acked(amqp, queue: str) -> bool:
     return await _depth(amqp, queue) == 0
+
+
+async def test_losing_the_database_holds_messages_instead_of_burning_retries(
+    pool, amqp, publish, lost_event, fast_settings, eventually, count
+) -> None:
+    router = Router(service="test")
+    outages = {"left": 6}
+
+    @router.handles(OpportunityLost)
+    async def write(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
+        if outages["left"] > 0:
+            outages["left"] -= 1
+            raise ConnectionRefusedError("connection to the database refused")
+        await record(envelope, ctx)
+
+    registry = CollectorRegistry()
+    async with Consumer(
+        router,
+        queue="t.db",
+        pool=pool,
+        connection=amqp,
+        settings=fast_settings,
+        metrics=Metrics(registry),
+    ):
+        await publish(amqp, lost_event("opp-db"))
+        await eventually(lambda: count_is(pool, 1), what="the effect once the database is back")
+
+    # Six failed probes, no retry-queue round trips, nothing parked, one effect.
+    assert (
+        registry.get_sample_value(
+            "tandem_messages_failed_total",
+            {"consumer": "t.db", "event_type": "OpportunityLost", "failure": "downstream"},
+        )
+        == 6
+    )
+    assert registry.get_sample_value("tandem_messages_retried_total", {"consumer": "t.db"}) is None
+    assert await count(pool, "SELECT count(*) FROM messaging.parked") == 0
