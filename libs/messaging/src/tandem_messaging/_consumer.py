@@ -309,12 +309,14 @@ class Consumer:
         return outcome, context.satisfied
 
     def _record_success(self, envelope: Envelope[Any], outcome: Claim, seconds: float) -> None:
-        if outcome is Claim.NEW:
+        if outcome is Claim.DUPLICATE:
+            self._metrics.duplicates.labels(self.queue_name).inc()
+        elif outcome is Claim.STALE:
+            self._metrics.stale.labels(self.queue_name).inc()
+        else:
             handled, latency = self._per_type(envelope.event_type)
             handled.inc()
             latency.observe(seconds)
-        else:
-            self._count_outcome(envelope, outcome)
 
     def _per_type(self, event_type: str) -> tuple[Any, Any]:
         # Label lookups cost as much as the increments: keep each event type's children.
@@ -344,14 +346,6 @@ class Consumer:
 
     def _count_failure(self, envelope: Envelope[Any], failure: str) -> None:
         self._metrics.failed.labels(self.queue_name, envelope.event_type, failure).inc()
-
-    def _count_outcome(self, envelope: Envelope[Any], outcome: Claim) -> None:
-        if outcome is Claim.DUPLICATE:
-            self._metrics.duplicates.labels(self.queue_name).inc()
-        elif outcome is Claim.STALE:
-            self._metrics.stale.labels(self.queue_name).inc()
-        else:
-            self._metrics.handled.labels(self.queue_name, envelope.event_type).inc()
 
 
 @contextlib.contextmanager
