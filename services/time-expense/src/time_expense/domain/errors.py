@@ -1,0 +1,16 @@
+"""Why an approved entry cannot be posted: a business exception with a typed reason."""
+
+from __future__ import annotations
+
+from tandem_contracts.events import PostingFailureReason
+
+__all__ = ["PostingRefused"]
+
+
+class PostingRefused(Exception):
+    """The entry breaks a posting rule; ``reason`` is the typed reason finance filters on."""
+
+    def __init__(self, reason: PostingFailureReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
