@@ -2,17 +2,33 @@
 
 from time_expense.domain.errors import PostingRefused
 from time_expense.domain.fx import Converted, FxTable
+from time_expense.domain.ledger import (
+    EntryLedger,
+    Post,
+    Reverse,
+    Stage,
+    adjusted,
+    approved,
+    rejected,
+)
 from time_expense.domain.periods import LatePolicy, Placement, place_in_period
 from time_expense.domain.rates import RateQuery, ResolvedRate, resolve_bill_rate
 
 __all__ = [
     "Converted",
+    "EntryLedger",
     "FxTable",
     "LatePolicy",
     "Placement",
+    "Post",
     "PostingRefused",
     "RateQuery",
     "ResolvedRate",
+    "Reverse",
+    "Stage",
+    "adjusted",
+    "approved",
     "place_in_period",
+    "rejected",
     "resolve_bill_rate",
 ]
