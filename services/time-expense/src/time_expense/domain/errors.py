@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tandem_contracts.events import PostingFailureReason
 
-__all__ = ["PostingRefused"]
+__all__ = ["DependencyPending", "PostingRefused"]
 
 
 class PostingRefused(Exception):
@@ -14,3 +14,11 @@ class PostingRefused(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class DependencyPending(PostingRefused):
+    """The entry waits for something that will arrive (``key`` is released when it does)."""
+
+    def __init__(self, key: str, reason: PostingFailureReason, message: str) -> None:
+        super().__init__(reason, message)
+        self.key = key

@@ -1,0 +1,122 @@
+"""The checks an approved entry passes before it may post (issue: validate before posting).
+
+Each check either passes, refuses the entry for finance (``PostingRefused``: a business
+exception with a typed reason), or says it waits for a dependency that will come
+(``DependencyPending``: a project not yet activated, a worker not yet mapped, an assignment not
+yet confirmed); the service parks it and releases it when that dependency's event arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tandem_contracts.entities import (
+    Assignment,
+    AssignmentStatus,
+    Project,
+    ProjectStatus,
+    TimeEntry,
+)
+from tandem_contracts.events import PostingFailureReason
+from time_expense.domain.errors import DependencyPending, PostingRefused
+
+__all__ = [
+    "IntercompanyPolicy",
+    "check_assignment",
+    "check_intercompany",
+    "check_project_open_for_time",
+    "check_worker_mapped",
+    "project_key",
+    "worker_key",
+]
+
+_NOT_YET = frozenset({ProjectStatus.SHELL, ProjectStatus.PLANNED})
+_LIVE_ASSIGNMENT = frozenset({AssignmentStatus.CONFIRMED, AssignmentStatus.ACTIVE})
+
+
+def project_key(project_id: str) -> str:
+    """The dependency key released when the project opens for time."""
+    return f"project-open:{project_id}"
+
+
+def worker_key(worker_id: str, instance: str) -> str:
+    """The dependency key released when the worker is mapped to an employee of ``instance``."""
+    return f"worker-mapped:{instance}:{worker_id}"
+
+
+def assignment_key(project_id: str, worker_id: str) -> str:
+    """The dependency key released when the worker is assigned to the project."""
+    return f"assignment:{project_id}:{worker_id}"
+
+
+def check_project_open_for_time(entry: TimeEntry, project: Project | None) -> Project:
+    """Pass when the project is active and open for time; wait while it is being set up."""
+    if project is None or project.status in _NOT_YET:
+        raise DependencyPending(
+            project_key(entry.project_id),
+            PostingFailureReason.PROJECT_UNKNOWN,
+            f"project {entry.project_id} is not active yet",
+        )
+    if project.status is not ProjectStatus.ACTIVE or not project.flags.time_entry_open:
+        raise PostingRefused(
+            PostingFailureReason.PROJECT_NOT_OPEN,
+            f"project {project.id} is {project.status} and "
+            f"{'open' if project.flags.time_entry_open else 'closed'} for time",
+        )
+    return project
+
+
+def check_assignment(
+    entry: TimeEntry, project: Project, assignments: Iterable[Assignment]
+) -> Assignment | None:
+    """Pass when the project needs no assignment, or one covers the worker on the work date."""
+    covering = next(
+        (
+            a
+            for a in assignments
+            if a.project_id == project.id
+            and a.worker_id == entry.worker_id
+            and a.status in _LIVE_ASSIGNMENT
+            and a.start_date <= entry.work_date <= a.end_date
+        ),
+        None,
+    )
+    if covering is None and project.flags.time_requires_assignment:
+        raise DependencyPending(
+            assignment_key(project.id, entry.worker_id),
+            PostingFailureReason.ASSIGNMENT_MISSING,
+            f"worker {entry.worker_id} has no assignment on {project.id} for {entry.work_date}",
+        )
+    return covering
+
+
+def check_worker_mapped(entry: TimeEntry, employee: str | None, instance: str) -> str:
+    """Pass with the ERP employee id; wait while the worker is not mapped in ``instance``."""
+    if employee is None:
+        raise DependencyPending(
+            worker_key(entry.worker_id, instance),
+            PostingFailureReason.WORKER_NOT_MAPPED,
+            f"worker {entry.worker_id} has no employee in ERP instance {instance}",
+        )
+    return employee
+
+
+@dataclass(frozen=True)
+class IntercompanyPolicy:
+    """Worker-entity / project-entity pairs that may book across entities (none by default)."""
+
+    allowed: frozenset[tuple[str, str]] = frozenset()
+
+
+def check_intercompany(entry: TimeEntry, policy: IntercompanyPolicy) -> bool:
+    """Pass (answering whether it is intercompany) unless the entity pair is not allowed."""
+    pair = (entry.worker_legal_entity_id, entry.project_legal_entity_id)
+    if pair[0] == pair[1]:
+        return False
+    if pair not in policy.allowed:
+        raise PostingRefused(
+            PostingFailureReason.INTERCOMPANY_NOT_ALLOWED,
+            f"time of entity {pair[0]} on a project of {pair[1]} is not an allowed pair",
+        )
+    return True
