@@ -37,7 +37,7 @@ from tandem_messaging._parking import (
     list_parked,
     replay,
 )
-from tandem_messaging._router import Handler, HandlerContext, Router
+from tandem_messaging._router import Handler, HandlerContext, ParkedHook, Router
 from tandem_messaging._topology import (
     DEAD_LETTER_EXCHANGE,
     RETRY_EXCHANGE,
@@ -68,6 +68,7 @@ __all__ = [
     "Metrics",
     "Outbox",
     "OutboxRelay",
+    "ParkedHook",
     "ParkedMessage",
     "PermanentError",
     "ReplayResult",

@@ -126,6 +126,8 @@ class Consumer:
             stopping=self._stopping,
             max_attempts=self.settings.max_attempts,
             delivery_limit=self.settings.delivery_limit,
+            router=router,
+            outbox=self._outbox,
         )
 
     async def start(self) -> None:

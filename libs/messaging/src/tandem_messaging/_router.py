@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 from tandem_contracts import Envelope, Event, ExternalRef, Producer
 from tandem_messaging._topology import binding_for
 
-__all__ = ["Handler", "HandlerContext", "Router"]
+__all__ = ["Handler", "HandlerContext", "ParkedHook", "Router"]
 
 E = TypeVar("E", bound=Event)
 Publisher = Callable[[Envelope[Any]], Awaitable[None]]
@@ -65,6 +65,8 @@ class HandlerContext(Generic[E]):
 
 
 Handler = Callable[[Envelope[Any], HandlerContext[Any]], Awaitable[None]]
+ParkedHook = Callable[[Envelope[Any], BaseException, HandlerContext[Any]], Awaitable[None]]
+"""Runs in the transaction that parks a message: record it, publish what parking means."""
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Router:
     accept_stale: bool = False
     handlers: dict[str, Handler] = field(default_factory=dict)
     models: dict[str, type[Event]] = field(default_factory=dict)
+    on_parked: ParkedHook | None = None
 
     def handles(self, *models: type[Event]) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine as the handler of ``models``."""
@@ -88,6 +91,13 @@ class Router:
             return handler
 
         return register
+
+    def when_parked(self, hook: ParkedHook) -> ParkedHook:
+        """Register the decorated coroutine to run, in the parking transaction, for every
+        message this router's consumer parks (a business exception the service records and
+        announces, e.g. ``TimePostingFailed``); events it publishes go through the outbox."""
+        self.on_parked = hook
+        return hook
 
     def bindings(self, regions: Sequence[str] = ("*",)) -> list[str]:
         """Return the routing-key patterns of every handled event in ``regions``."""

@@ -20,8 +20,11 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from tandem_contracts import CONTENT_TYPE, DecodeError, Envelope, decode
 from tandem_messaging import _parking as parking
+from tandem_messaging._db import DbConnection
 from tandem_messaging._errors import TransientError
 from tandem_messaging._metrics import Metrics
+from tandem_messaging._outbox import Outbox
+from tandem_messaging._router import HandlerContext, Router
 from tandem_messaging._topology import RETRY_EXCHANGE, ConsumerTopology
 
 __all__ = ["Settler", "ack", "attempt_of", "give_back", "stopped_within"]
@@ -40,6 +43,8 @@ class Settler:
     stopping: asyncio.Event
     max_attempts: int
     delivery_limit: int
+    router: Router
+    outbox: Outbox
     publisher: AbstractChannel | None = None
 
     def channel(self) -> AbstractChannel:
@@ -101,6 +106,8 @@ class Settler:
                 event_type=envelope.event_type if envelope else None,
                 failure=failure,
             )
+            if parked is not None and envelope is not None:
+                await self._on_parked(connection, envelope, exc, attempt)
         if parked is None:  # the dependency was met meanwhile: try again at once
             await self.channel().default_exchange.publish(
                 copy_message(message, dict(headers)), routing_key=self.queue
@@ -110,6 +117,30 @@ class Settler:
         logger.warning(
             "parked %s on %s: %s (%s)", failure.reason, self.queue, failure.detail, parked
         )
+
+    async def _on_parked(
+        self,
+        connection: DbConnection,
+        envelope: Envelope[Any],
+        exc: BaseException,
+        attempt: int,
+    ) -> None:
+        hook = self.router.on_parked
+        if hook is None:
+            return
+
+        async def publish(event: Envelope[Any]) -> None:
+            await self.outbox.add(connection, event)
+
+        context = HandlerContext(
+            envelope=envelope,
+            consumer=self.queue,
+            service=self.router.service,
+            attempt=attempt,
+            connection=connection,
+            _publisher=publish,
+        )
+        await hook(envelope, exc, context)
 
     async def park_undecodable(self, message: AbstractIncomingMessage, exc: DecodeError) -> None:
         self.metrics.failed.labels(self.queue, "undecodable", "decode").inc()

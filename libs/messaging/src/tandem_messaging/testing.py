@@ -101,9 +101,11 @@ class InMemoryBroker:
             return Outcome.HELD
         except DependencyMissing as exc:
             self.waiting.setdefault(exc.key, []).append(envelope)
+            await self._parked_hook(envelope, exc, attempt)
             return Outcome.WAITING
         except PermanentError as exc:
             self.parked.append((envelope, exc))
+            await self._parked_hook(envelope, exc, attempt)
             return Outcome.PARKED
         except Exception:  # the runtime retries transient and unforeseen errors
             return Outcome.RETRY
@@ -117,6 +119,23 @@ class InMemoryBroker:
     def published_of(self, model: type[E]) -> list[Envelope[E]]:
         """Return the published envelopes whose payload is a ``model``."""
         return [e for e in self.published if isinstance(e.payload, model)]
+
+    async def _parked_hook(self, envelope: Envelope[Any], exc: Exception, attempt: int) -> None:
+        if self.router.on_parked is None:
+            return
+
+        async def publish(event: Envelope[Any]) -> None:
+            self.published.append(event)
+
+        context = HandlerContext(
+            envelope=envelope,
+            consumer=self.consumer,
+            service=self.router.service,
+            attempt=attempt,
+            connection=self.connection,
+            _publisher=publish,
+        )
+        await self.router.on_parked(envelope, exc, context)
 
     def _remember(self, envelope: Envelope[Any], subject: tuple[str, str]) -> None:
         self._seen.update((str(envelope.event_id), envelope.idempotency_key))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tandem_contracts import Envelope
-from tandem_contracts.events import OpportunityLost, ProjectClosedForTime
+from tandem_contracts.events import MessageParked, OpportunityLost, ProjectClosedForTime
 from tandem_messaging import HandlerContext, PermanentError, Router
 from tandem_messaging.testing import InMemoryBroker, Outcome, RabbitBroker
 
@@ -29,6 +30,25 @@ def close_project_router() -> Router:
         )
         await ctx.publish(closing, subject_version=1)
 
+    @router.when_parked
+    async def announce(
+        envelope: Envelope[Any], exc: BaseException, ctx: HandlerContext[Any]
+    ) -> None:
+        now = datetime.now(UTC)
+        parked = MessageParked(
+            consumer=ctx.consumer,
+            parked_id=f"p-{envelope.event_id}",
+            original_event_id=str(envelope.event_id),
+            original_event_type=envelope.event_type,
+            routing_key=envelope.routing_key,
+            reason=getattr(exc, "reason", "unexpected"),
+            detail=str(exc),
+            attempts=ctx.attempt,
+            first_failure_at=now,
+            last_failure_at=now,
+        )
+        await ctx.publish(parked, subject_version=1)
+
     return router
 
 
@@ -45,6 +65,7 @@ async def closes_its_project_once(broker: Any, lost_event: Any) -> None:
     # An older version of the same subject arrives late: recognised as stale.
     assert await broker.deliver(lost_event("opp-1", 1)) is Outcome.STALE
     assert len(broker.published_of(ProjectClosedForTime)) == 1
+    assert broker.published_of(MessageParked) == []
 
 
 async def parks_a_business_rule_violation(broker: Any, lost_event: Any) -> None:
@@ -52,6 +73,11 @@ async def parks_a_business_rule_violation(broker: Any, lost_event: Any) -> None:
     envelope = lost_event("opp-2").model_copy(update={"payload": duplicate})
     assert await broker.deliver(envelope) is Outcome.PARKED
     assert broker.published_of(ProjectClosedForTime) == []
+    # The parking itself is announced, from the parking transaction, with its reason.
+    [announced] = broker.published_of(MessageParked)
+    assert announced.payload.reason == "duplicate_opportunity"
+    assert announced.payload.original_event_id == str(envelope.event_id)
+    assert announced.causation_id == str(envelope.event_id)
 
 
 SCENARIOS = [closes_its_project_once, parks_a_business_rule_violation]
