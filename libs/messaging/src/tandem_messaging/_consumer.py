@@ -1,9 +1,10 @@
 """The consumer: inbox-deduplicated, per-key ordered, classified failures, graceful stop.
 
 Messages are decoded on arrival and queued to one of ``concurrency`` lanes by the hash of
-their subject id, so one subject's events are handled in order while different subjects run
-in parallel. Each message is handled in one database transaction with its inbox row and the
-events it publishes; it is acked only after that commits.
+their subject id (or of the router's ``lane_key``), so one subject's events are handled in
+order while different subjects run in parallel. Each message is handled in one database
+transaction with its inbox row and the events it publishes; it is acked only after that
+commits.
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ class Consumer:
         except DecodeError as exc:
             await self._settle.park_undecodable(message, exc)
             return
-        key = zlib.crc32(envelope.subject.id.encode()) % len(self._lanes)
+        ordering = self.router.lane_key(envelope) if self.router.lane_key else envelope.subject.id
+        key = zlib.crc32(ordering.encode()) % len(self._lanes)
         self._lanes[key].put_nowait((message, envelope))
 
     async def _work(self, lane: asyncio.Queue[_Delivery | None]) -> None:

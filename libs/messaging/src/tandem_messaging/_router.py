@@ -78,6 +78,9 @@ class Router:
     handlers: dict[str, Handler] = field(default_factory=dict)
     models: dict[str, type[Event]] = field(default_factory=dict)
     on_parked: ParkedHook | None = None
+    lane_key: Callable[[Envelope[Any]], str] | None = None
+    """What orders deliveries (default: the subject id); e.g. the worker, so that one worker's
+    entries are handled in arrival order. Subject versions are still enforced by the inbox."""
 
     def handles(self, *models: type[Event]) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine as the handler of ``models``."""

@@ -70,6 +70,35 @@ async def test_2000_events_over_50_keys_are_handled_in_order_per_key_with_two_re
     assert handled == {key: list(range(1, 41)) for key in keys}
 
 
+async def test_a_lane_key_orders_different_subjects_of_one_group_in_arrival_order(
+    pool, amqp, publish, lost_event, fast_settings, eventually
+) -> None:
+    # 300 subjects in 6 groups (think: entries of 6 workers); each group's events must be
+    # handled in the order they arrived, although their subjects differ.
+    router = Router(service="test", lane_key=lambda envelope: envelope.payload.reason)
+
+    @router.handles(OpportunityLost)
+    async def record(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
+        await asyncio.sleep(random.random() / 500)
+        await ctx.connection.execute(
+            EFFECT, envelope.event_id, envelope.subject.id, envelope.subject_version
+        )
+
+    groups = [f"worker-{g}" for g in range(6)]
+    events = [lost_event(f"entry-{n:03d}", reason=random.choice(groups)) for n in range(300)]
+    settings = dataclasses.replace(fast_settings, concurrency=8, batch_size=1)
+    async with Consumer(router, queue="t.lanes", pool=pool, connection=amqp, settings=settings):
+        await publish(amqp, *events)
+        await eventually(lambda: _effects(pool, 300), within=60, what="300 effects")
+
+    handled = [
+        row["subject"] for row in await pool.fetch("SELECT subject FROM effects ORDER BY serial")
+    ]
+    for group in groups:
+        sent = [e.subject.id for e in events if e.payload.reason == group]
+        assert [s for s in handled if s in set(sent)] == sent
+
+
 async def test_a_queue_declared_differently_fails_start_up_with_a_clear_message(
     pool, amqp, fast_settings
 ) -> None:
