@@ -31,6 +31,7 @@ from time_expense.domain.checks import (
     IntercompanyPolicy,
     check_assignment,
     check_intercompany,
+    check_project_open,
     check_project_open_for_time,
     check_worker_mapped,
 )
@@ -131,9 +132,9 @@ def test_an_assignment_is_needed_only_when_the_project_says_so() -> None:
 
 
 def test_an_unmapped_worker_waits_for_its_mapping_in_that_instance() -> None:
-    assert check_worker_mapped(entry(), "17", "eu") == "17"
+    assert check_worker_mapped("w-uk", "17", "eu") == "17"
     with pytest.raises(DependencyPending) as caught:
-        check_worker_mapped(entry(), None, "eu")
+        check_worker_mapped("w-uk", None, "eu")
     assert caught.value.key == "worker-mapped:eu:w-uk"
 
 
@@ -224,3 +225,12 @@ def test_an_unpriceable_billable_entry_is_refused_as_rate_unresolved(
     with pytest.raises(PostingRefused) as caught:
         price_entry(subject, project(), cards, COSTS, FX)
     assert caught.value.reason is PostingFailureReason.RATE_UNRESOLVED
+
+
+def test_expenses_need_the_project_open_for_expenses_not_for_time() -> None:
+    for_time_only = project()
+    with pytest.raises(PostingRefused) as caught:
+        check_project_open("p-1", for_time_only, expenses=True)
+    assert "closed for expenses" in caught.value.message
+    both = project(expense_entry_open=True)
+    assert check_project_open("p-1", both, expenses=True) is both

@@ -24,9 +24,7 @@ QUERY = RateQuery(
     role_id="senior",
     currency="USD",
     on=date(2026, 10, 15),
-    region_id="amer",
-    practice_id="data",
-    group_id="grp",
+    org_unit_ids=frozenset({"amer", "data", "grp"}),
 )
 SCOPES = {
     "project": RateCardScope(project_id="prj-1"),
@@ -164,3 +162,10 @@ def test_rates_are_rounded_to_the_currency_minor_unit(currency: str) -> None:
     assert resolved is not None
     exact = Decimal("1001") * Decimal("0.9667")
     assert resolved.rate == Money(amount=exact, currency=currency)
+
+
+def test_an_org_scoped_card_applies_only_to_projects_in_that_org_unit() -> None:
+    elsewhere = RateQuery(**{**QUERY.__dict__, "org_unit_ids": frozenset({"emea", "cloud"})})
+    cards = [card("practice", "150"), card("tenant", "120")]
+    assert resolve_bill_rate(cards, QUERY).rate == usd("150")  # type: ignore[union-attr]
+    assert resolve_bill_rate(cards, elsewhere).rate == usd("120")  # type: ignore[union-attr]

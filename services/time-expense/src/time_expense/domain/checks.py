@@ -23,8 +23,10 @@ from time_expense.domain.errors import DependencyPending, PostingRefused
 
 __all__ = [
     "IntercompanyPolicy",
+    "assignment_key",
     "check_assignment",
     "check_intercompany",
+    "check_project_open",
     "check_project_open_for_time",
     "check_worker_mapped",
     "project_key",
@@ -52,17 +54,31 @@ def assignment_key(project_id: str, worker_id: str) -> str:
 
 def check_project_open_for_time(entry: TimeEntry, project: Project | None) -> Project:
     """Pass when the project is active and open for time; wait while it is being set up."""
+    return check_project_open(entry.project_id, project, expenses=False)
+
+
+def check_project_open(project_id: str, project: Project | None, *, expenses: bool) -> Project:
+    """Pass when the project is active and open for time (or expenses); wait while it is
+    being set up; refuse when it is on hold, closed or closed for entry."""
     if project is None or project.status in _NOT_YET:
         raise DependencyPending(
-            project_key(entry.project_id),
+            project_key(project_id),
             PostingFailureReason.PROJECT_UNKNOWN,
-            f"project {entry.project_id} is not active yet",
+            f"project {project_id} is not active yet",
         )
-    if project.status is not ProjectStatus.ACTIVE or not project.flags.time_entry_open:
+    what, open_ = (
+        ("expenses", project.flags.expense_entry_open)
+        if expenses
+        else (
+            "time",
+            project.flags.time_entry_open,
+        )
+    )
+    if project.status is not ProjectStatus.ACTIVE or not open_:
         raise PostingRefused(
             PostingFailureReason.PROJECT_NOT_OPEN,
             f"project {project.id} is {project.status} and "
-            f"{'open' if project.flags.time_entry_open else 'closed'} for time",
+            f"{'open' if open_ else 'closed'} for {what}",
         )
     return project
 
@@ -91,13 +107,13 @@ def check_assignment(
     return covering
 
 
-def check_worker_mapped(entry: TimeEntry, employee: str | None, instance: str) -> str:
+def check_worker_mapped(worker_id: str, employee: str | None, instance: str) -> str:
     """Pass with the ERP employee id; wait while the worker is not mapped in ``instance``."""
     if employee is None:
         raise DependencyPending(
-            worker_key(entry.worker_id, instance),
+            worker_key(worker_id, instance),
             PostingFailureReason.WORKER_NOT_MAPPED,
-            f"worker {entry.worker_id} has no employee in ERP instance {instance}",
+            f"worker {worker_id} has no employee in ERP instance {instance}",
         )
     return employee
 

@@ -19,18 +19,9 @@ from time_expense.domain.errors import PostingRefused
 from time_expense.domain.fx import FxTable
 from time_expense.domain.rates import RateQuery, resolve_bill_rate
 
-__all__ = ["OrgScope", "Priced", "price_entry"]
+__all__ = ["Priced", "price_entry"]
 
 _MINUTES_PER_HOUR = Decimal(60)
-
-
-@dataclass(frozen=True)
-class OrgScope:
-    """The project's place in the organisation, for rate-card scopes."""
-
-    region_id: str | None = None
-    practice_id: str | None = None
-    group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,11 +39,10 @@ def price_entry(
     cards: Iterable[RateCard],
     cost_rates: Iterable[CostRate],
     fx: FxTable,
-    scope: OrgScope = OrgScope(),
 ) -> Priced:
     """Freeze the bill rate (unless frozen already) and the cost of ``entry``."""
     hours = Decimal(entry.rounded_minutes or entry.duration_minutes) / _MINUTES_PER_HOUR
-    entry = _with_bill_rate(entry, project, cards, scope)
+    entry = _with_bill_rate(entry, project, cards)
     cost = _cost_rate(entry, cost_rates)
     if cost is not None:
         converted = fx.convert(cost, project.currency, entry.work_date)
@@ -64,9 +54,7 @@ def price_entry(
     )
 
 
-def _with_bill_rate(
-    entry: TimeEntry, project: Project, cards: Iterable[RateCard], scope: OrgScope
-) -> TimeEntry:
+def _with_bill_rate(entry: TimeEntry, project: Project, cards: Iterable[RateCard]) -> TimeEntry:
     if not entry.billable or (entry.bill_rate is not None and entry.rate_source is not None):
         return entry
     if entry.role_id is None:
@@ -79,9 +67,7 @@ def _with_bill_rate(
         role_id=entry.role_id,
         currency=project.currency,
         on=entry.work_date,
-        region_id=scope.region_id,
-        practice_id=scope.practice_id,
-        group_id=scope.group_id,
+        org_unit_ids=frozenset(project.org_unit_ids),
     )
     resolved = resolve_bill_rate(cards, query)
     if resolved is None:

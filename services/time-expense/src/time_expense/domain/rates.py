@@ -27,20 +27,20 @@ _SCOPE_FIELDS = {
     "practice": "practice_id",
     "group": "group_id",
 }
+_ORG_FIELDS = ("region_id", "practice_id", "group_id")
 
 
 @dataclass(frozen=True)
 class RateQuery:
-    """What an entry is priced by: its project, customer, org units, role, currency and date."""
+    """What an entry is priced by: its project, customer, role, currency and date, and the
+    org units (regions, practices, groups) the project belongs to."""
 
     project_id: str
     account_id: str
     role_id: str
     currency: str
     on: date
-    region_id: str | None = None
-    practice_id: str | None = None
-    group_id: str | None = None
+    org_unit_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,14 @@ def _applies(card: RateCard, query: RateQuery) -> bool:
     """Whether every scope the card names matches the query, in the query's currency."""
     if card.status is not RateCardStatus.PUBLISHED or card.currency != query.currency:
         return False
+    scope = card.scope
+    if scope.project_id not in (None, query.project_id):
+        return False
+    if scope.account_id not in (None, query.account_id):
+        return False
     return all(
-        getattr(card.scope, name) in (None, getattr(query, name)) for name in _SCOPE_FIELDS.values()
+        getattr(scope, name) is None or getattr(scope, name) in query.org_unit_ids
+        for name in _ORG_FIELDS
     )
 
 

@@ -1,0 +1,201 @@
+"""The posting ledger's tables: entries, the posting journal and the business exceptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from tandem_contracts.entities import Expense, TimeEntry
+from tandem_messaging import DbConnection
+from time_expense.domain import EntryLedger, Post, Stage
+
+__all__ = ["BusinessException", "JournalLine", "Ledgers"]
+
+_LEDGER = """
+SELECT version, stage, current, posted, posted_version FROM time_expense.entries
+WHERE entry_id = $1 FOR UPDATE
+"""
+_SAVE_LEDGER = """
+INSERT INTO time_expense.entries (entry_id, version, stage, worker_id, project_id, timesheet_id,
+    legal_entity_id, region, work_date, current, posted, posted_version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12)
+ON CONFLICT (entry_id) DO UPDATE
+    SET version = EXCLUDED.version, stage = EXCLUDED.stage, current = EXCLUDED.current,
+        posted = EXCLUDED.posted, posted_version = EXCLUDED.posted_version,
+        worker_id = EXCLUDED.worker_id, project_id = EXCLUDED.project_id,
+        timesheet_id = EXCLUDED.timesheet_id, work_date = EXCLUDED.work_date,
+        updated_at = clock_timestamp()
+"""
+_JOURNAL = """
+INSERT INTO time_expense.postings (key, subject_type, subject_id, kind, erp_instance, erp_id,
+    project_id, worker_id, legal_entity_id, work_date, accounting_date, late, minutes,
+    bill_amount, cost_amount, amount, currency)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+ON CONFLICT (key) DO NOTHING
+"""
+_LINE = """
+SELECT key, subject_type, subject_id, kind, erp_instance, erp_id, project_id, worker_id,
+    legal_entity_id, work_date, accounting_date, late, minutes, bill_amount, cost_amount,
+    amount, currency
+FROM time_expense.postings WHERE key = $1
+"""
+_OPEN = """
+INSERT INTO time_expense.exceptions (subject_type, subject_id, event_id, reason, detail,
+    retryable, waiting_for, project_id, worker_id, legal_entity_id, region, org_unit_ids)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (subject_type, subject_id) DO UPDATE
+    SET event_id = EXCLUDED.event_id, reason = EXCLUDED.reason, detail = EXCLUDED.detail,
+        retryable = EXCLUDED.retryable, waiting_for = EXCLUDED.waiting_for,
+        opened_at = clock_timestamp(), resolved_at = NULL
+"""
+_RESOLVE = """
+UPDATE time_expense.exceptions SET resolved_at = clock_timestamp()
+WHERE subject_type = $1 AND subject_id = $2 AND resolved_at IS NULL
+"""
+_EXPENSE = "SELECT version, stage FROM time_expense.expenses WHERE expense_id = $1 FOR UPDATE"
+_SAVE_EXPENSE = """
+INSERT INTO time_expense.expenses (expense_id, version, stage, current)
+VALUES ($1, $2, $3, $4::jsonb)
+ON CONFLICT (expense_id) DO UPDATE
+    SET version = EXCLUDED.version, stage = EXCLUDED.stage, current = EXCLUDED.current,
+        updated_at = clock_timestamp()
+"""
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    """One line Tandem wrote to an ERP (a reversal has negative minutes and amounts)."""
+
+    key: str
+    subject_type: str
+    subject_id: str
+    kind: str
+    erp_instance: str
+    erp_id: str
+    project_id: str
+    worker_id: str
+    legal_entity_id: str
+    work_date: date
+    accounting_date: date
+    late: bool
+    minutes: int
+    bill_amount: Decimal | None
+    cost_amount: Decimal | None
+    amount: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True)
+class BusinessException:
+    """A business exception about one subject (a time entry or an expense)."""
+
+    subject_type: str
+    subject_id: str
+    event_id: str
+    reason: str
+    detail: str
+    retryable: bool
+    waiting_for: str | None
+    project_id: str | None
+    worker_id: str | None
+    legal_entity_id: str | None
+    region: str | None
+    org_unit_ids: tuple[str, ...] = ()
+
+
+class Ledgers:
+    """Reads and writes the ledger tables in the caller's transaction."""
+
+    def __init__(self, connection: DbConnection) -> None:
+        self._db = connection
+
+    async def entry(self, entry_id: str) -> EntryLedger | None:
+        """The entry's ledger, locked for this transaction, or ``None`` if never seen."""
+        row = await self._db.fetchrow(_LEDGER, entry_id)
+        if row is None:
+            return None
+        current = TimeEntry.model_validate_json(row["current"]) if row["current"] else None
+        posted = (
+            Post(TimeEntry.model_validate_json(row["posted"]), row["posted_version"])
+            if row["posted"]
+            else None
+        )
+        return EntryLedger(entry_id, row["version"], Stage(row["stage"]), current, posted)
+
+    async def save_entry(self, ledger: EntryLedger, about: TimeEntry, region: str) -> None:
+        """Write the entry's ledger (``about`` gives the columns reports filter on)."""
+        await self._db.execute(
+            _SAVE_LEDGER,
+            ledger.entry_id,
+            ledger.version,
+            ledger.stage.value,
+            about.worker_id,
+            about.project_id,
+            about.timesheet_id,
+            about.project_legal_entity_id,
+            region,
+            about.work_date,
+            ledger.current.model_dump_json() if ledger.current else None,
+            ledger.posted.entry.model_dump_json() if ledger.posted else None,
+            ledger.posted.version if ledger.posted else None,
+        )
+
+    async def journal(self, line: JournalLine) -> None:
+        """Record a line written to the ERP (once per idempotency key)."""
+        await self._db.execute(
+            _JOURNAL,
+            line.key,
+            line.subject_type,
+            line.subject_id,
+            line.kind,
+            line.erp_instance,
+            line.erp_id,
+            line.project_id,
+            line.worker_id,
+            line.legal_entity_id,
+            line.work_date,
+            line.accounting_date,
+            line.late,
+            line.minutes,
+            line.bill_amount,
+            line.cost_amount,
+            line.amount,
+            line.currency,
+        )
+
+    async def journal_line(self, key: str) -> JournalLine | None:
+        """The line written under ``key``, if any."""
+        row = await self._db.fetchrow(_LINE, key)
+        return JournalLine(**dict(row)) if row else None
+
+    async def open_exception(self, exception: BusinessException) -> None:
+        """Open (or refresh) the subject's business exception."""
+        await self._db.execute(
+            _OPEN,
+            exception.subject_type,
+            exception.subject_id,
+            exception.event_id,
+            exception.reason,
+            exception.detail[:2000],
+            exception.retryable,
+            exception.waiting_for,
+            exception.project_id,
+            exception.worker_id,
+            exception.legal_entity_id,
+            exception.region,
+            list(exception.org_unit_ids),
+        )
+
+    async def resolve_exception(self, subject_type: str, subject_id: str) -> None:
+        """Close the subject's open exception, if any."""
+        await self._db.execute(_RESOLVE, subject_type, subject_id)
+
+    async def expense_version(self, expense_id: str) -> int | None:
+        """The last version of the expense handled, locked for this transaction."""
+        row = await self._db.fetchrow(_EXPENSE, expense_id)
+        return int(row["version"]) if row else None
+
+    async def save_expense(self, expense: Expense, version: int, stage: str) -> None:
+        """Record the expense's latest version and stage."""
+        await self._db.execute(_SAVE_EXPENSE, expense.id, version, stage, expense.model_dump_json())

@@ -1,0 +1,154 @@
+"""What time-expense keeps of other contexts' data: projects, assignments, rates, FX, periods."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tandem_contracts.entities import (
+    AccountingPeriod,
+    Assignment,
+    CostRate,
+    FxRate,
+    Project,
+    RateCard,
+)
+from tandem_messaging import DbConnection
+
+__all__ = ["ReferenceData"]
+
+_PROJECT = "SELECT data FROM time_expense.projects WHERE project_id = $1"
+_SAVE_PROJECT = """
+INSERT INTO time_expense.projects (project_id, legal_entity_id, data) VALUES ($1, $2, $3::jsonb)
+ON CONFLICT (project_id) DO UPDATE
+    SET data = EXCLUDED.data, legal_entity_id = EXCLUDED.legal_entity_id,
+        updated_at = clock_timestamp()
+"""
+_ASSIGNMENTS = """
+SELECT data FROM time_expense.assignments WHERE project_id = $1 AND worker_id = $2
+"""
+_SAVE_ASSIGNMENT = """
+INSERT INTO time_expense.assignments (assignment_id, project_id, worker_id, data)
+VALUES ($1, $2, $3, $4::jsonb)
+ON CONFLICT (assignment_id) DO UPDATE SET data = EXCLUDED.data, worker_id = EXCLUDED.worker_id
+"""
+_CANCEL_ASSIGNMENT = """
+UPDATE time_expense.assignments
+SET data = jsonb_set(data, '{status}', '"cancelled"') WHERE assignment_id = $1
+"""
+_CARDS = "SELECT data FROM time_expense.rate_cards WHERE currency = $1"
+_SAVE_CARD = """
+INSERT INTO time_expense.rate_cards (rate_card_id, currency, version, data)
+VALUES ($1, $2, $3, $4::jsonb)
+ON CONFLICT (rate_card_id) DO UPDATE
+    SET data = EXCLUDED.data, currency = EXCLUDED.currency, version = EXCLUDED.version
+    WHERE time_expense.rate_cards.version <= EXCLUDED.version
+"""
+_COSTS = "SELECT data FROM time_expense.cost_rates WHERE worker_id = $1"
+_SAVE_COST = """
+INSERT INTO time_expense.cost_rates (worker_id, effective_from, data) VALUES ($1, $2, $3::jsonb)
+ON CONFLICT (worker_id, effective_from) DO UPDATE SET data = EXCLUDED.data
+"""
+_FX = """
+SELECT data FROM time_expense.fx_rates
+WHERE ((base = $1 AND quote = $2) OR (base = $2 AND quote = $1)) AND effective_date <= $3
+ORDER BY effective_date DESC LIMIT 8
+"""
+_SAVE_FX = """
+INSERT INTO time_expense.fx_rates (rate_id, base, quote, effective_date, data)
+VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (rate_id) DO NOTHING
+"""
+_PERIODS = """
+SELECT data FROM time_expense.periods
+WHERE legal_entity_id = $1 AND end_date >= $2 ORDER BY start_date
+"""
+_SAVE_PERIOD = """
+INSERT INTO time_expense.periods (legal_entity_id, start_date, end_date, status, data)
+VALUES ($1, $2, $3, $4, $5::jsonb)
+ON CONFLICT (legal_entity_id, start_date) DO UPDATE
+    SET end_date = EXCLUDED.end_date, status = EXCLUDED.status, data = EXCLUDED.data
+"""
+
+
+class ReferenceData:
+    """Reads and writes the reference tables in the caller's transaction."""
+
+    def __init__(self, connection: DbConnection) -> None:
+        self._db = connection
+
+    async def project(self, project_id: str) -> Project | None:
+        """The project as last activated or changed, if known."""
+        data = await self._db.fetchval(_PROJECT, project_id)
+        return Project.model_validate_json(data) if data else None
+
+    async def save_project(self, project: Project) -> None:
+        """Keep the project's latest state."""
+        await self._db.execute(
+            _SAVE_PROJECT, project.id, project.legal_entity_id, project.model_dump_json()
+        )
+
+    async def assignments(self, project_id: str, worker_id: str) -> list[Assignment]:
+        """The worker's assignments on the project."""
+        rows = await self._db.fetch(_ASSIGNMENTS, project_id, worker_id)
+        return [Assignment.model_validate_json(row["data"]) for row in rows]
+
+    async def save_assignment(self, assignment: Assignment) -> None:
+        """Keep an assignment's latest state."""
+        await self._db.execute(
+            _SAVE_ASSIGNMENT,
+            assignment.id,
+            assignment.project_id,
+            assignment.worker_id,
+            assignment.model_dump_json(),
+        )
+
+    async def cancel_assignment(self, assignment_id: str) -> None:
+        """Mark an assignment cancelled."""
+        await self._db.execute(_CANCEL_ASSIGNMENT, assignment_id)
+
+    async def rate_cards(self, currency: str) -> list[RateCard]:
+        """Every rate card in ``currency``."""
+        rows = await self._db.fetch(_CARDS, currency)
+        return [RateCard.model_validate_json(row["data"]) for row in rows]
+
+    async def save_rate_card(self, card: RateCard, version: int) -> None:
+        """Keep the card's published ``version`` unless a later one is kept already."""
+        await self._db.execute(_SAVE_CARD, card.id, card.currency, version, card.model_dump_json())
+
+    async def cost_rates(self, worker_id: str) -> list[CostRate]:
+        """The worker's dated cost rates."""
+        rows = await self._db.fetch(_COSTS, worker_id)
+        return [CostRate.model_validate_json(row["data"]) for row in rows]
+
+    async def save_cost_rate(self, rate: CostRate) -> None:
+        """Keep a dated cost rate of a worker."""
+        if rate.worker_id is not None:
+            await self._db.execute(
+                _SAVE_COST, rate.worker_id, rate.effective_from, rate.model_dump_json()
+            )
+
+    async def fx_rates(self, base: str, quote: str, on: date) -> list[FxRate]:
+        """The latest rates between two currencies on or before ``on``, both directions."""
+        rows = await self._db.fetch(_FX, base, quote, on)
+        return [FxRate.model_validate_json(row["data"]) for row in rows]
+
+    async def save_fx_rate(self, rate: FxRate) -> None:
+        """Keep an FX rate (rates are immutable once published)."""
+        await self._db.execute(
+            _SAVE_FX, rate.id, rate.base, rate.quote, rate.effective_date, rate.model_dump_json()
+        )
+
+    async def periods(self, legal_entity_id: str, ending_after: date) -> list[AccountingPeriod]:
+        """The entity's periods ending on or after ``ending_after``, oldest first."""
+        rows = await self._db.fetch(_PERIODS, legal_entity_id, ending_after)
+        return [AccountingPeriod.model_validate_json(row["data"]) for row in rows]
+
+    async def save_period(self, period: AccountingPeriod) -> None:
+        """Keep a period's latest status."""
+        await self._db.execute(
+            _SAVE_PERIOD,
+            period.legal_entity_id,
+            period.start_date,
+            period.end_date,
+            period.status.value,
+            period.model_dump_json(),
+        )

@@ -1,0 +1,1 @@
+"""Entrypoints: the consumer's router and the HTTP process API."""

@@ -1,0 +1,101 @@
+"""Everything checked and resolved before an entry may post: the ``Prepared`` posting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from tandem_connectors.ports import TimePosting
+from tandem_contracts import Money
+from tandem_contracts.entities import AccountingPeriod, Project, TimeEntry
+from tandem_contracts.events import PostingFailureReason
+from tandem_messaging import DbConnection
+from time_expense.adapters.erp import ErpTarget
+from time_expense.adapters.reference import ReferenceData
+from time_expense.domain import FxTable, Placement, place_in_period
+from time_expense.domain.checks import (
+    check_assignment,
+    check_intercompany,
+    check_project_open_for_time,
+    check_worker_mapped,
+)
+from time_expense.domain.errors import DependencyPending
+from time_expense.domain.pricing import price_entry
+from time_expense.service_layer.context import Services
+
+__all__ = ["Prepared", "ensure_periods", "prepare_posting"]
+
+_PERIOD_LOOKAHEAD_DAYS = 400
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An entry ready to post: priced, placed in a period, with its ERP ids."""
+
+    posting: TimePosting
+    project: Project
+    placement: Placement
+    bill_amount: Money | None
+    cost_amount: Money | None
+    intercompany: bool
+
+
+async def prepare_posting(
+    db: DbConnection, services: Services, target: ErpTarget, entry: TimeEntry, key: str
+) -> Prepared:
+    """Check, price and place ``entry``; raise ``PostingRefused`` when it may not post."""
+    reference = ReferenceData(db)
+    project = check_project_open_for_time(entry, await reference.project(entry.project_id))
+    check_assignment(entry, project, await reference.assignments(project.id, entry.worker_id))
+    intercompany = check_intercompany(entry, services.policies.intercompany)
+    mapped = await services.erps.employee(db, target.instance, entry.worker_id)
+    employee = check_worker_mapped(entry.worker_id, mapped, target.instance)
+    work = await services.erps.work(db, target.instance, project.id, entry.work_item_id)
+    if work is None:
+        raise DependencyPending(
+            f"project-in-erp:{target.instance}:{project.id}",
+            PostingFailureReason.PROJECT_UNKNOWN,
+            f"project {project.id} has no project in ERP instance {target.instance}",
+        )
+    costs = await reference.cost_rates(entry.worker_id)
+    fx = FxTable()
+    for currency in {rate.hourly_cost.currency for rate in costs} - {project.currency}:
+        for rate in await reference.fx_rates(currency, project.currency, entry.work_date):
+            fx.add(rate)
+    priced = price_entry(entry, project, await reference.rate_cards(project.currency), costs, fx)
+    periods = await ensure_periods(db, services, target, project.legal_entity_id, entry.work_date)
+    placement = place_in_period(entry.work_date, periods, services.policies.late_time)
+    posted_entry = priced.entry.model_copy(update={"accounting_date": placement.accounting_date})
+    return Prepared(
+        posting=TimePosting(entry=posted_entry, employee=employee, work=work, key=key),
+        project=project,
+        placement=placement,
+        bill_amount=priced.bill_amount,
+        cost_amount=priced.cost_amount,
+        intercompany=intercompany,
+    )
+
+
+async def ensure_periods(
+    db: DbConnection, services: Services, target: ErpTarget, legal_entity_id: str, on: date
+) -> list[AccountingPeriod]:
+    """The entity's periods from ``on`` on; read from the ERP when none covers ``on`` yet."""
+    reference = ReferenceData(db)
+    periods = await reference.periods(legal_entity_id, on)
+    if any(p.start_date <= on <= p.end_date for p in periods):
+        return periods
+    company = await services.erps.company(db, target.instance, legal_entity_id)
+    if company is None:
+        raise DependencyPending(
+            f"legal-entity-in-erp:{target.instance}:{legal_entity_id}",
+            PostingFailureReason.PROJECT_UNKNOWN,
+            f"legal entity {legal_entity_id} has no company in ERP instance {target.instance}",
+        )
+    start = on.replace(day=1)
+    end = date.fromordinal(start.toordinal() + _PERIOD_LOOKAHEAD_DAYS)
+    fetched = await target.erp.list_periods(
+        company=company, legal_entity_id=legal_entity_id, start=start, end=end
+    )
+    for period in fetched:
+        await reference.save_period(period)
+    return await reference.periods(legal_entity_id, on)
