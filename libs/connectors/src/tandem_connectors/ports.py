@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from tandem_connectors.polling import ChangeSource
 from tandem_contracts import ExternalRef, Money
@@ -40,6 +41,7 @@ __all__ = [
     "AbstractErp",
     "AbstractHris",
     "AbstractPsa",
+    "ErpObject",
     "ExpensePosting",
     "InvoiceDraft",
     "PostedInvoice",
@@ -47,6 +49,22 @@ __all__ = [
     "TimeReversal",
     "Written",
 ]
+
+
+class ErpObject(StrEnum):
+    """The ``object_type`` of every ``ExternalRef`` an ERP adapter answers, whatever the ERP
+    calls the record (Tryton ``company.employee``, NetSuite ``employee``): cross-references are
+    then the same whichever adapter wrote them."""
+
+    COMPANY = "company"
+    CUSTOMER = "customer"
+    SERVICE = "service"
+    EMPLOYEE = "employee"
+    PROJECT = "project"
+    TASK = "task"
+    TIME_LINE = "time_line"
+    EXPENSE_LINE = "expense_line"
+    INVOICE = "invoice"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tandem_connectors.ports import AbstractErp
+from tandem_connectors.ports import AbstractErp, ErpObject
 from tandem_connectors.routing import InstanceRouter
 from tandem_connectors.xref import CrossReferences
 from tandem_contracts import SystemKind
@@ -39,21 +39,23 @@ class ErpDirectory:
 
     async def company(self, db: DbConnection, instance: str, legal_entity_id: str) -> str | None:
         """The ERP company of a legal entity, if linked."""
-        return await self._external(db, "legal_entity", legal_entity_id, instance, "company")
+        return await self._external(
+            db, "legal_entity", legal_entity_id, instance, ErpObject.COMPANY
+        )
 
     async def employee(self, db: DbConnection, instance: str, worker_id: str) -> str | None:
         """The ERP employee of a worker, if mapped."""
-        return await self._external(db, "worker", worker_id, instance, "employee")
+        return await self._external(db, "worker", worker_id, instance, ErpObject.EMPLOYEE)
 
     async def work(
         self, db: DbConnection, instance: str, project_id: str, work_item_id: str | None
     ) -> str | None:
         """The ERP work an entry books on: its task when linked, else its project."""
         if work_item_id is not None:
-            task = await self._external(db, "work_item", work_item_id, instance, "task")
+            task = await self._external(db, "work_item", work_item_id, instance, ErpObject.TASK)
             if task is not None:
                 return task
-        return await self._external(db, "project", project_id, instance, "project")
+        return await self._external(db, "project", project_id, instance, ErpObject.PROJECT)
 
     async def _external(
         self, db: DbConnection, kind: str, canonical_id: str, instance: str, object_type: str
