@@ -6,7 +6,8 @@
   answer's ``Retry-After``), retried here a few times when the wait is short, then raised so the
   messaging runtime pauses intake and probes instead of holding a worker;
 * 401/403 → ``AuthenticationFailed``; 404 → ``NotFound``; other 4xx → ``RequestRejected``
-  (``PeriodClosed`` when the system's error code says so), never retried;
+  with the system's error code, lower-cased, as the reason (``PeriodClosed`` when the code
+  says so), never retried;
 * anything else → ``UnexpectedResponse``.
 
 A write is retried only when it carries an idempotency key (sent as ``Idempotency-Key``): a
@@ -161,7 +162,7 @@ class HttpTarget:
         if code in _PERIOD_CLOSED_CODES:
             return PeriodClosed(message)
         if 400 <= status < 500:
-            return RequestRejected(code or f"http_{status}", message)
+            return RequestRejected((code or f"http_{status}").lower(), message)
         return UnexpectedResponse(message)
 
     def _wait(self, state: RetryCallState) -> float:

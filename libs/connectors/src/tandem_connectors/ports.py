@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from tandem_connectors.polling import ChangeSource
@@ -45,6 +45,7 @@ __all__ = [
     "ExpensePosting",
     "InvoiceDraft",
     "PostedInvoice",
+    "PsaTimeEntry",
     "TimePosting",
     "TimeReversal",
     "Written",
@@ -65,6 +66,7 @@ class ErpObject(StrEnum):
     TIME_LINE = "time_line"
     EXPENSE_LINE = "expense_line"
     INVOICE = "invoice"
+    PERIOD = "period"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +148,8 @@ class AbstractErp(ABC):
         """Make the company with its functional currency, chart and open fiscal periods."""
 
     @abstractmethod
-    async def upsert_customer(self, customer: Customer, *, key: str) -> Written:
-        """Create the customer party, or update the one ``key`` already made."""
+    async def upsert_customer(self, customer: Customer, *, company: str, key: str) -> Written:
+        """Create the customer of ``company``, or update the one ``key`` already made."""
 
     @abstractmethod
     async def upsert_service(self, role: Role, bill_rate: Money, *, key: str) -> Written:
@@ -206,6 +208,30 @@ class AbstractErp(ABC):
         """The feed of changed records of ``object_type``, for a ``polling.Poller``."""
 
 
+@dataclass(frozen=True, slots=True)
+class PsaTimeEntry:
+    """A time entry as the PSA holds it now (PSA ids; ``worker_id`` is the worker it names).
+
+    The PSA knows no legal entities: the consuming service completes the canonical
+    ``TimeEntry`` from its own reference data.
+    """
+
+    external_id: str
+    revision: int
+    status: str
+    resource_id: str
+    worker_id: str | None
+    project_id: str
+    task_id: str | None
+    timesheet_id: str | None
+    work_date: date
+    minutes: int
+    billable: bool
+    bill_rate: Money | None
+    notes: str | None
+    updated_at: datetime
+
+
 class AbstractPsa(ABC):
     """The professional-services / resource-management system: delivery, staffing, time."""
 
@@ -220,18 +246,19 @@ class AbstractPsa(ABC):
         """Open the project for time and expense entry."""
 
     @abstractmethod
-    def change_source(self, feed: str) -> ChangeSource:
-        """The change feed ``feed``, for a ``polling.Poller``."""
-
-    @abstractmethod
-    async def time_entry(self, external_id: str) -> TimeEntry:
+    async def time_entry(self, external_id: str) -> PsaTimeEntry:
         """The time entry as the PSA holds it now; ``NotFound`` if it does not exist."""
 
     @abstractmethod
-    async def approved_time(
-        self, *, project: str | None, start: date, end: date
-    ) -> list[TimeEntry]:
-        """Approved time entries worked in [start, end], for reconciliation."""
+    async def time_entries(
+        self, *, status: str | None, project: str | None, start: date, end: date
+    ) -> list[PsaTimeEntry]:
+        """Entries worked in [start, end] (by status and project), for reconciliation."""
+
+    @abstractmethod
+    def change_source(self, feed: str) -> ChangeSource:
+        """The changed records of ``feed`` (``time-entries``, ``expenses``, ``timesheets``),
+        for a ``polling.Poller``; a record may show up again (at-least-once)."""
 
 
 class AbstractCrm(ABC):

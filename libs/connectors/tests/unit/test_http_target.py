@@ -112,7 +112,7 @@ async def test_an_outage_outlasting_the_attempts_surfaces_as_system_unavailable(
         (
             httpx.Response(422, json={"code": "INVALID_FIELD", "detail": "x"}),
             RequestRejected,
-            "INVALID_FIELD",
+            "invalid_field",
         ),
         (httpx.Response(409, text="conflict"), RequestRejected, "http_409"),
         (httpx.Response(404, json={"detail": "no such project"}), NotFound, "not_found"),

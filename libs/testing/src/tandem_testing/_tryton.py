@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -39,6 +39,13 @@ class TrytonServer:
     database: str
     user: str
     password: str
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    def stop(self) -> None:
+        """Stop this test's trytond now (an outage), before the fixture's own teardown."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
 
     @property
     def rpc_url(self) -> str:
@@ -116,7 +123,7 @@ def tryton_server(home: Path, name: str) -> Iterator[TrytonServer]:
             try:
                 url = f"http://127.0.0.1:{port}"
                 _wait_ready(url, process)
-                yield TrytonServer(url, name, ADMIN, ADMIN)
+                yield TrytonServer(url, name, ADMIN, ADMIN, process)
             finally:
                 process.terminate()
                 try:

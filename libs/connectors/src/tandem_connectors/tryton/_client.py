@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -81,15 +83,32 @@ class TrytonClient:
         self, model: str, method: str, *args: Any, context: dict[str, Any] | None = None
     ) -> Any:
         """Call ``model.<model>.<method>(*args, context)`` and return its decoded result."""
+        return await self.rpc(f"model.{model}.{method}", *args, context=context)
+
+    async def rpc(self, method: str, *args: Any, context: dict[str, Any] | None = None) -> Any:
+        """Call the RPC ``method`` (model, wizard or report) with ``args`` and the context."""
         params = [*args, context or {}]
         if self._session is None:
             await self._login()
         try:
-            return await self._post(f"model.{model}.{method}", params, authenticated=True)
+            return await self._post(method, params, authenticated=True)
         except AuthenticationFailed:
             logger.info("Tryton session expired; logging in again")
             await self._login()
-            return await self._post(f"model.{model}.{method}", params, authenticated=True)
+            return await self._post(method, params, authenticated=True)
+
+    async def search(
+        self,
+        model: str,
+        domain: list[Any],
+        *,
+        limit: int | None = None,
+        order: list[tuple[str, str]] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> list[int]:
+        """Return the ids of the records matching ``domain``."""
+        ids: list[int] = await self.call(model, "search", domain, 0, limit, order, context=context)
+        return ids
 
     async def search_read(
         self,
@@ -100,17 +119,68 @@ class TrytonClient:
         offset: int = 0,
         limit: int | None = None,
         order: list[tuple[str, str]] | None = None,
+        context: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Return the ``fields`` of the records matching ``domain``."""
         rows: list[dict[str, Any]] = await self.call(
-            model, "search_read", domain, offset, limit, order, fields
+            model, "search_read", domain, offset, limit, order, fields, context=context
         )
         return rows
 
-    async def create(self, model: str, values: list[dict[str, Any]]) -> list[int]:
+    async def read(
+        self,
+        model: str,
+        ids: list[int],
+        fields: list[str],
+        *,
+        context: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return the ``fields`` of the records ``ids``, in the order of ``ids``."""
+        rows: list[dict[str, Any]] = await self.call(model, "read", ids, fields, context=context)
+        return rows
+
+    async def create(
+        self,
+        model: str,
+        values: list[dict[str, Any]],
+        *,
+        context: dict[str, Any] | None = None,
+    ) -> list[int]:
         """Create records (one batched call) and return their ids."""
-        ids: list[int] = await self.call(model, "create", values)
+        ids: list[int] = await self.call(model, "create", values, context=context)
         return ids
+
+    async def write(
+        self,
+        model: str,
+        ids: list[int],
+        values: dict[str, Any],
+        *,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        """Write ``values`` on the records ``ids``."""
+        await self.call(model, "write", ids, values, context=context)
+
+    async def delete(
+        self, model: str, ids: list[int], *, context: dict[str, Any] | None = None
+    ) -> None:
+        """Delete the records ``ids``."""
+        await self.call(model, "delete", ids, context=context)
+
+    @contextlib.asynccontextmanager
+    async def wizard(
+        self, name: str, *, context: dict[str, Any] | None = None
+    ) -> AsyncIterator[Callable[[str, dict[str, Any]], Awaitable[Any]]]:
+        """Open a session of the wizard ``name``; yield ``execute(state, form data)``; end it."""
+        session, _start, _end = await self.rpc(f"wizard.{name}.create", context=context)
+
+        async def execute(state: str, data: dict[str, Any]) -> Any:
+            return await self.rpc(f"wizard.{name}.execute", session, data, state, context=context)
+
+        try:
+            yield execute
+        finally:
+            await self.rpc(f"wizard.{name}.delete", session, context=context)
 
     async def _login(self) -> None:
         result = await self._post(

@@ -1,0 +1,339 @@
+"""The ERP port on the sandbox HTTP ERP (NetSuite-like): upsert by externalId, bulk postings.
+
+The idempotency key of every write is the record's ``external_id``: the ERP answers the record
+it already holds for a key (200) instead of making a second one, so a write retried after a
+lost answer is safe. Postings go in bulk requests of at most 300 items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from tandem_connectors.errors import PeriodClosed, RequestRejected
+from tandem_connectors.http import HttpTarget
+from tandem_connectors.polling import ChangeSource
+from tandem_connectors.ports import (
+    AbstractErp,
+    ErpObject,
+    ExpensePosting,
+    InvoiceDraft,
+    PostedInvoice,
+    TimePosting,
+    TimeReversal,
+    Written,
+)
+from tandem_connectors.sandbox._changes import RecordChanges, pages
+from tandem_contracts import ExternalRef, Money, SystemKind
+from tandem_contracts.entities import (
+    AccountingPeriod,
+    CostRate,
+    Customer,
+    LegalEntity,
+    PeriodStatus,
+    Project,
+    Role,
+    Worker,
+    WorkItem,
+)
+
+__all__ = ["SandboxErp"]
+
+BULK_LIMIT = 300
+_COLLECTIONS = {
+    ErpObject.COMPANY: "subsidiaries",
+    ErpObject.CUSTOMER: "customers",
+    ErpObject.SERVICE: "service-items",
+    ErpObject.EMPLOYEE: "employees",
+    ErpObject.PROJECT: "projects",
+    ErpObject.TASK: "tasks",
+    ErpObject.TIME_LINE: "time-bills",
+    ErpObject.EXPENSE_LINE: "expense-lines",
+    ErpObject.INVOICE: "invoices",
+    ErpObject.PERIOD: "accounting-periods",
+}
+
+
+class SandboxErp(AbstractErp):
+    """The ERP port over one sandbox HTTP ERP instance."""
+
+    def __init__(self, target: HttpTarget, *, instance: str, years: int = 1) -> None:
+        self.instance = instance
+        self._target = target
+        self._years = years
+        self._task_projects: dict[str, str] = {}
+        self._currencies: dict[str, str] = {}
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self._target.aclose()
+
+    async def ensure_legal_entity(self, entity: LegalEntity, *, key: str) -> Written:
+        """Make the subsidiary and its monthly periods (previous, current and next year)."""
+        body = {
+            "external_id": key,
+            "name": entity.name,
+            "country": entity.country,
+            "currency": entity.functional_currency,
+        }
+        written = await self._upsert(ErpObject.COMPANY, body)
+        year = date.today().year
+        periods = [
+            {
+                "external_id": f"{key}:{y}-{m:02d}",
+                "subsidiary_id": written.external_id,
+                "name": f"{y}-{m:02d}",
+                "start_date": date(y, m, 1).isoformat(),
+                "end_date": _month_end(y, m).isoformat(),
+            }
+            for y in range(year - self._years, year + self._years + 1)
+            for m in range(1, 13)
+        ]
+        await self._bulk(ErpObject.PERIOD, periods)
+        return written
+
+    async def upsert_customer(self, customer: Customer, *, company: str, key: str) -> Written:
+        """Create the customer of ``company``, or update the one ``key`` already made."""
+        body = {
+            "external_id": key,
+            "name": customer.name,
+            "subsidiary_id": company,
+            "currency": customer.currency,
+            "country": customer.country,
+            "terms_days": customer.payment_terms_days,
+            "vat_id": customer.tax_profile.vat_id,
+        }
+        return await self._upsert(ErpObject.CUSTOMER, body)
+
+    async def upsert_service(self, role: Role, bill_rate: Money, *, key: str) -> Written:
+        """Create the hourly service item that prices ``role`` at ``bill_rate``."""
+        body = {
+            "external_id": key,
+            "name": role.name,
+            "rate": str(bill_rate.amount),
+            "currency": bill_rate.currency,
+        }
+        return await self._upsert(ErpObject.SERVICE, body)
+
+    async def upsert_employee(
+        self, worker: Worker, cost_rates: Sequence[CostRate], *, company: str, key: str
+    ) -> Written:
+        """Create the employee of ``company`` with its dated cost rates."""
+        body = {
+            "external_id": key,
+            "name": worker.worker_number,
+            "subsidiary_id": company,
+            "cost_rates": [
+                {
+                    "amount": str(rate.hourly_cost.amount),
+                    "currency": rate.hourly_cost.currency,
+                    "effective_from": rate.effective_from.isoformat(),
+                }
+                for rate in cost_rates
+            ],
+        }
+        return await self._upsert(ErpObject.EMPLOYEE, body)
+
+    async def create_project(
+        self, project: Project, *, company: str, customer: str, service: str | None, key: str
+    ) -> Written:
+        """Create the project; ``Written.code`` is the code the ERP minted."""
+        body = {
+            "external_id": key,
+            "name": project.name,
+            "customer_id": customer,
+            "currency": project.currency,
+            "service_item_id": service,
+            "status": "in_progress",
+            "start_date": project.start_date.isoformat() if project.start_date else None,
+            "end_date": project.end_date.isoformat() if project.end_date else None,
+        }
+        return await self._upsert(ErpObject.PROJECT, body)
+
+    async def create_task(self, item: WorkItem, *, project: str, key: str) -> Written:
+        """Create a task under the ERP project ``project``."""
+        body = {
+            "external_id": key,
+            "project_id": project,
+            "name": item.name,
+            "planned_minutes": item.planned_minutes,
+        }
+        written = await self._upsert(ErpObject.TASK, body)
+        self._task_projects[written.external_id] = project
+        return written
+
+    async def post_time(self, postings: Sequence[TimePosting]) -> list[Written]:
+        """Post approved time as time bills, in bulk; one ``Written`` per posting, in order."""
+        items = [await self._time_bill(posting) for posting in postings]
+        return await self._bulk(ErpObject.TIME_LINE, items)
+
+    async def reverse_time(self, reversal: TimeReversal) -> Written:
+        """Post the negative of a time bill (the ERP refuses in-place edits)."""
+        day = reversal.entry.accounting_date or reversal.entry.work_date
+        reply = await self._target.request(
+            "POST",
+            f"/v1/time-bills/{reversal.posted}/reversal",
+            json={"external_id": reversal.key, "date": day.isoformat()},
+            idempotency_key=reversal.key,
+        )
+        return self._written(ErpObject.TIME_LINE, reply.json(), reply.status_code == 201)
+
+    async def post_expenses(self, postings: Sequence[ExpensePosting]) -> list[Written]:
+        """Post approved expenses as expense lines, in bulk, one ``Written`` each, in order."""
+        items = [
+            {
+                "external_id": p.key,
+                "employee_id": p.employee,
+                "project_id": p.project,
+                "date": p.expense.expense_date.isoformat(),
+                "category": p.expense.category,
+                "amount": str(p.expense.amount.amount),
+                "currency": p.expense.amount.currency,
+                "billable": p.expense.billable,
+                "markup_multiplier": str(p.expense.markup_multiplier),
+            }
+            for p in postings
+        ]
+        return await self._bulk(ErpObject.EXPENSE_LINE, items)
+
+    async def create_draft_invoice(self, *, project: str, key: str) -> InvoiceDraft:
+        """Draft the invoice of the project's unbilled billable postings."""
+        reply = await self._target.request(
+            "POST",
+            "/v1/invoices/drafts",
+            json={"project_id": project, "external_id": key},
+            idempotency_key=key,
+        )
+        body = reply.json()
+        total = Money(amount=Decimal(body["total"]), currency=body["currency"])
+        ref = self._ref(ErpObject.INVOICE, body["id"], body["version"])
+        return InvoiceDraft(ref=ref, total=total, line_count=len(body["lines"]))
+
+    async def post_invoice(self, invoice: str, *, invoice_date: date) -> PostedInvoice:
+        """Post a draft invoice on ``invoice_date``; ``PeriodClosed`` if its period is closed."""
+        reply = await self._target.request(
+            "POST",
+            f"/v1/invoices/{invoice}/post",
+            json={"invoice_date": invoice_date.isoformat()},
+            idempotency_key=f"post:{invoice}",
+        )
+        body = reply.json()
+        return PostedInvoice(
+            ref=self._ref(ErpObject.INVOICE, body["id"], body["version"]),
+            number=body["number"],
+            invoice_date=date.fromisoformat(body["invoice_date"]),
+            total=Money(amount=Decimal(body["total"]), currency=body["currency"]),
+        )
+
+    async def list_periods(
+        self, *, company: str, legal_entity_id: str, start: date, end: date
+    ) -> list[AccountingPeriod]:
+        """The subsidiary's periods overlapping [start, end], oldest first."""
+        rows = await pages(self._target, "/v1/accounting-periods", {"subsidiary_id": company})
+        periods = [
+            AccountingPeriod(
+                id=f"{self.instance}:{row['id']}",
+                legal_entity_id=legal_entity_id,
+                name=row["name"],
+                start_date=date.fromisoformat(row["start_date"]),
+                end_date=date.fromisoformat(row["end_date"]),
+                status=PeriodStatus(row["status"]),
+                source_status=row["status"],
+                refs=(self._ref(ErpObject.PERIOD, row["id"], row["version"]),),
+            )
+            for row in rows
+        ]
+        overlapping = [p for p in periods if p.start_date <= end and p.end_date >= start]
+        return sorted(overlapping, key=lambda p: p.start_date)
+
+    async def close_period(self, period: str) -> None:
+        """Close an accounting period (not on the port: finance does this; tests and demos)."""
+        await self._target.request(
+            "POST", f"/v1/accounting-periods/{period}/close", idempotency_key=f"close:{period}"
+        )
+
+    def change_source(self, object_type: str) -> ChangeSource:
+        """Changed records of ``object_type`` (an ``ErpObject`` value)."""
+        return RecordChanges(self._target, f"/v1/{_COLLECTIONS[ErpObject(object_type)]}")
+
+    async def _time_bill(self, posting: TimePosting) -> dict[str, Any]:
+        entry = posting.entry
+        project, task = posting.work, None
+        if posting.work.startswith("ptk"):
+            task, project = posting.work, await self._project_of(posting.work)
+        rate = entry.bill_rate
+        currency = rate.currency if rate else await self._currency_of(project)
+        return {
+            "external_id": posting.key,
+            "employee_id": posting.employee,
+            "project_id": project,
+            "task_id": task,
+            "date": (entry.accounting_date or entry.work_date).isoformat(),
+            "minutes": entry.duration_minutes,
+            "rate": str(rate.amount) if rate else "0",
+            "currency": currency,
+            "billable": entry.billable,
+        }
+
+    async def _currency_of(self, project: str) -> str:
+        if project not in self._currencies:
+            reply = await self._target.request("GET", f"/v1/projects/{project}")
+            self._currencies[project] = reply.json()["currency"]
+        return self._currencies[project]
+
+    async def _project_of(self, task: str) -> str:
+        if task not in self._task_projects:
+            reply = await self._target.request("GET", f"/v1/tasks/{task}")
+            self._task_projects[task] = reply.json()["project_id"]
+        return self._task_projects[task]
+
+    async def _upsert(self, kind: ErpObject, body: dict[str, Any]) -> Written:
+        path = f"/v1/{_COLLECTIONS[kind]}"
+        reply = await self._target.request(
+            "POST", path, json=body, idempotency_key=body["external_id"]
+        )
+        return self._written(kind, reply.json(), reply.status_code == 201)
+
+    async def _bulk(self, kind: ErpObject, items: list[dict[str, Any]]) -> list[Written]:
+        written: list[Written] = []
+        path = f"/v1/{_COLLECTIONS[kind]}/bulk"
+        for start in range(0, len(items), BULK_LIMIT):
+            chunk = items[start : start + BULK_LIMIT]
+            key = f"bulk:{chunk[0]['external_id']}:{len(chunk)}"
+            reply = await self._target.request(
+                "POST", path, json={"items": chunk}, idempotency_key=key
+            )
+            for result in reply.json()["results"]:
+                if result["status"] == "error":
+                    raise _rejection(result["error"], chunk[result["index"]]["external_id"])
+                written.append(self._written(kind, result["record"], result["status"] == "created"))
+        return written
+
+    def _written(self, kind: ErpObject, record: dict[str, Any], created: bool) -> Written:
+        return Written(
+            self._ref(kind, record["id"], record.get("version")), created, record.get("code")
+        )
+
+    def _ref(self, kind: ErpObject, record_id: str, version: Any) -> ExternalRef:
+        return ExternalRef(
+            system=SystemKind.ERP,
+            instance=self.instance,
+            object_type=kind.value,
+            external_id=record_id,
+            external_version=str(version) if version is not None else None,
+        )
+
+
+def _rejection(error: dict[str, Any], key: str) -> RequestRejected:
+    """The typed error of a failed bulk item (the rest of the batch is written and idempotent)."""
+    code, detail = str(error.get("code", "rejected")), f"{key}: {error.get('detail', '')}"
+    if code == "PERIOD_CLOSED":
+        return PeriodClosed(detail)
+    return RequestRejected(code.lower(), detail[:2000])
+
+
+def _month_end(year: int, month: int) -> date:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return date.fromordinal(following.toordinal() - 1)

@@ -1,0 +1,175 @@
+"""``TrytonErp``: the ERP port on a real Tryton 8.2 over JSON-RPC.
+
+Several legal entities share one Tryton database as several companies; every write names its
+company explicitly, and calls that default a company get it in the context. Idempotency keys
+are stored with the records (see ``_keys``); reversals and expenses are described in
+``_postings``; draft-invoice recovery in ``_invoicing``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from tandem_connectors.polling import ChangeSource
+from tandem_connectors.ports import (
+    AbstractErp,
+    ErpObject,
+    ExpensePosting,
+    InvoiceDraft,
+    PostedInvoice,
+    TimePosting,
+    TimeReversal,
+    Written,
+)
+from tandem_connectors.tryton import _invoicing, _masters, _postings, _setup
+from tandem_connectors.tryton._changes import TrytonChangeSource
+from tandem_connectors.tryton._client import TrytonClient
+from tandem_connectors.tryton._mapping import (
+    external_ref,
+    fiscal_years_around,
+    money_of,
+    period_status,
+)
+from tandem_contracts import Money
+from tandem_contracts.entities import (
+    AccountingPeriod,
+    CostRate,
+    Customer,
+    LegalEntity,
+    Project,
+    Role,
+    Worker,
+    WorkItem,
+)
+
+__all__ = ["TrytonErp"]
+
+
+class TrytonErp(AbstractErp):
+    """The ERP port on one Tryton database; ``today`` dates the fiscal years it opens."""
+
+    def __init__(
+        self,
+        client: TrytonClient,
+        *,
+        instance: str,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        self.instance = instance
+        self._client = client
+        self._today = today
+
+    def _written(
+        self, kind: ErpObject, record: int, created: bool, code: str | None = None
+    ) -> Written:
+        return Written(external_ref(self.instance, kind, record), created, code)
+
+    async def ensure_legal_entity(self, entity: LegalEntity, *, key: str) -> Written:
+        """Make the company with its functional currency, chart and open fiscal periods."""
+        company, created = await _setup.ensure_company(self._client, entity, key=key)
+        await _setup.ensure_chart(self._client, company)
+        await _setup.ensure_fiscal_years(self._client, company, fiscal_years_around(self._today()))
+        await _setup.ensure_service_category(self._client, company, _masters.SERVICE_CATEGORY)
+        return self._written(ErpObject.COMPANY, company, created)
+
+    async def upsert_customer(self, customer: Customer, *, company: str, key: str) -> Written:
+        """Create the customer party, or update the one ``key`` already made.
+
+        Tryton parties are shared by every company of the database, so ``company`` is unused.
+        """
+        party, created = await _masters.upsert_customer(self._client, customer, key)
+        return self._written(ErpObject.CUSTOMER, party, created)
+
+    async def upsert_service(self, role: Role, bill_rate: Money, *, key: str) -> Written:
+        """Create the hourly service item that prices ``role`` at ``bill_rate``."""
+        product, created = await _masters.upsert_service(self._client, role, bill_rate, key)
+        return self._written(ErpObject.SERVICE, product, created)
+
+    async def upsert_employee(
+        self, worker: Worker, cost_rates: Sequence[CostRate], *, company: str, key: str
+    ) -> Written:
+        """Create the employee of ``company`` with its dated cost rates (added, never rewritten)."""
+        employee, created = await _masters.upsert_employee(
+            self._client, worker, cost_rates, int(company), key
+        )
+        return self._written(ErpObject.EMPLOYEE, employee, created)
+
+    async def create_project(
+        self, project: Project, *, company: str, customer: str, service: str | None, key: str
+    ) -> Written:
+        """Create the project shell; ``Written.code`` is the project number Tryton minted."""
+        values = await _masters.project_values(
+            self._client, project, int(company), int(customer), _id(service)
+        )
+        work, created, number = await _masters.create_work(self._client, values, key)
+        return self._written(ErpObject.PROJECT, work, created, number)
+
+    async def create_task(self, item: WorkItem, *, project: str, key: str) -> Written:
+        """Create a task under the ERP project ``project``."""
+        values = await _masters.task_values(self._client, item, int(project))
+        work, created, number = await _masters.create_work(self._client, values, key)
+        return self._written(ErpObject.TASK, work, created, number)
+
+    async def post_time(self, postings: Sequence[TimePosting]) -> list[Written]:
+        """Post approved time in one batched create; one ``Written`` per posting, in order."""
+        lines = await _postings.post_time(self._client, postings)
+        return [self._written(ErpObject.TIME_LINE, line, created) for line, created in lines]
+
+    async def reverse_time(self, reversal: TimeReversal) -> Written:
+        """Reverse a posted, uninvoiced time line (see ``_postings`` for how)."""
+        marker, created = await _postings.reverse_time(self._client, reversal)
+        return self._written(ErpObject.TIME_LINE, marker, created)
+
+    async def post_expenses(self, postings: Sequence[ExpensePosting]) -> list[Written]:
+        """Post approved expenses as posted supplier invoices from the employees."""
+        invoices = await _postings.post_expenses(self._client, postings)
+        return [self._written(ErpObject.EXPENSE_LINE, inv, created) for inv, created in invoices]
+
+    async def create_draft_invoice(self, *, project: str, key: str) -> InvoiceDraft:
+        """Draft the invoice of the project's billable work not yet invoiced."""
+        row = await _invoicing.draft_invoice(self._client, int(project), key)
+        total = money_of(row["total_amount"], row["currency."]["code"])
+        ref = external_ref(self.instance, ErpObject.INVOICE, row["id"])
+        return InvoiceDraft(ref, total, len(row["lines"]))
+
+    async def post_invoice(self, invoice: str, *, invoice_date: dt.date) -> PostedInvoice:
+        """Post a draft invoice on ``invoice_date``; ``PeriodClosed`` if its period is closed."""
+        row = await _invoicing.post_invoice(self._client, int(invoice), invoice_date)
+        return PostedInvoice(
+            external_ref(self.instance, ErpObject.INVOICE, row["id"]),
+            row["number"],
+            row["invoice_date"],
+            money_of(row["total_amount"], row["currency."]["code"]),
+        )
+
+    async def list_periods(
+        self, *, company: str, legal_entity_id: str, start: dt.date, end: dt.date
+    ) -> list[AccountingPeriod]:
+        """The accounting periods of ``company`` overlapping [start, end], oldest first."""
+        rows = await _invoicing.periods(self._client, int(company), start, end)
+        return [
+            AccountingPeriod(
+                id=f"tryton-period-{row['id']}",
+                legal_entity_id=legal_entity_id,
+                name=row["name"],
+                start_date=row["start_date"],
+                end_date=row["end_date"],
+                status=period_status(row["state"]),
+                source_status=row["state"],
+                refs=(external_ref(self.instance, ErpObject.PERIOD, row["id"]),),
+            )
+            for row in rows
+        ]
+
+    async def close_period(self, company: str, period_date: dt.date) -> str:
+        """Close the company's period holding ``period_date`` (for tests and demos)."""
+        return str(await _invoicing.close_period(self._client, int(company), period_date))
+
+    def change_source(self, object_type: str) -> ChangeSource:
+        """The feed of changed records of the Tryton model ``object_type``."""
+        return TrytonChangeSource(self._client, object_type)
+
+
+def _id(external_id: str | None) -> int | None:
+    return None if external_id is None else int(external_id)

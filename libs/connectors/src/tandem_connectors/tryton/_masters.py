@@ -1,0 +1,169 @@
+"""Master data in Tryton: customers, hourly services, employees with dated costs, projects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from tandem_connectors.errors import NotFound, RequestRejected
+from tandem_connectors.tryton._client import TrytonClient
+from tandem_connectors.tryton._keys import find_keys
+from tandem_connectors.tryton._mapping import company_context, invoice_method
+from tandem_connectors.tryton._setup import ensure_payment_term
+from tandem_contracts import Money
+from tandem_contracts.entities import CostRate, Customer, Project, Role, Worker, WorkItem
+
+__all__ = [
+    "SERVICE_CATEGORY",
+    "create_work",
+    "upsert_customer",
+    "upsert_employee",
+    "upsert_service",
+]
+
+SERVICE_CATEGORY = "Tandem services"
+
+
+async def upsert_customer(client: TrytonClient, customer: Customer, key: str) -> tuple[int, bool]:
+    """Create the customer party with key ``key`` as its code, or update the one it made."""
+    term = await ensure_payment_term(client, customer.payment_terms_days)
+    values: dict[str, Any] = {"name": customer.name, "customer_payment_term": term}
+    found = await find_keys(client, "party.party", [key])
+    if key in found:
+        await client.write("party.party", [found[key]], values)
+        return found[key], False
+    # An invoice needs the party's invoice address; the street stays empty when unknown.
+    address = {"street": customer.billing_address or ""}
+    values |= {"code": key, "addresses": [["create", [address]]]}
+    [party] = await client.create("party.party", [values])
+    return party, True
+
+
+async def upsert_service(
+    client: TrytonClient, role: Role, bill_rate: Money, key: str
+) -> tuple[int, bool]:
+    """Create the hourly service of ``role`` at ``bill_rate`` in each company of that currency."""
+    companies = await client.search(
+        "company.company", [["currency.code", "=", bill_rate.currency]], order=[("id", "ASC")]
+    )
+    if not companies:
+        raise RequestRejected("no_company_in_currency", f"no company keeps {bill_rate.currency}")
+    found = await find_keys(client, "product.template", [key])
+    created = key not in found
+    if created:
+        found[key] = await _service_template(client, role, key, companies[0])
+    for company in companies:
+        # The list price is per company in Tryton: set it in each company of the currency.
+        await client.write(
+            "product.template",
+            [found[key]],
+            {"name": role.name, "list_price": bill_rate.amount},
+            context=company_context(company),
+        )
+    [product] = await client.search("product.product", [["template", "=", found[key]]], limit=1)
+    return product, created
+
+
+async def _service_template(client: TrytonClient, role: Role, key: str, company: int) -> int:
+    [hour] = await client.search("product.uom", [["symbol", "=", "h"]], limit=1)
+    [category] = await client.search("product.category", [["name", "=", SERVICE_CATEGORY]], limit=1)
+    values = {
+        "name": role.name,
+        "code": key,
+        "type": "service",
+        "default_uom": hour,
+        "list_price": Decimal(0),
+        "account_category": category,
+        "products": [["create", [{}]]],
+    }
+    [template] = await client.create("product.template", [values], context=company_context(company))
+    return template
+
+
+async def upsert_employee(
+    client: TrytonClient, worker: Worker, rates: Sequence[CostRate], company: int, key: str
+) -> tuple[int, bool]:
+    """Create the employee (its party keyed ``key``) and add the cost rates it lacks."""
+    found = await find_keys(client, "company.employee", [key])
+    created = key not in found
+    if created:
+        found[key] = await _employee(client, worker, company, key)
+    employee = found[key]
+    rows = await client.search_read(
+        "company.employee_cost_price", [["employee", "=", employee]], ["date"]
+    )
+    dated = {row["date"] for row in rows}
+    # A cost rate is history: a new date adds a row, a known date is never rewritten.
+    new = [
+        {"employee": employee, "date": rate.effective_from, "cost_price": rate.hourly_cost.amount}
+        for rate in rates
+        if rate.effective_from not in dated
+    ]
+    if new:
+        await client.create("company.employee_cost_price", new)
+    return employee, created
+
+
+async def _employee(client: TrytonClient, worker: Worker, company: int, key: str) -> int:
+    # Two creates: the party first, keyed, so a crash before the employee is resumed with it.
+    parties = await client.search("party.party", [["code", "=", key]], limit=1)
+    if not parties:
+        values = {"name": worker.worker_number, "code": key, "addresses": [["create", [{}]]]}
+        parties = await client.create("party.party", [values])
+    employee = {"party": parties[0], "company": company, "start_date": worker.hire_date}
+    [made] = await client.create("company.employee", [employee], context=company_context(company))
+    return made
+
+
+async def create_work(
+    client: TrytonClient, values: dict[str, Any], key: str
+) -> tuple[int, bool, str | None]:
+    """Create the project work ``values`` keyed ``key`` (or find it); answer id and number."""
+    found = await find_keys(client, "project.work", [key])
+    created = key not in found
+    if created:
+        context = company_context(values["company"])
+        [found[key]] = await client.create(
+            "project.work",
+            [{**values, "comment": key, "timesheet_available": True}],
+            context=context,
+        )
+    [row] = await client.read("project.work", [found[key]], ["number"])
+    return found[key], created, row["number"]
+
+
+async def project_values(
+    client: TrytonClient, project: Project, company: int, customer: int, service: int | None
+) -> dict[str, Any]:
+    """The ``project.work`` values of a canonical project."""
+    values: dict[str, Any] = {
+        "name": project.name,
+        "type": "project",
+        "company": company,
+        "party": customer,
+        "project_invoice_method": invoice_method(project.billing_model),
+    }
+    return values | await _priced(client, service, company)
+
+
+async def task_values(client: TrytonClient, item: WorkItem, project: int) -> dict[str, Any]:
+    """The ``project.work`` values of a task under ``project``, priced like its project."""
+    rows = await client.read("project.work", [project], ["company", "product", "type"])
+    if not rows or rows[0]["type"] != "project":
+        raise NotFound(f"Tryton has no project work {project}")
+    company, product = rows[0]["company"], rows[0]["product"]
+    values = {"name": item.name, "type": "task", "parent": project, "company": company}
+    return values | await _priced(client, product, company)
+
+
+async def _priced(client: TrytonClient, service: int | None, company: int) -> dict[str, Any]:
+    # Tryton copies the product's price onto the work only in the client's on-change; do it here.
+    if service is None:
+        return {}
+    rows = await client.read(
+        "product.product", [service], ["list_price_used"], context=company_context(company)
+    )
+    if not rows:
+        raise NotFound(f"Tryton has no product {service}")
+    return {"product": service, "list_price": rows[0]["list_price_used"]}

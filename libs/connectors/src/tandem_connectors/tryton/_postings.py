@@ -1,0 +1,178 @@
+"""Time and expenses into Tryton: timesheet lines, their reversals, supplier invoices.
+
+**Reversal.** Tryton refuses a negative ``timesheet.line`` duration
+("duration must be positive"), so a reversal cannot be a line of the opposite sign. The
+honest equivalent: when the original line is not yet invoiced, the adapter first writes a
+zero-duration *reversal marker* line (key in ``description``, on the company's
+"Tandem reversals" timesheet work, which no project invoices), then deletes the original,
+which Tryton allows only while it is uninvoiced. Billing, cost and revenue thereby lose the
+reversed time, the marker records that and when it happened, and a retry after a crash between
+the two steps finds the marker and finishes the delete. Time already invoiced cannot be
+reversed here (Tryton refuses to delete or change it): ``RequestRejected`` with reason
+``time_already_invoiced``, for finance to credit the invoice.
+
+**Expenses.** Tryton core has no expense module; an approved expense is posted as a
+supplier invoice from the employee's party (the firm owes the reimbursement): one line on the
+company's expense account, dated the expense date, the key in ``reference``, then posted, so
+it is numbered, has its account move and sits in the payables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tandem_connectors.errors import NotFound, RequestRejected
+from tandem_connectors.ports import ExpensePosting, TimePosting, TimeReversal
+from tandem_connectors.tryton._client import TrytonClient
+from tandem_connectors.tryton._keys import find_keys
+from tandem_connectors.tryton._mapping import company_context, duration_of
+
+__all__ = ["post_expenses", "post_time", "reverse_time"]
+
+REVERSALS_WORK = "Tandem reversals"
+
+
+async def post_time(
+    client: TrytonClient, postings: Sequence[TimePosting]
+) -> list[tuple[int, bool]]:
+    """Create the timesheet lines of the postings not yet written, in one create."""
+    found = await find_keys(client, "timesheet.line", [p.key for p in postings])
+    missing = list({p.key: p for p in postings if p.key not in found}.values())
+    if missing:
+        works = await _timesheet_works(client, {int(p.work) for p in missing})
+        values = [_line(p, *works[int(p.work)]) for p in missing]
+        ids = await client.create("timesheet.line", values)
+        found |= {p.key: made for p, made in zip(missing, ids, strict=True)}
+    return _answers(postings, found, {p.key for p in missing})
+
+
+def _answers(
+    postings: Sequence[TimePosting | ExpensePosting],
+    found: dict[str, int],
+    made: set[str],
+) -> list[tuple[int, bool]]:
+    """One (id, created) per posting; a key repeated in a batch was created by its first."""
+    first: dict[str, int] = {}
+    for index, posting in enumerate(postings):
+        first.setdefault(posting.key, index)
+    return [(found[p.key], p.key in made and first[p.key] == i) for i, p in enumerate(postings)]
+
+
+def _line(posting: TimePosting, timesheet_work: int, company: int) -> dict[str, Any]:
+    entry = posting.entry
+    return {
+        "company": company,
+        "employee": int(posting.employee),
+        "work": timesheet_work,
+        "date": entry.accounting_date or entry.work_date,
+        "duration": duration_of(entry.duration_minutes),
+        "description": posting.key,
+    }
+
+
+async def _timesheet_works(client: TrytonClient, works: set[int]) -> dict[int, tuple[int, int]]:
+    """Map each project work to (its timesheet work, its company)."""
+    rows = await client.read("project.work", sorted(works), ["timesheet_works", "company"])
+    mapped = {row["id"]: (row["timesheet_works"], row["company"]) for row in rows}
+    for work in works:
+        if work not in mapped or not mapped[work][0]:
+            raise NotFound(f"Tryton project work {work} does not take time")
+    return {work: (tworks[0], company) for work, (tworks, company) in mapped.items()}
+
+
+async def reverse_time(client: TrytonClient, reversal: TimeReversal) -> tuple[int, bool]:
+    """Reverse a posted, uninvoiced timesheet line: a keyed marker, then the delete."""
+    found = await find_keys(client, "timesheet.line", [reversal.key])
+    # A search, not a read: Tryton refuses to read a line that a reversal already deleted.
+    original = await client.search_read(
+        "timesheet.line", [["id", "=", int(reversal.posted)]], ["invoice_line", "company"]
+    )
+    if reversal.key in found:
+        if original:
+            await client.delete("timesheet.line", [int(reversal.posted)])
+        return found[reversal.key], False
+    if not original:
+        raise NotFound(f"Tryton has no timesheet line {reversal.posted}")
+    if original[0]["invoice_line"] is not None:
+        raise RequestRejected(
+            "time_already_invoiced", f"timesheet line {reversal.posted} is invoiced"
+        )
+    company = original[0]["company"]
+    marker = {
+        "company": company,
+        "employee": int(reversal.employee),
+        "work": await _reversals_work(client, company),
+        "date": reversal.entry.accounting_date or reversal.entry.work_date,
+        "duration": duration_of(0),
+        "description": reversal.key,
+    }
+    [made] = await client.create("timesheet.line", [marker])
+    await client.delete("timesheet.line", [int(reversal.posted)])
+    return made, True
+
+
+async def _reversals_work(client: TrytonClient, company: int) -> int:
+    domain = [["name", "=", REVERSALS_WORK], ["company", "=", company]]
+    found = await client.search("timesheet.work", domain, limit=1)
+    if found:
+        return found[0]
+    values = {"name": REVERSALS_WORK, "company": company}
+    [made] = await client.create("timesheet.work", [values], context=company_context(company))
+    return made
+
+
+async def post_expenses(
+    client: TrytonClient, postings: Sequence[ExpensePosting]
+) -> list[tuple[int, bool]]:
+    """Create the supplier invoices of the expenses not yet written (one create), then post."""
+    found = await find_keys(client, "account.invoice", [p.key for p in postings])
+    missing = list({p.key: p for p in postings if p.key not in found}.values())
+    if missing:
+        values = [await _expense_invoice(client, p) for p in missing]
+        ids = await client.create("account.invoice", values)
+        found |= {p.key: made for p, made in zip(missing, ids, strict=True)}
+    drafts = await client.search(
+        "account.invoice", [["id", "in", list(found.values())], ["state", "=", "draft"]]
+    )
+    if drafts:
+        await client.call("account.invoice", "post", drafts)
+    return _answers(postings, found, {p.key for p in missing})
+
+
+async def _expense_invoice(client: TrytonClient, posting: ExpensePosting) -> dict[str, Any]:
+    expense = posting.expense
+    [work] = await client.read("project.work", [int(posting.project)], ["company"])
+    [employee] = await client.read("company.employee", [int(posting.employee)], ["party"])
+    company = work["company"]
+    context = company_context(company)
+    [config] = await client.read(
+        "account.configuration", [1], ["default_account_payable"], context=context
+    )
+    [address] = await client.search("party.address", [["party", "=", employee["party"]]], limit=1)
+    domain = [["company", "=", company], ["type.expense", "=", True], ["closed", "!=", True]]
+    [account] = await client.search("account.account", domain, limit=1)
+    [journal] = await client.search("account.journal", [["type", "=", "expense"]], limit=1)
+    [currency] = await client.search("currency.currency", [["code", "=", expense.amount.currency]])
+    line = {
+        "type": "line",
+        "company": company,
+        "currency": currency,
+        "account": account,
+        "description": expense.category,
+        "quantity": 1.0,
+        "unit_price": expense.amount.amount,
+    }
+    return {
+        "type": "in",
+        "company": company,
+        "party": employee["party"],
+        "invoice_address": address,
+        "currency": currency,
+        "account": config["default_account_payable"],
+        "journal": journal,
+        "invoice_date": expense.expense_date,
+        "reference": posting.key,
+        "description": expense.category,
+        "lines": [["create", [line]]],
+    }

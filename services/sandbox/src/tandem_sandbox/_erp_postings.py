@@ -1,0 +1,194 @@
+"""The HTTP ERP's postings: accounting periods, time bills, expense lines, reversals, bulk.
+
+A posting dated in a closed or locked period of its project's subsidiary answers 409
+``PERIOD_CLOSED``; a date no period covers is accepted. Time bills and expense lines are
+created once per ``external_id`` (a repeat answers the first record, 200). Bulk creates take
+at most 300 items and answer one result per item, in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from tandem_contracts import CurrencyCode, minor_unit
+from tandem_sandbox._collections import Collection, create_record, require
+from tandem_sandbox._http import SandboxError, parse
+from tandem_sandbox._store import Tx
+
+__all__ = [
+    "BULK_LIMIT",
+    "EXPENSE_LINES",
+    "PERIODS",
+    "TIME_BILLS",
+    "Reversal",
+    "bulk_create",
+    "check_period_open",
+    "round_money",
+]
+
+BULK_LIMIT = 300
+Id = Annotated[str, Field(min_length=1, max_length=100)]
+ExternalId = Annotated[str, Field(min_length=1, max_length=100)]
+Rate = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
+_CLOSED = """
+SELECT data->>'name' AS name, data->>'status' AS status FROM sandbox.records
+WHERE system = 'erp' AND collection = 'accounting-periods'
+  AND data->>'subsidiary_id' = $1 AND $2::date BETWEEN (data->>'start_date')::date
+  AND (data->>'end_date')::date AND data->>'status' <> 'open'
+LIMIT 1
+"""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PeriodCreate(_Model):
+    """An accounting period of a subsidiary."""
+
+    subsidiary_id: Id
+    name: str = Field(min_length=1, max_length=40)
+    start_date: dt.date
+    end_date: dt.date
+    status: Literal["open", "closed", "locked"] = "open"
+    external_id: ExternalId | None = None
+
+
+class TimeBillCreate(_Model):
+    """Approved time to post: minutes of an employee on a project, at a rate."""
+
+    external_id: ExternalId
+    employee_id: Id
+    project_id: Id
+    task_id: Id | None = None
+    service_item_id: Id | None = None
+    date: dt.date
+    minutes: int = Field(ge=1, le=1440)
+    rate: Rate
+    currency: CurrencyCode
+    billable: bool = True
+    memo: str | None = Field(default=None, max_length=1000)
+
+
+class ExpenseLineCreate(_Model):
+    """An approved expense to post."""
+
+    external_id: ExternalId
+    employee_id: Id
+    project_id: Id
+    date: dt.date
+    category: str = Field(min_length=1, max_length=80)
+    amount: Rate
+    currency: CurrencyCode
+    billable: bool = True
+    markup_multiplier: Decimal = Field(default=Decimal(1), ge=0, le=10)
+    memo: str | None = Field(default=None, max_length=1000)
+
+
+class Reversal(_Model):
+    """The reversal of a posted time bill, dated ``date`` (default: the original's)."""
+
+    external_id: ExternalId
+    date: dt.date | None = None
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round half-up to the currency's minor unit."""
+    return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding="ROUND_HALF_UP")
+
+
+async def check_period_open(tx: Tx, subsidiary_id: str, day: str) -> None:
+    """Refuse (409 PERIOD_CLOSED) a posting dated in a closed or locked period."""
+    row = await tx.connection.fetchrow(_CLOSED, subsidiary_id, dt.date.fromisoformat(day))
+    if row is not None:
+        raise SandboxError(
+            409, "PERIOD_CLOSED", f"the period {row['name']} of {day} is {row['status']}"
+        )
+
+
+async def _check_posting(tx: Tx, data: dict[str, Any], flag: str, code: str) -> None:
+    await require(tx, "employees", data["employee_id"], "employee_id")
+    project = await require(tx, "projects", data["project_id"], "project_id")
+    assert project is not None  # noqa: S101 - project_id is required by the model
+    if not project.data[flag]:
+        raise SandboxError(409, code, f"project {project.id} does not allow it ({flag} false)")
+    data["subsidiary_id"] = project.data["subsidiary_id"]
+    await check_period_open(tx, data["subsidiary_id"], data["date"])
+    data.update(status="posted", invoice_id=None)
+
+
+async def _time_bill(tx: Tx, data: dict[str, Any]) -> None:
+    await _check_posting(tx, data, "allow_time", "PROJECT_CLOSED_FOR_TIME")
+    await require(tx, "tasks", data.get("task_id"), "task_id")
+    await require(tx, "service-items", data.get("service_item_id"), "service_item_id")
+    amount = Decimal(data["minutes"]) / 60 * Decimal(data["rate"])
+    data.update(amount=str(round_money(amount, data["currency"])), reverses=None, reversed_by=None)
+
+
+async def _expense_line(tx: Tx, data: dict[str, Any]) -> None:
+    await _check_posting(tx, data, "allow_expenses", "PROJECT_CLOSED_FOR_EXPENSES")
+
+
+async def _period(tx: Tx, data: dict[str, Any]) -> None:
+    await require(tx, "subsidiaries", data["subsidiary_id"], "subsidiary_id")
+    if data["end_date"] < data["start_date"]:
+        raise SandboxError(400, "INVALID_PERIOD", "end_date is before start_date")
+
+
+PERIODS = Collection(
+    "accounting-periods",
+    "accounting_period",
+    "per",
+    PeriodCreate,
+    None,
+    ("subsidiary_id", "status", "name"),
+    "once",
+    _period,
+)
+TIME_BILLS = Collection(
+    "time-bills",
+    "time_bill",
+    "tb",
+    TimeBillCreate,
+    None,
+    ("project_id", "employee_id", "invoice_id"),
+    "once",
+    _time_bill,
+)
+EXPENSE_LINES = Collection(
+    "expense-lines",
+    "expense_line",
+    "exl",
+    ExpenseLineCreate,
+    None,
+    ("project_id", "employee_id", "invoice_id"),
+    "once",
+    _expense_line,
+)
+
+
+async def bulk_create(tx: Tx, spec: Collection, items: list[Any]) -> list[dict[str, Any]]:
+    """Create each item in its own savepoint; answer one result per item, in order."""
+    results: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        emitted = len(tx.events)
+        try:
+            data = parse(spec.create, item).model_dump(mode="json")
+            async with tx.connection.transaction():
+                record, created = await create_record(tx, spec, data)
+        except RequestValidationError as exc:
+            error = {"code": "VALIDATION_ERROR", "detail": str(exc.errors()[:3])}
+        except SandboxError as exc:
+            del tx.events[emitted:]  # the savepoint rolled them back
+            error = {"code": exc.code, "detail": exc.detail}
+        else:
+            status = "created" if created else "existing"
+            results.append({"index": index, "status": status, "record": record.public()})
+            continue
+        results.append({"index": index, "status": "error", "error": error})
+    return results

@@ -1,0 +1,210 @@
+"""The PSA's delivery and staffing side (Kantata-like): projects, tasks, resources, rate cards.
+
+Money is a decimal string with its currency (Kantata's integer cents are an adapter concern
+the sandbox does not imitate); durations are integer minutes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from tandem_contracts import CurrencyCode
+from tandem_sandbox._collections import Collection, collection_router, require
+from tandem_sandbox._store import Tx
+
+__all__ = ["ProjectStatus", "psa_routers"]
+
+Rate = Annotated[Decimal, Field(max_digits=18, decimal_places=2, ge=0)]
+ProjectStatus = Literal["estimate", "in_progress", "on_hold", "completed", "cancelled"]
+Id = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExternalReference(_Model):
+    """Another system's id for this record (Kantata ``external_references``)."""
+
+    system: str = Field(min_length=1, max_length=40)
+    object_type: str = Field(min_length=1, max_length=60)
+    external_id: str = Field(min_length=1, max_length=100)
+
+
+class ProjectCreate(_Model):
+    """A delivery project (Kantata workspace)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    code: str | None = Field(default=None, max_length=60)
+    customer: str | None = Field(default=None, max_length=200)
+    currency: CurrencyCode
+    status: ProjectStatus = "estimate"
+    open_for_time: bool = False
+    open_for_expenses: bool = False
+    start_date: date | None = None
+    end_date: date | None = None
+    rate_card_id: str | None = None
+    external_references: list[ExternalReference] = Field(default_factory=list, max_length=20)
+    external_id: Id | None = None
+
+
+class ProjectPatch(_Model):
+    """The changeable fields of a project: status, the entry flags, the ERP code."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    code: str | None = Field(default=None, max_length=60)
+    status: ProjectStatus | None = None
+    open_for_time: bool | None = None
+    open_for_expenses: bool | None = None
+    end_date: date | None = None
+    external_references: list[ExternalReference] | None = Field(default=None, max_length=20)
+
+
+class TaskCreate(_Model):
+    """A task, phase, milestone or deliverable of a project (Kantata story)."""
+
+    project_id: Id
+    parent_id: Id | None = None
+    type: Literal["phase", "task", "milestone", "deliverable"] = "task"
+    name: str = Field(min_length=1, max_length=200)
+    planned_minutes: int | None = Field(default=None, ge=0)
+    start_date: date | None = None
+    due_date: date | None = None
+    billable: bool = True
+    status: Literal["not_started", "started", "needs_info", "completed"] = "not_started"
+    external_id: Id | None = None
+
+
+class TaskPatch(_Model):
+    """The changeable fields of a task."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    status: Literal["not_started", "started", "needs_info", "completed"] | None = None
+    planned_minutes: int | None = Field(default=None, ge=0)
+    due_date: date | None = None
+
+
+class SkillLevel(_Model):
+    """A skill and its level, 1 to 5."""
+
+    skill: str = Field(min_length=1, max_length=80)
+    level: int = Field(ge=1, le=5)
+
+
+class ResourceCreate(_Model):
+    """A bookable resource: a named user, or a placeholder when ``worker_ref`` is null."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=200)
+    worker_ref: str | None = Field(default=None, max_length=100)
+    role: str | None = Field(default=None, max_length=80)
+    skills: list[SkillLevel] = Field(default_factory=list, max_length=100)
+    capacity_minutes_per_day: int = Field(default=480, ge=0, le=1440)
+    utilization_target_pct: int = Field(default=80, ge=0, le=100)
+    bookable: bool = True
+    external_id: Id | None = None
+
+
+class ResourcePatch(_Model):
+    """The changeable fields of a resource."""
+
+    role: str | None = Field(default=None, max_length=80)
+    skills: list[SkillLevel] | None = Field(default=None, max_length=100)
+    bookable: bool | None = None
+    capacity_minutes_per_day: int | None = Field(default=None, ge=0, le=1440)
+
+
+class AssignmentCreate(_Model):
+    """A booking of a resource on a project (Kantata allocation: total minutes + percent)."""
+
+    project_id: Id
+    resource_id: Id
+    task_id: Id | None = None
+    role: str | None = Field(default=None, max_length=80)
+    start_date: date
+    end_date: date
+    minutes_per_day: int = Field(default=480, ge=0, le=1440)
+    booking: Literal["hard", "soft"] = "hard"
+    bill_rate: Rate | None = None
+    currency: CurrencyCode | None = None
+    external_id: Id | None = None
+
+
+class AssignmentPatch(_Model):
+    """The changeable fields of an assignment."""
+
+    end_date: date | None = None
+    minutes_per_day: int | None = Field(default=None, ge=0, le=1440)
+    booking: Literal["hard", "soft"] | None = None
+    status: Literal["active", "cancelled"] | None = None
+
+
+class RoleRate(_Model):
+    """A role's bill (and optional cost) rate in a rate-card version."""
+
+    role: str = Field(min_length=1, max_length=80)
+    bill_rate: Rate
+    cost_rate: Rate | None = None
+
+
+class RateCardVersion(_Model):
+    """A dated version of a rate card; ``default_rate`` applies to roles not listed."""
+
+    effective_from: date
+    effective_to: date | None = None
+    default_rate: Rate | None = None
+    role_rates: list[RoleRate] = Field(default_factory=list, max_length=500)
+
+
+class RateCardCreate(_Model):
+    """A rate card in one currency, with dated versions."""
+
+    name: str = Field(min_length=1, max_length=200)
+    currency: CurrencyCode
+    versions: list[RateCardVersion] = Field(min_length=1, max_length=100)
+    external_id: Id | None = None
+
+
+async def _check_task(tx: Tx, data: dict[str, Any]) -> None:
+    await require(tx, "projects", data["project_id"], "project_id")
+    await require(tx, "tasks", data.get("parent_id"), "parent_id")
+
+
+async def _check_assignment(tx: Tx, data: dict[str, Any]) -> None:
+    await require(tx, "projects", data["project_id"], "project_id")
+    await require(tx, "resources", data["resource_id"], "resource_id")
+    await require(tx, "tasks", data.get("task_id"), "task_id")
+    data.setdefault("status", "active")
+
+
+PROJECTS = Collection(
+    "projects", "project", "prj", ProjectCreate, ProjectPatch, ("status", "code"), "update"
+)
+TASKS = Collection(
+    "tasks", "task", "tsk", TaskCreate, TaskPatch, ("project_id",), "update", _check_task
+)
+RESOURCES = Collection(
+    "resources", "resource", "usr", ResourceCreate, ResourcePatch, ("worker_ref",), "update"
+)
+ASSIGNMENTS = Collection(
+    "assignments",
+    "assignment",
+    "asg",
+    AssignmentCreate,
+    AssignmentPatch,
+    ("project_id", "resource_id"),
+    "update",
+    _check_assignment,
+)
+RATE_CARDS = Collection("rate-cards", "rate_card", "rcd", RateCardCreate, upsert="update")
+
+
+def psa_routers() -> list[APIRouter]:
+    """Return the PSA's delivery and staffing routes."""
+    specs = (PROJECTS, TASKS, RESOURCES, ASSIGNMENTS, RATE_CARDS)
+    return [collection_router("psa", spec) for spec in specs]

@@ -1,0 +1,241 @@
+"""The record store every sandbox system shares: JSONB rows keyed by (system, collection, id).
+
+A write takes the next value of one monotonic change sequence and bumps the row's version;
+events written in the same transaction are handed to ``on_events`` after the commit, so a
+webhook is never sent for a change that rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+__all__ = ["Event", "Record", "Store", "Tx", "mint_id"]
+
+DbConnection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+_INSERT = """
+INSERT INTO sandbox.records (system, collection, id, external_id, data)
+VALUES ($1, $2, $3, $4, $5::jsonb)
+RETURNING *
+"""
+_UPDATE = """
+UPDATE sandbox.records
+SET data = $4::jsonb, version = version + 1, seq = nextval('sandbox.change_seq'),
+    updated_at = clock_timestamp()
+WHERE system = $1 AND collection = $2 AND id = $3
+RETURNING *
+"""
+_GET = "SELECT * FROM sandbox.records WHERE system = $1 AND collection = $2 AND id = $3"
+_GET_LOCKED = _GET + " FOR UPDATE"
+_BY_EXTERNAL = """
+SELECT * FROM sandbox.records WHERE system = $1 AND collection = $2 AND external_id = $3
+FOR UPDATE
+"""
+# $4 is a JSON object every listed record's data must contain (jsonb @>): the list filters.
+_PAGE = """
+SELECT * FROM sandbox.records
+WHERE system = $1 AND collection = $2 AND seq > $3 AND data @> $4::jsonb
+  AND ($5::timestamptz IS NULL OR updated_at > $5)
+ORDER BY seq LIMIT $6
+"""
+_EMIT = """
+INSERT INTO sandbox.events (system, type, subject_type, subject_id, data)
+VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING *
+"""
+_NEXT_NUMBER = """
+INSERT INTO sandbox.counters (system, name, value) VALUES ($1, $2, 1)
+ON CONFLICT (system, name) DO UPDATE SET value = sandbox.counters.value + 1
+RETURNING value
+"""
+_EVENTS_AFTER = "SELECT * FROM sandbox.events WHERE system = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+_EVENTS_IN = "SELECT * FROM sandbox.events WHERE system = $1 AND seq = ANY($2::bigint[])"
+
+
+def mint_id(prefix: str) -> str:
+    """Return a new record id such as ``opp_3f9a0c1b2d4e``."""
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored record: its data plus the store's bookkeeping."""
+
+    system: str
+    collection: str
+    id: str
+    external_id: str | None
+    version: int
+    seq: int
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Record:
+        """Build a record from a ``sandbox.records`` row."""
+        return cls(
+            row["system"],
+            row["collection"],
+            row["id"],
+            row["external_id"],
+            row["version"],
+            row["seq"],
+            json.loads(row["data"]),
+            row["created_at"],
+            row["updated_at"],
+        )
+
+    def public(self) -> dict[str, Any]:
+        """Return the record as the system's API shows it."""
+        shown = {"id": self.id, **self.data, "version": self.version}
+        if self.external_id is not None:
+            shown["external_id"] = self.external_id
+        shown["created_at"] = self.created_at.isoformat()
+        shown["updated_at"] = self.updated_at.isoformat()
+        return shown
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change event of a system (feed entry and webhook body)."""
+
+    seq: int
+    system: str
+    type: str
+    subject_type: str
+    subject_id: str
+    data: dict[str, Any]
+    occurred_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Event:
+        """Build an event from a ``sandbox.events`` row."""
+        return cls(
+            row["seq"],
+            row["system"],
+            row["type"],
+            row["subject_type"],
+            row["subject_id"],
+            json.loads(row["data"]),
+            row["occurred_at"],
+        )
+
+    def public(self) -> dict[str, Any]:
+        """Return the event as the feed and webhooks carry it."""
+        return {
+            "id": f"evt_{self.system}_{self.seq}",
+            "type": self.type,
+            "subject": {"type": self.subject_type, "id": self.subject_id},
+            "occurred_at": self.occurred_at.isoformat(),
+            "data": self.data,
+        }
+
+
+@dataclass
+class Tx:
+    """Reads and writes of one transaction (or one autocommit connection)."""
+
+    connection: DbConnection
+    system: str
+    events: list[Event] = field(default_factory=list)
+
+    async def get(self, collection: str, id_: str, *, lock: bool = False) -> Record | None:
+        """Return the record, locked for update when asked, or None."""
+        row = await self.connection.fetchrow(
+            _GET_LOCKED if lock else _GET, self.system, collection, id_
+        )
+        return Record.from_row(row) if row else None
+
+    async def by_external_id(self, collection: str, external_id: str) -> Record | None:
+        """Return (and lock) the record holding ``external_id``, or None."""
+        row = await self.connection.fetchrow(_BY_EXTERNAL, self.system, collection, external_id)
+        return Record.from_row(row) if row else None
+
+    async def insert(
+        self, collection: str, id_: str, data: dict[str, Any], external_id: str | None = None
+    ) -> Record:
+        """Insert a new record (version 1)."""
+        row = await self.connection.fetchrow(
+            _INSERT, self.system, collection, id_, external_id, json.dumps(data)
+        )
+        assert row is not None  # noqa: S101 - INSERT ... RETURNING always answers a row
+        return Record.from_row(row)
+
+    async def update(self, record: Record, data: dict[str, Any]) -> Record:
+        """Replace a record's data, giving it a new version and change sequence."""
+        row = await self.connection.fetchrow(
+            _UPDATE, self.system, record.collection, record.id, json.dumps(data)
+        )
+        assert row is not None  # noqa: S101 - the caller read the record in this transaction
+        return Record.from_row(row)
+
+    async def page(
+        self,
+        collection: str,
+        *,
+        after: int,
+        limit: int,
+        where: dict[str, Any] | None = None,
+        updated_after: datetime | None = None,
+    ) -> list[Record]:
+        """Return up to ``limit`` records changed after sequence ``after``, in change order."""
+        rows = await self.connection.fetch(
+            _PAGE, self.system, collection, after, json.dumps(where or {}), updated_after, limit
+        )
+        return [Record.from_row(row) for row in rows]
+
+    async def emit(
+        self, type_: str, subject_type: str, subject_id: str, data: dict[str, Any]
+    ) -> Event:
+        """Record a change event; it is delivered to subscribers once the transaction commits."""
+        row = await self.connection.fetchrow(
+            _EMIT, self.system, type_, subject_type, subject_id, json.dumps(data)
+        )
+        assert row is not None  # noqa: S101 - INSERT ... RETURNING always answers a row
+        event = Event.from_row(row)
+        self.events.append(event)
+        return event
+
+    async def next_number(self, name: str) -> int:
+        """Return the next value of the system's counter ``name`` (gapless per transaction)."""
+        value = await self.connection.fetchval(_NEXT_NUMBER, self.system, name)
+        return int(value)
+
+    async def events_after(self, after: int, limit: int) -> list[Event]:
+        """Return up to ``limit`` events of the system after sequence ``after``."""
+        rows = await self.connection.fetch(_EVENTS_AFTER, self.system, after, limit)
+        return [Event.from_row(row) for row in rows]
+
+    async def events_at(self, seqs: Sequence[int]) -> list[Event]:
+        """Return the system's events with the given sequence numbers."""
+        rows = await self.connection.fetch(_EVENTS_IN, self.system, list(seqs))
+        return [Event.from_row(row) for row in rows]
+
+
+OnEvents = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+class Store:
+    """Hands out transactions on the shared pool; tells ``on_events`` what each one emitted."""
+
+    def __init__(self, pool: asyncpg.Pool, on_events: OnEvents | None = None) -> None:
+        self.pool = pool
+        self.on_events = on_events
+
+    @asynccontextmanager
+    async def tx(self, system: str) -> AsyncIterator[Tx]:
+        """Open a transaction for ``system``; its events go out after the commit."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            tx = Tx(connection, system)
+            yield tx
+        if tx.events and self.on_events is not None:
+            await self.on_events(tx.events)

@@ -1,0 +1,36 @@
+import httpx
+
+from tandem_sandbox import Sandbox, seed
+from tandem_sandbox.scenario import generate
+
+
+async def test_seeding_a_generated_firm_fills_all_four_systems(sandbox: Sandbox) -> None:
+    firm = generate(7)
+    counts = await seed(sandbox.store, firm)
+    assert counts["crm/opportunities"] == len(firm.opportunities)
+    assert counts["psa/time-entries"] == len(firm.time_entries)
+    assert counts["hris/workers"] == len(firm.workers)
+    assert counts["erp/accounting-periods"] == len(firm.periods)
+    urls = sandbox.urls
+    async with httpx.AsyncClient() as client:
+        project = (await client.get(f"{urls['psa']}/v1/projects/{firm.projects[0].id}")).json()
+        worker = (await client.get(f"{urls['hris']}/v1/workers/{firm.workers[0].id}")).json()
+        closed = next(p for p in firm.periods if p.status == "closed")
+        customer = next(c for c in firm.customers if c.legal_entity_id == closed.legal_entity_id)
+        again = await client.post(
+            f"{urls['erp']}/v1/customers",
+            json={
+                "external_id": customer.id,
+                "name": customer.name,
+                "subsidiary_id": customer.legal_entity_id,
+                "currency": customer.currency,
+                "country": customer.country,
+                "terms_days": customer.payment_terms_days,
+                "vat_id": customer.tax_profile.vat_id,
+            },
+        )
+    assert project["name"] == firm.projects[0].name
+    assert worker["worker_number"] == firm.workers[0].worker_number
+    # The seeded ERP customer answers an upsert by its external id: the same record.
+    assert again.status_code == 200
+    assert again.json()["id"] == customer.id
