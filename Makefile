@@ -5,7 +5,7 @@ export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test bench-runtime check fmt contracts
+.PHONY: help setup run systems test bench-runtime check fmt contracts
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ setup:  ## install uv, the workspace, RabbitMQ and PostgreSQL (if absent) and st
 
 run: setup  ## run the suite on local defaults (for now: the event catalogue through RabbitMQ)
 	uv run python tools/run_catalogue.py
+
+systems: setup  ## start the sandbox CRM/PSA/HRIS/ERP (seeded firm) and a real Tryton ERP on 127.0.0.1
+	uv run python tools/systems.py
 
 test: setup  ## run every test; real-service tests use the local RabbitMQ and PostgreSQL
 	uv run pytest
