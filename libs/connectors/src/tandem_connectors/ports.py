@@ -15,10 +15,12 @@ later; the runtime pauses and probes), ``RequestRejected`` and its subclasses ``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from tandem_connectors.polling import ChangeSource
 from tandem_contracts import ExternalRef, Money
@@ -45,6 +47,7 @@ __all__ = [
     "ExpensePosting",
     "InvoiceDraft",
     "PostedInvoice",
+    "PsaExpense",
     "PsaTimeEntry",
     "TimePosting",
     "TimeReversal",
@@ -217,10 +220,12 @@ class PsaTimeEntry:
     """
 
     external_id: str
+    version: int
     revision: int
     status: str
     resource_id: str
     worker_id: str | None
+    role_id: str | None
     project_id: str
     task_id: str | None
     timesheet_id: str | None
@@ -229,6 +234,26 @@ class PsaTimeEntry:
     billable: bool
     bill_rate: Money | None
     notes: str | None
+    updated_at: datetime
+    adjustment_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PsaExpense:
+    """An expense as the PSA holds it now (PSA ids; ``worker_id`` is the worker it names)."""
+
+    external_id: str
+    version: int
+    status: str
+    resource_id: str
+    worker_id: str | None
+    project_id: str
+    expense_date: date
+    category: str
+    amount: Money
+    billable: bool
+    markup_multiplier: Decimal
+    receipt_ref: str | None
     updated_at: datetime
 
 
@@ -259,6 +284,14 @@ class AbstractPsa(ABC):
     def change_source(self, feed: str) -> ChangeSource:
         """The changed records of ``feed`` (``time-entries``, ``expenses``, ``timesheets``),
         for a ``polling.Poller``; a record may show up again (at-least-once)."""
+
+    @abstractmethod
+    async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
+        """A time-entry record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def read_expense(self, record: Mapping[str, Any]) -> PsaExpense:
+        """An expense record in this PSA's own shape (a webhook's or a feed's)."""
 
 
 class AbstractCrm(ABC):

@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -66,20 +66,30 @@ _PURGE = "DELETE FROM messaging.outbox WHERE published_at < clock_timestamp() - 
 class Outbox:
     """Adds events to the outbox table in the caller's transaction."""
 
-    def __init__(self, *, buckets: int = 64, exchange: str = EVENTS_EXCHANGE) -> None:
+    def __init__(
+        self,
+        *,
+        buckets: int = 64,
+        exchange: str = EVENTS_EXCHANGE,
+        partition: Callable[[Envelope[Any]], str] | None = None,
+    ) -> None:
         self.buckets = buckets
         self.exchange = exchange
+        self.partition = partition
+        """What keeps events in order across relay replicas (default: the subject id); e.g.
+        the worker, so that one worker's entries leave in commit order."""
 
     async def add(self, connection: DbConnection, *envelopes: Envelope[Any]) -> None:
         """Write ``envelopes`` to the outbox; they publish only if the transaction commits."""
         headers = json.dumps(inject({}))
+        key = self.partition or _subject
         await connection.executemany(
             _INSERT,
             [
                 (
                     e.event_id,
-                    e.subject.id,
-                    zlib.crc32(e.subject.id.encode()) % self.buckets,
+                    key(e),
+                    zlib.crc32(key(e).encode()) % self.buckets,
                     self.exchange,
                     e.routing_key,
                     e.event_type,
@@ -92,6 +102,10 @@ class Outbox:
             ],
         )
         await connection.execute(_NOTIFY)
+
+
+def _subject(envelope: Envelope[Any]) -> str:
+    return envelope.subject.id
 
 
 class OutboxRelay:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, SecretStr
 from tandem_service_kit import ServiceSettings
 from time_expense.domain import LatePolicy
 
-__all__ = ["ErpInstanceSettings", "Settings"]
+__all__ = ["ErpInstanceSettings", "PsaInstanceSettings", "Settings"]
 
 
 class ErpInstanceSettings(BaseModel):
@@ -25,6 +25,15 @@ class ErpInstanceSettings(BaseModel):
     burst: int = Field(default=50, ge=1)
 
 
+class PsaInstanceSettings(BaseModel):
+    """One PSA instance: where it is, the secret its webhooks are signed with, its limits."""
+
+    url: str
+    webhook_secret: SecretStr = SecretStr("")
+    requests_per_second: float = Field(default=20.0, gt=0)
+    burst: int = Field(default=20, ge=1)
+
+
 class Settings(ServiceSettings):
     """Everything time-expense is configured by."""
 
@@ -34,4 +43,10 @@ class Settings(ServiceSettings):
     erp_by_legal_entity: dict[str, str] = Field(default_factory=dict)
     late_time_policy: LatePolicy = LatePolicy.POST_TO_NEXT_OPEN
     intercompany_pairs: frozenset[tuple[str, str]] = frozenset()
+    psa_instances: dict[str, PsaInstanceSettings] = Field(default_factory=dict)
+    tenant_id: str = "acme"
+    poll_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    poll_lag_s: float = Field(default=2.0, ge=0, le=3600)
+    ingest_interval_s: float = Field(default=0.2, gt=0, le=60)
+    reconcile_interval_s: float = Field(default=3600.0, gt=0)
     batch_size: int = Field(default=16, ge=1, le=500)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from tandem_connectors.http import HttpTarget
 from tandem_connectors.polling import ChangeSource
-from tandem_connectors.ports import AbstractPsa, PsaTimeEntry, Written
+from tandem_connectors.ports import AbstractPsa, PsaExpense, PsaTimeEntry, Written
 from tandem_connectors.sandbox._changes import RecordChanges, pages
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import Project
@@ -24,7 +25,7 @@ class SandboxPsa(AbstractPsa):
     def __init__(self, target: HttpTarget, *, instance: str) -> None:
         self.instance = instance
         self._target = target
-        self._workers: dict[str, str | None] = {}
+        self._resources: dict[str, tuple[str | None, str | None]] = {}
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -55,7 +56,7 @@ class SandboxPsa(AbstractPsa):
     async def time_entry(self, external_id: str) -> PsaTimeEntry:
         """The time entry as the PSA holds it now; ``NotFound`` if it does not exist."""
         record = (await self._target.request("GET", f"/v1/time-entries/{external_id}")).json()
-        return psa_time_entry(record, await self._worker_of(record["resource_id"]))
+        return await self.read_time_entry(record)
 
     async def time_entries(
         self, *, status: str | None, project: str | None, start: date, end: date
@@ -66,7 +67,7 @@ class SandboxPsa(AbstractPsa):
         found = []
         for record in records:
             if start <= date.fromisoformat(record["date"]) <= end:
-                found.append(psa_time_entry(record, await self._worker_of(record["resource_id"])))
+                found.append(await self.read_time_entry(record))
         return found
 
     def change_source(self, feed: str) -> ChangeSource:
@@ -75,15 +76,36 @@ class SandboxPsa(AbstractPsa):
             raise ValueError(f"the PSA has no feed {feed!r}; it has {sorted(_FEEDS)}")
         return RecordChanges(self._target, f"/v1/{feed}")
 
-    async def worker_of(self, resource_id: str) -> str | None:
-        """The worker a PSA resource is (None for a placeholder)."""
-        return await self._worker_of(resource_id)
+    async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
+        """A time-entry record of this PSA (webhook ``data`` or a feed record)."""
+        worker, role = await self._resource(record["resource_id"])
+        return psa_time_entry(record, worker, role)
 
-    async def _worker_of(self, resource_id: str) -> str | None:
-        if resource_id not in self._workers:
+    async def read_expense(self, record: Mapping[str, Any]) -> PsaExpense:
+        """An expense record of this PSA (webhook ``data`` or a feed record)."""
+        worker, _ = await self._resource(record["resource_id"])
+        return PsaExpense(
+            external_id=record["id"],
+            version=int(record["version"]),
+            status=record["status"],
+            resource_id=record["resource_id"],
+            worker_id=worker,
+            project_id=record["project_id"],
+            expense_date=date.fromisoformat(record["date"]),
+            category=record["category"],
+            amount=Money(amount=Decimal(record["amount"]), currency=record["currency"]),
+            billable=bool(record.get("billable", True)),
+            markup_multiplier=Decimal(record.get("markup_multiplier") or 1),
+            receipt_ref=record.get("receipt_ref"),
+            updated_at=datetime.fromisoformat(record["updated_at"]),
+        )
+
+    async def _resource(self, resource_id: str) -> tuple[str | None, str | None]:
+        """The (worker, role) a PSA resource is; no worker for a placeholder."""
+        if resource_id not in self._resources:
             record = (await self._target.request("GET", f"/v1/resources/{resource_id}")).json()
-            self._workers[resource_id] = record.get("worker_ref")
-        return self._workers[resource_id]
+            self._resources[resource_id] = (record.get("worker_ref"), record.get("role"))
+        return self._resources[resource_id]
 
     def _written(self, kind: str, record: dict[str, Any], created: bool) -> Written:
         ref = ExternalRef(
@@ -96,15 +118,20 @@ class SandboxPsa(AbstractPsa):
         return Written(ref, created, record.get("code"))
 
 
-def psa_time_entry(record: dict[str, Any], worker_id: str | None) -> PsaTimeEntry:
+def psa_time_entry(
+    record: Mapping[str, Any], worker_id: str | None, role_id: str | None
+) -> PsaTimeEntry:
     """A PSA time-entry record as the port's ``PsaTimeEntry``."""
     rate = record.get("bill_rate")
+    adjustment = record.get("adjustment") or {}
     return PsaTimeEntry(
         external_id=record["id"],
+        version=int(record["version"]),
         revision=int(record.get("revision", 1)),
         status=record["status"],
         resource_id=record["resource_id"],
         worker_id=worker_id,
+        role_id=role_id,
         project_id=record["project_id"],
         task_id=record.get("task_id"),
         timesheet_id=record.get("timesheet_id"),
@@ -114,4 +141,5 @@ def psa_time_entry(record: dict[str, Any], worker_id: str | None) -> PsaTimeEntr
         bill_rate=Money(amount=Decimal(rate), currency=record["currency"]) if rate else None,
         notes=record.get("notes"),
         updated_at=datetime.fromisoformat(record["updated_at"]),
+        adjustment_reason=adjustment.get("reason"),
     )

@@ -11,6 +11,7 @@ from tandem_contracts.entities import (
     FxRate,
     Project,
     RateCard,
+    Worker,
 )
 from tandem_messaging import DbConnection
 
@@ -18,10 +19,19 @@ __all__ = ["ReferenceData"]
 
 _PROJECT = "SELECT data FROM time_expense.projects WHERE project_id = $1"
 _SAVE_PROJECT = """
-INSERT INTO time_expense.projects (project_id, legal_entity_id, data) VALUES ($1, $2, $3::jsonb)
+INSERT INTO time_expense.projects (project_id, legal_entity_id, data, region)
+VALUES ($1, $2, $3::jsonb, $4)
 ON CONFLICT (project_id) DO UPDATE
     SET data = EXCLUDED.data, legal_entity_id = EXCLUDED.legal_entity_id,
+        region = coalesce(EXCLUDED.region, time_expense.projects.region),
         updated_at = clock_timestamp()
+"""
+_PROJECT_REGION = "SELECT region FROM time_expense.projects WHERE project_id = $1"
+_WORKER = "SELECT data FROM time_expense.workers WHERE worker_id = $1"
+_SAVE_WORKER = """
+INSERT INTO time_expense.workers (worker_id, legal_entity_id, data) VALUES ($1, $2, $3::jsonb)
+ON CONFLICT (worker_id) DO UPDATE
+    SET legal_entity_id = EXCLUDED.legal_entity_id, data = EXCLUDED.data
 """
 _ASSIGNMENTS = """
 SELECT data FROM time_expense.assignments WHERE project_id = $1 AND worker_id = $2
@@ -75,15 +85,36 @@ class ReferenceData:
     def __init__(self, connection: DbConnection) -> None:
         self._db = connection
 
+    @property
+    def connection(self) -> DbConnection:
+        """The connection (and transaction) this reads and writes in."""
+        return self._db
+
     async def project(self, project_id: str) -> Project | None:
         """The project as last activated or changed, if known."""
         data = await self._db.fetchval(_PROJECT, project_id)
         return Project.model_validate_json(data) if data else None
 
-    async def save_project(self, project: Project) -> None:
-        """Keep the project's latest state."""
+    async def save_project(self, project: Project, region: str | None = None) -> None:
+        """Keep the project's latest state (and its entity's residency region, when told)."""
         await self._db.execute(
-            _SAVE_PROJECT, project.id, project.legal_entity_id, project.model_dump_json()
+            _SAVE_PROJECT, project.id, project.legal_entity_id, project.model_dump_json(), region
+        )
+
+    async def project_region(self, project_id: str) -> str | None:
+        """The residency region of the project's legal entity, if known."""
+        value = await self._db.fetchval(_PROJECT_REGION, project_id)
+        return str(value) if value else None
+
+    async def worker(self, worker_id: str) -> Worker | None:
+        """The worker as HR last announced it, if known."""
+        data = await self._db.fetchval(_WORKER, worker_id)
+        return Worker.model_validate_json(data) if data else None
+
+    async def save_worker(self, worker: Worker) -> None:
+        """Keep the worker's latest state."""
+        await self._db.execute(
+            _SAVE_WORKER, worker.id, worker.legal_entity_id, worker.model_dump_json()
         )
 
     async def assignments(self, project_id: str, worker_id: str) -> list[Assignment]:

@@ -42,10 +42,21 @@ WHERE accounting_date BETWEEN $1 AND $2
 GROUP BY project_id, legal_entity_id, currency, subject_type
 ORDER BY project_id, subject_type, currency
 """
+# Business exceptions of the consumer, plus PSA records ingestion holds back until their
+# project or worker is known (waiting, released by the next ingest pass after it arrives).
 _EXCEPTIONS = """
-SELECT subject_type, subject_id, event_id, reason, detail, retryable, waiting_for, project_id,
-    worker_id, legal_entity_id, region, org_unit_ids, opened_at, resolved_at
-FROM time_expense.exceptions
+SELECT * FROM (
+    SELECT subject_type, subject_id, event_id::text AS event_id, reason, detail, retryable,
+        waiting_for, project_id, worker_id, legal_entity_id, region, org_unit_ids, opened_at,
+        resolved_at
+    FROM time_expense.exceptions
+    UNION ALL
+    SELECT DISTINCT ON (record_type, record_id) record_type, record_id, NULL,
+        split_part(detail, ':', 1), detail, true, 'reference data', NULL,
+        payload->>'resource_id', NULL, NULL, '{}'::text[], received_at, NULL
+    FROM time_expense.inbound WHERE status = 'pending' AND detail IS NOT NULL
+    ORDER BY 1, 2, 13
+) AS found
 WHERE ($1::text IS NULL OR reason = $1) AND ($2::text IS NULL OR legal_entity_id = $2)
   AND ($3::text IS NULL OR region = $3) AND ($4::text IS NULL OR $4 = ANY(org_unit_ids))
   AND ($5::bool IS FALSE OR resolved_at IS NULL)
@@ -108,4 +119,4 @@ class Views:
         rows = await self._db.fetch(
             _EXCEPTIONS, reason, legal_entity_id, region, org_unit_id, open_only, after, limit
         )
-        return [{**dict(row), "event_id": str(row["event_id"])} for row in rows]
+        return [dict(row) for row in rows]

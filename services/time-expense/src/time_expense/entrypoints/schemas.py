@@ -109,7 +109,7 @@ class ExceptionRead(BaseModel):
 
     subject_type: str
     subject_id: str
-    event_id: str
+    event_id: str | None
     reason: str
     detail: str
     retryable: bool

@@ -38,10 +38,10 @@ async def on_project_activated(
 ) -> None:
     """Open the project for time; link its ERP project; release the entries waiting on it."""
     project = envelope.payload.project
-    await ReferenceData(ctx.connection).save_project(project)
-    for ref in project.refs:
+    await ReferenceData(ctx.connection).save_project(project, envelope.data_residency_region)
+    for ref in project.refs:  # its ERP project (to post on) and PSA project (to ingest from)
+        await services.erps.xref.link(ctx.connection, "project", project.id, ref)
         if ref.system is SystemKind.ERP:
-            await services.erps.xref.link(ctx.connection, "project", project.id, ref)
             ctx.satisfy(f"project-in-erp:{ref.instance}:{project.id}")
     ctx.satisfy(project_key(project.id))
 
@@ -97,6 +97,7 @@ async def on_consultant_onboarded(
     """Make the worker an ERP employee of its entity; release the entries waiting on it."""
     onboarded, db = envelope.payload, ctx.connection
     worker = onboarded.worker
+    await ReferenceData(db).save_worker(worker)
     rates = [onboarded.cost_rate] if onboarded.cost_rate else []
     for rate in rates:
         await ReferenceData(db).save_cost_rate(rate)

@@ -1,0 +1,103 @@
+"""The worker: the consumer, the outbox relay, PSA polling and ingestion, until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from datetime import timedelta
+
+import asyncpg
+
+from tandem_connectors.polling import Change, Poller
+from tandem_connectors.ports import AbstractPsa
+from tandem_messaging import Consumer, ConsumerSettings, DbConnection, Outbox, OutboxRelay
+from tandem_service_kit import WorkerResources
+from time_expense import bootstrap
+from time_expense.adapters.inbound import Inbound
+from time_expense.entrypoints.consumer import QUEUE, build_router, worker_of
+from time_expense.service_layer.ingest import IngestContext, publish_landed
+from time_expense.settings import Settings
+
+__all__ = ["main"]
+
+logger = logging.getLogger(__name__)
+_FEEDS = (("time-entries", "time_entry"), ("expenses", "expense"))
+
+
+async def main(resources: WorkerResources[Settings]) -> None:
+    """Consume, relay, poll and ingest until ``resources.stopping`` is set; then drain."""
+    settings, pool, stopping = resources.settings, resources.pool, resources.stopping
+    async with AsyncExitStack() as stack:
+        outbox = Outbox(partition=worker_of)
+        consumer = Consumer(
+            build_router(bootstrap.services(settings, stack)),
+            queue=QUEUE,
+            pool=pool,
+            connection=resources.connection,
+            settings=ConsumerSettings(
+                prefetch=settings.prefetch,
+                concurrency=settings.concurrency,
+                batch_size=settings.batch_size,
+            ),
+            outbox=outbox,
+        )
+        loops = [OutboxRelay(pool, resources.connection).run(stopping)]
+        for name, psa in bootstrap.psa_adapters(settings, stack).items():
+            ingest = IngestContext(psa, name, settings.tenant_id, outbox)
+            loops.append(_every(settings.ingest_interval_s, stopping, _ingest(pool, ingest)))
+            loops.append(
+                _every(settings.poll_interval_s, stopping, _poll(pool, psa, name, settings))
+            )
+        async with consumer:
+            await asyncio.gather(*loops)
+
+
+def _ingest(pool: asyncpg.Pool, ingest: IngestContext) -> Callable[[], Awaitable[int]]:
+    async def once() -> int:
+        total = 0
+        while settled := await publish_landed(pool, ingest):
+            total += settled
+        return total
+
+    return once
+
+
+def _poll(
+    pool: asyncpg.Pool, psa: AbstractPsa, name: str, settings: Settings
+) -> Callable[[], Awaitable[int]]:
+    lag = timedelta(seconds=settings.poll_lag_s)
+
+    async def once() -> int:
+        read = 0
+        for feed, record_type in _FEEDS:
+
+            async def land(
+                db: DbConnection, page: Sequence[Change], kind: str = record_type
+            ) -> None:
+                inbound = Inbound(db)
+                for change in page:
+                    await inbound.land(
+                        source=name, via="poll", record_type=kind, record=change.data
+                    )
+
+            poller = Poller(pool, psa.change_source(feed), "psa", name, feed, lag=lag)
+            read += await poller.catch_up(land)
+        return read
+
+    return once
+
+
+async def _every(
+    seconds: float, stopping: asyncio.Event, work: Callable[[], Awaitable[int]]
+) -> None:
+    """Run ``work`` every ``seconds`` until stopping; a failure is logged and retried later."""
+    while not stopping.is_set():
+        try:
+            await work()
+        except Exception:
+            logger.exception("%s failed; trying again in %.1f s", work.__qualname__, seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), seconds)

@@ -1,0 +1,250 @@
+"""The story's firm: two legal entities, five projects, twenty consultants, a month of time."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tandem_connectors.sandbox import SandboxErp
+from tandem_connectors.xref import CrossReferences
+from tandem_contracts import ExternalRef, Money, SystemKind
+from tandem_contracts.entities import (
+    BillingModel,
+    CostRate,
+    Customer,
+    EmploymentType,
+    LegalEntity,
+    Project,
+    ProjectFlags,
+    ProjectStatus,
+    RateCard,
+    RateCardScope,
+    RateCardStatus,
+    RateCardVersion,
+    TaxProfile,
+    Worker,
+    WorkerStatus,
+)
+from tandem_contracts.events import ConsultantOnboarded, ProjectActivated, RateCardPublished
+
+from .harness import Deployment, announce
+
+ERP_INSTANCE = "erp-sandbox"
+ROLE = "r-consultant"
+ENTITIES = {
+    "le-us": LegalEntity(id="le-us", name="Acme Consulting Inc.", country="US",
+                         functional_currency="USD", data_residency_region="us"),
+    "le-de": LegalEntity(id="le-de", name="Acme Consulting GmbH", country="DE",
+                         functional_currency="EUR", data_residency_region="eu"),
+}  # fmt: skip
+RATES = {"USD": Decimal("150"), "EUR": Decimal("140")}
+COSTS = {"USD": Decimal("70"), "EUR": Decimal("65")}
+
+
+@dataclass(frozen=True)
+class Consultant:
+    worker_id: str
+    legal_entity_id: str
+    project_id: str
+
+    @property
+    def currency(self) -> str:
+        return ENTITIES[self.legal_entity_id].functional_currency
+
+
+@dataclass
+class Firm:
+    """Ids of the story's firm in each system."""
+
+    consultants: list[Consultant]
+    projects: dict[str, str]  # canonical project -> legal entity
+    erp_projects: dict[str, str] = field(default_factory=dict)  # canonical -> ERP id
+    psa_projects: dict[str, str] = field(default_factory=dict)  # canonical -> PSA id
+    resources: dict[str, str] = field(default_factory=dict)  # worker -> PSA resource
+    companies: dict[str, str] = field(default_factory=dict)  # legal entity -> ERP subsidiary
+
+
+def the_firm(us_consultants: int = 12, de_consultants: int = 8) -> Firm:
+    projects = {f"p-us-{n}": "le-us" for n in range(1, 5)} | {"p-de-1": "le-de"}
+    us_projects = [p for p, le in projects.items() if le == "le-us"]
+    consultants = [
+        Consultant(f"w-us-{n:02d}", "le-us", us_projects[n % len(us_projects)])
+        for n in range(us_consultants)
+    ] + [Consultant(f"w-de-{n:02d}", "le-de", "p-de-1") for n in range(de_consultants)]
+    return Firm(consultants=consultants, projects=projects)
+
+
+def minutes_on(worker: str, day: date) -> int:
+    """A working day of 6 to 9 hours, in quarter hours, fixed per worker and day."""
+    return 360 + (sum(map(ord, worker)) * 7 + day.toordinal() * 13) % 13 * 15
+
+
+async def build(
+    firm: Firm, deployment: Deployment, erp: SandboxErp, psa: httpx.AsyncClient
+) -> None:
+    """Set the firm up as the other services would have: ERP masters, PSA, reference events."""
+    xref = CrossReferences()
+    connection = await asyncpg.connect(deployment.database_url)
+    try:
+        for entity in ENTITIES.values():
+            company = await erp.ensure_legal_entity(entity, key=entity.id)
+            firm.companies[entity.id] = company.external_id
+            await xref.link(connection, "legal_entity", entity.id, company.ref)
+    finally:
+        await connection.close()
+    events: list[tuple[Any, str, str, int]] = []
+    for project_id, entity_id in firm.projects.items():
+        entity = ENTITIES[entity_id]
+        customer = await erp.upsert_customer(
+            Customer(id=f"c-{project_id}", name=f"Customer of {project_id}",
+                     legal_entity_id=entity_id, country=entity.country,
+                     currency=entity.functional_currency,
+                     tax_profile=TaxProfile(country=entity.country)),
+            company=firm.companies[entity_id], key=f"c-{project_id}",
+        )  # fmt: skip
+        project = Project(
+            id=project_id, name=f"Project {project_id}", customer_id=f"c-{project_id}",
+            legal_entity_id=entity_id, currency=entity.functional_currency,
+            billing_model=BillingModel.TIME_AND_MATERIALS, status=ProjectStatus.ACTIVE,
+            flags=ProjectFlags(time_entry_open=True, expense_entry_open=True),
+        )  # fmt: skip
+        erp_project = await erp.create_project(
+            project, company=firm.companies[entity_id], customer=customer.external_id,
+            service=None, key=project_id,
+        )  # fmt: skip
+        firm.erp_projects[project_id] = erp_project.external_id
+        answer = await psa.post("/v1/projects", json={
+            "name": project.name, "currency": project.currency, "status": "in_progress",
+            "open_for_time": True, "open_for_expenses": True, "external_id": project_id,
+        })  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        firm.psa_projects[project_id] = answer.json()["id"]
+        refs = (
+            erp_project.ref,
+            ExternalRef(system=SystemKind.PSA, instance="psa", object_type="project",
+                        external_id=answer.json()["id"]),
+        )  # fmt: skip
+        activated = ProjectActivated(project=project.model_copy(update={"refs": refs}),
+                                     activated_at=_now())  # fmt: skip
+        events.append((activated, entity_id, entity.data_residency_region, 1))
+    for consultant in firm.consultants:
+        entity = ENTITIES[consultant.legal_entity_id]
+        worker = Worker(
+            id=consultant.worker_id, worker_number=consultant.worker_id.upper(),
+            legal_entity_id=entity.id, employment_type=EmploymentType.EMPLOYEE,
+            status=WorkerStatus.ACTIVE, hire_date=date(2024, 1, 1), work_country=entity.country,
+            home_currency=entity.functional_currency,
+        )  # fmt: skip
+        cost = CostRate(worker_id=worker.id, hourly_cost=Money(amount=COSTS[consultant.currency],
+                        currency=consultant.currency), effective_from=date(2024, 1, 1))  # fmt: skip
+        onboarded = ConsultantOnboarded(worker=worker, primary_role_id=ROLE, cost_rate=cost,
+                                        start_date=date(2024, 1, 1))  # fmt: skip
+        events.append((onboarded, entity.id, entity.data_residency_region, 1))
+        answer = await psa.post("/v1/resources", json={
+            "name": worker.worker_number, "worker_ref": worker.id, "role": ROLE,
+        })  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        firm.resources[worker.id] = answer.json()["id"]
+    for currency, rate in RATES.items():
+        card = RateCard(
+            id=f"rc-{currency.lower()}", name=f"Standard {currency}", currency=currency,
+            scope=RateCardScope(), status=RateCardStatus.PUBLISHED,
+            versions=(RateCardVersion(version=1, effective_from=date(2024, 1, 1),
+                                      default_rate=Money(amount=rate, currency=currency)),),
+        )  # fmt: skip
+        published = RateCardPublished(rate_card=card, published_version=1, published_at=_now())
+        events.append((published, "le-us", "us", 1))
+    await announce(deployment.amqp_url, *events)
+
+
+async def log_week(
+    firm: Firm, psa: httpx.AsyncClient, days: list[date], team: list[Consultant] | None = None
+) -> dict[str, str]:
+    """Each consultant (of ``team``) logs the days on their project; answer worker -> sheet."""
+    sheets = {}
+    for consultant in firm.consultants if team is None else team:
+        resource = firm.resources[consultant.worker_id]
+        sheet = await psa.post("/v1/timesheets", json={
+            "resource_id": resource, "period_start": days[0].isoformat(),
+            "period_end": days[-1].isoformat(),
+        })  # fmt: skip
+        assert sheet.status_code == 201, sheet.text
+        for day in days:
+            entry = await psa.post("/v1/time-entries", json={
+                "resource_id": resource, "project_id": firm.psa_projects[consultant.project_id],
+                "date": day.isoformat(), "minutes": minutes_on(consultant.worker_id, day),
+            })  # fmt: skip
+            assert entry.status_code == 201, entry.text
+        sheets[consultant.worker_id] = sheet.json()["id"]
+    return sheets
+
+
+async def decide(psa: httpx.AsyncClient, sheet: str, *actions: str) -> None:
+    for action in actions:
+        answer = await psa.post(f"/v1/timesheets/{sheet}/{action}", json={"approver": "pm-1"})
+        assert answer.status_code == 200, answer.text
+
+
+async def psa_approved(psa: httpx.AsyncClient) -> list[dict[str, Any]]:
+    return await _all(psa, "/v1/time-entries", {"status": "approved"})
+
+
+async def erp_time_bills(erp: httpx.AsyncClient) -> list[dict[str, Any]]:
+    return await _all(erp, "/v1/time-bills", {})
+
+
+async def _all(
+    client: httpx.AsyncClient, path: str, params: dict[str, str]
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {**params, "limit": 200}
+    while True:
+        body = (await client.get(path, params=query)).json()
+        items += body["items"]
+        if not body.get("next_page_token"):
+            return items
+        query["page_token"] = body["next_page_token"]
+
+
+def totals_by_project(
+    firm: Firm, approved: list[dict[str, Any]]
+) -> dict[str, tuple[int, int, Decimal]]:
+    """PSA side: per canonical project, (entries, minutes, amount at the card's rate)."""
+    by_psa = {psa_id: canonical for canonical, psa_id in firm.psa_projects.items()}
+    sums: dict[str, list[Any]] = defaultdict(lambda: [0, 0, Decimal(0)])
+    for entry in approved:
+        project = by_psa[entry["project_id"]]
+        currency = ENTITIES[firm.projects[project]].functional_currency
+        row = sums[project]
+        row[0] += 1
+        row[1] += entry["minutes"]
+        row[2] += _amount(entry["minutes"], RATES[currency])
+    return {p: (c, m, a) for p, (c, m, a) in sums.items()}
+
+
+def erp_totals_by_project(
+    firm: Firm, bills: list[dict[str, Any]]
+) -> dict[str, tuple[int, int, Decimal]]:
+    """ERP side: per canonical project, (live lines, net minutes, net amount)."""
+    by_erp = {erp_id: canonical for canonical, erp_id in firm.erp_projects.items()}
+    sums: dict[str, list[Any]] = defaultdict(lambda: [0, 0, Decimal(0)])
+    for bill in bills:
+        row = sums[by_erp[bill["project_id"]]]
+        row[0] += 1 if bill["minutes"] > 0 else -1
+        row[1] += bill["minutes"]
+        row[2] += Decimal(bill["amount"])
+    return {p: (c, m, a) for p, (c, m, a) in sums.items()}
+
+
+def _amount(minutes: int, rate: Decimal) -> Decimal:
+    return (Decimal(minutes) / 60 * rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
