@@ -8,6 +8,7 @@ subprocesses (``python -m time_expense``), so a test can SIGKILL the worker mid-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,12 +26,15 @@ import aio_pika
 import httpx
 
 from tandem_connectors import MIGRATIONS as CONNECTOR_MIGRATIONS
+from tandem_connectors.http import HttpTarget, RetryPolicy
+from tandem_connectors.sandbox import SandboxErp
 from tandem_contracts import Envelope, Event, Producer, SystemKind, encode
 from tandem_messaging import MIGRATIONS as MESSAGING_MIGRATIONS
 from tandem_messaging._topology import declare_events_exchange
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import Sandbox
 from tandem_service_kit import apply_migrations
+from time_expense.entrypoints.consumer import QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_MIGRATIONS = ROOT / "services" / "time-expense" / "migrations"
@@ -142,9 +146,27 @@ class Deployment:
 
             await eventually(up, within=30, what="the time-expense API")
 
+    async def wait_worker(self) -> None:
+        """Wait until the worker consumes its queue (events published before are not queued)."""
+        connection = await aio_pika.connect_robust(self.amqp_url)
+        async with connection:
+
+            async def consuming() -> bool:
+                channel = await connection.channel()
+                try:
+                    queue = await channel.declare_queue(QUEUE, passive=True)
+                    return bool(queue.declaration_result.consumer_count)
+                except aio_pika.exceptions.ChannelClosed:
+                    return False
+                finally:
+                    if not channel.is_closed:
+                        await channel.close()
+
+            await eventually(consuming, within=60, what="the time-expense worker to consume")
+
     def log_tail(self, role: str) -> str:
         path = self.logs / f"time-expense-{role}-{self.port}.log"
-        return path.read_text()[-3000:] if path.exists() else ""
+        return path.read_text() if path.exists() else ""
 
 
 async def announce(amqp_url: str, *events: tuple[Event, str, str, int]) -> None:
@@ -179,3 +201,30 @@ def weekdays(start: date, end: date) -> list[date]:
 
 def as_json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+@dataclass
+class Clients:
+    """HTTP clients of the sandbox systems and of time-expense's API, and the ERP port."""
+
+    control: httpx.AsyncClient
+    psa: httpx.AsyncClient
+    erp_http: httpx.AsyncClient
+    api: httpx.AsyncClient
+    erp: SandboxErp
+
+
+@contextlib.asynccontextmanager
+async def clients(sandbox: Sandbox, deployment: Deployment) -> AsyncIterator[Clients]:
+    target = HttpTarget(sandbox.urls["erp"], downstream="erp", retry=RetryPolicy(5, 0.1, 2))
+    erp = SandboxErp(target, instance="erp-sandbox")
+    async with (
+        httpx.AsyncClient(base_url=sandbox.urls["control"]) as control,
+        httpx.AsyncClient(base_url=sandbox.urls["psa"]) as psa,
+        httpx.AsyncClient(base_url=sandbox.urls["erp"]) as erp_http,
+        httpx.AsyncClient(base_url=deployment.api_url, headers={"X-API-Key": API_KEY}) as api,
+    ):
+        try:
+            yield Clients(control, psa, erp_http, api, erp)
+        finally:
+            await erp.aclose()

@@ -86,9 +86,15 @@ def minutes_on(worker: str, day: date) -> int:
 
 
 async def build(
-    firm: Firm, deployment: Deployment, erp: SandboxErp, psa: httpx.AsyncClient
+    firm: Firm,
+    deployment: Deployment,
+    erp: SandboxErp,
+    psa: httpx.AsyncClient,
+    *,
+    not_onboarded: frozenset[str] = frozenset(),
 ) -> None:
-    """Set the firm up as the other services would have: ERP masters, PSA, reference events."""
+    """Set the firm up as the other services would have: ERP masters, PSA, reference events
+    (leaving out the onboarding of the workers in ``not_onboarded``)."""
     xref = CrossReferences()
     connection = await asyncpg.connect(deployment.database_url)
     try:
@@ -134,23 +140,13 @@ async def build(
                                      activated_at=_now())  # fmt: skip
         events.append((activated, entity_id, entity.data_residency_region, 1))
     for consultant in firm.consultants:
-        entity = ENTITIES[consultant.legal_entity_id]
-        worker = Worker(
-            id=consultant.worker_id, worker_number=consultant.worker_id.upper(),
-            legal_entity_id=entity.id, employment_type=EmploymentType.EMPLOYEE,
-            status=WorkerStatus.ACTIVE, hire_date=date(2024, 1, 1), work_country=entity.country,
-            home_currency=entity.functional_currency,
-        )  # fmt: skip
-        cost = CostRate(worker_id=worker.id, hourly_cost=Money(amount=COSTS[consultant.currency],
-                        currency=consultant.currency), effective_from=date(2024, 1, 1))  # fmt: skip
-        onboarded = ConsultantOnboarded(worker=worker, primary_role_id=ROLE, cost_rate=cost,
-                                        start_date=date(2024, 1, 1))  # fmt: skip
-        events.append((onboarded, entity.id, entity.data_residency_region, 1))
+        if consultant.worker_id not in not_onboarded:
+            events.append(onboarding(consultant))
         answer = await psa.post("/v1/resources", json={
-            "name": worker.worker_number, "worker_ref": worker.id, "role": ROLE,
+            "name": consultant.worker_id.upper(), "worker_ref": consultant.worker_id, "role": ROLE,
         })  # fmt: skip
         assert answer.status_code == 201, answer.text
-        firm.resources[worker.id] = answer.json()["id"]
+        firm.resources[consultant.worker_id] = answer.json()["id"]
     for currency, rate in RATES.items():
         card = RateCard(
             id=f"rc-{currency.lower()}", name=f"Standard {currency}", currency=currency,
@@ -248,3 +244,29 @@ def _amount(minutes: int, rate: Decimal) -> Decimal:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def onboarding(consultant: Consultant) -> tuple[ConsultantOnboarded, str, str, int]:
+    """The onboarding event of one consultant, ready to announce."""
+    entity = ENTITIES[consultant.legal_entity_id]
+    worker = Worker(
+        id=consultant.worker_id, worker_number=consultant.worker_id.upper(),
+        legal_entity_id=entity.id, employment_type=EmploymentType.EMPLOYEE,
+        status=WorkerStatus.ACTIVE, hire_date=date(2024, 1, 1), work_country=entity.country,
+        home_currency=entity.functional_currency,
+    )  # fmt: skip
+    cost = CostRate(worker_id=worker.id, hourly_cost=Money(amount=COSTS[consultant.currency],
+                    currency=consultant.currency), effective_from=date(2024, 1, 1))  # fmt: skip
+    onboarded = ConsultantOnboarded(worker=worker, primary_role_id=ROLE, cost_rate=cost,
+                                    start_date=date(2024, 1, 1))  # fmt: skip
+    return onboarded, entity.id, entity.data_residency_region, 1
+
+
+async def posted_count(database_url: str) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return int(await connection.fetchval(
+            "SELECT count(*) FROM time_expense.postings WHERE kind = 'post'"
+        ))  # fmt: skip
+    finally:
+        await connection.close()

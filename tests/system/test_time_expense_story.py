@@ -54,6 +54,7 @@ async def test_a_month_of_time_reaches_the_erp_exactly_through_faults_and_an_out
         deployment.start("api")
         deployment.start("worker")
         await deployment.wait_api()
+        await deployment.wait_worker()
 
         # The firm exists in the ERP and the PSA; the other services announced it.
         await build(firm, deployment, erp, psa)

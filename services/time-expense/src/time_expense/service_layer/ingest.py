@@ -41,6 +41,7 @@ from time_expense.adapters.reference import ReferenceData
 __all__ = ["IngestContext", "publish_landed"]
 
 _APPROVER = "psa-approval"
+_DECISIONS = frozenset({"approved", "rejected"})
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ async def publish_landed(pool: asyncpg.Pool, ingest: IngestContext, limit: int =
     async with pool.acquire() as db, db.transaction():
         inbound, reference = Inbound(db), ReferenceData(db)
         rows = await inbound.pending(limit)
-        blocked: set[str] = set()
+        blocked: dict[str, str] = {}  # worker -> why its records wait
         published: list[int] = []
         ignored: list[int] = []
         envelopes: list[Envelope[Any]] = []
@@ -81,11 +82,13 @@ async def publish_landed(pool: asyncpg.Pool, ingest: IngestContext, limit: int =
             record = json.loads(row["payload"])
             worker_key = record.get("resource_id", "")
             if worker_key in blocked:
+                if record.get("status") in _DECISIONS:  # a decision waits behind the first
+                    await inbound.note(row["sequence"], blocked[worker_key])
                 continue
             try:
                 envelope = await _envelope(ingest, inbound, reference, row, record)
             except _Waits as waiting:
-                blocked.add(worker_key)
+                blocked[worker_key] = str(waiting)
                 await inbound.note(row["sequence"], str(waiting))
                 continue
             if envelope is None:
@@ -113,7 +116,7 @@ async def _envelope(
         known = await _known(reference, ingest, expense.project_id, expense.worker_id)
         return _wrap(ingest, known, _expense_approved(expense, known), row)
     entry = await ingest.psa.read_time_entry(record)
-    if entry.status not in ("approved", "rejected") or entry.worker_id is None:
+    if entry.status not in _DECISIONS or entry.worker_id is None:
         return None
     known = await _known(reference, ingest, entry.project_id, entry.worker_id)
     if entry.status == "rejected":
