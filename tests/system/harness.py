@@ -77,6 +77,7 @@ class Deployment:
     amqp_url: str
     logs: Path
     late_policy: str = "post_to_next_open"
+    overrides: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -96,7 +97,7 @@ class Deployment:
             "TANDEM_AMQP_URL": self.amqp_url,
             "TANDEM_HTTP_PORT": str(self.port),
             "TANDEM_LOG_LEVEL": "WARNING",
-            "TANDEM_API_KEYS": json.dumps({API_KEY: ["time:read", "time:admin"]}),
+            "TANDEM_API_KEYS": json.dumps({API_KEY: ["time:read", "time:admin", "time:reconcile"]}),
             "TANDEM_ERP_INSTANCES": json.dumps({"erp-sandbox": erp}),
             "TANDEM_ERP_BY_REGION": json.dumps({"us": "erp-sandbox", "eu": "erp-sandbox"}),
             "TANDEM_PSA_INSTANCES": json.dumps({"psa": psa}),
@@ -105,6 +106,8 @@ class Deployment:
             "TANDEM_POLL_LAG_S": "0.5",
             "TANDEM_INGEST_INTERVAL_S": "0.1",
             "OTEL_SDK_DISABLED": "true",
+            "TANDEM_RECONCILE_QUIET_S": "0",
+            **self.overrides,
         }
 
     def start(self, role: str) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "AbstractHris",
     "AbstractPsa",
     "ErpObject",
+    "ErpTimeLine",
     "ExpensePosting",
     "InvoiceDraft",
     "PostedInvoice",
@@ -116,6 +117,23 @@ class ExpensePosting:
     employee: str
     project: str
     key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErpTimeLine:
+    """A time line the ERP holds (reconciliation's view); a reversal has negative minutes.
+
+    ``key`` is the idempotency key the line was written under (``None``: not written by
+    Tandem); ``project`` is the ERP project it books on (a task's project for a task).
+    """
+
+    external_id: str
+    key: str | None
+    employee: str
+    project: str
+    posted_on: date
+    minutes: int
+    amount: Money | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +225,10 @@ class AbstractErp(ABC):
         """The accounting periods of ``company`` overlapping [start, end], oldest first."""
 
     @abstractmethod
+    async def time_lines(self, *, company: str, start: date, end: date) -> list[ErpTimeLine]:
+        """The company's time lines dated in [start, end], for reconciliation."""
+
+    @abstractmethod
     def change_source(self, object_type: str) -> ChangeSource:
         """The feed of changed records of ``object_type``, for a ``polling.Poller``."""
 
@@ -284,6 +306,10 @@ class AbstractPsa(ABC):
     def change_source(self, feed: str) -> ChangeSource:
         """The changed records of ``feed`` (``time-entries``, ``expenses``, ``timesheets``),
         for a ``polling.Poller``; a record may show up again (at-least-once)."""
+
+    @abstractmethod
+    async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
+        """One record of ``feed`` in this PSA's own shape (to land it again when repairing)."""
 
     @abstractmethod
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:

@@ -35,6 +35,7 @@ async def test_posted_time_is_reversed_once_and_leaves_nothing_to_bill(
         [marker] = await client.read(
             "timesheet.line", [int(first.external_id)], ["duration", "description", "work.name"]
         )
+        lines = await world.erp.time_lines(company=world.company, start=TODAY, end=TODAY)
         draft = await world.erp.create_draft_invoice(project=world.project, key="inv-1")
         # Invoiced time can no longer be reversed in Tryton: finance credits the invoice.
         with pytest.raises(RequestRejected) as invoiced:
@@ -55,6 +56,10 @@ async def test_posted_time_is_reversed_once_and_leaves_nothing_to_bill(
     assert marker["description"] == "rev-2"
     assert marker["work."]["name"] == "Tandem reversals"
     assert draft.total == Money.of("150.00", "USD")  # only the kept hour is billed
+    # Reconciliation's view: the kept line and the reversal's zero-minute marker, both keyed.
+    assert {line.key: line.minutes for line in lines} == {"te-1": 60, "rev-2": 0}
+    [kept_line] = [line for line in lines if line.key == "te-1"]
+    assert (kept_line.project, kept_line.employee) == (world.project, world.employees[0])
     assert invoiced.value.reason == "time_already_invoiced"
 
 

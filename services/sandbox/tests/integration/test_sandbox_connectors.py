@@ -191,6 +191,12 @@ async def test_erp_port_posts_in_bulk_once_per_key_reverses_and_invoices(erp: Sa
         None, datetime.now(UTC) + timedelta(minutes=1), 1000
     )
     assert sum(c.data["minutes"] for c in changes) == 349 * 90
+    # Reconciliation's view of the same lines: keyed, with the reversal negative.
+    lines = await erp.time_lines(company=ids["company"], start=DAY, end=DAY + timedelta(days=30))
+    assert len(lines) == 351
+    assert sum(line.minutes for line in lines) == 349 * 90
+    assert {line.key for line in lines if line.minutes < 0} == {"r:0"}
+    assert sum(line.amount.amount for line in lines if line.amount) == Decimal(349 * 180)
 
     [expense] = await erp.post_expenses(
         [

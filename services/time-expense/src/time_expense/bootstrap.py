@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
+import asyncpg
 from fastapi import FastAPI
 
 from tandem_connectors.http import HttpTarget
@@ -14,15 +16,19 @@ from tandem_connectors.routing import Instance, InstanceRouter
 from tandem_connectors.sandbox import SandboxErp, SandboxPsa
 from tandem_connectors.tryton import TrytonClient, TrytonErp
 from tandem_contracts import SystemKind
+from tandem_messaging import Outbox
 from tandem_service_kit import create_app
 from time_expense.adapters.erp import ErpDirectory
 from time_expense.domain.checks import IntercompanyPolicy
+from time_expense.entrypoints.consumer import worker_of
 from time_expense.entrypoints.http import router as process_router
 from time_expense.entrypoints.inbound import router as inbound_router
+from time_expense.entrypoints.reconciliations import router as reconciliation_router
 from time_expense.service_layer.context import Policies, Services
+from time_expense.service_layer.reconciliation import Reconciler
 from time_expense.settings import ErpInstanceSettings, Settings
 
-__all__ = ["app", "erp_adapter", "psa_adapters", "services"]
+__all__ = ["app", "erp_adapter", "psa_adapters", "quiet", "reconcilers", "services"]
 
 
 def erp_adapter(name: str, config: ErpInstanceSettings, stack: AsyncExitStack) -> AbstractErp:
@@ -79,11 +85,41 @@ def services(
     return Services(erps=ErpDirectory(router, adapters), policies=policies)
 
 
+def reconcilers(
+    settings: Settings, pool: asyncpg.Pool, stack: AsyncExitStack, outbox: Outbox
+) -> dict[str, Reconciler]:
+    """A reconciler per configured PSA instance."""
+    built = services(settings, stack)
+    return {
+        name: Reconciler(
+            pool, built, psa, name, outbox, settings.tenant_id, built.clock, quiet(settings)
+        )
+        for name, psa in psa_adapters(settings, stack).items()
+    }
+
+
+def quiet(settings: Settings) -> timedelta:
+    """How recent a change reconciliation leaves out as still in flight."""
+    return timedelta(seconds=settings.reconcile_quiet_s)
+
+
 def app(settings: Settings) -> FastAPI:
     """The process API."""
+    stack = AsyncExitStack()
+
+    async def start(api: FastAPI) -> None:
+        api.state.reconcilers = reconcilers(
+            settings, api.state.pool, stack, Outbox(partition=worker_of)
+        )
+
+    async def stop(api: FastAPI) -> None:
+        await stack.aclose()
+
     return create_app(
         settings,
         title="time-expense",
         version="1.0.0",
-        routers=[process_router, inbound_router],
+        routers=[process_router, reconciliation_router, inbound_router],
+        on_startup=start,
+        on_shutdown=stop,
     )

@@ -49,4 +49,5 @@ class Settings(ServiceSettings):
     poll_lag_s: float = Field(default=2.0, ge=0, le=3600)
     ingest_interval_s: float = Field(default=0.2, gt=0, le=60)
     reconcile_interval_s: float = Field(default=3600.0, gt=0)
+    reconcile_quiet_s: float = Field(default=300.0, ge=0)
     batch_size: int = Field(default=16, ge=1, le=500)

@@ -18,6 +18,7 @@ from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractErp,
     ErpObject,
+    ErpTimeLine,
     ExpensePosting,
     InvoiceDraft,
     PostedInvoice,
@@ -253,6 +254,24 @@ class SandboxErp(AbstractErp):
         await self._target.request(
             "POST", f"/v1/accounting-periods/{period}/close", idempotency_key=f"close:{period}"
         )
+
+    async def time_lines(self, *, company: str, start: date, end: date) -> list[ErpTimeLine]:
+        """The subsidiary's time bills dated in [start, end] (reversals negative)."""
+        bills = await pages(self._target, "/v1/time-bills")
+        return [
+            ErpTimeLine(
+                external_id=bill["id"],
+                key=bill.get("external_id"),
+                employee=bill["employee_id"],
+                project=bill["project_id"],
+                posted_on=date.fromisoformat(bill["date"]),
+                minutes=int(bill["minutes"]),
+                amount=Money(amount=Decimal(bill["amount"]), currency=bill["currency"]),
+            )
+            for bill in bills
+            if bill.get("subsidiary_id") == company
+            and start <= date.fromisoformat(bill["date"]) <= end
+        ]
 
     def change_source(self, object_type: str) -> ChangeSource:
         """Changed records of ``object_type`` (an ``ErpObject`` value)."""

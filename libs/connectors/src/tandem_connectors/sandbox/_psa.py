@@ -76,6 +76,15 @@ class SandboxPsa(AbstractPsa):
             raise ValueError(f"the PSA has no feed {feed!r}; it has {sorted(_FEEDS)}")
         return RecordChanges(self._target, f"/v1/{feed}")
 
+    async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
+        """One record of ``feed`` as the PSA shows it."""
+        if feed not in _FEEDS:
+            raise ValueError(f"the PSA has no feed {feed!r}; it has {sorted(_FEEDS)}")
+        record: Mapping[str, Any] = (
+            await self._target.request("GET", f"/v1/{feed}/{external_id}")
+        ).json()
+        return record
+
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
         """A time-entry record of this PSA (webhook ``data`` or a feed record)."""
         worker, role = await self._resource(record["resource_id"])

@@ -15,6 +15,7 @@ from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractErp,
     ErpObject,
+    ErpTimeLine,
     ExpensePosting,
     InvoiceDraft,
     PostedInvoice,
@@ -142,6 +143,10 @@ class TrytonErp(AbstractErp):
             row["invoice_date"],
             money_of(row["total_amount"], row["currency."]["code"]),
         )
+
+    async def time_lines(self, *, company: str, start: dt.date, end: dt.date) -> list[ErpTimeLine]:
+        """The company's timesheet lines dated in [start, end] (a reversal marker is 0 min)."""
+        return await _postings.time_lines(self._client, int(company), start, end)
 
     async def list_periods(
         self, *, company: str, legal_entity_id: str, start: dt.date, end: dt.date

@@ -19,14 +19,15 @@ it is numbered, has its account move and sits in the payables.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from tandem_connectors.errors import NotFound, RequestRejected
-from tandem_connectors.ports import ExpensePosting, TimePosting, TimeReversal
+from tandem_connectors.ports import ErpTimeLine, ExpensePosting, TimePosting, TimeReversal
 from tandem_connectors.tryton._client import TrytonClient
 from tandem_connectors.tryton._keys import find_keys
-from tandem_connectors.tryton._mapping import company_context, duration_of
+from tandem_connectors.tryton._mapping import company_context, duration_of, minutes_of
 
 __all__ = ["post_expenses", "post_time", "reverse_time"]
 
@@ -176,3 +177,50 @@ async def _expense_invoice(client: TrytonClient, posting: ExpensePosting) -> dic
         "description": expense.category,
         "lines": [["create", [line]]],
     }
+
+
+async def time_lines(
+    client: TrytonClient, company: int, start: dt.date, end: dt.date
+) -> list[ErpTimeLine]:
+    """The company's timesheet lines in [start, end], with the project each books on."""
+    rows = await client.search_read(
+        "timesheet.line",
+        [["company", "=", company], ["date", ">=", start], ["date", "<=", end]],
+        ["id", "description", "employee", "work", "date", "duration"],
+        order=[("id", "ASC")],
+    )
+    works = sorted({row["work"] for row in rows})
+    origins = await client.read("timesheet.work", works, ["origin"]) if works else []
+    work_of = {w["id"]: _work_id(w["origin"]) for w in origins}
+    projects = await _projects_of(client, {w for w in work_of.values() if w})
+    project_of = {timesheet: projects.get(work or "", "") for timesheet, work in work_of.items()}
+    return [
+        ErpTimeLine(
+            external_id=str(row["id"]),
+            key=row["description"] or None,
+            employee=str(row["employee"]),
+            project=project_of.get(row["work"]) or "",
+            posted_on=row["date"],
+            minutes=minutes_of(row["duration"]),
+            amount=None,
+        )
+        for row in rows
+    ]
+
+
+async def _projects_of(client: TrytonClient, works: set[str]) -> dict[str, str]:
+    """The project of each project work: itself, or a task's parent project."""
+    if not works:
+        return {}
+    rows = await client.read("project.work", sorted(int(w) for w in works), ["type", "parent"])
+    return {
+        str(row["id"]): str(row["parent"] if row["type"] == "task" and row["parent"] else row["id"])
+        for row in rows
+    }
+
+
+def _work_id(origin: str | None) -> str | None:
+    """The ``project.work`` id of a timesheet work's origin (``"project.work,12"``)."""
+    if origin and origin.startswith("project.work,"):
+        return origin.split(",", 1)[1]
+    return None

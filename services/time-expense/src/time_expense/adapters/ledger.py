@@ -40,6 +40,9 @@ SELECT key, subject_type, subject_id, kind, erp_instance, erp_id, project_id, wo
     amount, currency
 FROM time_expense.postings WHERE key = $1
 """
+_WORK_DATES = """
+SELECT key, work_date FROM time_expense.postings WHERE key = ANY($1::text[])
+"""
 _OPEN = """
 INSERT INTO time_expense.exceptions (subject_type, subject_id, event_id, reason, detail,
     retryable, waiting_for, project_id, worker_id, legal_entity_id, region, org_unit_ids)
@@ -168,6 +171,11 @@ class Ledgers:
         """The line written under ``key``, if any."""
         row = await self._db.fetchrow(_LINE, key)
         return JournalLine(**dict(row)) if row else None
+
+    async def work_dates(self, keys: list[str]) -> dict[str, date]:
+        """The work date of each journal line written under one of ``keys``."""
+        rows = await self._db.fetch(_WORK_DATES, keys)
+        return {row["key"]: row["work_date"] for row in rows}
 
     async def open_exception(self, exception: BusinessException) -> None:
         """Open (or refresh) the subject's business exception."""

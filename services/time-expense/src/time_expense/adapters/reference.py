@@ -28,6 +28,10 @@ ON CONFLICT (project_id) DO UPDATE
 """
 _PROJECT_REGION = "SELECT region FROM time_expense.projects WHERE project_id = $1"
 _WORKER = "SELECT data FROM time_expense.workers WHERE worker_id = $1"
+_ENTITY_REGION = """
+SELECT region FROM time_expense.projects WHERE legal_entity_id = $1 AND region IS NOT NULL LIMIT 1
+"""
+_ENTITIES = "SELECT DISTINCT legal_entity_id FROM time_expense.projects ORDER BY 1"
 _SAVE_WORKER = """
 INSERT INTO time_expense.workers (worker_id, legal_entity_id, data) VALUES ($1, $2, $3::jsonb)
 ON CONFLICT (worker_id) DO UPDATE
@@ -105,6 +109,15 @@ class ReferenceData:
         """The residency region of the project's legal entity, if known."""
         value = await self._db.fetchval(_PROJECT_REGION, project_id)
         return str(value) if value else None
+
+    async def entity_region(self, legal_entity_id: str) -> str | None:
+        """The residency region of a legal entity, as its projects' activations said."""
+        value = await self._db.fetchval(_ENTITY_REGION, legal_entity_id)
+        return str(value) if value else None
+
+    async def legal_entities(self) -> list[str]:
+        """The legal entities time-expense has projects of."""
+        return [str(row[0]) for row in await self._db.fetch(_ENTITIES)]
 
     async def worker(self, worker_id: str) -> Worker | None:
         """The worker as HR last announced it, if known."""

@@ -17,9 +17,12 @@ __all__ = [
     "ExceptionRead",
     "FxRatesLoad",
     "FxRatesLoaded",
+    "MismatchRead",
     "OpenException",
     "PostingLineRead",
     "PostingSummary",
+    "ReconciliationRead",
+    "ReconciliationRequest",
     "SummaryRow",
 ]
 
@@ -128,6 +131,41 @@ class ExceptionPage(BaseModel):
 
     items: list[ExceptionRead]
     next_after: str | None
+
+
+class ReconciliationRequest(BaseModel):
+    """Reconcile one legal entity's approved time of one month (repairing what is safe)."""
+
+    legal_entity_id: str = Field(min_length=1, max_length=64)
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+    repair: bool = True
+
+
+class MismatchRead(BaseModel):
+    """One disagreement between the PSA and the ERP."""
+
+    kind: str
+    scope_key: str
+    project_id: str
+    worker_id: str | None
+    period: str
+    source_value: str
+    target_value: str
+    entry_ids: list[str]
+    repairable: bool
+
+
+class ReconciliationRead(BaseModel):
+    """A reconciliation run: what it compared, found and repaired."""
+
+    run_id: str
+    legal_entity_id: str
+    start: date
+    end: date
+    psa_entries: int
+    erp_lines: int
+    mismatches: list[MismatchRead]
+    repaired: list[str]
 
 
 class FxRatesLoad(BaseModel):

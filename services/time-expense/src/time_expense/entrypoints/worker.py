@@ -17,8 +17,10 @@ from tandem_messaging import Consumer, ConsumerSettings, DbConnection, Outbox, O
 from tandem_service_kit import WorkerResources
 from time_expense import bootstrap
 from time_expense.adapters.inbound import Inbound
+from time_expense.adapters.reference import ReferenceData
 from time_expense.entrypoints.consumer import QUEUE, build_router, worker_of
 from time_expense.service_layer.ingest import IngestContext, publish_landed
+from time_expense.service_layer.reconciliation import Reconciler
 from time_expense.settings import Settings
 
 __all__ = ["main"]
@@ -32,8 +34,9 @@ async def main(resources: WorkerResources[Settings]) -> None:
     settings, pool, stopping = resources.settings, resources.pool, resources.stopping
     async with AsyncExitStack() as stack:
         outbox = Outbox(partition=worker_of)
+        services = bootstrap.services(settings, stack)
         consumer = Consumer(
-            build_router(bootstrap.services(settings, stack)),
+            build_router(services),
             queue=QUEUE,
             pool=pool,
             connection=resources.connection,
@@ -86,6 +89,31 @@ def _poll(
             poller = Poller(pool, psa.change_source(feed), "psa", name, feed, lag=lag)
             read += await poller.catch_up(land)
         return read
+
+    return once
+
+
+def _reconcile(reconciler: Reconciler) -> Callable[[], Awaitable[int]]:
+    """Reconcile this month and the last of every entity time-expense has projects of."""
+
+    async def once() -> int:
+        async with reconciler.pool.acquire() as db:
+            entities = await ReferenceData(db).legal_entities()
+        today = reconciler.clock().date()
+        this_month = today.replace(day=1)
+        last_month = (this_month - timedelta(days=1)).replace(day=1)
+        found = 0
+        for entity in entities:
+            for start, end in ((last_month, this_month - timedelta(days=1)), (this_month, today)):
+                report = await reconciler.run(entity, start, end, repair=True, trigger="schedule")
+                found += len(report.mismatches)
+                if report.mismatches:
+                    logger.warning(
+                        "reconciliation %s of %s %s..%s: %d mismatch(es), %d repaired",
+                        report.run_id, entity, start, end, len(report.mismatches),
+                        len(report.repaired),
+                    )  # fmt: skip
+        return found
 
     return once
 

@@ -1,0 +1,49 @@
+"""Reconciliation on demand: ``POST /v1/reconciliations`` runs one and answers its report."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from tandem_connectors import ConnectorError
+from tandem_service_kit import Principal, require_scopes
+from time_expense.entrypoints.schemas import ReconciliationRead, ReconciliationRequest
+from time_expense.service_layer.reconciliation import Reconciler, ReconciliationError
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["reconciliation"])
+Reconciling = Annotated[Principal, Depends(require_scopes("time:reconcile"))]
+
+
+@router.post("/reconciliations", status_code=201)
+async def run_reconciliation(
+    body: ReconciliationRequest, request: Request, caller: Reconciling
+) -> list[ReconciliationRead]:
+    """Reconcile the month's approved time of a legal entity with each PSA; repair if asked."""
+    reconcilers: dict[str, Reconciler] = request.app.state.reconcilers
+    if not reconcilers:
+        raise HTTPException(409, "no PSA instance is configured to reconcile against")
+    year, month = (int(part) for part in body.period.split("-"))
+    start, end = date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    reports = []
+    for reconciler in reconcilers.values():
+        try:
+            report = await reconciler.run(
+                body.legal_entity_id, start, end, repair=body.repair, trigger="request"
+            )
+        except ReconciliationError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except ConnectorError as exc:
+            raise HTTPException(503, f"a system of record is unavailable: {exc}") from exc
+        data = asdict(report)
+        data["mismatches"] = [
+            {**asdict(m), "kind": m.kind.value, "entry_ids": list(m.entry_ids)}
+            for m in report.mismatches
+        ]
+        reports.append(ReconciliationRead.model_validate(data))
+    return reports

@@ -1,0 +1,249 @@
+"""Reconciliation: the PSA's approved time against the ERP's lines, for an entity and period.
+
+Each mismatch is announced as ``ReconciliationMismatch``. The safe repair — a posting that is
+missing — is re-driven: a record never ingested is landed again from the PSA; a posting the
+ERP lost is written again under its original idempotency key. Anything else is for a person.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from tandem_connectors.ports import AbstractPsa, ErpObject, ErpTimeLine, PsaTimeEntry
+from tandem_contracts import Envelope, Producer, SystemKind, uuid7
+from tandem_contracts.events import MismatchKind, ReconciliationMismatch
+from tandem_messaging import DbConnection, Outbox
+from time_expense.adapters.erp import ErpTarget
+from time_expense.adapters.inbound import Inbound
+from time_expense.adapters.ledger import Ledgers
+from time_expense.adapters.reference import ReferenceData
+from time_expense.domain.reconcile import ApprovedTime, Mismatch, PostedTime, reconcile
+from time_expense.service_layer.context import Services
+from time_expense.service_layer.preparation import prepare_posting
+
+__all__ = ["Reconciler", "ReconciliationError", "Report"]
+
+_LATE_WINDOW = timedelta(days=62)  # late time posts into a later period: look that far ahead
+_SAVE = """
+INSERT INTO time_expense.reconciliation_runs (run_id, legal_entity_id, start_date, end_date,
+    trigger, psa_entries, erp_lines, mismatches, repaired, started_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) RETURNING sequence
+"""
+
+
+class ReconciliationError(Exception):
+    """The reconciliation cannot run (an entity Tandem knows nothing of)."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one run compared, found and repaired."""
+
+    run_id: str
+    legal_entity_id: str
+    start: date
+    end: date
+    psa_entries: int
+    erp_lines: int
+    mismatches: list[Mismatch]
+    repaired: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reconciler:
+    """Runs reconciliations of one PSA instance against the ERP serving each entity."""
+
+    pool: asyncpg.Pool
+    services: Services
+    psa: AbstractPsa
+    source: str
+    outbox: Outbox
+    tenant_id: str
+    clock: Callable[[], datetime]
+    quiet: timedelta = timedelta(minutes=5)
+    """Entries changed more recently than this are left out: they may still be in flight."""
+
+    async def run(
+        self, legal_entity_id: str, start: date, end: date, *, repair: bool, trigger: str
+    ) -> Report:
+        """Compare, announce every mismatch, repair what is safe, and record the run."""
+        started = self.clock()
+        target, company, region = await self._erp_of(legal_entity_id)
+        entries = await self.psa.time_entries(status=None, project=None, start=start, end=end)
+        settled = started - self.quiet
+        in_flight = {e.external_id for e in entries if e.updated_at > settled}
+        entries = [e for e in entries if e.status == "approved" and e.external_id not in in_flight]
+        lines = await target.erp.time_lines(company=company, start=start, end=end + _LATE_WINDOW)
+        async with self.pool.acquire() as db:
+            approved = await self._approved(db, entries, legal_entity_id)
+            posted = [
+                p
+                for p in await self._posted(db, target, lines, start, end)
+                if p.entry_id not in in_flight
+            ]
+        found = reconcile(approved, posted)
+        repaired = await self._repair(target, found, entries) if repair else []
+        report = Report(
+            run_id=str(uuid7()),
+            legal_entity_id=legal_entity_id,
+            start=start,
+            end=end,
+            psa_entries=len(approved),
+            erp_lines=len(posted),
+            mismatches=found,
+            repaired=repaired,
+        )
+        await self._record(report, region, trigger, started)
+        return report
+
+    async def _erp_of(self, legal_entity_id: str) -> tuple[ErpTarget, str, str]:
+        async with self.pool.acquire() as db:
+            region = await ReferenceData(db).entity_region(legal_entity_id)
+            if region is None:
+                raise ReconciliationError(f"time-expense has no project of {legal_entity_id}")
+            target = self.services.erps.target(legal_entity_id, region)
+            company = await self.services.erps.company(db, target.instance, legal_entity_id)
+        if company is None:
+            raise ReconciliationError(f"{legal_entity_id} has no company in {target.instance}")
+        return target, company, region
+
+    async def _approved(
+        self, db: DbConnection, entries: list[PsaTimeEntry], legal_entity_id: str
+    ) -> list[ApprovedTime]:
+        reference, xref = ReferenceData(db), self.services.erps.xref
+        projects: dict[str, str | None] = {}
+        approved = []
+        for entry in entries:
+            if entry.project_id not in projects:
+                canonical = await xref.canonical_id(
+                    db, "project", system=SystemKind.PSA.value, instance=self.source,
+                    object_type="project", external_id=entry.project_id,
+                )  # fmt: skip
+                project = await reference.project(canonical or entry.project_id)
+                owned = project is not None and project.legal_entity_id == legal_entity_id
+                projects[entry.project_id] = project.id if owned and project else None
+            project_id = projects[entry.project_id]
+            if project_id is None or entry.worker_id is None:
+                continue  # another entity's time, or a project Tandem does not sync
+            approved.append(
+                ApprovedTime(entry.external_id, project_id, entry.worker_id, entry.work_date,
+                             entry.minutes)
+            )  # fmt: skip
+        return approved
+
+    async def _posted(
+        self, db: DbConnection, target: ErpTarget, lines: list[ErpTimeLine], start: date, end: date
+    ) -> list[PostedTime]:
+        xref, erp = self.services.erps.xref, SystemKind.ERP.value
+        work_dates = await Ledgers(db).work_dates([line.key for line in lines if line.key])
+        posted = []
+        for line in lines:
+            entry_id = _entry_of(line.key) or f"erp:{line.external_id}"
+            original = (line.key or "").split(":reversed-at-")[0]
+            worked = work_dates.get(original, line.posted_on)
+            if not start <= worked <= end:
+                continue
+            project = await xref.canonical_id(
+                db, "project", system=erp, instance=target.instance,
+                object_type=ErpObject.PROJECT, external_id=line.project,
+            )  # fmt: skip
+            worker = await xref.canonical_id(
+                db, "worker", system=erp, instance=target.instance,
+                object_type=ErpObject.EMPLOYEE, external_id=line.employee,
+            )  # fmt: skip
+            posted.append(
+                PostedTime(entry_id, project or line.project, worker or line.employee, worked,
+                           line.minutes)
+            )  # fmt: skip
+        return posted
+
+    async def _repair(
+        self, target: ErpTarget, found: list[Mismatch], entries: list[PsaTimeEntry]
+    ) -> list[str]:
+        missing = [
+            m.entry_ids[0]
+            for m in found
+            if m.kind is MismatchKind.MISSING_IN_TARGET and m.repairable and m.entry_ids
+        ]
+        versions = {e.external_id: e.version for e in entries}
+        repaired = []
+        for entry_id in missing:
+            async with self.pool.acquire() as db, db.transaction():
+                if await self._redrive(db, target, entry_id, versions.get(entry_id)):
+                    repaired.append(entry_id)
+        return repaired
+
+    async def _redrive(
+        self, db: DbConnection, target: ErpTarget, entry_id: str, version: int | None
+    ) -> bool:
+        ledger = await Ledgers(db).entry(entry_id)
+        if ledger is not None and ledger.posted is not None:
+            # Tandem posted it and the ERP lost it: write it again under the same key.
+            posted = ledger.posted
+            prepared = await prepare_posting(db, self.services, target, posted.entry, posted.key)
+            [written] = await target.erp.post_time([prepared.posting])
+            return written.created
+        # Never ingested (a lost webhook, a missed poll): land the PSA's record again.
+        record = await self.psa.record("time-entries", entry_id)
+        return await Inbound(db).land(
+            source=self.source, via="reconcile", record_type="time_entry", record=record
+        )
+
+    async def _record(self, report: Report, region: str, trigger: str, started: datetime) -> None:
+        mismatches = [_as_json(m) for m in report.mismatches]
+        async with self.pool.acquire() as db, db.transaction():
+            sequence = await db.fetchval(
+                _SAVE, report.run_id, report.legal_entity_id, report.start, report.end, trigger,
+                report.psa_entries, report.erp_lines, json.dumps(mismatches), report.repaired,
+                started,
+            )  # fmt: skip
+            envelopes = [
+                self._announcement(report, mismatch, region, int(sequence))
+                for mismatch in report.mismatches
+            ]
+            await self.outbox.add(db, *envelopes)
+
+    def _announcement(
+        self, report: Report, mismatch: Mismatch, region: str, sequence: int
+    ) -> Envelope[Any]:
+        event = ReconciliationMismatch(
+            run_id=report.run_id,
+            kind=mismatch.kind,
+            source_system=SystemKind.PSA,
+            target_system=SystemKind.ERP,
+            scope_key=mismatch.scope_key,
+            project_id=mismatch.project_id,
+            worker_id=mismatch.worker_id,
+            period=mismatch.period,
+            source_value=mismatch.source_value[:200],
+            target_value=mismatch.target_value[:200],
+            item_ids=mismatch.entry_ids,
+            repairable=mismatch.repairable,
+            detected_at=self.clock(),
+        )
+        return Envelope.new(
+            event,
+            producer=Producer(service="time-expense"),
+            tenant_id=self.tenant_id,
+            legal_entity_id=report.legal_entity_id,
+            data_residency_region=region,
+            correlation_id=report.run_id,
+            subject_version=sequence,
+        )
+
+
+def _entry_of(key: str | None) -> str | None:
+    """The time entry a Tandem idempotency key names (``time:<entry>:v<n>[...]``)."""
+    if key and key.startswith("time:"):
+        return key.split(":")[1]
+    return None
+
+
+def _as_json(mismatch: Mismatch) -> dict[str, Any]:
+    return {**asdict(mismatch), "kind": mismatch.kind.value}
