@@ -78,6 +78,8 @@ class Deployment:
     logs: Path
     late_policy: str = "post_to_next_open"
     overrides: dict[str, str] = field(default_factory=dict)
+    erp: dict[str, Any] | None = None
+    """The ERP instance's settings (default: the sandbox HTTP ERP)."""
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -86,8 +88,8 @@ class Deployment:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        erp = {"kind": "sandbox", "url": self.sandbox.urls["erp"], "requests_per_second": 400,
-               "burst": 200}  # fmt: skip
+        erp = self.erp or {"kind": "sandbox", "url": self.sandbox.urls["erp"],
+                           "requests_per_second": 400, "burst": 200}  # fmt: skip
         psa = {"url": self.sandbox.urls["psa"], "webhook_secret": WEBHOOK_SECRET,
                "requests_per_second": 400, "burst": 200}  # fmt: skip
         return {

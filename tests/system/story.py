@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tandem_connectors.sandbox import SandboxErp
+from tandem_connectors.ports import AbstractErp
 from tandem_connectors.xref import CrossReferences
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import (
@@ -27,6 +27,7 @@ from tandem_contracts.entities import (
     RateCardScope,
     RateCardStatus,
     RateCardVersion,
+    Role,
     TaxProfile,
     Worker,
     WorkerStatus,
@@ -88,7 +89,7 @@ def minutes_on(worker: str, day: date) -> int:
 async def build(
     firm: Firm,
     deployment: Deployment,
-    erp: SandboxErp,
+    erp: AbstractErp,
     psa: httpx.AsyncClient,
     *,
     not_onboarded: frozenset[str] = frozenset(),
@@ -120,9 +121,14 @@ async def build(
             billing_model=BillingModel.TIME_AND_MATERIALS, status=ProjectStatus.ACTIVE,
             flags=ProjectFlags(time_entry_open=True, expense_entry_open=True),
         )  # fmt: skip
+        service = await erp.upsert_service(
+            Role(id=ROLE, name="Consultant"),
+            Money(amount=RATES[entity.functional_currency], currency=entity.functional_currency),
+            key=f"{ROLE}-{entity.functional_currency}",
+        )
         erp_project = await erp.create_project(
             project, company=firm.companies[entity_id], customer=customer.external_id,
-            service=None, key=project_id,
+            service=service.external_id, key=project_id,
         )  # fmt: skip
         firm.erp_projects[project_id] = erp_project.external_id
         answer = await psa.post("/v1/projects", json={
