@@ -5,7 +5,7 @@ import pytest
 
 from tandem_sandbox import Sandbox, SandboxSettings, run_sandbox
 
-from .harness import Deployment, migrate
+from .harness import Deployment, deployment_of, migrate
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ async def sandbox(database_url: str) -> AsyncIterator[Sandbox]:
 async def deployment(
     sandbox: Sandbox, database_url: str, amqp_url: str, tmp_path: Path
 ) -> AsyncIterator[Deployment]:
-    deployed = Deployment(sandbox, database_url, amqp_url, tmp_path)
+    deployed = deployment_of(sandbox, database_url, amqp_url, tmp_path)
     try:
         yield deployed
     finally:

@@ -10,14 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,19 +29,23 @@ from tandem_messaging._topology import declare_events_exchange
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import Sandbox
 from tandem_service_kit import apply_migrations
-from time_expense.entrypoints.consumer import QUEUE
+from time_expense.local import LocalDeployment as Deployment
+
+__all__ = [
+    "Deployment",
+    "announce",
+    "clients",
+    "deployment_of",
+    "eventually",
+    "migrate",
+    "weekdays",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_MIGRATIONS = ROOT / "services" / "time-expense" / "migrations"
 WEBHOOK_SECRET = "psa-webhook-secret-for-system-tests"
 API_KEY = "system-test-reader-key"
 TENANT = "acme"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def migrate(database_url: str) -> None:
@@ -68,110 +67,27 @@ async def eventually(
         await asyncio.sleep(every)
 
 
-@dataclass
-class Deployment:
-    """time-expense's processes, configured against the sandbox and the test's broker/db."""
-
-    sandbox: Sandbox
-    database_url: str
-    amqp_url: str
-    logs: Path
-    late_policy: str = "post_to_next_open"
-    overrides: dict[str, str] = field(default_factory=dict)
-    erp: dict[str, Any] | None = None
-    """The ERP instance's settings (default: the sandbox HTTP ERP)."""
-    port: int = field(default_factory=free_port)
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def env(self) -> dict[str, str]:
-        erp = self.erp or {"kind": "sandbox", "url": self.sandbox.urls["erp"],
-                           "requests_per_second": 400, "burst": 200}  # fmt: skip
-        psa = {"url": self.sandbox.urls["psa"], "webhook_secret": WEBHOOK_SECRET,
-               "requests_per_second": 400, "burst": 200}  # fmt: skip
-        return {
-            **os.environ,
-            "TANDEM_SERVICE_NAME": "time-expense",
-            "TANDEM_DATABASE_URL": self.database_url,
-            "TANDEM_AMQP_URL": self.amqp_url,
-            "TANDEM_HTTP_PORT": str(self.port),
+def deployment_of(sandbox: Sandbox, database_url: str, amqp_url: str, logs: Path) -> Deployment:
+    """time-expense against the sandbox PSA and HTTP ERP, polling fast, for tests."""
+    erp = {"kind": "sandbox", "url": sandbox.urls["erp"], "requests_per_second": 400, "burst": 200}
+    psa = {"url": sandbox.urls["psa"], "webhook_secret": WEBHOOK_SECRET,
+           "requests_per_second": 400, "burst": 200}  # fmt: skip
+    return Deployment(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        logs=logs,
+        erp_instances={"erp-sandbox": erp},
+        psa_instances={"psa": psa},
+        settings={
             "TANDEM_LOG_LEVEL": "WARNING",
             "TANDEM_API_KEYS": json.dumps({API_KEY: ["time:read", "time:admin", "time:reconcile"]}),
-            "TANDEM_ERP_INSTANCES": json.dumps({"erp-sandbox": erp}),
             "TANDEM_ERP_BY_REGION": json.dumps({"us": "erp-sandbox", "eu": "erp-sandbox"}),
-            "TANDEM_PSA_INSTANCES": json.dumps({"psa": psa}),
-            "TANDEM_LATE_TIME_POLICY": self.late_policy,
             "TANDEM_POLL_INTERVAL_S": "1",
             "TANDEM_POLL_LAG_S": "0.5",
             "TANDEM_INGEST_INTERVAL_S": "0.1",
-            "OTEL_SDK_DISABLED": "true",
             "TANDEM_RECONCILE_QUIET_S": "0",
-            **self.overrides,
-        }
-
-    def start(self, role: str) -> None:
-        """Start ``python -m time_expense <role>``."""
-        with (self.logs / f"time-expense-{role}-{self.port}.log").open("ab") as log:
-            self.processes[role] = subprocess.Popen(  # noqa: S603 - our own module
-                [sys.executable, "-m", "time_expense", role],
-                env=self.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self, role: str) -> None:
-        """SIGKILL the process: no drain, no goodbye."""
-        process = self.processes.pop(role)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop(self) -> None:
-        """SIGTERM every process and wait for it."""
-        for process in self.processes.values():
-            process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.processes.clear()
-
-    async def wait_api(self) -> None:
-        async with httpx.AsyncClient(base_url=self.api_url) as client:
-
-            async def up() -> bool:
-                try:
-                    return (await client.get("/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await eventually(up, within=30, what="the time-expense API")
-
-    async def wait_worker(self) -> None:
-        """Wait until the worker consumes its queue (events published before are not queued)."""
-        connection = await aio_pika.connect_robust(self.amqp_url)
-        async with connection:
-
-            async def consuming() -> bool:
-                channel = await connection.channel()
-                try:
-                    queue = await channel.declare_queue(QUEUE, passive=True)
-                    return bool(queue.declaration_result.consumer_count)
-                except aio_pika.exceptions.ChannelClosed:
-                    return False
-                finally:
-                    if not channel.is_closed:
-                        await channel.close()
-
-            await eventually(consuming, within=60, what="the time-expense worker to consume")
-
-    def log_tail(self, role: str) -> str:
-        path = self.logs / f"time-expense-{role}-{self.port}.log"
-        return path.read_text() if path.exists() else ""
+        },
+    )
 
 
 async def announce(amqp_url: str, *events: tuple[Event, str, str, int]) -> None:

@@ -18,7 +18,7 @@ async def test_lost_approvals_are_found_and_re_driven_and_stray_erp_time_is_repo
     sandbox: Sandbox, deployment: Deployment
 ) -> None:
     # Webhooks only: nothing polls the PSA, so a lost webhook is lost until reconciliation.
-    deployment.overrides["TANDEM_POLL_INTERVAL_S"] = "3600"
+    deployment.settings["TANDEM_POLL_INTERVAL_S"] = "3600"
     firm = the_firm(us_consultants=4, de_consultants=0)
     lost = firm.consultants[-1]
     async with clients(sandbox, deployment) as http:

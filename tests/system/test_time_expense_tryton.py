@@ -17,7 +17,7 @@ WEEK = weekdays(date(2026, 10, 19), date(2026, 10, 23))
 async def test_approved_time_posts_into_tryton_exactly_once_and_a_rejection_reverses_it(
     sandbox: Sandbox, deployment: Deployment, tryton: TrytonServer
 ) -> None:
-    deployment.erp = {
+    deployment.erp_instances["erp-sandbox"] = {
         "kind": "tryton", "url": tryton.url, "database": tryton.database,
         "user": tryton.user, "password": tryton.password,
     }  # fmt: skip
