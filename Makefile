@@ -13,8 +13,8 @@ help:  ## list the targets
 setup:  ## install uv, the workspace, RabbitMQ and PostgreSQL (if absent) and start them
 	@tools/setup.sh all
 
-run: setup  ## run the suite on local defaults (for now: the event catalogue through RabbitMQ)
-	uv run python tools/run_catalogue.py
+run: setup  ## a month of a generated firm: sandbox PSA -> time-expense -> a real Tryton ERP
+	cd tools && uv run python -m month
 
 systems: setup  ## start the sandbox CRM/PSA/HRIS/ERP (seeded firm) and a real Tryton ERP on 127.0.0.1
 	uv run python tools/systems.py

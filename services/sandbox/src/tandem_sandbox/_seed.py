@@ -9,7 +9,7 @@ entry ``posted`` or ``invoiced``) are shown as the last state that system knows 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import asyncpg
@@ -181,10 +181,14 @@ def _erp(firm: Firm) -> Iterable[tuple[str, str, dict[str, Any]]]:
 _SYSTEMS = {"crm": _crm, "hris": _hris, "psa": _psa, "erp": _erp}
 
 
-async def seed(store: Store, firm: Firm) -> dict[str, int]:
-    """Write ``firm`` into the four systems (one transaction each); answer counts per collection."""
+async def seed(
+    store: Store, firm: Firm, systems: Collection[str] = tuple(_SYSTEMS)
+) -> dict[str, int]:
+    """Write ``firm`` into the ``systems`` (one transaction each); answer counts per collection."""
     counts: Counter[str] = Counter()
     for system, records in _SYSTEMS.items():
+        if system not in systems:
+            continue
         async with store.tx(system) as tx:
             for collection, id_, data in records(firm):
                 external_id = id_ if system == "erp" else None

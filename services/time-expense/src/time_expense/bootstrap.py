@@ -41,10 +41,13 @@ def erp_adapter(name: str, config: ErpInstanceSettings, stack: AsyncExitStack) -
             config.user,
             config.password.get_secret_value(),
             instance=name,
+            timeout=config.timeout_s,
         )
         stack.push_async_callback(client.aclose)
         return TrytonErp(client, instance=name)
-    target = HttpTarget(config.url, downstream=f"erp:{name}", bucket=bucket)
+    target = HttpTarget(
+        config.url, downstream=f"erp:{name}", bucket=bucket, timeout=config.timeout_s
+    )
     stack.push_async_callback(target.aclose)
     return SandboxErp(target, instance=name)
 

@@ -23,6 +23,7 @@ class ErpInstanceSettings(BaseModel):
     regions: frozenset[str] = frozenset()
     requests_per_second: float = Field(default=50.0, gt=0)
     burst: int = Field(default=50, ge=1)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
 
 
 class PsaInstanceSettings(BaseModel):

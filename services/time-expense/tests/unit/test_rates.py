@@ -169,3 +169,29 @@ def test_an_org_scoped_card_applies_only_to_projects_in_that_org_unit() -> None:
     cards = [card("practice", "150"), card("tenant", "120")]
     assert resolve_bill_rate(cards, QUERY).rate == usd("150")  # type: ignore[union-attr]
     assert resolve_bill_rate(cards, elsewhere).rate == usd("120")  # type: ignore[union-attr]
+
+
+def test_resolution_agrees_with_the_scenario_generator_on_a_whole_month() -> None:
+    """Two implementations, one rule: the sandbox firm's frozen rates are what we resolve."""
+    from tandem_sandbox.scenario import generate
+
+    firm = generate(7)
+    projects = {p.id: p for p in firm.projects}
+    checked = 0
+    for entry in firm.time_entries:
+        if entry.status != "approved" or not entry.billable or entry.role_id is None:
+            continue
+        project = projects[entry.project_id]
+        query = RateQuery(
+            project_id=project.id,
+            account_id=project.customer_id,
+            role_id=entry.role_id,
+            currency=project.currency,
+            on=entry.work_date,
+            org_unit_ids=frozenset(project.org_unit_ids),
+        )
+        resolved = resolve_bill_rate(firm.rate_cards, query)
+        assert resolved is not None, entry.id
+        assert (resolved.rate, resolved.source) == (entry.bill_rate, entry.rate_source)
+        checked += 1
+    assert checked > 4000

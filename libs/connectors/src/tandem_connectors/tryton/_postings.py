@@ -150,11 +150,12 @@ async def _expense_invoice(client: TrytonClient, posting: ExpensePosting) -> dic
     [config] = await client.read(
         "account.configuration", [1], ["default_account_payable"], context=context
     )
-    [address] = await client.search("party.address", [["party", "=", employee["party"]]], limit=1)
+    address = await _one(client, "party.address", [["party", "=", employee["party"]]], "address")
     domain = [["company", "=", company], ["type.expense", "=", True], ["closed", "!=", True]]
-    [account] = await client.search("account.account", domain, limit=1)
-    [journal] = await client.search("account.journal", [["type", "=", "expense"]], limit=1)
-    [currency] = await client.search("currency.currency", [["code", "=", expense.amount.currency]])
+    account = await _one(client, "account.account", domain, "expense account")
+    journal = await _one(client, "account.journal", [["type", "=", "expense"]], "expense journal")
+    code = expense.amount.currency
+    currency = await _one(client, "currency.currency", [["code", "=", code]], f"currency {code}")
     line = {
         "type": "line",
         "company": company,
@@ -177,6 +178,14 @@ async def _expense_invoice(client: TrytonClient, posting: ExpensePosting) -> dic
         "description": expense.category,
         "lines": [["create", [line]]],
     }
+
+
+async def _one(client: TrytonClient, model: str, domain: list[Any], what: str) -> int:
+    """The first record matching ``domain``; a missing one is a setup gap for a person."""
+    found = await client.search(model, domain, limit=1)
+    if not found:
+        raise RequestRejected("erp_setup_incomplete", f"Tryton has no {what} for this posting")
+    return int(found[0])
 
 
 async def time_lines(

@@ -111,9 +111,10 @@ def _deliver(
         contract_id=contract.id,
         opportunity_id=deal.id,
         legal_entity_id=deal.selling_legal_entity_id,
-        org_unit_ids=(
+        org_unit_ids=(  # every unit the project belongs to, up the tree, for rate-card scopes
             org.practice_ids[pursuit.practice],
             org.region_of(deal.selling_legal_entity_id),
+            org.group_id,
         ),
         project_manager_id=rng.choice(managers) if managers else None,
         currency=deal.amount.currency,

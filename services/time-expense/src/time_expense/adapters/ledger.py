@@ -43,6 +43,13 @@ FROM time_expense.postings WHERE key = $1
 _WORK_DATES = """
 SELECT key, work_date FROM time_expense.postings WHERE key = ANY($1::text[])
 """
+_HELD = """
+SELECT subject_id FROM time_expense.exceptions
+WHERE subject_type = 'time_entry' AND resolved_at IS NULL
+UNION
+SELECT record_id FROM time_expense.inbound
+WHERE record_type = 'time_entry' AND status = 'pending' AND detail IS NOT NULL
+"""
 _OPEN = """
 INSERT INTO time_expense.exceptions (subject_type, subject_id, event_id, reason, detail,
     retryable, waiting_for, project_id, worker_id, legal_entity_id, region, org_unit_ids)
@@ -176,6 +183,10 @@ class Ledgers:
         """The work date of each journal line written under one of ``keys``."""
         rows = await self._db.fetch(_WORK_DATES, keys)
         return {row["key"]: row["work_date"] for row in rows}
+
+    async def held_entries(self) -> set[str]:
+        """Time entries held as business exceptions (refused, or waiting for a dependency)."""
+        return {str(row[0]) for row in await self._db.fetch(_HELD)}
 
     async def open_exception(self, exception: BusinessException) -> None:
         """Open (or refresh) the subject's business exception."""

@@ -166,6 +166,7 @@ class ReconciliationRead(BaseModel):
     erp_lines: int
     mismatches: list[MismatchRead]
     repaired: list[str]
+    held: int
 
 
 class FxRatesLoad(BaseModel):

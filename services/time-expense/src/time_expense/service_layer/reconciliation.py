@@ -53,6 +53,8 @@ class Report:
     erp_lines: int
     mismatches: list[Mismatch]
     repaired: list[str] = field(default_factory=list)
+    held: int = 0
+    """Entries left out because they are open business exceptions (see ``/v1/exceptions``)."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,16 @@ class Reconciler:
         entries = [e for e in entries if e.status == "approved" and e.external_id not in in_flight]
         lines = await target.erp.time_lines(company=company, start=start, end=end + _LATE_WINDOW)
         async with self.pool.acquire() as db:
-            approved = await self._approved(db, entries, legal_entity_id)
+            held = await Ledgers(db).held_entries()  # known exceptions, not drift
+            approved = [
+                a
+                for a in await self._approved(db, entries, legal_entity_id)
+                if a.entry_id not in held
+            ]
             posted = [
                 p
                 for p in await self._posted(db, target, lines, start, end)
-                if p.entry_id not in in_flight
+                if p.entry_id not in in_flight and p.entry_id not in held
             ]
         found = reconcile(approved, posted)
         repaired = await self._repair(target, found, entries) if repair else []
@@ -98,6 +105,7 @@ class Reconciler:
             erp_lines=len(posted),
             mismatches=found,
             repaired=repaired,
+            held=len(held),
         )
         await self._record(report, region, trigger, started)
         return report

@@ -1,0 +1,152 @@
+"""Play a generated month in the sandbox PSA: log each week's time and expenses, then submit,
+approve or reject them as the firm did; time-expense takes it from there."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+
+from tandem_contracts.entities import ExpenseStatus, TimesheetStatus
+from tandem_sandbox.scenario import Firm
+
+__all__ = ["Played", "play"]
+
+_APPROVE = {TimesheetStatus.APPROVED, TimesheetStatus.PARTIALLY_APPROVED}
+_EXPENSE_APPROVE = {ExpenseStatus.APPROVED, ExpenseStatus.REIMBURSED}
+
+
+@dataclass
+class Played:
+    """What the PSA was told, and when the approving started and ended."""
+
+    timesheets: int = 0
+    entries: int = 0
+    approved_entries: int = 0
+    approved_minutes: int = 0
+    rejected_entries: int = 0
+    refused_by_psa: int = 0
+    """Entries the PSA would not take (a project closed for time, say): never logged."""
+    expenses: int = 0
+    approved_expenses: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+
+
+async def play(firm: Firm, psa_url: str, *, parallel: int = 16) -> Played:
+    """Log and decide the firm's month week by week; answer the totals."""
+    played = Played(started=time.monotonic())
+    resource_of = {r.worker_id: r.id for r in firm.resources if r.worker_id}
+    entries_of: dict[str | None, list[Any]] = defaultdict(list)
+    for entry in firm.time_entries:
+        entries_of[entry.timesheet_id].append(entry)
+    gate = asyncio.Semaphore(parallel)
+    async with httpx.AsyncClient(base_url=psa_url, timeout=60) as psa:
+        for week_start in _weeks(firm.month):
+            week_end = week_start + timedelta(days=6)
+            sheets = [t for t in firm.timesheets if week_start <= t.period_start <= week_end]
+            expenses = [x for x in firm.expenses if week_start <= x.expense_date <= week_end]
+
+            async def sheet_of(sheet: Any) -> None:
+                async with gate:
+                    await _timesheet(psa, sheet, entries_of[sheet.id], resource_of, played)
+
+            async def expense_of(expense: Any) -> None:
+                async with gate:
+                    await _expense(psa, expense, resource_of, played)
+
+            await asyncio.gather(*(sheet_of(s) for s in sheets), *(expense_of(x) for x in expenses))
+    played.finished = time.monotonic()
+    return played
+
+
+async def _timesheet(
+    psa: httpx.AsyncClient,
+    sheet: Any,
+    entries: list[Any],
+    resource_of: dict[str, str],
+    played: Played,
+) -> None:
+    resource = resource_of[sheet.worker_id]
+    logged = []
+    for entry in entries:
+        answer = await psa.post("/v1/time-entries", json={
+            "resource_id": resource, "project_id": entry.project_id, "task_id": entry.work_item_id,
+            "date": entry.work_date.isoformat(), "minutes": entry.duration_minutes,
+            "billable": entry.billable, "notes": entry.notes,
+        })  # fmt: skip
+        if answer.status_code == 409:
+            played.refused_by_psa += 1
+            continue
+        await _ok(_answered(answer))
+        logged.append(entry)
+    entries = logged
+    played.entries += len(entries)
+    played.timesheets += 1
+    if sheet.status is TimesheetStatus.OPEN or not entries:
+        return
+    created = await _ok(psa.post("/v1/timesheets", json={
+        "resource_id": resource, "period_start": sheet.period_start.isoformat(),
+        "period_end": sheet.period_end.isoformat(), "external_id": sheet.id,
+    }))  # fmt: skip
+    sheet_id = created["id"]
+    await _ok(psa.post(f"/v1/timesheets/{sheet_id}/submit", json={}))
+    if sheet.status in _APPROVE:
+        await _ok(psa.post(f"/v1/timesheets/{sheet_id}/approve", json={"approver": "pm"}))
+        played.approved_entries += len(entries)
+        played.approved_minutes += sum(e.duration_minutes for e in entries)
+    elif sheet.status is TimesheetStatus.REJECTED:
+        await _ok(psa.post(f"/v1/timesheets/{sheet_id}/reject", json={"approver": "pm"}))
+        played.rejected_entries += len(entries)
+
+
+async def _expense(
+    psa: httpx.AsyncClient, expense: Any, resource_of: dict[str, str], played: Played
+) -> None:
+    answer = await psa.post("/v1/expenses", json={
+        "resource_id": resource_of[expense.worker_id], "project_id": expense.project_id,
+        "date": expense.expense_date.isoformat(), "category": expense.category,
+        "amount": str(expense.amount.amount), "currency": expense.amount.currency,
+        "billable": expense.billable, "markup_multiplier": str(expense.markup_multiplier),
+        "receipt_ref": expense.receipt_ref,
+    })  # fmt: skip
+    if answer.status_code == 409:
+        played.refused_by_psa += 1
+        return
+    created = await _ok(_answered(answer))
+    played.expenses += 1
+    await _ok(psa.post(f"/v1/expenses/{created['id']}/submit", json={}))
+    if expense.status in _EXPENSE_APPROVE:
+        await _ok(psa.post(f"/v1/expenses/{created['id']}/approve", json={"approver": "pm"}))
+        played.approved_expenses += 1
+    elif expense.status is ExpenseStatus.REJECTED:
+        await _ok(psa.post(f"/v1/expenses/{created['id']}/reject", json={"approver": "pm"}))
+
+
+async def _answered(answer: httpx.Response) -> httpx.Response:
+    return answer
+
+
+async def _ok(request: Any) -> dict[str, Any]:
+    answer: httpx.Response = await request
+    if answer.status_code >= 400:
+        raise RuntimeError(f"the PSA refused {answer.request.url}: {answer.text[:300]}")
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _weeks(month: date) -> list[date]:
+    """The Mondays of the weeks touching ``month``."""
+    first_day = month.replace(day=1)
+    last_day = (first_day + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    monday = first_day - timedelta(days=first_day.weekday())
+    weeks = []
+    while monday <= last_day:
+        weeks.append(monday)
+        monday += timedelta(weeks=1)
+    return weeks

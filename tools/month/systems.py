@@ -1,0 +1,153 @@
+"""The local systems a month runs on: a fresh database and vhost, the sandbox, an ERP, and
+time-expense's api and worker processes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import asyncpg
+import httpx
+
+from tandem_connectors import MIGRATIONS as CONNECTOR_MIGRATIONS
+from tandem_connectors.http import HttpTarget, RetryPolicy
+from tandem_connectors.ports import AbstractErp
+from tandem_connectors.sandbox import SandboxErp
+from tandem_connectors.tryton import TrytonClient, TrytonErp
+from tandem_messaging import MIGRATIONS as MESSAGING_MIGRATIONS
+from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
+from tandem_sandbox import Sandbox, SandboxSettings, run_sandbox
+from tandem_service_kit import apply_migrations
+from tandem_testing import TrytonServer, tryton_server
+from time_expense.local import LocalDeployment
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE_MIGRATIONS = ROOT / "services" / "time-expense" / "migrations"
+# Minted per process: a local run's credentials are never the same twice nor kept anywhere.
+API_KEY = secrets.token_hex(16)
+WEBHOOK_SECRET = secrets.token_hex(16)
+ERP = "erp"
+Flavour = Literal["tryton", "sandbox"]
+
+
+@dataclass
+class Systems:
+    """Everything one run uses, with the clients the runner drives it through."""
+
+    sandbox: Sandbox
+    deployment: LocalDeployment
+    erp: AbstractErp
+    database_url: str
+    amqp_url: str
+    flavour: Flavour
+    tryton: TrytonServer | None
+
+
+def _urls() -> tuple[str, str, str]:
+    database = os.environ.get(
+        "TANDEM_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+    )
+    amqp = os.environ.get("TANDEM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    management = os.environ.get("TANDEM_AMQP_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672")
+    return database, amqp, management
+
+
+async def _fresh_database(admin_url: str, name: str) -> str:
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _fresh_vhost(amqp_url: str, management_url: str, name: str) -> str:
+    user = httpx.URL(management_url).username or "guest"
+    async with httpx.AsyncClient(base_url=management_url, timeout=10) as api:
+        await api.delete(f"/api/vhosts/{name}")
+        (await api.put(f"/api/vhosts/{name}")).raise_for_status()
+        grant = {"configure": ".*", "write": ".*", "read": ".*"}
+        (await api.put(f"/api/permissions/{name}/{user}", json=grant)).raise_for_status()
+    return amqp_url.rstrip("/") + f"/{name}"
+
+
+@contextlib.asynccontextmanager
+async def local_systems(
+    flavour: Flavour, *, run: str, logs: Path, settings: dict[str, str] | None = None
+) -> AsyncIterator[Systems]:
+    """Start everything for one run named ``run``; stop it all afterwards."""
+    admin, amqp, management = _urls()
+    database_url = await _fresh_database(admin, f"tandem_{run}")
+    amqp_url = await _fresh_vhost(amqp, management, f"tandem-{run}")
+    await apply_migrations(
+        database_url,
+        [MESSAGING_MIGRATIONS, CONNECTOR_MIGRATIONS, SERVICE_MIGRATIONS, SANDBOX_MIGRATIONS],
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        sandbox = await stack.enter_async_context(
+            run_sandbox(SandboxSettings(database_url=database_url, base_port=0))
+        )
+        tryton = (
+            stack.enter_context(tryton_server(ROOT / ".tandem" / "tryton", run))
+            if flavour == "tryton"
+            else None
+        )
+        erp_config, erp = await _erp(stack, sandbox, tryton)
+        psa = {"url": sandbox.urls["psa"], "webhook_secret": WEBHOOK_SECRET,
+               "requests_per_second": 2000, "burst": 500}  # fmt: skip
+        deployment = LocalDeployment(
+            database_url=database_url,
+            amqp_url=amqp_url,
+            logs=logs,
+            erp_instances={ERP: erp_config},
+            psa_instances={"psa": psa},
+            settings={
+                "TANDEM_LOG_LEVEL": "WARNING",
+                "TANDEM_API_KEYS": json.dumps(
+                    {API_KEY: ["time:read", "time:admin", "time:reconcile"]}
+                ),
+                "TANDEM_ERP_BY_REGION": json.dumps(
+                    dict.fromkeys(("us", "uk", "eu", "in", "apac"), ERP)
+                ),
+                "TANDEM_POLL_INTERVAL_S": "2",
+                "TANDEM_POLL_LAG_S": "1",
+                "TANDEM_INGEST_INTERVAL_S": "0.1",
+                "TANDEM_RECONCILE_QUIET_S": "0",
+                **(settings or {}),
+            },
+        )
+        stack.callback(deployment.stop)
+        deployment.start("api")
+        deployment.start("worker")
+        await deployment.wait_api()
+        await deployment.wait_worker()
+        yield Systems(sandbox, deployment, erp, database_url, amqp_url, flavour, tryton)
+
+
+async def _erp(
+    stack: contextlib.AsyncExitStack, sandbox: Sandbox, tryton: TrytonServer | None
+) -> tuple[dict[str, Any], AbstractErp]:
+    """The ERP's settings for time-expense, and the runner's own adapter of it."""
+    if tryton is not None:
+        client = TrytonClient(
+            tryton.url, tryton.database, tryton.user, tryton.password, instance=ERP
+        )
+        stack.push_async_callback(client.aclose)
+        config: dict[str, Any] = {"kind": "tryton", "url": tryton.url, "database": tryton.database,
+                                  "user": tryton.user, "password": tryton.password}  # fmt: skip
+        return config, TrytonErp(client, instance=ERP)
+    target = HttpTarget(sandbox.urls["erp"], downstream="erp", retry=RetryPolicy(5, 0.1, 2))
+    stack.push_async_callback(target.aclose)
+    return {
+        "kind": "sandbox",
+        "url": sandbox.urls["erp"],
+        "requests_per_second": 5000,
+        "burst": 1000,
+    }, SandboxErp(target, instance=ERP)
