@@ -86,6 +86,10 @@ class Settler:
         waiting_for: str | None = None,
     ) -> None:
         headers = message.headers or {}
+        if waiting_for is not None and attempt >= self.max_attempts:
+            # Sent back again and again although its dependency is met: the handler and the key
+            # it waits for disagree. Park it for a person instead of looping.
+            waiting_for, reason = None, "dependency_unresolved"
         first = headers.get(parking.FIRST_FAILURE_HEADER)
         failure = parking.Failure(
             reason=reason or getattr(exc, "reason", None) or "unexpected",
@@ -109,8 +113,9 @@ class Settler:
             if parked is not None and envelope is not None:
                 await self._on_parked(connection, envelope, exc, attempt)
         if parked is None:  # the dependency was met meanwhile: try again at once
+            again = {**headers, parking.ATTEMPT_HEADER: attempt + 1}
             await self.channel().default_exchange.publish(
-                copy_message(message, dict(headers)), routing_key=self.queue
+                copy_message(message, again), routing_key=self.queue
             )
             return
         self.metrics.parked.labels(self.queue, failure.reason).inc()

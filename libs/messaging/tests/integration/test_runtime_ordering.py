@@ -171,3 +171,45 @@ async def _effects(pool, n: int) -> bool:
 
 async def _parked(pool, n: int) -> bool:
     return int(await pool.fetchval("SELECT count(*) FROM messaging.parked")) >= n
+
+
+async def test_a_message_still_waiting_once_its_dependency_is_met_is_parked_not_looped(
+    pool, amqp, publish, lost_event, fast_settings, eventually
+) -> None:
+    router = Router(service="test")
+    calls: list[int] = []
+
+    @router.handles(OpportunityLost)
+    async def always_waits(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
+        # A check stricter than the key it waits for: the key is met, the check still fails.
+        calls.append(1)
+        raise DependencyMissing("project-closed:prj-9", "its project is not closed for time yet")
+
+    @router.handles(ProjectClosedForTime)
+    async def close(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
+        ctx.satisfy("project-closed:prj-9")
+
+    async with Consumer(router, queue="t.loop", pool=pool, connection=amqp, settings=fast_settings):
+        envelope = lost_event("prj-9")
+        closing = ProjectClosedForTime(
+            project_id="prj-9", closed_from=envelope.occurred_at.date(),
+            closed_at=envelope.occurred_at,
+        )  # fmt: skip
+        await publish(amqp, envelope.caused(closing, producer=envelope.producer, subject_version=1))
+        await eventually(
+            lambda: _satisfied(pool, "project-closed:prj-9"), what="the dependency to be met"
+        )
+        await publish(amqp, envelope)
+        await eventually(lambda: _parked(pool, 1), what="the looping message to be parked")
+    [parked] = await list_parked(pool, consumer="t.loop")
+    assert parked.reason == "dependency_unresolved"
+    assert parked.waiting_for is None
+    assert len(calls) == fast_settings.max_attempts
+
+
+async def _satisfied(pool, key: str) -> bool:
+    return bool(
+        await pool.fetchval(
+            "SELECT count(*) FROM messaging.satisfied_dependencies WHERE key = $1", key
+        )
+    )

@@ -119,16 +119,21 @@ def test_an_assignment_is_needed_only_when_the_project_says_so() -> None:
     assert check_assignment(entry(), project(), []) is None
     strict = project(time_requires_assignment=True)
     assert check_assignment(entry(), strict, [assignment()]) == assignment()
-    misses = [
+    # No live assignment of the worker on the project yet: the entry waits for one.
+    not_yet = [
         assignment(AssignmentStatus.CANCELLED),
         assignment(worker_id="w-other"),
-        assignment(end_date=date(2026, 10, 13)),
         assignment(AssignmentStatus.PROPOSED),
     ]
-    with pytest.raises(DependencyPending) as caught:
-        check_assignment(entry(), strict, misses)
-    assert caught.value.reason is PostingFailureReason.ASSIGNMENT_MISSING
-    assert caught.value.key == "assignment:p-1:w-uk"
+    with pytest.raises(DependencyPending) as waiting:
+        check_assignment(entry(), strict, not_yet)
+    assert waiting.value.reason is PostingFailureReason.ASSIGNMENT_MISSING
+    assert waiting.value.key == "assignment:p-1:w-uk"
+    # Assigned, but not on that day: refused, since no further assignment is on its way.
+    with pytest.raises(PostingRefused) as refused:
+        check_assignment(entry(), strict, [assignment(end_date=date(2026, 10, 13))])
+    assert not isinstance(refused.value, DependencyPending)
+    assert refused.value.reason is PostingFailureReason.ASSIGNMENT_MISSING
 
 
 def test_an_unmapped_worker_waits_for_its_mapping_in_that_instance() -> None:

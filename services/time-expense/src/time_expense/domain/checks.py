@@ -86,25 +86,32 @@ def check_project_open(project_id: str, project: Project | None, *, expenses: bo
 def check_assignment(
     entry: TimeEntry, project: Project, assignments: Iterable[Assignment]
 ) -> Assignment | None:
-    """Pass when the project needs no assignment, or one covers the worker on the work date."""
-    covering = next(
-        (
-            a
-            for a in assignments
-            if a.project_id == project.id
-            and a.worker_id == entry.worker_id
-            and a.status in _LIVE_ASSIGNMENT
-            and a.start_date <= entry.work_date <= a.end_date
-        ),
-        None,
-    )
-    if covering is None and project.flags.time_requires_assignment:
+    """Pass when the project needs no assignment, or one covers the worker on the work date.
+
+    With no live assignment of the worker on the project yet, the entry waits for one; with
+    assignments that do not cover the work date, it is refused (a later assignment would not
+    be announced as the missing one, so waiting could last for ever).
+    """
+    live = [
+        a
+        for a in assignments
+        if a.project_id == project.id
+        and a.worker_id == entry.worker_id
+        and a.status in _LIVE_ASSIGNMENT
+    ]
+    covering = next((a for a in live if a.start_date <= entry.work_date <= a.end_date), None)
+    if covering is not None or not project.flags.time_requires_assignment:
+        return covering
+    if not live:
         raise DependencyPending(
             assignment_key(project.id, entry.worker_id),
             PostingFailureReason.ASSIGNMENT_MISSING,
-            f"worker {entry.worker_id} has no assignment on {project.id} for {entry.work_date}",
+            f"worker {entry.worker_id} has no assignment on {project.id} yet",
         )
-    return covering
+    raise PostingRefused(
+        PostingFailureReason.ASSIGNMENT_MISSING,
+        f"no assignment of worker {entry.worker_id} on {project.id} covers {entry.work_date}",
+    )
 
 
 def check_worker_mapped(worker_id: str, employee: str | None, instance: str) -> str:
