@@ -73,7 +73,7 @@ async def burst(flavour: Flavour, entries: int, *, logs: Path, lanes: int) -> Me
     """All ``entries`` approved at once; measure until every one is posted."""
     firm = generate(11, consultants=120, customers=20)
     settings = {"TANDEM_CONCURRENCY": str(lanes), "TANDEM_POLL_INTERVAL_S": "0.5",
-                "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "ERROR"}  # fmt: skip
+                "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "WARNING"}  # fmt: skip
     async with local_systems(
         flavour, run=f"bench_{flavour}", logs=logs, settings=settings
     ) as systems:
@@ -90,7 +90,7 @@ async def outage(
     """Approvals at a steady rate; the ERP down for ``down`` s in the middle."""
     firm = generate(11, consultants=120, customers=20)
     settings = {"TANDEM_CONCURRENCY": str(lanes), "TANDEM_POLL_INTERVAL_S": "0.5",
-                "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "ERROR"}  # fmt: skip
+                "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "WARNING"}  # fmt: skip
     total = int(entries_per_second * seconds)
     async with local_systems(
         "sandbox", run="bench_outage", logs=logs, settings=settings

@@ -43,6 +43,7 @@ def pairs_of(firm: Firm) -> list[Pair]:
             or assignment.status is AssignmentStatus.PROPOSED
             or project.status is not ProjectStatus.ACTIVE
             or not project.flags.time_entry_open
+            or project.flags.time_requires_assignment  # the bench dates ignore assignment spans
             or worker.legal_entity_id != project.legal_entity_id
             or worker.id not in resources
         ):

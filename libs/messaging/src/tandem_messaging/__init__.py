@@ -37,7 +37,14 @@ from tandem_messaging._parking import (
     list_parked,
     replay,
 )
-from tandem_messaging._router import Handler, HandlerContext, ParkedHook, Router
+from tandem_messaging._router import (
+    Flush,
+    Handler,
+    HandlerContext,
+    ParkedHook,
+    Router,
+    TransactionScope,
+)
 from tandem_messaging._topology import (
     DEAD_LETTER_EXCHANGE,
     RETRY_EXCHANGE,
@@ -61,6 +68,7 @@ __all__ = [
     "DbConnection",
     "DependencyMissing",
     "DownstreamUnavailable",
+    "Flush",
     "Handler",
     "HandlerContext",
     "HandlerError",
@@ -75,6 +83,7 @@ __all__ = [
     "ReplaySelection",
     "Router",
     "TopologyMismatchError",
+    "TransactionScope",
     "TransientError",
     "binding_for",
     "correlation_id",

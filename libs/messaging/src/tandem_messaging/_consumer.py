@@ -36,7 +36,7 @@ from tandem_messaging._flow import Breakers
 from tandem_messaging._inbox import Claim, claim
 from tandem_messaging._metrics import Metrics, default_metrics
 from tandem_messaging._outbox import Outbox
-from tandem_messaging._router import HandlerContext, Router
+from tandem_messaging._router import HandlerContext, Router, TransactionScope
 from tandem_messaging._settle import Settler, ack, attempt_of, give_back, stopped_within
 from tandem_messaging._topology import ConsumerTopology, DeclaredTopology, declare_consumer
 from tandem_messaging._tracing import consume_span
@@ -217,9 +217,13 @@ class Consumer:
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 results = []
+                scope = TransactionScope()
                 for message, envelope in batch:
                     with _handling(envelope, message, self.queue_name):
-                        results.append(await self._apply(connection, envelope, attempt_of(message)))
+                        results.append(
+                            await self._apply(connection, envelope, attempt_of(message), scope)
+                        )
+                await scope.flush()
         except Exception:
             return False
         elapsed = (time.perf_counter() - started) / len(batch)
@@ -248,7 +252,9 @@ class Consumer:
             try:
                 try:
                     async with self._pool.acquire() as connection, connection.transaction():
-                        outcome, satisfied = await self._apply(connection, envelope, attempt)
+                        scope = TransactionScope()
+                        outcome, satisfied = await self._apply(connection, envelope, attempt, scope)
+                        await scope.flush()
                 except _DATABASE_DOWN as exc:
                     # The service's own database is a downstream too: hold, pause, probe.
                     raise DownstreamUnavailable("database", repr(exc)) from exc
@@ -284,7 +290,11 @@ class Consumer:
             return
 
     async def _apply(
-        self, connection: DbConnection, envelope: Envelope[Any], attempt: int
+        self,
+        connection: DbConnection,
+        envelope: Envelope[Any],
+        attempt: int,
+        scope: TransactionScope,
     ) -> tuple[Claim, list[str]]:
         """Claim ``envelope`` in the inbox and run its handler, in the caller's transaction."""
         handler = self.router.handlers.get(envelope.event_type)
@@ -306,6 +316,7 @@ class Consumer:
             attempt=attempt,
             connection=connection,
             _publisher=publish,
+            scope=scope,
         )
         await handler(envelope, context)
         if context.satisfied:

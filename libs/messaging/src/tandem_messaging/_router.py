@@ -13,10 +13,40 @@ from typing import Any, Generic, TypeVar
 from tandem_contracts import Envelope, Event, ExternalRef, Producer
 from tandem_messaging._topology import binding_for
 
-__all__ = ["Handler", "HandlerContext", "ParkedHook", "Router"]
+__all__ = ["Flush", "Handler", "HandlerContext", "ParkedHook", "Router", "TransactionScope"]
 
 E = TypeVar("E", bound=Event)
 Publisher = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+Flush = Callable[[list[Any]], Awaitable[None]]
+
+
+@dataclass
+class TransactionScope:
+    """Work the handlers of one transaction defer to its end, to do it once for all of them.
+
+    A consumer commits a lane's batch of deliveries in one transaction: a handler can
+    ``defer`` an item under a key (say, a posting for the ERP), and the key's ``flush`` runs
+    once, with every item deferred under it, before the transaction commits. If a flush
+    raises, the transaction rolls back like any handler failure (the batch is then redone one
+    message at a time, each flushing alone).
+    """
+
+    _pending: dict[str, tuple[Flush, list[Any]]] = field(default_factory=dict)
+
+    def defer(self, key: str, flush: Flush, item: Any) -> None:
+        """Add ``item`` to the work ``flush`` does for ``key`` before the commit."""
+        self._pending.setdefault(key, (flush, []))[1].append(item)
+
+    async def flush(self, key: str | None = None) -> None:
+        """Do the deferred work now: of ``key``, or of every key in the order first deferred."""
+        keys = [key] if key is not None else list(self._pending)
+        for name in keys:
+            pending = self._pending.pop(name, None)
+            if pending is not None:
+                flush, items = pending
+                await flush(items)
 
 
 @dataclass
@@ -34,6 +64,7 @@ class HandlerContext(Generic[E]):
     connection: Any
     _publisher: Publisher
     satisfied: list[str] = field(default_factory=list)
+    scope: TransactionScope = field(default_factory=TransactionScope)
 
     async def publish(
         self,

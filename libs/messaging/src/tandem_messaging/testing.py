@@ -97,6 +97,7 @@ class InMemoryBroker:
             if handler is None:
                 raise PermanentError("no_handler", f"no handler for {envelope.event_type}")
             await handler(envelope, context)
+            await context.scope.flush()
         except DownstreamUnavailable:
             return Outcome.HELD
         except DependencyMissing as exc:

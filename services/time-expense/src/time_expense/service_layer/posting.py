@@ -10,14 +10,16 @@ transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tandem_connectors.ports import TimeReversal
+from tandem_connectors.ports import TimeReversal, Written
 from tandem_contracts import Envelope, Money
 from tandem_contracts.entities import TimeEntry
 from tandem_contracts.events import TimeAdjusted, TimeApproved, TimePosted, TimeRejected
 from tandem_messaging import HandlerContext
+from time_expense.adapters.erp import ErpTarget
 from time_expense.adapters.ledger import JournalLine, Ledgers
 from time_expense.domain import (
     EntryLedger,
@@ -33,7 +35,7 @@ from time_expense.domain import (
 )
 from time_expense.service_layer.context import Services
 from time_expense.service_layer.failures import as_runtime_error
-from time_expense.service_layer.preparation import ensure_periods, prepare_posting
+from time_expense.service_layer.preparation import Prepared, ensure_periods, prepare_posting
 
 __all__ = ["event_version", "on_time_adjusted", "on_time_approved", "on_time_rejected"]
 
@@ -127,24 +129,49 @@ async def _carry_out(
         await Ledgers(ctx.connection).resolve_exception("time_entry", ledger.entry_id)
 
 
+@dataclass(frozen=True)
+class _Deferred:
+    """A posting checked and priced, waiting for its batch's one write to the ERP."""
+
+    ctx: HandlerContext[Any]
+    services: Services
+    target: ErpTarget
+    prepared: Prepared
+    command: Post
+
+
 async def _post(
     envelope: Envelope[Any], ctx: HandlerContext[Any], services: Services, command: Post
 ) -> None:
+    """Check and price the entry now; write it with the rest of the lane's batch."""
     entry, db = command.entry, ctx.connection
     target = services.erps.target(entry.project_legal_entity_id, envelope.data_residency_region)
     try:
         prepared = await prepare_posting(db, services, target, entry, command.key)
     except PostingRefused as refused:
         raise as_runtime_error(refused) from refused
-    [written] = await target.erp.post_time([prepared.posting])
-    currency = prepared.project.currency
-    await Ledgers(db).journal(
+    deferred = _Deferred(ctx, services, target, prepared, command)
+    ctx.scope.defer(f"erp-time:{target.instance}", _write_postings, deferred)
+
+
+async def _write_postings(batch: list[Any]) -> None:
+    """One ERP write for a batch's postings; then each one's journal line and event."""
+    deferred: list[_Deferred] = batch
+    target = deferred[0].target
+    written = await target.erp.post_time([d.prepared.posting for d in deferred])
+    for item, line in zip(deferred, written, strict=True):
+        await _record_posting(item, line)
+
+
+async def _record_posting(item: _Deferred, written: Written) -> None:
+    entry, prepared, command = item.command.entry, item.prepared, item.command
+    await Ledgers(item.ctx.connection).journal(
         JournalLine(
             key=command.key,
             subject_type="time_entry",
             subject_id=entry.id,
             kind="post",
-            erp_instance=target.instance,
+            erp_instance=item.target.instance,
             erp_id=written.external_id,
             project_id=entry.project_id,
             worker_id=entry.worker_id,
@@ -156,7 +183,7 @@ async def _post(
             bill_amount=prepared.bill_amount.amount if prepared.bill_amount else None,
             cost_amount=prepared.cost_amount.amount if prepared.cost_amount else None,
             amount=None,
-            currency=currency,
+            currency=prepared.project.currency,
         )
     )
     posted = TimePosted(
@@ -170,14 +197,15 @@ async def _post(
         duration_minutes=entry.duration_minutes,
         bill_amount=prepared.bill_amount,
         cost_amount=prepared.cost_amount,
-        posted_at=services.clock(),
+        posted_at=item.services.clock(),
     )
-    await ctx.publish(posted, subject_version=event_version(command.version, _POSTED))
+    await item.ctx.publish(posted, subject_version=event_version(command.version, _POSTED))
 
 
 async def _reverse(
     envelope: Envelope[Any], ctx: HandlerContext[Any], services: Services, command: Reverse
 ) -> None:
+    await ctx.scope.flush()  # the posting it reverses may be waiting in this batch
     db = ctx.connection
     ledgers = Ledgers(db)
     original = await ledgers.journal_line(command.posted_key)
