@@ -73,6 +73,7 @@ async def burst(flavour: Flavour, entries: int, *, logs: Path, lanes: int) -> Me
     """All ``entries`` approved at once; measure until every one is posted."""
     firm = generate(11, consultants=120, customers=20)
     settings = {"TANDEM_CONCURRENCY": str(lanes), "TANDEM_POLL_INTERVAL_S": "0.5",
+                "TANDEM_PREFETCH": "1024", "TANDEM_BATCH_SIZE": "64",
                 "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "WARNING"}  # fmt: skip
     async with local_systems(
         flavour, run=f"bench_{flavour}", logs=logs, settings=settings
@@ -90,6 +91,7 @@ async def outage(
     """Approvals at a steady rate; the ERP down for ``down`` s in the middle."""
     firm = generate(11, consultants=120, customers=20)
     settings = {"TANDEM_CONCURRENCY": str(lanes), "TANDEM_POLL_INTERVAL_S": "0.5",
+                "TANDEM_PREFETCH": "1024", "TANDEM_BATCH_SIZE": "64",
                 "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "WARNING"}  # fmt: skip
     total = int(entries_per_second * seconds)
     async with local_systems(
@@ -160,6 +162,8 @@ async def _measure(name: str, systems: Systems, month: date) -> Measured:
     lines = 0
     for company in companies:
         lines += len(await systems.erp.time_lines(company=company, start=month, end=end))
+    counters = systems.sandbox.faults["erp"].counters
+    refused = counters.get("concurrency_limited", 0) + counters.get("rate_limited", 0)
     return Measured(
         name=name,
         entries=int(row["n"]),
@@ -168,6 +172,7 @@ async def _measure(name: str, systems: Systems, month: date) -> Measured:
         peak_rss_mb=_peak_rss_mb(systems.deployment.pid("worker")),
         erp_lines=lines,
         doubled=doubled,
+        note=f"the ERP refused {refused} requests over its limits (429)",
     )  # fmt: skip
 
 
@@ -201,6 +206,8 @@ def _print(raw: float, runs: list[Measured], notes: list[str]) -> None:
             f"{m.name:<40} {m.entries:>8} {m.rate:>10,.1f} {m.rate / raw:>6.3f} {latency} "
             f"{m.peak_rss_mb:>7.0f}MB {m.erp_lines:>9} {m.doubled:>7}"
         )
+    for m in runs:
+        print(f"  {m.name}: {m.note}")
     for note in notes:
         print(f"  {note}")
 

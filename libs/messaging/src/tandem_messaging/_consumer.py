@@ -224,7 +224,10 @@ class Consumer:
                             await self._apply(connection, envelope, attempt_of(message), scope)
                         )
                 await scope.flush()
-        except Exception:
+        except Exception as exc:
+            logger.info(
+                "a batch of %d on %s is redone one by one: %r", len(batch), self.queue_name, exc
+            )
             return False
         elapsed = (time.perf_counter() - started) / len(batch)
         released: list[str] = []

@@ -34,6 +34,8 @@ class TransactionScope:
     """
 
     _pending: dict[str, tuple[Flush, list[Any]]] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict)
+    """What handlers of this transaction read and may share (clear it after writing it)."""
 
     def defer(self, key: str, flush: Flush, item: Any) -> None:
         """Add ``item`` to the work ``flush`` does for ``key`` before the commit."""

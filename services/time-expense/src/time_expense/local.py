@@ -64,9 +64,14 @@ class LocalDeployment:
 
     def start(self, role: str) -> None:
         """Start ``python -m time_expense <role>`` (``api`` or ``worker``), logging to a file."""
+        profile = os.environ.get("TANDEM_PROFILE_DIR")  # set: profile the process (cProfile)
+        command = [sys.executable, "-m", "time_expense", role]
+        if profile:
+            out = Path(profile) / f"time-expense-{role}-{self.port}.prof"
+            command[1:1] = ["-m", "cProfile", "-o", str(out)]
         with self.log_path(role).open("ab") as log:
             self.processes[role] = subprocess.Popen(  # noqa: S603 - our own module
-                [sys.executable, "-m", "time_expense", role],
+                command,
                 env=self.env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -49,7 +49,13 @@ _CANCEL_ASSIGNMENT = """
 UPDATE time_expense.assignments
 SET data = jsonb_set(data, '{status}', '"cancelled"') WHERE assignment_id = $1
 """
-_CARDS = "SELECT data FROM time_expense.rate_cards WHERE currency = $1"
+_CARD_VERSIONS = "SELECT rate_card_id, version FROM time_expense.rate_cards WHERE currency = $1"
+_CARDS = """
+SELECT rate_card_id, version, data FROM time_expense.rate_cards WHERE rate_card_id = ANY($1)
+"""
+# Parsed rate cards by (id, published version): a published version never changes, and
+# parsing a card's versions and role rows for every entry was a fifth of the posting time.
+_PARSED_CARDS: dict[tuple[str, int], RateCard] = {}
 _SAVE_CARD = """
 INSERT INTO time_expense.rate_cards (rate_card_id, currency, version, data)
 VALUES ($1, $2, $3, $4::jsonb)
@@ -150,9 +156,17 @@ class ReferenceData:
         await self._db.execute(_CANCEL_ASSIGNMENT, assignment_id)
 
     async def rate_cards(self, currency: str) -> list[RateCard]:
-        """Every rate card in ``currency``."""
-        rows = await self._db.fetch(_CARDS, currency)
-        return [RateCard.model_validate_json(row["data"]) for row in rows]
+        """Every rate card in ``currency`` (each version parsed once per process)."""
+        current = [
+            (r["rate_card_id"], r["version"])
+            for r in await self._db.fetch(_CARD_VERSIONS, currency)
+        ]
+        unknown = [card for card, version in current if (card, version) not in _PARSED_CARDS]
+        if unknown:
+            for row in await self._db.fetch(_CARDS, unknown):
+                parsed = RateCard.model_validate_json(row["data"])
+                _PARSED_CARDS[(row["rate_card_id"], row["version"])] = parsed
+        return [_PARSED_CARDS[key] for key in current if key in _PARSED_CARDS]
 
     async def save_rate_card(self, card: RateCard, version: int) -> None:
         """Keep the card's published ``version`` unless a later one is kept already."""

@@ -47,6 +47,9 @@ _USE_CASES: tuple[tuple[type[Event], UseCase], ...] = (
 )
 
 
+_POSTINGS = (TimeApproved, TimeRejected, TimeAdjusted, ExpenseApproved)
+
+
 def worker_of(envelope: Envelope[Any]) -> str:
     """Order a worker's time and expenses in arrival order (other events by their subject)."""
     payload = envelope.payload
@@ -65,7 +68,7 @@ def build_router(services: Services) -> Router:
     """The router of time-expense's consumer, its use cases bound to ``services``."""
     router = Router(service=SERVICE, lane_key=worker_of)
     for model, use_case in _USE_CASES:
-        router.handles(model)(_bound(use_case, services))
+        router.handles(model)(_bound(use_case, services, writes_reference=model not in _POSTINGS))
 
     async def parked(
         envelope: Envelope[Any], error: BaseException, ctx: HandlerContext[Any]
@@ -76,9 +79,13 @@ def build_router(services: Services) -> Router:
     return router
 
 
-def _bound(use_case: UseCase, services: Services) -> Callable[..., Awaitable[None]]:
+def _bound(
+    use_case: UseCase, services: Services, *, writes_reference: bool
+) -> Callable[..., Awaitable[None]]:
     async def handle(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
         await use_case(envelope, ctx, services)
+        if writes_reference:  # what later entries of this transaction read has changed
+            ctx.scope.memo.clear()
 
     handle.__name__ = use_case.__name__
     return handle

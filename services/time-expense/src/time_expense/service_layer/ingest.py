@@ -74,6 +74,7 @@ async def publish_landed(pool: asyncpg.Pool, ingest: IngestContext, limit: int =
     async with pool.acquire() as db, db.transaction():
         inbound, reference = Inbound(db), ReferenceData(db)
         rows = await inbound.pending(limit)
+        memo: dict[tuple[str, str], _Known] = {}  # the same projects and workers recur
         blocked: dict[str, str] = {}  # worker -> why its records wait
         published: list[int] = []
         ignored: list[int] = []
@@ -86,7 +87,7 @@ async def publish_landed(pool: asyncpg.Pool, ingest: IngestContext, limit: int =
                     await inbound.note(row["sequence"], blocked[worker_key])
                 continue
             try:
-                envelope = await _envelope(ingest, inbound, reference, row, record)
+                envelope = await _envelope(ingest, inbound, reference, row, record, memo)
             except _Waits as waiting:
                 blocked[worker_key] = str(waiting)
                 await inbound.note(row["sequence"], str(waiting))
@@ -108,17 +109,18 @@ async def _envelope(
     reference: ReferenceData,
     row: asyncpg.Record,
     record: dict[str, Any],
+    memo: dict[tuple[str, str], _Known],
 ) -> Envelope[Any] | None:
     if row["record_type"] == "expense":
         expense = await ingest.psa.read_expense(record)
         if expense.status != "approved" or expense.worker_id is None:
             return None
-        known = await _known(reference, ingest, expense.project_id, expense.worker_id)
+        known = await _known(reference, ingest, expense.project_id, expense.worker_id, memo)
         return _wrap(ingest, known, _expense_approved(expense, known), row)
     entry = await ingest.psa.read_time_entry(record)
     if entry.status not in _DECISIONS or entry.worker_id is None:
         return None
-    known = await _known(reference, ingest, entry.project_id, entry.worker_id)
+    known = await _known(reference, ingest, entry.project_id, entry.worker_id, memo)
     if entry.status == "rejected":
         was = await inbound.was_approved(
             row["source"], "time_entry", entry.external_id, entry.version
@@ -143,9 +145,21 @@ async def _envelope(
 
 
 async def _known(
-    reference: ReferenceData, ingest: IngestContext, psa_project: str, worker_id: str
+    reference: ReferenceData,
+    ingest: IngestContext,
+    psa_project: str,
+    worker_id: str,
+    memo: dict[tuple[str, str], _Known],
 ) -> _Known:
     """The canonical project and worker a PSA record is about, or ``_Waits``."""
+    if (psa_project, worker_id) not in memo:
+        memo[(psa_project, worker_id)] = await _look_up(reference, ingest, psa_project, worker_id)
+    return memo[(psa_project, worker_id)]
+
+
+async def _look_up(
+    reference: ReferenceData, ingest: IngestContext, psa_project: str, worker_id: str
+) -> _Known:
     project_id = await ingest.xref.canonical_id(
         reference.connection,
         "project",

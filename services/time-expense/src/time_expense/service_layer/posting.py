@@ -147,7 +147,7 @@ async def _post(
     entry, db = command.entry, ctx.connection
     target = services.erps.target(entry.project_legal_entity_id, envelope.data_residency_region)
     try:
-        prepared = await prepare_posting(db, services, target, entry, command.key)
+        prepared = await prepare_posting(db, services, target, entry, command.key, ctx.scope.memo)
     except PostingRefused as refused:
         raise as_runtime_error(refused) from refused
     deferred = _Deferred(ctx, services, target, prepared, command)

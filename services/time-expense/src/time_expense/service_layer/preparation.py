@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from tandem_connectors.ports import TimePosting
 from tandem_contracts import Money
@@ -41,29 +43,45 @@ class Prepared:
 
 
 async def prepare_posting(
-    db: DbConnection, services: Services, target: ErpTarget, entry: TimeEntry, key: str
+    db: DbConnection,
+    services: Services,
+    target: ErpTarget,
+    entry: TimeEntry,
+    key: str,
+    memo: dict[Any, Any] | None = None,
 ) -> Prepared:
-    """Check, price and place ``entry``; raise ``PostingRefused`` when it may not post."""
+    """Check, price and place ``entry``; raise ``PostingRefused`` when it may not post.
+
+    ``memo`` shares what was read with the other entries of the same transaction (a lane's
+    batch is mostly one worker's entries on a few projects).
+    """
     reference = ReferenceData(db)
-    project = check_project_open_for_time(entry, await reference.project(entry.project_id))
-    check_assignment(entry, project, await reference.assignments(project.id, entry.worker_id))
+    shared = memo if memo is not None else {}
+
+    async def once(name: str, *args: Any) -> Any:
+        if (name, *args) not in shared:
+            shared[(name, *args)] = await _READERS[name](reference, services, db, *args)
+        return shared[(name, *args)]
+
+    project = check_project_open_for_time(entry, await once("project", entry.project_id))
+    check_assignment(entry, project, await once("assignments", project.id, entry.worker_id))
     intercompany = check_intercompany(entry, services.policies.intercompany)
-    mapped = await services.erps.employee(db, target.instance, entry.worker_id)
+    mapped = await once("employee", target.instance, entry.worker_id)
     employee = check_worker_mapped(entry.worker_id, mapped, target.instance)
-    work = await services.erps.work(db, target.instance, project.id, entry.work_item_id)
+    work = await once("work", target.instance, project.id, entry.work_item_id)
     if work is None:
         raise DependencyPending(
             f"project-in-erp:{target.instance}:{project.id}",
             PostingFailureReason.PROJECT_UNKNOWN,
             f"project {project.id} has no project in ERP instance {target.instance}",
         )
-    costs = await reference.cost_rates(entry.worker_id)
+    costs = await once("costs", entry.worker_id)
     fx = FxTable()
     for currency in {rate.hourly_cost.currency for rate in costs} - {project.currency}:
-        for rate in await reference.fx_rates(currency, project.currency, entry.work_date):
+        for rate in await once("fx", currency, project.currency, entry.work_date):
             fx.add(rate)
-    priced = price_entry(entry, project, await reference.rate_cards(project.currency), costs, fx)
-    periods = await ensure_periods(db, services, target, project.legal_entity_id, entry.work_date)
+    priced = price_entry(entry, project, await once("cards", project.currency), costs, fx)
+    periods = await once("periods", target, project.legal_entity_id, entry.work_date)
     placement = place_in_period(entry.work_date, periods, services.policies.late_time)
     posted_entry = priced.entry.model_copy(update={"accounting_date": placement.accounting_date})
     return Prepared(
@@ -99,3 +117,16 @@ async def ensure_periods(
     for period in fetched:
         await reference.save_period(period)
     return await reference.periods(legal_entity_id, on)
+
+
+Reader = Callable[..., Awaitable[Any]]
+_READERS: dict[str, Reader] = {
+    "project": lambda r, s, db, project: r.project(project),
+    "assignments": lambda r, s, db, project, worker: r.assignments(project, worker),
+    "employee": lambda r, s, db, instance, worker: s.erps.employee(db, instance, worker),
+    "work": lambda r, s, db, instance, project, item: s.erps.work(db, instance, project, item),
+    "costs": lambda r, s, db, worker: r.cost_rates(worker),
+    "fx": lambda r, s, db, base, quote, on: r.fx_rates(base, quote, on),
+    "cards": lambda r, s, db, currency: r.rate_cards(currency),
+    "periods": lambda r, s, db, target, entity, on: ensure_periods(db, s, target, entity, on),
+}
