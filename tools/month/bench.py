@@ -42,6 +42,11 @@ JOIN sandbox.records r ON r.system = 'psa' AND r.collection = 'time-entries' AND
 WHERE p.kind = 'post'
 """
 _POSTED = "SELECT count(*) FROM time_expense.postings WHERE kind = 'post'"
+_COUNTS = """
+SELECT (SELECT count(*) FROM sandbox.records
+          WHERE system = 'psa' AND collection = 'time-entries') AS approved,
+       (SELECT count(*) FROM time_expense.postings WHERE kind = 'post') AS posted
+"""
 _COMPANIES = (
     "SELECT external_id FROM connectors.external_refs WHERE canonical_type = 'legal_entity'"
 )
@@ -111,28 +116,41 @@ async def outage(
             )
             answer.raise_for_status()
         recovered = time.monotonic() + down
+        caught_up = asyncio.create_task(
+            _catch_up(systems.database_url, recovered, entries_per_second)
+        )
         await feeding
-        backlog_at_recovery = total - await _posted_at(systems.database_url, recovered)
-        done = await _until_posted(systems.database_url, total, within=3600)
-        drain = max(done - recovered, 1e-9)
+        backlog, drained_in, drained = await caught_up
+        await _until_posted(systems.database_url, total, within=3600)
         measured = await _measure(f"steady arrivals, {down:.0f} s ERP outage", systems, firm.month)
-        drain_rate = backlog_at_recovery / drain
         note = (
-            f"arrivals {entries_per_second:.0f}/s; backlog at recovery {backlog_at_recovery}; "
-            f"drained in {drain:.1f} s = {drain_rate:.0f}/s "
-            f"({drain_rate / entries_per_second:.1f}x the arrival rate)"
+            f"arrivals {entries_per_second:.0f}/s; backlog at recovery {backlog}; caught up "
+            f"{drained_in:.1f} s after recovery, posting {drained / drained_in:.0f}/s meanwhile "
+            f"({drained / drained_in / entries_per_second:.1f}x the arrival rate)"
         )
         return measured, note
 
 
-async def _posted_at(database_url: str, moment: float) -> int:
-    """How many were posted when ``moment`` (monotonic) comes."""
-    await asyncio.sleep(max(0.0, moment - time.monotonic()))  # sampling at a point in time
+async def _catch_up(database_url: str, recovered: float, rate: float) -> tuple[int, float, int]:
+    """From the ERP's recovery: the backlog then, how long until posting caught up with the
+    arrivals (less than a second of them outstanding), and how many were posted meanwhile."""
+    await asyncio.sleep(max(0.0, recovered - time.monotonic()))  # sampling from a point in time
     connection = await asyncpg.connect(database_url)
     try:
-        return int(await connection.fetchval(_POSTED))
+        approved, posted = await _counts(connection)
+        backlog, start = approved - posted, posted
+        while approved - posted > rate:
+            await asyncio.sleep(0.25)
+            approved, posted = await _counts(connection)
+        return backlog, time.monotonic() - recovered, posted - start
     finally:
         await connection.close()
+
+
+async def _counts(connection: asyncpg.Connection) -> tuple[int, int]:
+    row = await connection.fetchrow(_COUNTS)
+    assert row is not None  # noqa: S101 - an aggregate answers a row
+    return int(row["approved"]), int(row["posted"])
 
 
 async def _until_posted(database_url: str, entries: int, *, within: float) -> float:
