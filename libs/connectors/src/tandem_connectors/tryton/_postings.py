@@ -188,16 +188,14 @@ async def _one(client: TrytonClient, model: str, domain: list[Any], what: str) -
     return int(found[0])
 
 
+_READ_ATTEMPTS = 5
+
+
 async def time_lines(
     client: TrytonClient, company: int, start: dt.date, end: dt.date
 ) -> list[ErpTimeLine]:
     """The company's timesheet lines in [start, end], with the project each books on."""
-    rows = await client.search_read(
-        "timesheet.line",
-        [["company", "=", company], ["date", ">=", start], ["date", "<=", end]],
-        ["id", "description", "employee", "work", "date", "duration"],
-        order=[("id", "ASC")],
-    )
+    rows = await _lines_in(client, company, start, end)
     works = sorted({row["work"] for row in rows})
     origins = await client.read("timesheet.work", works, ["origin"]) if works else []
     work_of = {w["id"]: _work_id(w["origin"]) for w in origins}
@@ -215,6 +213,26 @@ async def time_lines(
         )
         for row in rows
     ]
+
+
+async def _lines_in(
+    client: TrytonClient, company: int, start: dt.date, end: dt.date
+) -> list[dict[str, Any]]:
+    """The company's lines in [start, end]; read again when a reversal deleted one meanwhile."""
+    domain = [["company", "=", company], ["date", ">=", start], ["date", "<=", end]]
+    fields = ["id", "description", "employee", "work", "date", "duration"]
+    for attempt in range(_READ_ATTEMPTS):
+        try:
+            rows: list[dict[str, Any]] = await client.search_read(
+                "timesheet.line", domain, fields, order=[("id", "ASC")]
+            )
+        except RequestRejected as exc:
+            # Tryton searches, then reads: a line deleted in between fails the read.
+            if "don't exist" not in str(exc) or attempt + 1 == _READ_ATTEMPTS:
+                raise
+            continue
+        return rows
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _projects_of(client: TrytonClient, works: set[str]) -> dict[str, str]:
