@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import aio_pika
 import httpx
@@ -118,10 +117,6 @@ def weekdays(start: date, end: date) -> list[date]:
         date.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)
         if date.fromordinal(d).weekday() < 5
     ]  # fmt: skip
-
-
-def as_json(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
 
 
 @dataclass

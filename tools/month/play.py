@@ -83,25 +83,25 @@ async def _timesheet(
         if answer.status_code == 409:
             played.refused_by_psa += 1
             continue
-        await _ok(_answered(answer))
+        _ok(answer)
         logged.append(entry)
     entries = logged
     played.entries += len(entries)
     played.timesheets += 1
     if sheet.status is TimesheetStatus.OPEN or not entries:
         return
-    created = await _ok(psa.post("/v1/timesheets", json={
+    created = _ok(await psa.post("/v1/timesheets", json={
         "resource_id": resource, "period_start": sheet.period_start.isoformat(),
         "period_end": sheet.period_end.isoformat(), "external_id": sheet.id,
     }))  # fmt: skip
     sheet_id = created["id"]
-    await _ok(psa.post(f"/v1/timesheets/{sheet_id}/submit", json={}))
+    _ok(await psa.post(f"/v1/timesheets/{sheet_id}/submit", json={}))
     if sheet.status in _APPROVE:
-        await _ok(psa.post(f"/v1/timesheets/{sheet_id}/approve", json={"approver": "pm"}))
+        _ok(await psa.post(f"/v1/timesheets/{sheet_id}/approve", json={"approver": "pm"}))
         played.approved_entries += len(entries)
         played.approved_minutes += sum(e.duration_minutes for e in entries)
     elif sheet.status is TimesheetStatus.REJECTED:
-        await _ok(psa.post(f"/v1/timesheets/{sheet_id}/reject", json={"approver": "pm"}))
+        _ok(await psa.post(f"/v1/timesheets/{sheet_id}/reject", json={"approver": "pm"}))
         played.rejected_entries += len(entries)
 
 
@@ -118,22 +118,17 @@ async def _expense(
     if answer.status_code == 409:
         played.refused_by_psa += 1
         return
-    created = await _ok(_answered(answer))
+    created = _ok(answer)
     played.expenses += 1
-    await _ok(psa.post(f"/v1/expenses/{created['id']}/submit", json={}))
+    _ok(await psa.post(f"/v1/expenses/{created['id']}/submit", json={}))
     if expense.status in _EXPENSE_APPROVE:
-        await _ok(psa.post(f"/v1/expenses/{created['id']}/approve", json={"approver": "pm"}))
+        _ok(await psa.post(f"/v1/expenses/{created['id']}/approve", json={"approver": "pm"}))
         played.approved_expenses += 1
     elif expense.status is ExpenseStatus.REJECTED:
-        await _ok(psa.post(f"/v1/expenses/{created['id']}/reject", json={"approver": "pm"}))
+        _ok(await psa.post(f"/v1/expenses/{created['id']}/reject", json={"approver": "pm"}))
 
 
-async def _answered(answer: httpx.Response) -> httpx.Response:
-    return answer
-
-
-async def _ok(request: Any) -> dict[str, Any]:
-    answer: httpx.Response = await request
+def _ok(answer: httpx.Response) -> dict[str, Any]:
     if answer.status_code >= 400:
         raise RuntimeError(f"the PSA refused {answer.request.url}: {answer.text[:300]}")
     body: dict[str, Any] = answer.json()

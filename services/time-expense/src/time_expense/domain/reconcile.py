@@ -17,12 +17,13 @@ from decimal import Decimal
 
 from tandem_contracts.events import MismatchKind
 
-__all__ = ["ApprovedTime", "Mismatch", "PostedTime", "reconcile"]
+__all__ = ["ApprovedTime", "Mismatch", "PostedTime", "TimeRecord", "reconcile"]
 
 
 @dataclass(frozen=True)
-class ApprovedTime:
-    """An entry the PSA holds as approved."""
+class TimeRecord:
+    """Time one side holds for an entry: an approved entry in the PSA, or a line in the ERP
+    (an ERP reversal has negative minutes and amount)."""
 
     entry_id: str
     project_id: str
@@ -33,17 +34,8 @@ class ApprovedTime:
     currency: str | None = None
 
 
-@dataclass(frozen=True)
-class PostedTime:
-    """A line the ERP holds for an entry (a reversal has negative minutes and amount)."""
-
-    entry_id: str
-    project_id: str
-    worker_id: str
-    work_date: date
-    minutes: int
-    amount: Decimal | None = None
-    currency: str | None = None
+ApprovedTime = TimeRecord
+PostedTime = TimeRecord
 
 
 @dataclass(frozen=True)
@@ -147,7 +139,7 @@ def _totals(approved: Iterable[ApprovedTime], posted: list[PostedTime]) -> list[
 def _amounts(approved: Iterable[ApprovedTime], posted: list[PostedTime]) -> list[Mismatch]:
     """Amounts per project, period and currency, where both sides price the time."""
     sums: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 2)
-    priced: list[tuple[int, ApprovedTime | PostedTime]] = [(0, a) for a in approved]
+    priced: list[tuple[int, TimeRecord]] = [(0, a) for a in approved]
     priced += [(1, p) for p in posted]
     for side, r in priced:
         if r.amount is not None and r.currency is not None:

@@ -10,7 +10,7 @@ transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -229,18 +229,16 @@ async def _reverse(
     )
     written = await target.erp.reverse_time(reversal)
     await ledgers.journal(
-        JournalLine(
-            **{
-                **original.__dict__,
-                "key": command.key,
-                "kind": "reversal",
-                "erp_id": written.external_id,
-                "accounting_date": placement.accounting_date,
-                "late": placement.late,
-                "minutes": -original.minutes,
-                "bill_amount": -original.bill_amount if original.bill_amount is not None else None,
-                "cost_amount": -original.cost_amount if original.cost_amount is not None else None,
-            }
+        replace(
+            original,
+            key=command.key,
+            kind="reversal",
+            erp_id=written.external_id,
+            accounting_date=placement.accounting_date,
+            late=placement.late,
+            minutes=-original.minutes,
+            bill_amount=-original.bill_amount if original.bill_amount is not None else None,
+            cost_amount=-original.cost_amount if original.cost_amount is not None else None,
         )
     )
     posted = TimePosted(
