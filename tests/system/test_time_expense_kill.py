@@ -29,7 +29,7 @@ async def test_a_killed_worker_restarts_without_loss_or_duplicates(
     firm = the_firm(us_consultants=8, de_consultants=4)
     async with clients(sandbox, deployment) as http:
         deployment.start("api")
-        deployment.start("worker")
+        deployment.start_workers()
         await deployment.wait_api()
         await deployment.wait_worker()
         await build(firm, deployment, http.erp, http.psa)
@@ -41,7 +41,8 @@ async def test_a_killed_worker_restarts_without_loss_or_duplicates(
                 await decide(http.psa, sheet, "submit", "approve")
         total = len(await psa_approved(http.psa))
 
-        # Mid-stream: some entries posted, not all. SIGKILL, then start a new worker.
+        # Mid-stream: some entries posted, not all. SIGKILL both worker processes (the
+        # consumer, and ingest with the relay), then start new ones.
         async def some_posted() -> bool:
             return await posted_count(deployment.database_url) >= total // 4
 
@@ -49,9 +50,10 @@ async def test_a_killed_worker_restarts_without_loss_or_duplicates(
             some_posted, within=120, what="a quarter of the entries posted", every=0.05
         )
         deployment.kill("worker")
+        deployment.kill("ingest")
         at_kill = await posted_count(deployment.database_url)
         assert at_kill < total, "the kill must land mid-stream"
-        deployment.start("worker")
+        deployment.start_workers()
 
         expected = totals_by_project(firm, await psa_approved(http.psa))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import asyncpg
 
@@ -87,12 +88,33 @@ async def test_lost_approvals_are_found_and_re_driven_and_stray_erp_time_is_repo
         )
         [second] = again.json()
         kinds = sorted({str(m["kind"]) for m in second["mismatches"]})
-        assert kinds == ["count_differs", "minutes_differ", "missing_in_source"]
+        assert kinds == ["amount_differs", "count_differs", "minutes_differ", "missing_in_source"]
         assert second["repaired"] == []
+        [stray_money] = [m for m in second["mismatches"] if m["kind"] == "amount_differs"]
+        stray_target, currency = _money(stray_money["target_value"])
+        stray_source, _ = _money(stray_money["source_value"])
+        assert (stray_target - stray_source, currency) == (Decimal("75.00"), "USD")
+
+        # A posted line's amount changed in the ERP by hand: the next run reports the money.
+        line_id, amount, scope = await _tamper_one_line(sandbox, deployment.database_url)
+        third = (
+            await http.api.post(
+                "/v1/reconciliations", json={"legal_entity_id": "le-us", "period": "2026-10"}
+            )
+        ).json()[0]
+        amounts = {m["scope_key"]: m for m in third["mismatches"] if m["kind"] == "amount_differs"}
+        before = {m["scope_key"]: m for m in second["mismatches"] if m["kind"] == "amount_differs"}
+        tampered = amounts[scope]
+        expected = _money(before[scope]["target_value"])[0] if scope in before else (
+            _money(tampered["source_value"])[0]
+        )  # fmt: skip
+        assert _money(tampered["target_value"])[0] == expected - amount + Decimal("1.00"), line_id
+        assert not tampered["repairable"]
 
         # Every mismatch was announced as a ReconciliationMismatch event.
         announced = await _announced(deployment.database_url)
-        assert announced == len(report["mismatches"]) + len(second["mismatches"])
+        runs = (report, second, third)
+        assert announced == sum(len(run["mismatches"]) for run in runs)
 
         # Bad requests say what is wrong.
         bad = await http.api.post(
@@ -124,3 +146,38 @@ async def _announced(database_url: str) -> int:
         ))  # fmt: skip
     finally:
         await connection.close()
+
+
+_BILL_AMOUNT = """
+SELECT data->>'amount' FROM sandbox.records
+WHERE system = 'erp' AND collection = 'time-bills' AND id = $1
+"""
+_SET_BILL_AMOUNT = """
+UPDATE sandbox.records SET data = jsonb_set(data, '{amount}', to_jsonb($2::text))
+WHERE system = 'erp' AND collection = 'time-bills' AND id = $1
+"""
+
+
+def _money(value: str) -> tuple[Decimal, str]:
+    amount, currency = value.split()
+    return Decimal(amount), currency
+
+
+async def _tamper_one_line(sandbox: Sandbox, database_url: str) -> tuple[str, Decimal, str]:
+    """Set one Tandem-posted time bill's amount to 1.00 in the ERP; answer the bill, its amount
+    before, and the reconciliation scope (project and month worked) its money counts in."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT erp_id, project_id, work_date FROM time_expense.postings "
+            "WHERE kind = 'post' ORDER BY key LIMIT 1"
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    async with sandbox.store.pool.acquire() as erp_db, erp_db.transaction():
+        before = await erp_db.fetchval(_BILL_AMOUNT, row["erp_id"])
+        await erp_db.execute(_SET_BILL_AMOUNT, row["erp_id"], "1.00")
+    assert before is not None
+    period = row["work_date"].strftime("%Y-%m")
+    return str(row["erp_id"]), Decimal(before), f"amount:{row['project_id']}:{period}:USD"

@@ -52,7 +52,7 @@ async def test_a_month_of_time_reaches_the_erp_exactly_through_faults_and_an_out
     try:
         # time-expense runs: its API (webhooks land there) and its worker.
         deployment.start("api")
-        deployment.start("worker")
+        deployment.start_workers()  # as deployed: the consumer, and ingest with the relay
         await deployment.wait_api()
         await deployment.wait_worker()
 

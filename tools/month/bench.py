@@ -78,7 +78,7 @@ async def burst(flavour: Flavour, entries: int, *, logs: Path, lanes: int) -> Me
     """All ``entries`` approved at once; measure until every one is posted."""
     firm = generate(11, consultants=120, customers=20)
     settings = {"TANDEM_CONCURRENCY": str(lanes), "TANDEM_POLL_INTERVAL_S": "0.5",
-                "TANDEM_PREFETCH": "1024", "TANDEM_BATCH_SIZE": "64",
+                "TANDEM_PREFETCH": "1024", "TANDEM_BATCH_SIZE": "256",
                 "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "WARNING"}  # fmt: skip
     async with local_systems(
         flavour, run=f"bench_{flavour}", logs=logs, settings=settings
@@ -96,7 +96,7 @@ async def outage(
     """Approvals at a steady rate; the ERP down for ``down`` s in the middle."""
     firm = generate(11, consultants=120, customers=20)
     settings = {"TANDEM_CONCURRENCY": str(lanes), "TANDEM_POLL_INTERVAL_S": "0.5",
-                "TANDEM_PREFETCH": "1024", "TANDEM_BATCH_SIZE": "64",
+                "TANDEM_PREFETCH": "1024", "TANDEM_BATCH_SIZE": "256",
                 "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "WARNING"}  # fmt: skip
     total = int(entries_per_second * seconds)
     async with local_systems(
@@ -187,7 +187,7 @@ async def _measure(name: str, systems: Systems, month: date) -> Measured:
         entries=int(row["n"]),
         seconds=(row["last_posted"] - row["first_approved"]).total_seconds(),
         p50=p50, p95=p95, p99=p99,
-        peak_rss_mb=_peak_rss_mb(systems.deployment.pid("worker")),
+        peak_rss_mb=max(_peak_rss_mb(systems.deployment.pid(n)) for n in ("worker", "ingest")),
         erp_lines=lines,
         doubled=doubled,
         note=f"the ERP refused {refused} requests over its limits (429)",
@@ -265,6 +265,6 @@ if __name__ == "__main__":
         default=0.0,
         help="entries/s during the outage run (default: a third of the burst rate)",
     )
-    parser.add_argument("--lanes", type=int, default=8, help="time-expense consumer lanes")
+    parser.add_argument("--lanes", type=int, default=2, help="time-expense consumer lanes")
     parser.add_argument("--raw-events", type=int, default=20_000)
     asyncio.run(main(parser.parse_args()))

@@ -69,8 +69,7 @@ async def approve(
     written = 0
     while batch := list(itertools.islice(records, chunk)):
         async with sandbox.store.tx("psa") as tx:
-            for record_id, data in batch:
-                await tx.insert("time-entries", record_id, data)
+            await tx.insert_many("time-entries", [(rid, data, None) for rid, data in batch])
         written += len(batch)
         if per_second > 0:
             ahead = written / per_second - (time.monotonic() - started)

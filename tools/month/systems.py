@@ -125,7 +125,7 @@ async def local_systems(
         )
         stack.callback(deployment.stop)
         deployment.start("api")
-        deployment.start("worker")
+        deployment.start_workers()
         await deployment.wait_api()
         await deployment.wait_worker()
         yield Systems(sandbox, deployment, erp, database_url, amqp_url, flavour, tryton)

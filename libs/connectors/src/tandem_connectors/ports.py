@@ -50,6 +50,7 @@ __all__ = [
     "PostedInvoice",
     "PsaExpense",
     "PsaTimeEntry",
+    "PsaTimesheet",
     "TimePosting",
     "TimeReversal",
     "Written",
@@ -163,6 +164,9 @@ class AbstractErp(ABC):
     """
 
     instance: str
+    prices_time: bool = False
+    """Whether the ERP's time lines carry a bill amount (``ErpTimeLine.amount``), so that
+    reconciliation can compare amounts; Tryton's timesheet lines carry none."""
 
     @abstractmethod
     async def ensure_legal_entity(self, entity: LegalEntity, *, key: str) -> Written:
@@ -261,6 +265,25 @@ class PsaTimeEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PsaTimesheet:
+    """A timesheet version as the PSA sent it (PSA ids; ``worker_id`` is the worker it names).
+
+    ``entry_ids`` are the entries this version holds (those a submission took, in the PSA's
+    order); ``AbstractPsa.timesheet_entries`` reads them.
+    """
+
+    external_id: str
+    version: int
+    status: str
+    resource_id: str
+    worker_id: str | None
+    period_start: date
+    period_end: date
+    entry_ids: tuple[str, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PsaExpense:
     """An expense as the PSA holds it now (PSA ids; ``worker_id`` is the worker it names)."""
 
@@ -318,6 +341,15 @@ class AbstractPsa(ABC):
     @abstractmethod
     async def read_expense(self, record: Mapping[str, Any]) -> PsaExpense:
         """An expense record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def read_timesheet(self, record: Mapping[str, Any]) -> PsaTimesheet:
+        """A timesheet record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def timesheet_entries(self, sheet: PsaTimesheet) -> list[PsaTimeEntry]:
+        """The entries of ``sheet.entry_ids``, in that order, as the PSA holds them now;
+        ``NotFound`` if one no longer exists."""
 
 
 class AbstractCrm(ABC):

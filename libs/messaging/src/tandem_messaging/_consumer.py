@@ -217,13 +217,15 @@ class Consumer:
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 results = []
-                scope = TransactionScope()
+                scope, published = TransactionScope(), list[Envelope[Any]]()
                 for message, envelope in batch:
                     with _handling(envelope, message, self.queue_name):
                         results.append(
-                            await self._apply(connection, envelope, attempt_of(message), scope)
+                            await self._apply(
+                                connection, envelope, attempt_of(message), scope, published
+                            )
                         )
-                await scope.flush()
+                await self._finish(connection, scope, published)
         except Exception as exc:
             logger.info(
                 "a batch of %d on %s is redone one by one: %r", len(batch), self.queue_name, exc
@@ -255,9 +257,11 @@ class Consumer:
             try:
                 try:
                     async with self._pool.acquire() as connection, connection.transaction():
-                        scope = TransactionScope()
-                        outcome, satisfied = await self._apply(connection, envelope, attempt, scope)
-                        await scope.flush()
+                        scope, published = TransactionScope(), list[Envelope[Any]]()
+                        outcome, satisfied = await self._apply(
+                            connection, envelope, attempt, scope, published
+                        )
+                        await self._finish(connection, scope, published)
                 except _DATABASE_DOWN as exc:
                     # The service's own database is a downstream too: hold, pause, probe.
                     raise DownstreamUnavailable("database", repr(exc)) from exc
@@ -298,8 +302,10 @@ class Consumer:
         envelope: Envelope[Any],
         attempt: int,
         scope: TransactionScope,
+        published: list[Envelope[Any]],
     ) -> tuple[Claim, list[str]]:
-        """Claim ``envelope`` in the inbox and run its handler, in the caller's transaction."""
+        """Claim ``envelope`` in the inbox and run its handler, in the caller's transaction;
+        the events it publishes are collected in ``published`` for ``_finish``."""
         handler = self.router.handlers.get(envelope.event_type)
         if handler is None:
             raise PermanentError("no_handler", f"{self.queue_name} has no handler for it")
@@ -310,7 +316,7 @@ class Consumer:
             return outcome, []
 
         async def publish(event: Envelope[Any]) -> None:
-            await self._outbox.add(connection, event)
+            published.append(event)
 
         context = HandlerContext(
             envelope=envelope,
@@ -325,6 +331,15 @@ class Consumer:
         if context.satisfied:
             await parking.record_satisfied(connection, self.queue_name, context.satisfied)
         return outcome, context.satisfied
+
+    async def _finish(
+        self, connection: DbConnection, scope: TransactionScope, published: list[Envelope[Any]]
+    ) -> None:
+        """Before the commit: the deferred work, then every event published in the
+        transaction, in publication order, with one outbox write."""
+        await scope.flush()
+        if published:
+            await self._outbox.add(connection, *published)
 
     def _record_success(self, envelope: Envelope[Any], outcome: Claim, seconds: float) -> None:
         if outcome is Claim.DUPLICATE:

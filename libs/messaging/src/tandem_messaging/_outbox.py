@@ -4,8 +4,11 @@
 state change it announces committed. ``OutboxRelay`` publishes unpublished rows with publisher
 confirms and marks them sent. Rows are spread over buckets by partition key; a relay takes a
 transaction-scoped advisory lock per bucket, so several replicas never publish one key's events
-concurrently and each key's events leave in commit order. A crash between publish and mark
-republishes: consumers' inboxes drop the duplicate.
+concurrently and each key's events leave in commit order (a batch is pipelined on one channel,
+which keeps that order, and its confirms are awaited together). A crash between publish and
+mark republishes: consumers' inboxes drop the duplicate. A batch with a refused (nacked)
+publish is republished whole, so a key's later event may then arrive before the refused one:
+the inbox's subject versions keep an older version of one subject from overriding a newer.
 
 Producers must write their state change before adding its event, so that two transactions
 touching one subject take outbox ids in commit order.
@@ -22,6 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import aiormq.abc
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from pamqp.commands import Basic
@@ -197,45 +201,49 @@ class OutboxRelay:
             rows = await connection.fetch(_CLAIM, self._batch_size, _LOCK_SPACE)
             if not rows:
                 return 0
-            by_key: dict[str, list[asyncpg.Record]] = {}
-            for row in rows:
-                by_key.setdefault(row["partition_key"], []).append(row)
-            await asyncio.gather(
-                *(self._publish_in_order(key_rows) for key_rows in by_key.values())
-            )
+            await self._publish(rows)
             await connection.execute(_MARK, [row["id"] for row in rows])
         return len(rows)
 
-    async def _publish_in_order(self, rows: Sequence[asyncpg.Record]) -> None:
+    async def _publish(self, rows: Sequence[asyncpg.Record]) -> None:
+        """Publish ``rows`` on one channel in their order, then wait for every confirm.
+
+        The publishes are pipelined: each starts, in row order, before the previous one is
+        confirmed. One channel delivers its frames in order, so each key's events still reach
+        the broker in commit order without a confirm round trip per event.
+        """
         assert self._channel is not None  # noqa: S101 - set in open()
         # The underlying aiormq channel: aio-pika's Message wrapper costs more CPU than the
         # publish itself, and the relay publishes every event the service emits.
         channel = await self._channel.get_underlay_channel()
-        for row in rows:
-            envelope_id = str(row["event_id"])
-            with publish_span(
+        # Tasks start in creation order and take the channel's (FIFO) lock in that order.
+        await asyncio.gather(*(self._publish_one(channel, row) for row in rows))
+
+    async def _publish_one(self, channel: aiormq.abc.AbstractChannel, row: asyncpg.Record) -> None:
+        envelope_id = str(row["event_id"])
+        with publish_span(
+            routing_key=row["routing_key"],
+            event_type=row["event_type"],
+            message_id=envelope_id,
+            correlation_id=row["correlation_id"],
+            destination=row["exchange"],
+            parent=json.loads(row["headers"]) if tracing_enabled() else None,
+        ):
+            confirmation = await channel.basic_publish(
+                bytes(row["body"]),
+                exchange=row["exchange"],
                 routing_key=row["routing_key"],
-                event_type=row["event_type"],
-                message_id=envelope_id,
-                correlation_id=row["correlation_id"],
-                destination=row["exchange"],
-                parent=json.loads(row["headers"]) if tracing_enabled() else None,
-            ):
-                confirmation = await channel.basic_publish(
-                    bytes(row["body"]),
-                    exchange=row["exchange"],
-                    routing_key=row["routing_key"],
-                    properties=Basic.Properties(
-                        content_type=CONTENT_TYPE,
-                        delivery_mode=2,
-                        message_id=envelope_id,
-                        message_type=row["message_type"],
-                        headers=inject({}),
-                    ),
-                )
-            if not isinstance(confirmation, Basic.Ack):
-                raise PublishNotConfirmedError(f"the broker did not confirm {envelope_id}")
-            self._metrics.published.labels(row["event_type"]).inc()
+                properties=Basic.Properties(
+                    content_type=CONTENT_TYPE,
+                    delivery_mode=2,
+                    message_id=envelope_id,
+                    message_type=row["message_type"],
+                    headers=inject({}),
+                ),
+            )
+        if not isinstance(confirmation, Basic.Ack):
+            raise PublishNotConfirmedError(f"the broker did not confirm {envelope_id}")
+        self._metrics.published.labels(row["event_type"]).inc()
 
     async def _housekeeping(self) -> None:
         async with self._pool.acquire() as connection:

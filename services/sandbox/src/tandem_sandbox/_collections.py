@@ -54,7 +54,10 @@ async def require(tx: Tx, collection: str, id_: str | None, field: str) -> Recor
     """Check a reference field names an existing record; 400 INVALID_REFERENCE otherwise."""
     if id_ is None:
         return None
-    record = await tx.get(collection, id_)
+    key = (collection, "require", id_)
+    if key not in tx.memo:  # a bulk request names the same employee and project many times
+        tx.memo[key] = await tx.get(collection, id_)
+    record: Record | None = tx.memo[key]
     if record is None:
         raise SandboxError(400, "INVALID_REFERENCE", f"{field}: no {collection} record {id_}")
     return record

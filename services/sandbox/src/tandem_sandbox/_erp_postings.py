@@ -16,9 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts import CurrencyCode, minor_unit
-from tandem_sandbox._collections import Collection, create_record, require
+from tandem_sandbox._collections import Collection, require
 from tandem_sandbox._http import SandboxError, parse
-from tandem_sandbox._store import Tx
+from tandem_sandbox._store import Tx, mint_id
 
 __all__ = [
     "BULK_LIMIT",
@@ -104,7 +104,12 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
 
 async def check_period_open(tx: Tx, subsidiary_id: str, day: str) -> None:
     """Refuse (409 PERIOD_CLOSED) a posting dated in a closed or locked period."""
-    row = await tx.connection.fetchrow(_CLOSED, subsidiary_id, dt.date.fromisoformat(day))
+    key = (PERIODS.path, "closed", subsidiary_id, day)
+    if key not in tx.memo:
+        tx.memo[key] = await tx.connection.fetchrow(
+            _CLOSED, subsidiary_id, dt.date.fromisoformat(day)
+        )
+    row = tx.memo[key]
     if row is not None:
         raise SandboxError(
             409, "PERIOD_CLOSED", f"the period {row['name']} of {day} is {row['status']}"
@@ -173,22 +178,55 @@ EXPENSE_LINES = Collection(
 
 
 async def bulk_create(tx: Tx, spec: Collection, items: list[Any]) -> list[dict[str, Any]]:
-    """Create each item in its own savepoint; answer one result per item, in order."""
-    results: list[dict[str, Any]] = []
+    """Answer one result per item, in order: created, existing (its ``external_id`` was
+    created before, or earlier in this request) or error.
+
+    Every item is checked first — the checks of these collections only read — and the items
+    that pass are created with one insert, so a refused item leaves nothing behind.
+    """
+    assert spec.upsert == "once"  # noqa: S101 - the bulk routes are for create-once records
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    parsed: list[tuple[int, dict[str, Any]]] = []
     for index, item in enumerate(items):
-        emitted = len(tx.events)
         try:
-            data = parse(spec.create, item).model_dump(mode="json")
-            async with tx.connection.transaction():
-                record, created = await create_record(tx, spec, data)
+            parsed.append((index, parse(spec.create, item).model_dump(mode="json")))
         except RequestValidationError as exc:
             error = {"code": "VALIDATION_ERROR", "detail": str(exc.errors()[:3])}
-        except SandboxError as exc:
-            del tx.events[emitted:]  # the savepoint rolled them back
-            error = {"code": exc.code, "detail": exc.detail}
-        else:
-            status = "created" if created else "existing"
-            results.append({"index": index, "status": status, "record": record.public()})
+            results[index] = {"index": index, "status": "error", "error": error}
+    named = [data["external_id"] for _, data in parsed if data.get("external_id")]
+    known = {r.external_id: r for r in await tx.by_external_ids(spec.path, named)}
+    new: list[tuple[str, dict[str, Any], str | None]] = []
+    creating: dict[str, int] = {}  # external id -> its index in ``new``
+    repeats: list[tuple[int, int]] = []  # (item index, index in ``new`` it repeats)
+    made: list[int] = []  # item index of each of ``new``
+    for index, data in parsed:
+        external_id = data.pop("external_id", None)
+        if external_id in known:
+            record = known[external_id]
+            results[index] = {"index": index, "status": "existing", "record": record.public()}
             continue
-        results.append({"index": index, "status": "error", "error": error})
-    return results
+        if external_id is not None and external_id in creating:
+            repeats.append((index, creating[external_id]))
+            continue
+        try:
+            for hook in (spec.before_write, spec.before_create):
+                if hook is not None:
+                    await hook(tx, data)
+        except SandboxError as exc:
+            error = {"code": exc.code, "detail": exc.detail}
+            results[index] = {"index": index, "status": "error", "error": error}
+            continue
+        if external_id is not None:
+            creating[external_id] = len(new)
+        new.append((mint_id(spec.prefix), data, external_id))
+        made.append(index)
+    records = await tx.insert_many(spec.path, new) if new else []
+    if records:
+        created = f"{spec.subject}.created"
+        await tx.emit_many([(created, spec.subject, r.id, r.public()) for r in records])
+    for index, record in zip(made, records, strict=True):
+        results[index] = {"index": index, "status": "created", "record": record.public()}
+    for index, first in repeats:
+        record = records[first]
+        results[index] = {"index": index, "status": "existing", "record": record.public()}
+    return [result for result in results if result is not None]

@@ -56,6 +56,30 @@ INSERT INTO sandbox.counters (system, name, value) VALUES ($1, $2, 1)
 ON CONFLICT (system, name) DO UPDATE SET value = sandbox.counters.value + 1
 RETURNING value
 """
+# One index lookup per id (OFFSET 0 keeps the planner from flattening it into a scan of the
+# collection, which it picks while a fast-growing table's statistics are stale).
+_BY_EXTERNALS = """
+SELECT r.* FROM unnest($3::text[]) AS wanted(external_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM sandbox.records WHERE system = $1 AND collection = $2
+      AND external_id = wanted.external_id OFFSET 0 FOR UPDATE
+) AS r
+"""
+_INSERT_MANY = """
+INSERT INTO sandbox.records (system, collection, id, external_id, data)
+SELECT $1, $2, new.id, new.external_id, new.data::jsonb
+FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS new(id, external_id, data, n)
+ORDER BY new.n
+RETURNING *
+"""
+_EMIT_MANY = """
+INSERT INTO sandbox.events (system, type, subject_type, subject_id, data)
+SELECT $1, new.type, new.subject_type, new.subject_id, new.data::jsonb
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+    AS new(type, subject_type, subject_id, data, n)
+ORDER BY new.n
+RETURNING *
+"""
 _EVENTS_AFTER = "SELECT * FROM sandbox.events WHERE system = $1 AND seq > $2 ORDER BY seq LIMIT $3"
 _EVENTS_IN = "SELECT * FROM sandbox.events WHERE system = $1 AND seq = ANY($2::bigint[])"
 
@@ -147,6 +171,14 @@ class Tx:
     connection: DbConnection
     system: str
     events: list[Event] = field(default_factory=list)
+    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    """Reads the transaction may repeat (reference checks), keyed by a tuple starting with
+    the collection read; a write through this Tx forgets everything read of its collection."""
+
+    def forget(self, collection: str) -> None:
+        """Drop what was memoised of ``collection`` (it changed in this transaction)."""
+        for key in [k for k in self.memo if k[0] == collection]:
+            del self.memo[key]
 
     async def get(self, collection: str, id_: str, *, lock: bool = False) -> Record | None:
         """Return the record, locked for update when asked, or None."""
@@ -160,10 +192,47 @@ class Tx:
         row = await self.connection.fetchrow(_BY_EXTERNAL, self.system, collection, external_id)
         return Record.from_row(row) if row else None
 
+    async def by_external_ids(self, collection: str, external_ids: Sequence[str]) -> list[Record]:
+        """Return (and lock) the records holding any of ``external_ids``."""
+        rows = await self.connection.fetch(
+            _BY_EXTERNALS, self.system, collection, list(external_ids)
+        )
+        return [Record.from_row(row) for row in rows]
+
+    async def insert_many(
+        self, collection: str, new: Sequence[tuple[str, dict[str, Any], str | None]]
+    ) -> list[Record]:
+        """Insert new records ``(id, data, external_id)`` with one statement, in order."""
+        self.forget(collection)
+        rows = await self.connection.fetch(
+            _INSERT_MANY,
+            self.system,
+            collection,
+            [id_ for id_, _, _ in new],
+            [external_id for _, _, external_id in new],
+            [json.dumps(data) for _, data, _ in new],
+        )
+        by_id = {row["id"]: Record.from_row(row) for row in rows}
+        return [by_id[id_] for id_, _, _ in new]
+
+    async def emit_many(self, events: Sequence[tuple[str, str, str, dict[str, Any]]]) -> None:
+        """Record change events ``(type, subject_type, subject_id, data)`` with one statement;
+        they are delivered to subscribers once the transaction commits."""
+        rows = await self.connection.fetch(
+            _EMIT_MANY,
+            self.system,
+            [type_ for type_, _, _, _ in events],
+            [subject_type for _, subject_type, _, _ in events],
+            [subject_id for _, _, subject_id, _ in events],
+            [json.dumps(data) for _, _, _, data in events],
+        )
+        self.events.extend(sorted((Event.from_row(row) for row in rows), key=lambda e: e.seq))
+
     async def insert(
         self, collection: str, id_: str, data: dict[str, Any], external_id: str | None = None
     ) -> Record:
         """Insert a new record (version 1)."""
+        self.forget(collection)
         row = await self.connection.fetchrow(
             _INSERT, self.system, collection, id_, external_id, json.dumps(data)
         )
@@ -172,6 +241,7 @@ class Tx:
 
     async def update(self, record: Record, data: dict[str, Any]) -> Record:
         """Replace a record's data, giving it a new version and change sequence."""
+        self.forget(record.collection)
         row = await self.connection.fetchrow(
             _UPDATE, self.system, record.collection, record.id, json.dumps(data)
         )

@@ -79,10 +79,15 @@ class WebhookDispatcher:
 
     async def publish(self, events: Sequence[Event]) -> None:
         """Queue the deliveries of committed events, deciding drop, duplicate and reorder."""
+        subscribers: dict[str, list[asyncpg.Record]] = {}
         for event in events:
             faults = self.faults[event.system]
+            if event.system not in subscribers:
+                subscribers[event.system] = await self.pool.fetch(_SUBSCRIBERS, event.system)
+            if not subscribers[event.system]:
+                continue
             body = json.dumps(event.public(), separators=(",", ":")).encode()
-            for sub in await self.pool.fetch(_SUBSCRIBERS, event.system):
+            for sub in subscribers[event.system]:
                 if sub["event_types"] and event.type not in sub["event_types"]:
                     continue
                 self._route(faults, Delivery(sub["id"], sub["url"], sub["secret"], body))

@@ -122,6 +122,44 @@ async def test_a_posting_in_a_closed_period_is_refused_with_its_code(sandbox: Sa
     assert too_many.json()["code"] == "BULK_LIMIT_EXCEEDED"
 
 
+async def test_a_bulk_answers_each_item_and_keeps_only_what_it_created(sandbox: Sandbox) -> None:
+    erp = sandbox.urls["erp"]
+    async with httpx.AsyncClient() as client:
+        world = await _world(client, erp)
+        period = await client.post(
+            f"{erp}/v1/accounting-periods",
+            json={"subsidiary_id": world["subsidiary"], "name": "2026-02",
+                  "start_date": "2026-02-01", "end_date": "2026-02-28"},
+        )  # fmt: skip
+        await client.post(f"{erp}/v1/accounting-periods/{period.json()['id']}/close")
+        earlier = await client.post(f"{erp}/v1/time-bills", json=_bill(world, "b-0", "2026-03-02"))
+        items = [
+            _bill(world, "b-0", "2026-03-02"),  # created by an earlier request
+            _bill(world, "b-1", "2026-03-03"),
+            _bill(world, "b-1", "2026-03-03"),  # the same item twice in one request
+            {**_bill(world, "b-2", "2026-03-04"), "minutes": 0},  # invalid
+            _bill(world, "b-3", "2026-02-10"),  # in the closed period
+            {**_bill(world, "b-4", "2026-03-05"), "employee_id": "emp_nobody"},
+            _bill(world, "b-5", "2026-03-06", minutes=30),
+        ]
+        first = (await client.post(f"{erp}/v1/time-bills/bulk", json={"items": items})).json()
+        again = (await client.post(f"{erp}/v1/time-bills/bulk", json={"items": items})).json()
+        bills = (await client.get(f"{erp}/v1/time-bills", params={"limit": 50})).json()["items"]
+    statuses = [r["status"] for r in first["results"]]
+    assert statuses == ["existing", "created", "existing", "error", "error", "error", "created"]
+    assert [r["index"] for r in first["results"]] == list(range(len(items)))
+    errors = [r["error"]["code"] for r in first["results"] if r["status"] == "error"]
+    assert errors == ["VALIDATION_ERROR", "PERIOD_CLOSED", "INVALID_REFERENCE"]
+    records = [r.get("record", {}).get("id") for r in first["results"]]
+    assert records[0] == earlier.json()["id"]
+    assert records[1] == records[2]
+    assert first["results"][6]["record"]["amount"] == "60.00"
+    assert [r["status"] for r in again["results"]] == [
+        "existing", "existing", "existing", "error", "error", "error", "existing"
+    ]  # fmt: skip
+    assert sorted(b["external_id"] for b in bills) == ["b-0", "b-1", "b-5"]
+
+
 async def test_invoice_drafted_from_unbilled_time_and_posted_with_a_number(
     sandbox: Sandbox,
 ) -> None:

@@ -62,20 +62,31 @@ class LocalDeployment:
             **self.settings,
         }
 
-    def start(self, role: str) -> None:
-        """Start ``python -m time_expense <role>`` (``api`` or ``worker``), logging to a file."""
+    def start(
+        self, role: str, *, name: str | None = None, settings: dict[str, str] | None = None
+    ) -> None:
+        """Start ``python -m time_expense <role>`` (``api`` or ``worker``) as process ``name``
+        (default: the role), with extra ``settings``, logging to a file."""
+        name = name or role
         profile = os.environ.get("TANDEM_PROFILE_DIR")  # set: profile the process (cProfile)
         command = [sys.executable, "-m", "time_expense", role]
         if profile:
-            out = Path(profile) / f"time-expense-{role}-{self.port}.prof"
+            out = Path(profile) / f"time-expense-{name}-{self.port}.prof"
             command[1:1] = ["-m", "cProfile", "-o", str(out)]
-        with self.log_path(role).open("ab") as log:
-            self.processes[role] = subprocess.Popen(  # noqa: S603 - our own module
+        with self.log_path(name).open("ab") as log:
+            self.processes[name] = subprocess.Popen(  # noqa: S603 - our own module
                 command,
-                env=self.env(),
+                env={**self.env(), **(settings or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def start_workers(self) -> None:
+        """The worker as deployed: ``worker`` consumes the postings queue, ``ingest`` polls
+        the PSA and publishes what landed; both relay the outbox. Two processes, so the
+        ordered consumer has a core of its own."""
+        self.start("worker", settings={"TANDEM_WORKER_ROLES": '["consume"]'})
+        self.start("worker", name="ingest", settings={"TANDEM_WORKER_ROLES": '["ingest", "relay"]'})
 
     def kill(self, role: str) -> None:
         """SIGKILL the process: no drain, no goodbye."""
@@ -95,9 +106,9 @@ class LocalDeployment:
                 process.wait()
         self.processes.clear()
 
-    def pid(self, role: str) -> int:
-        """The process id of ``role``."""
-        return self.processes[role].pid
+    def pid(self, name: str) -> int:
+        """The process id of process ``name``."""
+        return self.processes[name].pid
 
     def log_path(self, role: str) -> Path:
         """The file ``role`` logs to."""

@@ -60,6 +60,8 @@ _COLLECTIONS = {
 class SandboxErp(AbstractErp):
     """The ERP port over one sandbox HTTP ERP instance."""
 
+    prices_time = True  # a time bill carries rate x hours
+
     def __init__(self, target: HttpTarget, *, instance: str, years: int = 1) -> None:
         self.instance = instance
         self._target = target

@@ -1,4 +1,4 @@
-"""The PSA port on the sandbox PSA (Kantata-like): projects, time entries, record feeds."""
+"""The PSA port on the sandbox PSA (Kantata-like): projects, time entries, timesheets, feeds."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ from typing import Any
 
 from tandem_connectors.http import HttpTarget
 from tandem_connectors.polling import ChangeSource
-from tandem_connectors.ports import AbstractPsa, PsaExpense, PsaTimeEntry, Written
+from tandem_connectors.ports import (
+    AbstractPsa,
+    PsaExpense,
+    PsaTimeEntry,
+    PsaTimesheet,
+    Written,
+)
 from tandem_connectors.sandbox._changes import RecordChanges, pages
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import Project
 
-__all__ = ["SandboxPsa", "psa_time_entry"]
+__all__ = ["SandboxPsa", "psa_time_entry", "psa_timesheet"]
 
 _FEEDS = frozenset({"time-entries", "expenses", "timesheets", "projects", "assignments"})
 
@@ -109,6 +115,29 @@ class SandboxPsa(AbstractPsa):
             updated_at=datetime.fromisoformat(record["updated_at"]),
         )
 
+    async def read_timesheet(self, record: Mapping[str, Any]) -> PsaTimesheet:
+        """A timesheet record of this PSA (webhook ``data`` or a feed record)."""
+        worker, _ = await self._resource(record["resource_id"])
+        return psa_timesheet(record, worker)
+
+    async def timesheet_entries(self, sheet: PsaTimesheet) -> list[PsaTimeEntry]:
+        """The sheet's entries in ``entry_ids`` order, as the PSA holds them now.
+
+        One listing by timesheet; an entry it does not show (moved on to another sheet since)
+        is read by id, so the answer is exactly ``entry_ids``.
+        """
+        if not sheet.entry_ids:
+            return []
+        listed = await pages(self._target, "/v1/time-entries", {"timesheet_id": sheet.external_id})
+        records: dict[str, Mapping[str, Any]] = {record["id"]: record for record in listed}
+        entries = []
+        for entry_id in sheet.entry_ids:
+            record = records.get(entry_id)
+            if record is None:
+                record = (await self._target.request("GET", f"/v1/time-entries/{entry_id}")).json()
+            entries.append(await self.read_time_entry(record))
+        return entries
+
     async def _resource(self, resource_id: str) -> tuple[str | None, str | None]:
         """The (worker, role) a PSA resource is; no worker for a placeholder."""
         if resource_id not in self._resources:
@@ -151,4 +180,19 @@ def psa_time_entry(
         notes=record.get("notes"),
         updated_at=datetime.fromisoformat(record["updated_at"]),
         adjustment_reason=adjustment.get("reason"),
+    )
+
+
+def psa_timesheet(record: Mapping[str, Any], worker_id: str | None) -> PsaTimesheet:
+    """A PSA timesheet record as the port's ``PsaTimesheet``."""
+    return PsaTimesheet(
+        external_id=record["id"],
+        version=int(record["version"]),
+        status=record["status"],
+        resource_id=record["resource_id"],
+        worker_id=worker_id,
+        period_start=date.fromisoformat(record["period_start"]),
+        period_end=date.fromisoformat(record["period_end"]),
+        entry_ids=tuple(record.get("entry_ids") or ()),
+        updated_at=datetime.fromisoformat(record["updated_at"]),
     )

@@ -4,7 +4,6 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
@@ -18,13 +17,12 @@ published = 0
 class DyingRelay(OutboxRelay):
     die_after = 0
 
-    async def _publish_in_order(self, rows: Sequence[Any]) -> None:
+    async def _publish_one(self, channel: Any, row: Any) -> None:
         global published
-        for row in rows:
-            await super()._publish_in_order([row])
-            published += 1
-            if published >= self.die_after:
-                os.kill(os.getpid(), signal.SIGKILL)
+        await super()._publish_one(channel, row)
+        published += 1
+        if published >= self.die_after:  # confirmed by the broker, never marked published
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def main(database_url: str, amqp_url: str, die_after: str) -> None:

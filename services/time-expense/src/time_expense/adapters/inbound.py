@@ -20,11 +20,13 @@ RETURNING sequence
 """
 _PENDING = """
 SELECT sequence, source, record_type, record_id, version, payload FROM time_expense.inbound
-WHERE status = 'pending' ORDER BY sequence LIMIT $1 FOR UPDATE SKIP LOCKED
+WHERE status = 'pending' AND source = $2 ORDER BY sequence LIMIT $1 FOR UPDATE
 """
 _SETTLE = """
 UPDATE time_expense.inbound SET status = $2, detail = $3 WHERE sequence = ANY($1::bigint[])
 """
+# One ingester per source at a time (replicas may run): they would interleave a worker's rows.
+_TURN = "SELECT pg_try_advisory_xact_lock(29797, hashtext($1))"
 _NOTE = "UPDATE time_expense.inbound SET detail = $2 WHERE sequence = $1"
 _WAS_APPROVED = """
 SELECT EXISTS (SELECT 1 FROM time_expense.inbound WHERE source = $1 AND record_type = $2
@@ -54,9 +56,25 @@ class Inbound:
         )
         return sequence is not None
 
-    async def pending(self, limit: int) -> list[asyncpg.Record]:
-        """The oldest pending rows, locked for this transaction (others skip them)."""
-        return await self._db.fetch(_PENDING, limit)
+    async def land_many(
+        self, *, source: str, via: str, record_type: str, records: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Keep each record version once (a page of a feed), in one round trip."""
+        await self._db.executemany(
+            _LAND,
+            [
+                (source, record_type, r["id"], int(r["version"]), via, json.dumps(r))
+                for r in records
+            ],
+        )
+
+    async def take_turn(self, source: str) -> bool:
+        """Whether this transaction is the one ingesting ``source`` now (until it ends)."""
+        return bool(await self._db.fetchval(_TURN, source))
+
+    async def pending(self, source: str, limit: int) -> list[asyncpg.Record]:
+        """The oldest pending rows of ``source``, locked for this transaction."""
+        return await self._db.fetch(_PENDING, limit, source)
 
     async def settle(self, sequences: Sequence[int], status: str, detail: str | None) -> None:
         """Mark rows published or ignored."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 
@@ -43,6 +44,13 @@ FROM time_expense.postings WHERE key = $1
 _WORK_DATES = """
 SELECT key, work_date FROM time_expense.postings WHERE key = ANY($1::text[])
 """
+# What Tandem priced each entry at: the net of its journal lines (reversals negative).
+_PRICED = """
+SELECT subject_id, min(currency) AS currency, sum(bill_amount) AS amount
+FROM time_expense.postings
+WHERE subject_type = 'time_entry' AND subject_id = ANY($1::text[]) AND bill_amount IS NOT NULL
+GROUP BY subject_id HAVING count(DISTINCT currency) = 1
+"""
 _HELD = """
 SELECT subject_id FROM time_expense.exceptions
 WHERE subject_type = 'time_entry' AND resolved_at IS NULL
@@ -61,7 +69,7 @@ ON CONFLICT (subject_type, subject_id) DO UPDATE
 """
 _RESOLVE = """
 UPDATE time_expense.exceptions SET resolved_at = clock_timestamp()
-WHERE subject_type = $1 AND subject_id = $2 AND resolved_at IS NULL
+WHERE subject_type = $1 AND subject_id = ANY($2::text[]) AND resolved_at IS NULL
 """
 _EXPENSE = "SELECT version, stage FROM time_expense.expenses WHERE expense_id = $1 FOR UPDATE"
 _SAVE_EXPENSE = """
@@ -151,28 +159,9 @@ class Ledgers:
             ledger.posted.version if ledger.posted else None,
         )
 
-    async def journal(self, line: JournalLine) -> None:
-        """Record a line written to the ERP (once per idempotency key)."""
-        await self._db.execute(
-            _JOURNAL,
-            line.key,
-            line.subject_type,
-            line.subject_id,
-            line.kind,
-            line.erp_instance,
-            line.erp_id,
-            line.project_id,
-            line.worker_id,
-            line.legal_entity_id,
-            line.work_date,
-            line.accounting_date,
-            line.late,
-            line.minutes,
-            line.bill_amount,
-            line.cost_amount,
-            line.amount,
-            line.currency,
-        )
+    async def journal(self, *lines: JournalLine) -> None:
+        """Record lines written to the ERP (once per idempotency key), in one round trip."""
+        await self._db.executemany(_JOURNAL, [_journal_row(line) for line in lines])
 
     async def journal_line(self, key: str) -> JournalLine | None:
         """The line written under ``key``, if any."""
@@ -183,6 +172,12 @@ class Ledgers:
         """The work date of each journal line written under one of ``keys``."""
         rows = await self._db.fetch(_WORK_DATES, keys)
         return {row["key"]: row["work_date"] for row in rows}
+
+    async def priced(self, entry_ids: Sequence[str]) -> dict[str, tuple[Decimal, str]]:
+        """The bill amount and currency Tandem posted each entry at, net of reversals (entries
+        never posted, or posted unpriced, are absent)."""
+        rows = await self._db.fetch(_PRICED, list(entry_ids))
+        return {row["subject_id"]: (row["amount"], row["currency"]) for row in rows}
 
     async def held_entries(self) -> set[str]:
         """Time entries held as business exceptions (refused, or waiting for a dependency)."""
@@ -206,9 +201,9 @@ class Ledgers:
             list(exception.org_unit_ids),
         )
 
-    async def resolve_exception(self, subject_type: str, subject_id: str) -> None:
-        """Close the subject's open exception, if any."""
-        await self._db.execute(_RESOLVE, subject_type, subject_id)
+    async def resolve_exceptions(self, subject_type: str, subject_ids: Sequence[str]) -> None:
+        """Close the subjects' open exceptions, if any."""
+        await self._db.execute(_RESOLVE, subject_type, list(subject_ids))
 
     async def expense_version(self, expense_id: str) -> int | None:
         """The last version of the expense handled, locked for this transaction."""
@@ -218,3 +213,10 @@ class Ledgers:
     async def save_expense(self, expense: Expense, version: int, stage: str) -> None:
         """Record the expense's latest version and stage."""
         await self._db.execute(_SAVE_EXPENSE, expense.id, version, stage, expense.model_dump_json())
+
+
+_JOURNAL_COLUMNS = tuple(f.name for f in fields(JournalLine))  # in _JOURNAL's order
+
+
+def _journal_row(line: JournalLine) -> tuple[object, ...]:
+    return tuple(getattr(line, name) for name in _JOURNAL_COLUMNS)

@@ -19,6 +19,7 @@ from tandem_contracts.events import (
     TimeAdjusted,
     TimeApproved,
     TimeRejected,
+    TimeSubmitted,
 )
 from tandem_messaging import HandlerContext, Router
 from time_expense.service_layer import expenses, posting, reference
@@ -51,8 +52,14 @@ _POSTINGS = (TimeApproved, TimeRejected, TimeAdjusted, ExpenseApproved)
 
 
 def worker_of(envelope: Envelope[Any]) -> str:
-    """Order a worker's time and expenses in arrival order (other events by their subject)."""
+    """Order a worker's time and expenses in arrival order (other events by their subject).
+
+    ``TimeSubmitted`` is published, not handled here (it is not bound to ``QUEUE``), but it
+    leaves the outbox in its worker's partition, so a submission precedes its decisions.
+    """
     payload = envelope.payload
+    if isinstance(payload, TimeSubmitted):
+        return payload.timesheet.worker_id
     if isinstance(payload, TimeApproved):
         return payload.entry.worker_id
     if isinstance(payload, TimeRejected):

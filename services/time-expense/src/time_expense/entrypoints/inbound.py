@@ -16,7 +16,7 @@ from time_expense.settings import Settings
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
-_RECORD_TYPES = {"time_entry": "time_entry", "expense": "expense"}
+_RECORD_TYPES = {"time_entry": "time_entry", "expense": "expense", "timesheet": "timesheet"}
 
 
 class Landed(BaseModel):

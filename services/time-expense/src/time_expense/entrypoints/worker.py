@@ -26,36 +26,43 @@ from time_expense.settings import Settings
 __all__ = ["main"]
 
 logger = logging.getLogger(__name__)
-_FEEDS = (("time-entries", "time_entry"), ("expenses", "expense"))
+# Timesheets first: a submission read in the same pass as its entries' decisions lands first.
+_FEEDS = (("timesheets", "timesheet"), ("time-entries", "time_entry"), ("expenses", "expense"))
 
 
 async def main(resources: WorkerResources[Settings]) -> None:
-    """Consume, relay, poll and ingest until ``resources.stopping`` is set; then drain."""
+    """Consume, relay, poll and ingest (as ``worker_roles`` say) until ``resources.stopping``
+    is set; then drain."""
     settings, pool, stopping = resources.settings, resources.pool, resources.stopping
+    roles = settings.worker_roles
     async with AsyncExitStack() as stack:
         outbox = Outbox(partition=worker_of)
-        services = bootstrap.services(settings, stack)
-        consumer = Consumer(
-            build_router(services),
-            queue=QUEUE,
-            pool=pool,
-            connection=resources.connection,
-            settings=ConsumerSettings(
-                prefetch=settings.prefetch,
-                concurrency=settings.concurrency,
-                batch_size=settings.batch_size,
-            ),
-            outbox=outbox,
-        )
-        loops = [OutboxRelay(pool, resources.connection).run(stopping)]
-        for name, psa in bootstrap.psa_adapters(settings, stack).items():
-            ingest = IngestContext(psa, name, settings.tenant_id, outbox)
-            loops.append(_every(settings.ingest_interval_s, stopping, _ingest(pool, ingest)))
-            loops.append(
-                _every(settings.poll_interval_s, stopping, _poll(pool, psa, name, settings))
+        loops = []
+        if "relay" in roles:
+            loops.append(OutboxRelay(pool, resources.connection).run(stopping))
+        if "ingest" in roles:
+            for name, psa in bootstrap.psa_adapters(settings, stack).items():
+                ingest = IngestContext(psa, name, settings.tenant_id, outbox)
+                loops.append(_every(settings.ingest_interval_s, stopping, _ingest(pool, ingest)))
+                loops.append(
+                    _every(settings.poll_interval_s, stopping, _poll(pool, psa, name, settings))
+                )
+        if "consume" in roles:
+            consumer = Consumer(
+                build_router(bootstrap.services(settings, stack)),
+                queue=QUEUE,
+                pool=pool,
+                connection=resources.connection,
+                settings=ConsumerSettings(
+                    prefetch=settings.prefetch,
+                    concurrency=settings.concurrency,
+                    batch_size=settings.batch_size,
+                ),
+                outbox=outbox,
             )
-        async with consumer:
-            await asyncio.gather(*loops)
+            await stack.enter_async_context(consumer)
+        logger.info("worker roles: %s", ", ".join(sorted(roles)))
+        await asyncio.gather(*loops, stopping.wait())
 
 
 def _ingest(pool: asyncpg.Pool, ingest: IngestContext) -> Callable[[], Awaitable[int]]:
@@ -80,11 +87,9 @@ def _poll(
             async def land(
                 db: DbConnection, page: Sequence[Change], kind: str = record_type
             ) -> None:
-                inbound = Inbound(db)
-                for change in page:
-                    await inbound.land(
-                        source=name, via="poll", record_type=kind, record=change.data
-                    )
+                await Inbound(db).land_many(
+                    source=name, via="poll", record_type=kind, records=[c.data for c in page]
+                )
 
             poller = Poller(pool, psa.change_source(feed), "psa", name, feed, lag=lag)
             read += await poller.catch_up(land)

@@ -77,8 +77,9 @@ async def on_expense_approved(
             currency=expense.amount.currency,
         )
     )
+    await services.erps.xref.link_many(db, "expense", [(expense.id, written.ref)])
     await ledgers.save_expense(expense, version, "posted")
-    await ledgers.resolve_exception("expense", expense.id)
+    await ledgers.resolve_exceptions("expense", [expense.id])
     posted = ExpensePosted(
         expense_id=expense.id,
         project_id=expense.project_id,

@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from tandem_connectors.ports import TimeReversal, Written
+from tandem_connectors.ports import ErpObject, TimeReversal, Written
 from tandem_contracts import Envelope, Money
 from tandem_contracts.entities import TimeEntry
 from tandem_contracts.events import TimeAdjusted, TimeApproved, TimePosted, TimeRejected
-from tandem_messaging import HandlerContext
+from tandem_messaging import Flush, HandlerContext
 from time_expense.adapters.erp import ErpTarget
 from time_expense.adapters.ledger import JournalLine, Ledgers
 from time_expense.domain import (
@@ -126,7 +126,16 @@ async def _carry_out(
         else:
             await _post(envelope, ctx, services, command)
     if ledger.stage in (Stage.REJECTED, Stage.REVERSED) or commands:
-        await Ledgers(ctx.connection).resolve_exception("time_entry", ledger.entry_id)
+        ctx.scope.defer("resolve-time-exceptions", _resolve(ctx), ledger.entry_id)
+
+
+def _resolve(ctx: HandlerContext[Any]) -> Flush:
+    """Close the open exceptions of a batch's entries with one statement."""
+
+    async def flush(entry_ids: list[Any]) -> None:
+        await Ledgers(ctx.connection).resolve_exceptions("time_entry", entry_ids)
+
+    return flush
 
 
 @dataclass(frozen=True)
@@ -155,37 +164,44 @@ async def _post(
 
 
 async def _write_postings(batch: list[Any]) -> None:
-    """One ERP write for a batch's postings; then each one's journal line and event."""
+    """One ERP write for a batch's postings; then their journal lines and cross-references
+    (one statement each) and each one's ``TimePosted``."""
     deferred: list[_Deferred] = batch
-    target = deferred[0].target
+    target, db = deferred[0].target, deferred[0].ctx.connection
     written = await target.erp.post_time([d.prepared.posting for d in deferred])
-    for item, line in zip(deferred, written, strict=True):
-        await _record_posting(item, line)
+    pairs = list(zip(deferred, written, strict=True))
+    await Ledgers(db).journal(*(_journal_line(item, line) for item, line in pairs))
+    links = [(item.command.entry.id, line.ref) for item, line in pairs]
+    await deferred[0].services.erps.xref.link_many(db, "time_entry", links)
+    for item, line in pairs:
+        await _announce_posting(item, line)
 
 
-async def _record_posting(item: _Deferred, written: Written) -> None:
+def _journal_line(item: _Deferred, written: Written) -> JournalLine:
     entry, prepared, command = item.command.entry, item.prepared, item.command
-    await Ledgers(item.ctx.connection).journal(
-        JournalLine(
-            key=command.key,
-            subject_type="time_entry",
-            subject_id=entry.id,
-            kind="post",
-            erp_instance=item.target.instance,
-            erp_id=written.external_id,
-            project_id=entry.project_id,
-            worker_id=entry.worker_id,
-            legal_entity_id=entry.project_legal_entity_id,
-            work_date=entry.work_date,
-            accounting_date=prepared.placement.accounting_date,
-            late=prepared.placement.late,
-            minutes=entry.duration_minutes,
-            bill_amount=prepared.bill_amount.amount if prepared.bill_amount else None,
-            cost_amount=prepared.cost_amount.amount if prepared.cost_amount else None,
-            amount=None,
-            currency=prepared.project.currency,
-        )
+    return JournalLine(
+        key=command.key,
+        subject_type="time_entry",
+        subject_id=entry.id,
+        kind="post",
+        erp_instance=item.target.instance,
+        erp_id=written.external_id,
+        project_id=entry.project_id,
+        worker_id=entry.worker_id,
+        legal_entity_id=entry.project_legal_entity_id,
+        work_date=entry.work_date,
+        accounting_date=prepared.placement.accounting_date,
+        late=prepared.placement.late,
+        minutes=entry.duration_minutes,
+        bill_amount=prepared.bill_amount.amount if prepared.bill_amount else None,
+        cost_amount=prepared.cost_amount.amount if prepared.cost_amount else None,
+        amount=None,
+        currency=prepared.project.currency,
     )
+
+
+async def _announce_posting(item: _Deferred, written: Written) -> None:
+    entry, prepared, command = item.command.entry, item.prepared, item.command
     posted = TimePosted(
         time_entry_id=entry.id,
         project_id=entry.project_id,
@@ -228,6 +244,15 @@ async def _reverse(
         key=command.key,
     )
     written = await target.erp.reverse_time(reversal)
+    # The entry no longer stands for the reversed line (the journal keeps both lines).
+    await services.erps.xref.unlink(
+        db,
+        "time_entry",
+        entry.id,
+        system=written.ref.system.value,
+        instance=written.ref.instance,
+        object_type=ErpObject.TIME_LINE.value,
+    )
     await ledgers.journal(
         replace(
             original,

@@ -81,7 +81,12 @@ async def prepare_posting(
         for rate in await once("fx", currency, project.currency, entry.work_date):
             fx.add(rate)
     priced = price_entry(entry, project, await once("cards", project.currency), costs, fx)
-    periods = await once("periods", target, project.legal_entity_id, entry.work_date)
+    # Read once per month of work dates; a date the month's periods miss is looked up alone.
+    periods = await once("periods", target, project.legal_entity_id, entry.work_date.replace(day=1))
+    if not _covers(periods, entry.work_date):
+        periods = await ensure_periods(
+            db, services, target, project.legal_entity_id, entry.work_date
+        )
     placement = place_in_period(entry.work_date, periods, services.policies.late_time)
     posted_entry = priced.entry.model_copy(update={"accounting_date": placement.accounting_date})
     return Prepared(
@@ -100,7 +105,7 @@ async def ensure_periods(
     """The entity's periods from ``on`` on; read from the ERP when none covers ``on`` yet."""
     reference = ReferenceData(db)
     periods = await reference.periods(legal_entity_id, on)
-    if any(p.start_date <= on <= p.end_date for p in periods):
+    if _covers(periods, on):
         return periods
     company = await services.erps.company(db, target.instance, legal_entity_id)
     if company is None:
@@ -114,9 +119,15 @@ async def ensure_periods(
     fetched = await target.erp.list_periods(
         company=company, legal_entity_id=legal_entity_id, start=start, end=end
     )
+    kept = {(p.start_date, p.end_date): p for p in await reference.periods(legal_entity_id, start)}
     for period in fetched:
-        await reference.save_period(period)
+        if kept.get((period.start_date, period.end_date)) != period:  # not rewritten: no lock
+            await reference.save_period(period)
     return await reference.periods(legal_entity_id, on)
+
+
+def _covers(periods: list[AccountingPeriod], on: date) -> bool:
+    return any(p.start_date <= on <= p.end_date for p in periods)
 
 
 Reader = Callable[..., Awaitable[Any]]

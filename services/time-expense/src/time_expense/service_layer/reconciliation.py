@@ -86,7 +86,7 @@ class Reconciler:
             held = await Ledgers(db).held_entries()  # known exceptions, not drift
             approved = [
                 a
-                for a in await self._approved(db, entries, legal_entity_id)
+                for a in await self._approved(db, entries, legal_entity_id, target.erp.prices_time)
                 if a.entry_id not in held
             ]
             posted = [
@@ -122,9 +122,13 @@ class Reconciler:
         return target, company, region
 
     async def _approved(
-        self, db: DbConnection, entries: list[PsaTimeEntry], legal_entity_id: str
+        self, db: DbConnection, entries: list[PsaTimeEntry], legal_entity_id: str, priced_too: bool
     ) -> list[ApprovedTime]:
+        """The PSA's approved entries of the entity; with the amount Tandem priced each at
+        when the ERP prices its lines too (amounts are then compared per currency)."""
         reference, xref = ReferenceData(db), self.services.erps.xref
+        ids = [e.external_id for e in entries] if priced_too else []
+        priced = await Ledgers(db).priced(ids)
         projects: dict[str, str | None] = {}
         approved = []
         for entry in entries:
@@ -139,9 +143,10 @@ class Reconciler:
             project_id = projects[entry.project_id]
             if project_id is None or entry.worker_id is None:
                 continue  # another entity's time, or a project Tandem does not sync
+            amount, currency = priced.get(entry.external_id, (None, None))
             approved.append(
                 ApprovedTime(entry.external_id, project_id, entry.worker_id, entry.work_date,
-                             entry.minutes)
+                             entry.minutes, amount, currency)
             )  # fmt: skip
         return approved
 
@@ -165,9 +170,11 @@ class Reconciler:
                 db, "worker", system=erp, instance=target.instance,
                 object_type=ErpObject.EMPLOYEE, external_id=line.employee,
             )  # fmt: skip
+            amount = line.amount
             posted.append(
                 PostedTime(entry_id, project or line.project, worker or line.employee, worked,
-                           line.minutes)
+                           line.minutes, amount.amount if amount else None,
+                           amount.currency if amount else None)
             )  # fmt: skip
         return posted
 
@@ -196,6 +203,12 @@ class Reconciler:
             posted = ledger.posted
             prepared = await prepare_posting(db, self.services, target, posted.entry, posted.key)
             [written] = await target.erp.post_time([prepared.posting])
+            xref = self.services.erps.xref
+            await xref.unlink(
+                db, "time_entry", entry_id, system=written.ref.system.value,
+                instance=written.ref.instance, object_type=written.ref.object_type,
+            )  # fmt: skip
+            await xref.link_many(db, "time_entry", [(entry_id, written.ref)])
             return written.created
         # Never ingested (a lost webhook, a missed poll): land the PSA's record again.
         record = await self.psa.record("time-entries", entry_id)
