@@ -61,7 +61,7 @@ async def approve(
         month + timedelta(days=n) for n in range(28) if (month + timedelta(days=n)).weekday() < 5
     ]
     records = (
-        (f"tme_{uuid7().hex[:20]}", _entry(pair, days[n % len(days)], 60 + 15 * (n % 29)))
+        (f"tme_{uuid7().hex}", _entry(pair, days[n % len(days)], 60 + 15 * (n % 29)))
         for n, pair in zip(range(count), itertools.cycle(pairs), strict=False)
     )
     chunk = 500 if per_second <= 0 else max(1, int(per_second / 10))

@@ -35,12 +35,11 @@ BULK_LIMIT = 300
 Id = Annotated[str, Field(min_length=1, max_length=100)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=100)]
 Rate = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
-_CLOSED = """
-SELECT data->>'name' AS name, data->>'status' AS status FROM sandbox.records
-WHERE system = 'erp' AND collection = 'accounting-periods'
-  AND data->>'subsidiary_id' = $1 AND $2::date BETWEEN (data->>'start_date')::date
-  AND (data->>'end_date')::date AND data->>'status' <> 'open'
-LIMIT 1
+_PERIODS_OF = """
+SELECT data->>'name' AS name, data->>'status' AS status, (data->>'start_date')::date AS start,
+    (data->>'end_date')::date AS end
+FROM sandbox.records
+WHERE system = 'erp' AND collection = 'accounting-periods' AND data->>'subsidiary_id' = $1
 """
 
 
@@ -104,12 +103,13 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
 
 async def check_period_open(tx: Tx, subsidiary_id: str, day: str) -> None:
     """Refuse (409 PERIOD_CLOSED) a posting dated in a closed or locked period."""
-    key = (PERIODS.path, "closed", subsidiary_id, day)
-    if key not in tx.memo:
-        tx.memo[key] = await tx.connection.fetchrow(
-            _CLOSED, subsidiary_id, dt.date.fromisoformat(day)
-        )
-    row = tx.memo[key]
+    key = (PERIODS.path, "of", subsidiary_id)
+    if key not in tx.memo:  # read once per request: a bulk posts many days of few subsidiaries
+        tx.memo[key] = await tx.connection.fetch(_PERIODS_OF, subsidiary_id)
+    on = dt.date.fromisoformat(day)
+    row = next(
+        (p for p in tx.memo[key] if p["start"] <= on <= p["end"] and p["status"] != "open"), None
+    )
     if row is not None:
         raise SandboxError(
             409, "PERIOD_CLOSED", f"the period {row['name']} of {day} is {row['status']}"

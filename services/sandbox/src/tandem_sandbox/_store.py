@@ -44,8 +44,17 @@ FOR UPDATE
 _PAGE = """
 SELECT * FROM sandbox.records
 WHERE system = $1 AND collection = $2 AND seq > $3 AND data @> $4::jsonb
-  AND ($5::timestamptz IS NULL OR updated_at > $5)
-ORDER BY seq LIMIT $6
+ORDER BY seq LIMIT $5
+"""
+# Changed after $6: read through records_by_update (OFFSET 0 keeps the planner from scanning
+# the whole collection in seq order instead, which it picks while statistics are stale).
+_PAGE_SINCE = """
+SELECT * FROM (
+    SELECT * FROM sandbox.records
+    WHERE system = $1 AND collection = $2 AND updated_at > $6 OFFSET 0
+) AS changed
+WHERE seq > $3 AND data @> $4::jsonb
+ORDER BY seq LIMIT $5
 """
 _EMIT = """
 INSERT INTO sandbox.events (system, type, subject_type, subject_id, data)
@@ -258,9 +267,11 @@ class Tx:
         updated_after: datetime | None = None,
     ) -> list[Record]:
         """Return up to ``limit`` records changed after sequence ``after``, in change order."""
-        rows = await self.connection.fetch(
-            _PAGE, self.system, collection, after, json.dumps(where or {}), updated_after, limit
-        )
+        args = (self.system, collection, after, json.dumps(where or {}), limit)
+        if updated_after is None:
+            rows = await self.connection.fetch(_PAGE, *args)
+        else:
+            rows = await self.connection.fetch(_PAGE_SINCE, *args, updated_after)
         return [Record.from_row(row) for row in rows]
 
     async def emit(

@@ -75,7 +75,7 @@ class _Waits(Exception):
         super().__init__(f"{reason.value}: {message}")
 
 
-async def publish_landed(pool: asyncpg.Pool, ingest: IngestContext, limit: int = 500) -> int:
+async def publish_landed(pool: asyncpg.Pool, ingest: IngestContext, limit: int = 2000) -> int:
     """Turn up to ``limit`` landed records into events; answer how many rows were settled."""
     async with pool.acquire() as db, db.transaction():
         inbound, reference = Inbound(db), ReferenceData(db)
