@@ -33,7 +33,7 @@ from tandem_messaging._errors import (
     TransientError,
 )
 from tandem_messaging._flow import Breakers
-from tandem_messaging._inbox import Claim, claim
+from tandem_messaging._inbox import Claim, claim, claim_many
 from tandem_messaging._metrics import Metrics, default_metrics
 from tandem_messaging._outbox import Outbox
 from tandem_messaging._router import HandlerContext, Router, TransactionScope
@@ -218,13 +218,15 @@ class Consumer:
             async with self._pool.acquire() as connection, connection.transaction():
                 results = []
                 scope, published = TransactionScope(), list[Envelope[Any]]()
-                for message, envelope in batch:
+                claims = await claim_many(connection, self.queue_name, [e for _, e in batch])
+                for index, (message, envelope) in enumerate(batch):
                     with _handling(envelope, message, self.queue_name):
                         results.append(
                             await self._apply(
-                                connection, envelope, attempt_of(message), scope, published
+                                connection, envelope, attempt_of(message), scope, published,
+                                claims[index] if claims is not None else None,
                             )
-                        )
+                        )  # fmt: skip
                 await self._finish(connection, scope, published)
         except Exception as exc:
             logger.info(
@@ -303,13 +305,15 @@ class Consumer:
         attempt: int,
         scope: TransactionScope,
         published: list[Envelope[Any]],
+        claimed: Claim | None = None,
     ) -> tuple[Claim, list[str]]:
-        """Claim ``envelope`` in the inbox and run its handler, in the caller's transaction;
-        the events it publishes are collected in ``published`` for ``_finish``."""
+        """Claim ``envelope`` in the inbox (unless the batch ``claimed`` it already) and run
+        its handler, in the caller's transaction; the events it publishes are collected in
+        ``published`` for ``_finish``."""
         handler = self.router.handlers.get(envelope.event_type)
         if handler is None:
             raise PermanentError("no_handler", f"{self.queue_name} has no handler for it")
-        outcome = await claim(connection, self.queue_name, envelope)
+        outcome = claimed or await claim(connection, self.queue_name, envelope)
         if outcome is Claim.STALE and self.router.accept_stale:
             outcome = Claim.NEW
         if outcome is not Claim.NEW:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
 from tandem_contracts import Envelope
 from tandem_messaging._db import DbConnection
 
-__all__ = ["Claim", "claim"]
+__all__ = ["Claim", "claim", "claim_many"]
 
 # One round trip: record the event, and advance its subject's version only if it is new.
 _CLAIM = """
@@ -25,6 +26,32 @@ WITH recorded AS (
     RETURNING 1
 )
 SELECT EXISTS (SELECT 1 FROM recorded) AS recorded, EXISTS (SELECT 1 FROM advanced) AS advanced
+"""
+
+# The same for many events of distinct ids, keys and subjects, in one round trip.
+_CLAIM_MANY = """
+WITH input AS (
+    SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+        WITH ORDINALITY AS i(event_id, idempotency_key, event_type, subject_type, subject_id,
+                             version, n)
+), recorded AS (
+    INSERT INTO messaging.inbox (consumer, event_id, idempotency_key, event_type)
+    SELECT $1, event_id, idempotency_key, event_type FROM input ORDER BY n
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+), advanced AS (
+    INSERT INTO messaging.subject_versions AS s (consumer, subject_type, subject_id, version)
+    SELECT $1, i.subject_type, i.subject_id, i.version
+    FROM input i JOIN recorded r USING (event_id) ORDER BY i.n
+    ON CONFLICT (consumer, subject_type, subject_id) DO UPDATE SET version = EXCLUDED.version
+    WHERE s.version < EXCLUDED.version
+    RETURNING subject_type, subject_id
+)
+SELECT r.event_id IS NOT NULL AS recorded, a.subject_id IS NOT NULL AS advanced
+FROM input i
+LEFT JOIN recorded r USING (event_id)
+LEFT JOIN advanced a ON a.subject_type = i.subject_type AND a.subject_id = i.subject_id
+ORDER BY i.n
 """
 
 
@@ -56,3 +83,30 @@ async def claim(connection: DbConnection, consumer: str, envelope: Envelope[Any]
     if not row["recorded"]:
         return Claim.DUPLICATE
     return Claim.NEW if row["advanced"] else Claim.STALE
+
+
+async def claim_many(
+    connection: DbConnection, consumer: str, envelopes: Sequence[Envelope[Any]]
+) -> list[Claim] | None:
+    """``claim`` each of ``envelopes`` with one statement, answering in their order; ``None``
+    (nothing claimed) when two share an event id, an idempotency key or a subject, since each
+    must then see the other's claim: claim those one at a time."""
+    ids = [e.event_id for e in envelopes]
+    keys = [e.idempotency_key for e in envelopes]
+    subjects = [(e.subject.type, e.subject.id) for e in envelopes]
+    if len(set(ids)) < len(ids) or len(set(keys)) < len(keys) or len(set(subjects)) < len(ids):
+        return None
+    rows = await connection.fetch(
+        _CLAIM_MANY,
+        consumer,
+        ids,
+        keys,
+        [e.event_type for e in envelopes],
+        [subject_type for subject_type, _ in subjects],
+        [subject_id for _, subject_id in subjects],
+        [e.subject_version for e in envelopes],
+    )
+    return [
+        Claim.DUPLICATE if not row["recorded"] else Claim.NEW if row["advanced"] else Claim.STALE
+        for row in rows
+    ]

@@ -36,6 +36,9 @@ class TransactionScope:
     _pending: dict[str, tuple[Flush, list[Any]]] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict)
     """What handlers of this transaction read and may share (clear it after writing it)."""
+    kept: dict[Any, Any] = field(default_factory=dict)
+    """What a handler wrote and defers saving, for later handlers of the transaction to read
+    instead of the database (never cleared: it is newer than the database until the flush)."""
 
     def defer(self, key: str, flush: Flush, item: Any) -> None:
         """Add ``item`` to the work ``flush`` does for ``key`` before the commit."""

@@ -141,22 +141,28 @@ class Ledgers:
         )
         return EntryLedger(entry_id, row["version"], Stage(row["stage"]), current, posted)
 
-    async def save_entry(self, ledger: EntryLedger, about: TimeEntry, region: str) -> None:
-        """Write the entry's ledger (``about`` gives the columns reports filter on)."""
-        await self._db.execute(
+    async def save_entries(self, saves: Sequence[tuple[EntryLedger, TimeEntry, str]]) -> None:
+        """Write entries' ledgers, each ``(ledger, about, region)`` (``about`` gives the columns
+        reports filter on), in one round trip."""
+        await self._db.executemany(
             _SAVE_LEDGER,
-            ledger.entry_id,
-            ledger.version,
-            ledger.stage.value,
-            about.worker_id,
-            about.project_id,
-            about.timesheet_id,
-            about.project_legal_entity_id,
-            region,
-            about.work_date,
-            ledger.current.model_dump_json() if ledger.current else None,
-            ledger.posted.entry.model_dump_json() if ledger.posted else None,
-            ledger.posted.version if ledger.posted else None,
+            [
+                (
+                    ledger.entry_id,
+                    ledger.version,
+                    ledger.stage.value,
+                    about.worker_id,
+                    about.project_id,
+                    about.timesheet_id,
+                    about.project_legal_entity_id,
+                    region,
+                    about.work_date,
+                    ledger.current.model_dump_json() if ledger.current else None,
+                    ledger.posted.entry.model_dump_json() if ledger.posted else None,
+                    ledger.posted.version if ledger.posted else None,
+                )
+                for ledger, about, region in saves
+            ],
         )
 
     async def journal(self, *lines: JournalLine) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from tandem_connectors.ports import ErpObject, TimeReversal, Written
 from tandem_contracts import Envelope, Money
@@ -52,10 +52,9 @@ async def on_time_approved(
 ) -> None:
     """Post newly approved time (reversing what an earlier approval posted, if it changed)."""
     entry = envelope.payload.entry
-    ledgers = Ledgers(ctx.connection)
-    ledger, commands = approved(await ledgers.entry(entry.id), entry, envelope.subject_version)
+    ledger, commands = approved(await _ledger(ctx, entry.id), entry, envelope.subject_version)
     await _carry_out(envelope, ctx, services, ledger, commands)
-    await ledgers.save_entry(ledger_after(ledger, commands), entry, envelope.data_residency_region)
+    _save(ctx, ledger_after(ledger, commands), entry, envelope.data_residency_region)
 
 
 async def on_time_rejected(
@@ -63,14 +62,12 @@ async def on_time_rejected(
 ) -> None:
     """Reverse time whose approval was withdrawn; nothing to do if it never posted."""
     rejection = envelope.payload
-    ledgers = Ledgers(ctx.connection)
-    before = await ledgers.entry(rejection.time_entry_id)
+    before = await _ledger(ctx, rejection.time_entry_id)
     ledger, commands = rejected(before, rejection.time_entry_id, envelope.subject_version)
     await _carry_out(envelope, ctx, services, ledger, commands)
     about = _known_entry(before)
     if about is not None:  # never seen before: the inbox keeps older versions out anyway
-        region = envelope.data_residency_region
-        await ledgers.save_entry(ledger_after(ledger, commands), about, region)
+        _save(ctx, ledger_after(ledger, commands), about, envelope.data_residency_region)
 
 
 async def on_time_adjusted(
@@ -78,12 +75,11 @@ async def on_time_adjusted(
 ) -> None:
     """Reverse the original posting and post the replacement, never an in-place edit."""
     adjustment = envelope.payload
-    ledgers = Ledgers(ctx.connection)
-    original = await ledgers.entry(adjustment.original_entry_id)
+    original = await _ledger(ctx, adjustment.original_entry_id)
     replacement = adjustment.replacement
     other = None
     if replacement is not None and replacement.id != adjustment.original_entry_id:
-        other = await ledgers.entry(replacement.id)
+        other = await _ledger(ctx, replacement.id)
     touched, commands = adjusted(
         original, adjustment.original_entry_id, replacement, envelope.subject_version, other
     )
@@ -91,8 +87,30 @@ async def on_time_adjusted(
     for ledger in touched:
         about = _known_entry(ledger) or _known_entry(original)
         if about is not None:
-            region = envelope.data_residency_region
-            await ledgers.save_entry(ledger_after(ledger, commands), about, region)
+            _save(ctx, ledger_after(ledger, commands), about, envelope.data_residency_region)
+
+
+async def _ledger(ctx: HandlerContext[Any], entry_id: str) -> EntryLedger | None:
+    """The entry's ledger: as an earlier message of this transaction left it, else as stored
+    (and locked for the transaction)."""
+    kept = ctx.scope.kept.get(("ledger", entry_id))
+    if kept is not None:
+        return cast(EntryLedger, kept[0])
+    return await Ledgers(ctx.connection).entry(entry_id)
+
+
+def _save(ctx: HandlerContext[Any], ledger: EntryLedger, about: TimeEntry, region: str) -> None:
+    """Save the entry's ledger with the batch's others, before the transaction commits."""
+    ctx.scope.kept[("ledger", ledger.entry_id)] = (ledger, about, region)
+    ctx.scope.defer("save-ledgers", _save_ledgers(ctx), ledger.entry_id)
+
+
+def _save_ledgers(ctx: HandlerContext[Any]) -> Flush:
+    async def flush(entry_ids: list[Any]) -> None:
+        latest = [ctx.scope.kept[("ledger", entry_id)] for entry_id in dict.fromkeys(entry_ids)]
+        await Ledgers(ctx.connection).save_entries(latest)
+
+    return flush
 
 
 def ledger_after(ledger: EntryLedger, commands: list[Post | Reverse]) -> EntryLedger:
