@@ -41,7 +41,16 @@ FROM time_expense.postings p
 JOIN sandbox.records r ON r.system = 'psa' AND r.collection = 'time-entries' AND r.id = p.subject_id
 WHERE p.kind = 'post'
 """
-_POSTED = "SELECT count(*) FROM time_expense.postings WHERE kind = 'post'"
+# Posted or held as a business exception (refused, with its reason): either way, settled.
+_SETTLED = """
+SELECT (SELECT count(*) FROM time_expense.postings WHERE kind = 'post')
+     + (SELECT count(*) FROM time_expense.exceptions
+        WHERE subject_type = 'time_entry' AND resolved_at IS NULL)
+"""
+_HELD = """
+SELECT count(*) FROM time_expense.exceptions
+WHERE subject_type = 'time_entry' AND resolved_at IS NULL
+"""
 _COUNTS = """
 SELECT (SELECT count(*) FROM sandbox.records
           WHERE system = 'psa' AND collection = 'time-entries') AS approved,
@@ -86,7 +95,7 @@ async def burst(flavour: Flavour, entries: int, *, logs: Path, lanes: int) -> Me
         await set_up(firm, systems)
         await wait_known(systems.database_url, firm)
         await approve(systems.sandbox, pairs_of(firm), entries, firm.month)
-        await _until_posted(systems.database_url, entries, within=3600)
+        await _until_settled(systems.database_url, entries, within=3600)
         return await _measure(f"burst into {flavour}", systems, firm.month)
 
 
@@ -121,7 +130,7 @@ async def outage(
         )
         await feeding
         backlog, drained_in, drained = await caught_up
-        await _until_posted(systems.database_url, total, within=3600)
+        await _until_settled(systems.database_url, total, within=3600)
         measured = await _measure(f"steady arrivals, {down:.0f} s ERP outage", systems, firm.month)
         note = (
             f"arrivals {entries_per_second:.0f}/s; backlog at recovery {backlog}; caught up "
@@ -153,15 +162,15 @@ async def _counts(connection: asyncpg.Connection) -> tuple[int, int]:
     return int(row["approved"]), int(row["posted"])
 
 
-async def _until_posted(database_url: str, entries: int, *, within: float) -> float:
+async def _until_settled(database_url: str, entries: int, *, within: float) -> float:
     connection = await asyncpg.connect(database_url)
     try:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            if await connection.fetchval(_POSTED) >= entries:
+            if await connection.fetchval(_SETTLED) >= entries:
                 return time.monotonic()
             await asyncio.sleep(0.2)
-        raise TimeoutError(f"not every entry was posted within {within} s")
+        raise TimeoutError(f"not every entry was posted or held within {within} s")
     finally:
         await connection.close()
 
@@ -171,6 +180,7 @@ async def _measure(name: str, systems: Systems, month: date) -> Measured:
     try:
         row = await connection.fetchrow(_LATENCY)
         doubled = int(await connection.fetchval(_DOUBLES))
+        held = int(await connection.fetchval(_HELD))
         companies = [r[0] for r in await connection.fetch(_COMPANIES)]
     finally:
         await connection.close()
@@ -190,7 +200,8 @@ async def _measure(name: str, systems: Systems, month: date) -> Measured:
         peak_rss_mb=max(_peak_rss_mb(systems.deployment.pid(n)) for n in ("worker", "ingest")),
         erp_lines=lines,
         doubled=doubled,
-        note=f"the ERP refused {refused} requests over its limits (429)",
+        note=f"{held} held as business exceptions; the ERP refused {refused} requests over "
+        "its limits (429)",
     )  # fmt: skip
 
 

@@ -23,10 +23,19 @@ __all__ = ["Pair", "approve", "pairs_of", "wait_known"]
 
 @dataclass(frozen=True)
 class Pair:
-    """A resource that may book time on a project (same entity, project open, assigned)."""
+    """A resource that may book time on a project (same entity, project open, assigned),
+    on the days its worker is employed."""
 
     resource_id: str
     project_id: str
+    hired: date | None = None
+    leaves: date | None = None
+
+    def may_book(self, day: date) -> bool:
+        """Whether the worker is employed on ``day`` (an ERP refuses time outside that)."""
+        return (self.hired is None or self.hired <= day) and (
+            self.leaves is None or day <= self.leaves
+        )
 
 
 def pairs_of(firm: Firm) -> list[Pair]:
@@ -48,7 +57,9 @@ def pairs_of(firm: Firm) -> list[Pair]:
             or worker.id not in resources
         ):
             continue
-        pairs.append(Pair(resources[worker.id], project.id))
+        pairs.append(
+            Pair(resources[worker.id], project.id, worker.hire_date, worker.termination_date)
+        )
     return sorted(set(pairs), key=lambda p: (p.resource_id, p.project_id))
 
 
@@ -60,9 +71,11 @@ async def approve(
     days = [
         month + timedelta(days=n) for n in range(28) if (month + timedelta(days=n)).weekday() < 5
     ]
+    bookable = {pair: [day for day in days if pair.may_book(day)] for pair in pairs}
+    bookers = [pair for pair in pairs if bookable[pair]]
     records = (
-        (f"tme_{uuid7().hex}", _entry(pair, days[n % len(days)], 60 + 15 * (n % 29)))
-        for n, pair in zip(range(count), itertools.cycle(pairs), strict=False)
+        (f"tme_{uuid7().hex}", _entry(pair, _nth(bookable[pair], n), 60 + 15 * (n % 29)))
+        for n, pair in zip(range(count), itertools.cycle(bookers), strict=False)
     )
     chunk = 500 if per_second <= 0 else max(1, int(per_second / 10))
     started = time.monotonic()
@@ -76,6 +89,10 @@ async def approve(
             if ahead > 0:
                 await asyncio.sleep(ahead)  # pacing the arrivals, not waiting for a result
     return time.monotonic()
+
+
+def _nth(days: list[date], n: int) -> date:
+    return days[n % len(days)]
 
 
 def _entry(pair: Pair, day: date, minutes: int) -> dict[str, Any]:

@@ -210,29 +210,37 @@ class Consumer:
     async def _handle_batch(self, batch: list[_Delivery]) -> bool:
         """Handle consecutive deliveries of a lane in one transaction; False if any failed.
 
-        A failure rolls the whole batch back and the caller handles each message alone, so
+        A downstream that is unavailable holds the whole batch, which is retried as one probe
+        (as a single message would be), so it drains as a batch when the downstream is back.
+        Any other failure rolls the batch back and the caller handles each message alone, so
         a handler's external calls may repeat (they are at-least-once in any case).
         """
-        started = time.perf_counter()
-        try:
-            async with self._pool.acquire() as connection, connection.transaction():
-                results = []
-                scope, published = TransactionScope(), list[Envelope[Any]]()
-                claims = await claim_many(connection, self.queue_name, [e for _, e in batch])
-                for index, (message, envelope) in enumerate(batch):
-                    with _handling(envelope, message, self.queue_name):
-                        results.append(
-                            await self._apply(
-                                connection, envelope, attempt_of(message), scope, published,
-                                claims[index] if claims is not None else None,
-                            )
-                        )  # fmt: skip
-                await self._finish(connection, scope, published)
-        except Exception as exc:
-            logger.info(
-                "a batch of %d on %s is redone one by one: %r", len(batch), self.queue_name, exc
-            )
-            return False
+        held_for: str | None = None
+        while True:
+            started = time.perf_counter()
+            try:
+                try:
+                    results = await self._apply_batch(batch)
+                except _DATABASE_DOWN as exc:
+                    raise DownstreamUnavailable("database", repr(exc)) from exc
+            except DownstreamUnavailable as exc:
+                for _, envelope in batch:
+                    self._count_failure(envelope, "downstream")
+                held_for = exc.downstream
+                await self._breakers.failed(exc.downstream)
+                delay = self._breakers.backoff(exc.downstream, exc.retry_after)
+                if await stopped_within(self._stopping, delay):
+                    return True  # unacked: redelivered after restart, nothing parked
+                continue
+            except Exception as exc:
+                logger.info(
+                    "a batch of %d on %s is redone one by one: %r",
+                    len(batch), self.queue_name, exc,
+                )  # fmt: skip
+                return False
+            break
+        if held_for is not None:
+            await self._breakers.recovered(held_for)
         elapsed = (time.perf_counter() - started) / len(batch)
         released: list[str] = []
         for (message, envelope), (outcome, satisfied) in zip(batch, results, strict=True):
@@ -242,6 +250,23 @@ class Consumer:
         if released:
             await self._settle.release(released)
         return True
+
+    async def _apply_batch(self, batch: list[_Delivery]) -> list[tuple[Claim, list[str]]]:
+        """Claim and handle every delivery of ``batch`` in one transaction."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            results = []
+            scope, published = TransactionScope(), list[Envelope[Any]]()
+            claims = await claim_many(connection, self.queue_name, [e for _, e in batch])
+            for index, (message, envelope) in enumerate(batch):
+                with _handling(envelope, message, self.queue_name):
+                    results.append(
+                        await self._apply(
+                            connection, envelope, attempt_of(message), scope, published,
+                            claims[index] if claims is not None else None,
+                        )
+                    )  # fmt: skip
+            await self._finish(connection, scope, published)
+        return results
 
     async def _handle_one(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
         with _handling(envelope, message, self.queue_name):

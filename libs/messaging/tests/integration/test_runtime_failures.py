@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from typing import Any
@@ -159,6 +160,49 @@ async def test_a_downstream_outage_pauses_intake_parks_nothing_and_resumes(
         await eventually(lambda: count_is(pool, 40), what="all 40 effects")
         assert not consumer.paused
     assert await count(pool, "SELECT count(*) FROM messaging.parked") == 0
+
+
+async def test_a_batch_held_by_an_outage_is_retried_whole_and_drains_as_one_batch(
+    pool, amqp, publish, lost_event, fast_settings, eventually, count
+) -> None:
+    router = Router(service="test", lane_key=lambda envelope: "one-lane")
+    erp = {"up": False}
+    gate = asyncio.Event()
+    attempts: list[int] = []
+    written: list[int] = []
+
+    @router.handles(OpportunityLost)
+    async def post_to_erp(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
+        if envelope.subject.id == "opp-00":  # keeps the lane busy until the rest are in hand
+            await gate.wait()
+            return
+
+        async def write(items: list[Any]) -> None:
+            attempts.append(len(items))
+            if not erp["up"]:
+                raise DownstreamUnavailable("erp", "connection refused", retry_after=0.05)
+            written.append(len(items))
+            for held in items:
+                await record(held, ctx)
+
+        ctx.scope.defer("erp", write, envelope)
+
+    settings = dataclasses.replace(fast_settings, concurrency=1, batch_size=16, prefetch=16)
+    consumer = Consumer(router, queue="t.held", pool=pool, connection=amqp, settings=settings)
+    async with consumer:
+        await publish(amqp, *(lost_event(f"opp-{i:02d}") for i in range(16)))
+        await eventually(lambda: _depth_is(amqp, "t.held", 0), what="all 16 delivered")
+        gate.set()  # the other 15 now make one batch, which the ERP refuses while down
+        await eventually(lambda: _true(consumer.paused), what="the consumer to pause")
+        assert set(attempts) == {15}, "the held batch is retried whole, never split"
+        erp["up"] = True
+        await eventually(lambda: count_is(pool, 15), what="the 15 effects")
+    assert written == [15]
+    assert await count(pool, "SELECT count(*) FROM messaging.parked") == 0
+
+
+async def _depth_is(amqp, queue: str, n: int) -> bool:
+    return await _depth(amqp, queue) == n
 
 
 async def test_poison_is_parked_with_a_clear_reason_while_valid_traffic_flows(

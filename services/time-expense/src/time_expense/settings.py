@@ -62,3 +62,6 @@ class Settings(ServiceSettings):
     prefetch: int = Field(default=512, ge=1, le=10_000)
     batch_size: int = Field(default=128, ge=1, le=500)
     worker_roles: frozenset[WorkerRole] = frozenset({"consume", "ingest", "relay"})
+    probe_max_s: float = Field(default=5.0, gt=0, le=600)
+    """The longest wait between probes of an unavailable ERP: how soon after it is back the
+    held postings drain."""

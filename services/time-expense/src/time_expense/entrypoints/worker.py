@@ -57,6 +57,7 @@ async def main(resources: WorkerResources[Settings]) -> None:
                     prefetch=settings.prefetch,
                     concurrency=settings.concurrency,
                     batch_size=settings.batch_size,
+                    probe_backoff=(0.5, settings.probe_max_s),
                 ),
                 outbox=outbox,
             )
