@@ -3,7 +3,9 @@ and what the other Tandem services would have announced to time-expense."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from tandem_contracts.events import (
 from tandem_messaging._topology import declare_events_exchange
 from tandem_sandbox import seed
 from tandem_sandbox.scenario import Firm
+from time_expense.entrypoints.consumer import QUEUE
 
 __all__ = ["set_up"]
 
@@ -50,8 +53,30 @@ async def set_up(firm: Firm, systems: Systems) -> dict[str, int]:
         (await api.put("/v1/fx-rates", json={"rates": rates})).raise_for_status()
     events = list(_announcements(firm, masters))
     await _announce(systems.amqp_url, events)
+    # As in a running firm, the reference data (rate cards above all) is known before time is
+    # approved: wait until time-expense has taken in every announcement.
+    await _taken_in(systems.database_url, len(events))
     return {"companies": len(masters.companies), "customers": len(firm.customers),
             "projects": len(masters.projects), "announcements": len(events)}  # fmt: skip
+
+
+_TAKEN_IN = """
+SELECT (SELECT count(*) FROM messaging.inbox WHERE consumer = $1)
+     + (SELECT count(*) FROM messaging.parked WHERE consumer = $1)
+"""
+
+
+async def _taken_in(database_url: str, announced: int, within: float = 300.0) -> None:
+    """Wait until time-expense's consumer has handled (or parked) ``announced`` events."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + within
+        while (taken := await connection.fetchval(_TAKEN_IN, QUEUE)) < announced:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"time-expense took in {taken} of {announced} announcements")
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
 
 
 async def _erp_masters(firm: Firm, systems: Systems) -> ErpMasters:
