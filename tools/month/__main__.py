@@ -17,7 +17,7 @@ import httpx
 from month.firm import set_up
 from month.outcome import Outcome, settle
 from month.play import Played, play
-from month.systems import API_KEY, ROOT, Flavour, Systems, local_systems
+from month.systems import API_KEY, ROOT, WEBHOOK_SECRET, Flavour, Systems, local_systems
 from tandem_sandbox.scenario import Firm, generate
 
 
@@ -42,6 +42,7 @@ async def run(flavour: Flavour, seed: int, consultants: int, customers: int) -> 
         print(f"  firm set up in {time.monotonic() - mark:.1f} s: {made['companies']} companies, "
               f"{made['customers']} customers, {made['projects']} projects in the ERP; "
               f"{made['announcements']} reference events announced")  # fmt: skip
+        await _subscribe_webhooks(systems)
         played = await play(firm, systems.sandbox.urls["psa"])
         _played(played)
         outcome = await settle(
@@ -52,6 +53,17 @@ async def run(flavour: Flavour, seed: int, consultants: int, customers: int) -> 
         _report(outcome, played, settled - played.started, names)
         await _reconcile(firm, systems)
     print(f"done in {time.monotonic() - started:.1f} s")
+
+
+async def _subscribe_webhooks(systems: Systems) -> None:
+    """Time-expense hears the PSA both ways, as deployed: signed webhooks and polling."""
+    async with httpx.AsyncClient(base_url=systems.sandbox.urls["psa"], timeout=30) as psa:
+        answer = await psa.post("/v1/webhooks", json={
+            "url": f"{systems.deployment.api_url}/v1/inbound/psa/psa",
+            "secret": WEBHOOK_SECRET,
+            "event_types": [],  # all: the endpoint lands timesheets, time entries, expenses
+        })  # fmt: skip
+        answer.raise_for_status()
 
 
 def _played(played: Played) -> None:
@@ -75,6 +87,8 @@ def _report(outcome: Outcome, played: Played, end_to_end: float, names: dict[str
         print(f"    {entity:<40} {row['currency']:<4} {row['lines']:>6} "
               f"{row['reversals']:>8} {hours:>10} {billed:>16} {row['late']:>5}")  # fmt: skip
     print(f"  expenses posted: {outcome.expenses_posted}")
+    announced = ", ".join(f"{kind} {n}" for kind, n in outcome.announced)
+    print(f"  events announced: {announced}")
     print("  business exceptions (open, by reason):")
     for reason, subject, count in outcome.exceptions or [("none", "", 0)]:
         print(f"    {reason:<28} {subject:<22} {count:>6}")

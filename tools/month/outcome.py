@@ -47,6 +47,13 @@ _WAITING = """
 SELECT split_part(detail, ':', 1) AS reason, count(DISTINCT record_id) AS n
 FROM time_expense.inbound WHERE status = 'pending' AND detail IS NOT NULL GROUP BY 1
 """
+# What time-expense announced, by event type (published or still to relay).
+_ANNOUNCED = """
+SELECT event_type, count(*) AS n FROM messaging.outbox
+WHERE event_type IN ('TimeSubmitted', 'TimeApproved', 'TimeAdjusted', 'TimeRejected',
+                     'ExpenseApproved', 'TimePosted', 'ExpensePosted', 'TimePostingFailed')
+GROUP BY 1 ORDER BY 2 DESC
+"""
 _SPAN = """
 SELECT min(posted_at) AS first, max(posted_at) AS last FROM time_expense.postings
 WHERE subject_type = 'time_entry' AND kind = 'post'
@@ -60,6 +67,7 @@ class Outcome:
     by_entity: list[dict[str, Any]] = field(default_factory=list)
     expenses_posted: int = 0
     exceptions: list[tuple[str, str, int]] = field(default_factory=list)
+    announced: list[tuple[str, int]] = field(default_factory=list)
     posted_entries: int = 0
     held_entries: int = 0
     outstanding: int = 0
@@ -104,6 +112,7 @@ async def _read(connection: asyncpg.Connection) -> Outcome:
         (r["reason"], "time_entry (waiting)", r["n"]) for r in await connection.fetch(_WAITING)
     ]
     outcome.held_entries = sum(n for _, kind, n in outcome.exceptions if kind.startswith("time"))
+    outcome.announced = [(r["event_type"], r["n"]) for r in await connection.fetch(_ANNOUNCED)]
     span = await connection.fetchrow(_SPAN)
     outcome.posted_entries = int(
         sum(Decimal(r["lines"] - r["reversals"]) for r in outcome.by_entity)
