@@ -42,14 +42,14 @@ JOIN sandbox.records r ON r.system = 'psa' AND r.collection = 'time-entries' AND
 WHERE p.kind = 'post'
 """
 # Posted or held as a business exception (refused, with its reason): either way, settled.
+_HELD = """
+SELECT count(*) FROM time_expense.exceptions
+WHERE subject_type = 'time_entry' AND resolved_at IS NULL
+"""
 _SETTLED = """
 SELECT (SELECT count(*) FROM time_expense.postings WHERE kind = 'post')
      + (SELECT count(*) FROM time_expense.exceptions
         WHERE subject_type = 'time_entry' AND resolved_at IS NULL)
-"""
-_HELD = """
-SELECT count(*) FROM time_expense.exceptions
-WHERE subject_type = 'time_entry' AND resolved_at IS NULL
 """
 _COUNTS = """
 SELECT (SELECT count(*) FROM sandbox.records
@@ -63,6 +63,13 @@ _DOUBLES = """
 SELECT count(*) FROM (SELECT subject_id FROM time_expense.postings WHERE kind = 'post'
     GROUP BY subject_id HAVING count(*) > 1) AS doubled
 """
+
+
+def _settings(lanes: int) -> dict[str, str]:
+    """time-expense's settings for a run: polling often, ``lanes`` lanes of large batches."""
+    return {"TANDEM_CONCURRENCY": str(lanes), "TANDEM_POLL_INTERVAL_S": "0.5",
+            "TANDEM_PREFETCH": "1024", "TANDEM_BATCH_SIZE": "256",
+            "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "WARNING"}  # fmt: skip
 
 
 @dataclass
@@ -86,9 +93,7 @@ class Measured:
 async def burst(flavour: Flavour, entries: int, *, logs: Path, lanes: int) -> Measured:
     """All ``entries`` approved at once; measure until every one is posted."""
     firm = generate(11, consultants=120, customers=20)
-    settings = {"TANDEM_CONCURRENCY": str(lanes), "TANDEM_POLL_INTERVAL_S": "0.5",
-                "TANDEM_PREFETCH": "1024", "TANDEM_BATCH_SIZE": "256",
-                "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "WARNING"}  # fmt: skip
+    settings = _settings(lanes)
     async with local_systems(
         flavour, run=f"bench_{flavour}", logs=logs, settings=settings
     ) as systems:
@@ -104,9 +109,7 @@ async def outage(
 ) -> tuple[Measured, str]:
     """Approvals at a steady rate; the ERP down for ``down`` s in the middle."""
     firm = generate(11, consultants=120, customers=20)
-    settings = {"TANDEM_CONCURRENCY": str(lanes), "TANDEM_POLL_INTERVAL_S": "0.5",
-                "TANDEM_PREFETCH": "1024", "TANDEM_BATCH_SIZE": "256",
-                "TANDEM_POLL_LAG_S": "0.2", "TANDEM_LOG_LEVEL": "WARNING"}  # fmt: skip
+    settings = _settings(lanes)
     total = int(entries_per_second * seconds)
     async with local_systems(
         "sandbox", run="bench_outage", logs=logs, settings=settings

@@ -19,17 +19,6 @@ from tandem_messaging import DbConnection
 
 __all__ = ["CrossReferences", "XrefConflict"]
 
-_LINK = """
-INSERT INTO connectors.external_refs (canonical_type, canonical_id, system, instance,
-    object_type, external_id, external_version, sync_status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (system, instance, object_type, external_id) DO UPDATE
-    SET external_version = EXCLUDED.external_version, sync_status = EXCLUDED.sync_status,
-        last_synced_at = clock_timestamp(), last_error = NULL
-    WHERE connectors.external_refs.canonical_type = EXCLUDED.canonical_type
-      AND connectors.external_refs.canonical_id = EXCLUDED.canonical_id
-RETURNING 1
-"""
 # Many links of one canonical type to records of one system instance and object type.
 _LINK_MANY = """
 INSERT INTO connectors.external_refs (canonical_type, canonical_id, system, instance,
@@ -82,28 +71,7 @@ class CrossReferences:
         self, connection: DbConnection, canonical_type: str, canonical_id: str, ref: ExternalRef
     ) -> None:
         """Record that ``ref`` is ``canonical_type:canonical_id``; idempotent for the same pair."""
-        try:
-            linked = await connection.fetchval(
-                _LINK,
-                canonical_type,
-                canonical_id,
-                ref.system.value,
-                ref.instance,
-                ref.object_type,
-                ref.external_id,
-                ref.external_version,
-                ref.sync_status.value,
-            )
-        except asyncpg.UniqueViolationError as exc:
-            raise XrefConflict(
-                f"{canonical_type}:{canonical_id} already has a {ref.object_type} in "
-                f"{ref.system.value}/{ref.instance}"
-            ) from exc
-        if linked is None:
-            raise XrefConflict(
-                f"{ref.system.value}/{ref.instance} {ref.object_type} {ref.external_id} is "
-                f"linked to another {canonical_type}"
-            )
+        await self.link_many(connection, canonical_type, [(canonical_id, ref)])
 
     async def link_many(
         self,
@@ -141,9 +109,9 @@ class CrossReferences:
                     [ref.sync_status.value for _, ref in pairs],
                 )
             except asyncpg.UniqueViolationError as exc:
+                named = ", ".join(f"{canonical_type}:{canonical_id}" for canonical_id, _ in pairs)
                 raise XrefConflict(
-                    f"a {canonical_type} of these already has another {object_type} in "
-                    f"{system}/{instance}: {exc}"
+                    f"{named}: one already has a {object_type} in {system}/{instance}"
                 ) from exc
             if len(rows) != len(pairs):
                 raise XrefConflict(

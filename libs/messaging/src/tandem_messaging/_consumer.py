@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,17 +219,10 @@ class Consumer:
         while True:
             started = time.perf_counter()
             try:
-                try:
-                    results = await self._apply_batch(batch)
-                except _DATABASE_DOWN as exc:
-                    raise DownstreamUnavailable("database", repr(exc)) from exc
+                results = await self._apply_batch(batch)
             except DownstreamUnavailable as exc:
-                for _, envelope in batch:
-                    self._count_failure(envelope, "downstream")
                 held_for = exc.downstream
-                await self._breakers.failed(exc.downstream)
-                delay = self._breakers.backoff(exc.downstream, exc.retry_after)
-                if await stopped_within(self._stopping, delay):
+                if await self._hold(exc, [envelope for _, envelope in batch]):
                     return True  # unacked: redelivered after restart, nothing parked
                 continue
             except Exception as exc:
@@ -251,9 +244,28 @@ class Consumer:
             await self._settle.release(released)
         return True
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[DbConnection]:
+        """A pooled connection in a transaction; losing the database is a downstream outage."""
+        try:
+            async with self._pool.acquire() as connection, connection.transaction():
+                yield connection
+        except _DATABASE_DOWN as exc:
+            # The service's own database is a downstream too: hold, pause, probe.
+            raise DownstreamUnavailable("database", repr(exc)) from exc
+
+    async def _hold(self, exc: DownstreamUnavailable, envelopes: list[Envelope[Any]]) -> bool:
+        """Count the failure, trip the downstream's breaker and wait before the next probe;
+        True if the consumer is stopping meanwhile."""
+        for envelope in envelopes:
+            self._count_failure(envelope, "downstream")
+        await self._breakers.failed(exc.downstream)
+        delay = self._breakers.backoff(exc.downstream, exc.retry_after)
+        return await stopped_within(self._stopping, delay)
+
     async def _apply_batch(self, batch: list[_Delivery]) -> list[tuple[Claim, list[str]]]:
         """Claim and handle every delivery of ``batch`` in one transaction."""
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with self._transaction() as connection:
             results = []
             scope, published = TransactionScope(), list[Envelope[Any]]()
             claims = await claim_many(connection, self.queue_name, [e for _, e in batch])
@@ -282,22 +294,15 @@ class Consumer:
         while True:
             started = time.perf_counter()
             try:
-                try:
-                    async with self._pool.acquire() as connection, connection.transaction():
-                        scope, published = TransactionScope(), list[Envelope[Any]]()
-                        outcome, satisfied = await self._apply(
-                            connection, envelope, attempt, scope, published
-                        )
-                        await self._finish(connection, scope, published)
-                except _DATABASE_DOWN as exc:
-                    # The service's own database is a downstream too: hold, pause, probe.
-                    raise DownstreamUnavailable("database", repr(exc)) from exc
+                async with self._transaction() as connection:
+                    scope, published = TransactionScope(), list[Envelope[Any]]()
+                    outcome, satisfied = await self._apply(
+                        connection, envelope, attempt, scope, published
+                    )
+                    await self._finish(connection, scope, published)
             except DownstreamUnavailable as exc:
-                self._count_failure(envelope, "downstream")
                 held_for = exc.downstream
-                await self._breakers.failed(exc.downstream)
-                delay = self._breakers.backoff(exc.downstream, exc.retry_after)
-                if await stopped_within(self._stopping, delay):
+                if await self._hold(exc, [envelope]):
                     return  # unacked: redelivered after restart, nothing parked
                 continue
             except DependencyMissing as exc:

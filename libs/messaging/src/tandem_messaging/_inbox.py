@@ -80,9 +80,7 @@ async def claim(connection: DbConnection, consumer: str, envelope: Envelope[Any]
         envelope.subject_version,
     )
     assert row is not None  # noqa: S101 - a SELECT of two EXISTS always returns a row
-    if not row["recorded"]:
-        return Claim.DUPLICATE
-    return Claim.NEW if row["advanced"] else Claim.STALE
+    return _outcome(row)
 
 
 async def claim_many(
@@ -106,7 +104,11 @@ async def claim_many(
         [subject_id for _, subject_id in subjects],
         [e.subject_version for e in envelopes],
     )
-    return [
-        Claim.DUPLICATE if not row["recorded"] else Claim.NEW if row["advanced"] else Claim.STALE
-        for row in rows
-    ]
+    return [_outcome(row) for row in rows]
+
+
+def _outcome(row: Any) -> Claim:
+    """A claim's outcome from whether it recorded the event and advanced its subject."""
+    if not row["recorded"]:
+        return Claim.DUPLICATE
+    return Claim.NEW if row["advanced"] else Claim.STALE

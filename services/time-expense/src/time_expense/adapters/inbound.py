@@ -45,15 +45,7 @@ class Inbound:
         self, *, source: str, via: str, record_type: str, record: Mapping[str, Any]
     ) -> bool:
         """Keep a record version once; answer whether it was new."""
-        sequence = await self._db.fetchval(
-            _LAND,
-            source,
-            record_type,
-            record["id"],
-            int(record["version"]),
-            via,
-            json.dumps(record),
-        )
+        sequence = await self._db.fetchval(_LAND, *_landing(source, via, record_type, record))
         return sequence is not None
 
     async def land_many(
@@ -61,11 +53,7 @@ class Inbound:
     ) -> None:
         """Keep each record version once (a page of a feed), in one round trip."""
         await self._db.executemany(
-            _LAND,
-            [
-                (source, record_type, r["id"], int(r["version"]), via, json.dumps(r))
-                for r in records
-            ],
+            _LAND, [_landing(source, via, record_type, record) for record in records]
         )
 
     async def take_turn(self, source: str) -> bool:
@@ -90,3 +78,10 @@ class Inbound:
     ) -> bool:
         """Whether an earlier version of the record was published as approved."""
         return bool(await self._db.fetchval(_WAS_APPROVED, source, record_type, record_id, version))
+
+
+def _landing(
+    source: str, via: str, record_type: str, record: Mapping[str, Any]
+) -> tuple[object, ...]:
+    """The ``_LAND`` parameters of one record version."""
+    return (source, record_type, record["id"], int(record["version"]), via, json.dumps(record))

@@ -77,7 +77,7 @@ async def on_expense_approved(
             currency=expense.amount.currency,
         )
     )
-    await services.erps.xref.link_many(db, "expense", [(expense.id, written.ref)])
+    await services.erps.xref.link(db, "expense", expense.id, written.ref)
     await ledgers.save_expense(expense, version, "posted")
     await ledgers.resolve_exceptions("expense", [expense.id])
     posted = ExpensePosted(

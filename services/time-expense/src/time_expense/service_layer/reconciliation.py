@@ -127,8 +127,8 @@ class Reconciler:
         """The PSA's approved entries of the entity; with the amount Tandem priced each at
         when the ERP prices its lines too (amounts are then compared per currency)."""
         reference, xref = ReferenceData(db), self.services.erps.xref
-        ids = [e.external_id for e in entries] if priced_too else []
-        priced = await Ledgers(db).priced(ids)
+        ids = [e.external_id for e in entries]
+        priced = await Ledgers(db).priced(ids) if priced_too else {}
         projects: dict[str, str | None] = {}
         approved = []
         for entry in entries:
@@ -208,7 +208,7 @@ class Reconciler:
                 db, "time_entry", entry_id, system=written.ref.system.value,
                 instance=written.ref.instance, object_type=written.ref.object_type,
             )  # fmt: skip
-            await xref.link_many(db, "time_entry", [(entry_id, written.ref)])
+            await xref.link(db, "time_entry", entry_id, written.ref)
             return written.created
         # Never ingested (a lost webhook, a missed poll): land the PSA's record again.
         record = await self.psa.record("time-entries", entry_id)
