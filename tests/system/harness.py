@@ -7,28 +7,27 @@ subprocesses (``python -m time_expense``), so a test can SIGKILL the worker mid-
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import httpx
 
-from tandem_connectors import MIGRATIONS as CONNECTOR_MIGRATIONS
 from tandem_connectors.http import HttpTarget, RetryPolicy
-from tandem_connectors.sandbox import SandboxErp
+from tandem_connectors.rest import RestErp
 from tandem_contracts import Envelope, Event, Producer, SystemKind, encode
-from tandem_messaging import MIGRATIONS as MESSAGING_MIGRATIONS
-from tandem_messaging._topology import declare_events_exchange
+from tandem_messaging import declare_events_exchange
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import Sandbox
 from tandem_service_kit import apply_migrations
-from time_expense.local import LocalDeployment as Deployment
+from tandem_testing import LocalService, eventually
+from time_expense.bootstrap import DEFINITION
+from time_expense.service_layer.handlers import QUEUE
 
 __all__ = [
     "Deployment",
@@ -40,38 +39,67 @@ __all__ = [
     "weekdays",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVICE_MIGRATIONS = ROOT / "services" / "time-expense" / "migrations"
 WEBHOOK_SECRET = "psa-webhook-secret-for-system-tests"
 API_KEY = "system-test-reader-key"
 TENANT = "acme"
+# As deployed: the ordered consumer in a process of its own; ingestion, the relay and the
+# scheduled jobs in another.
+WORKERS = {"worker": frozenset({"consume"}), "ingest": frozenset({"ingest", "relay", "schedule"})}
 
 
 async def migrate(database_url: str) -> None:
     """Apply every schema a time-expense deployment (and the in-process sandbox) needs."""
-    await apply_migrations(
-        database_url,
-        [MESSAGING_MIGRATIONS, CONNECTOR_MIGRATIONS, SERVICE_MIGRATIONS, SANDBOX_MIGRATIONS],
-    )
+    await apply_migrations(database_url, [*DEFINITION.migrations, SANDBOX_MIGRATIONS])
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, within: float, what: str, every: float = 0.25
-) -> None:
-    """Poll ``check`` until it holds; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(every)
+@dataclass
+class Deployment(LocalService):
+    """time-expense's processes, its systems of record as JSON settings."""
+
+    erp_instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    psa_instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        """The deployment's environment, with its ERP and PSA instances."""
+        return {
+            **super().env(),
+            "TANDEM_ERP_INSTANCES": json.dumps(self.erp_instances),
+            "TANDEM_PSA_INSTANCES": json.dumps(self.psa_instances),
+        }
+
+    def start_workers(self, layout: Any = None) -> None:
+        """The workers as deployed (``WORKERS``), or ``layout``."""
+        super().start_workers(layout or WORKERS)
+
+    async def wait_workers(self, within: float = 60.0) -> None:
+        """Wait until every worker is ready and the consumer consumes its queue."""
+        for name in self.worker_ports:
+            if name in self.processes:
+                await self.wait_worker(name, within)
+        await self.wait_consuming(QUEUE, within)
+
+    async def worker_metric(self, name: str, sample: str, **labels: str) -> float:
+        """The sum of a Prometheus sample a worker exposes (0 when absent)."""
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"{self.worker_url(name)}/metrics")).text
+        total = 0.0
+        for line in text.splitlines():
+            if not line.startswith(sample + "{") and not line.startswith(sample + " "):
+                continue
+            if all(f'{key}="{value}"' in line for key, value in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
 
 
 def deployment_of(sandbox: Sandbox, database_url: str, amqp_url: str, logs: Path) -> Deployment:
-    """time-expense against the sandbox PSA and HTTP ERP, polling fast, for tests."""
-    erp = {"kind": "sandbox", "url": sandbox.urls["erp"], "requests_per_second": 400, "burst": 200}
+    """time-expense against the sandbox PSA and REST ERP, polling fast, for tests."""
+    erp = {"kind": "rest", "url": sandbox.urls["erp"], "requests_per_second": 400, "burst": 200}
     psa = {"url": sandbox.urls["psa"], "webhook_secret": WEBHOOK_SECRET,
            "requests_per_second": 400, "burst": 200}  # fmt: skip
+    scopes = ["time:read", "time:admin", "time:reconcile", "parked:read", "links:write"]
     return Deployment(
+        module="time_expense",
+        name="time-expense",
         database_url=database_url,
         amqp_url=amqp_url,
         logs=logs,
@@ -79,12 +107,13 @@ def deployment_of(sandbox: Sandbox, database_url: str, amqp_url: str, logs: Path
         psa_instances={"psa": psa},
         settings={
             "TANDEM_LOG_LEVEL": "WARNING",
-            "TANDEM_API_KEYS": json.dumps({API_KEY: ["time:read", "time:admin", "time:reconcile"]}),
+            "TANDEM_API_KEYS": json.dumps({API_KEY: scopes}),
             "TANDEM_ERP_BY_REGION": json.dumps({"us": "erp-sandbox", "eu": "erp-sandbox"}),
             "TANDEM_POLL_INTERVAL_S": "1",
             "TANDEM_POLL_LAG_S": "0.5",
             "TANDEM_INGEST_INTERVAL_S": "0.1",
             "TANDEM_RECONCILE_QUIET_S": "0",
+            "TANDEM_RATE_LIMIT": "100000/minute",
         },
     )
 
@@ -127,13 +156,13 @@ class Clients:
     psa: httpx.AsyncClient
     erp_http: httpx.AsyncClient
     api: httpx.AsyncClient
-    erp: SandboxErp
+    erp: RestErp
 
 
 @contextlib.asynccontextmanager
 async def clients(sandbox: Sandbox, deployment: Deployment) -> AsyncIterator[Clients]:
     target = HttpTarget(sandbox.urls["erp"], downstream="erp", retry=RetryPolicy(5, 0.1, 2))
-    erp = SandboxErp(target, instance="erp-sandbox")
+    erp = RestErp(target, instance="erp-sandbox")
     async with (
         httpx.AsyncClient(base_url=sandbox.urls["control"]) as control,
         httpx.AsyncClient(base_url=sandbox.urls["psa"]) as psa,

@@ -12,7 +12,6 @@ import asyncpg
 import httpx
 
 from tandem_connectors.ports import AbstractErp
-from tandem_connectors.xref import CrossReferences
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import (
     BillingModel,
@@ -95,16 +94,11 @@ async def build(
     not_onboarded: frozenset[str] = frozenset(),
 ) -> None:
     """Set the firm up as the other services would have: ERP masters, PSA, reference events
-    (leaving out the onboarding of the workers in ``not_onboarded``)."""
-    xref = CrossReferences()
-    connection = await asyncpg.connect(deployment.database_url)
-    try:
-        for entity in ENTITIES.values():
-            company = await erp.ensure_legal_entity(entity, key=entity.id)
-            firm.companies[entity.id] = company.external_id
-            await xref.link(connection, "legal_entity", entity.id, company.ref)
-    finally:
-        await connection.close()
+    (leaving out the onboarding of the workers in ``not_onboarded``). Each legal entity's
+    company is made under its id as the key; time-expense finds it by that key."""
+    for entity in ENTITIES.values():
+        company = await erp.ensure_legal_entity(entity, key=entity.id)
+        firm.companies[entity.id] = company.external_id
     events: list[tuple[Any, str, str, int]] = []
     for project_id, entity_id in firm.projects.items():
         entity = ENTITIES[entity_id]

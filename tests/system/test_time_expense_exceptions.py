@@ -23,7 +23,7 @@ async def test_waiting_and_refused_entries_are_visible_with_their_reasons(
         deployment.start("api")
         deployment.start("worker")
         await deployment.wait_api()
-        await deployment.wait_worker()
+        await deployment.wait_workers()
         await build(
             firm, deployment, http.erp, http.psa, not_onboarded=frozenset({newcomer.worker_id})
         )

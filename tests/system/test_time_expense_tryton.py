@@ -31,7 +31,7 @@ async def test_approved_time_posts_into_tryton_exactly_once_and_a_rejection_reve
         deployment.start("api")
         deployment.start("worker")
         await deployment.wait_api()
-        await deployment.wait_worker()
+        await deployment.wait_workers()
         await build(firm, deployment, erp, http.psa)
         answer = await http.psa.post("/v1/webhooks", json={
             "url": f"{deployment.api_url}/v1/inbound/psa/psa", "secret": WEBHOOK_SECRET,

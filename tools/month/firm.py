@@ -16,7 +16,6 @@ import httpx
 
 from month.systems import API_KEY, Systems
 from tandem_connectors.ports import Written
-from tandem_connectors.xref import CrossReferences
 from tandem_contracts import Envelope, Event, Producer, encode
 from tandem_contracts.entities import AssignmentStatus, ProjectStatus, WorkerStatus
 from tandem_contracts.events import (
@@ -26,10 +25,10 @@ from tandem_contracts.events import (
     ProjectActivated,
     RateCardPublished,
 )
-from tandem_messaging._topology import declare_events_exchange
+from tandem_messaging import declare_events_exchange
 from tandem_sandbox import seed
 from tandem_sandbox.scenario import Firm
-from time_expense.entrypoints.consumer import QUEUE
+from time_expense.service_layer.handlers import QUEUE
 
 __all__ = ["set_up"]
 
@@ -80,16 +79,12 @@ async def _taken_in(database_url: str, announced: int, within: float = 300.0) ->
 
 
 async def _erp_masters(firm: Firm, systems: Systems) -> ErpMasters:
-    """Companies (linked for time-expense), customers and projects in the ERP."""
-    erp, xref = systems.erp, CrossReferences()
+    """Companies (each made under its legal entity's id as the key, by which time-expense
+    finds it), customers and projects in the ERP."""
+    erp = systems.erp
     companies: dict[str, Written] = {}
-    connection = await asyncpg.connect(systems.database_url)
-    try:
-        for entity in firm.legal_entities:
-            companies[entity.id] = await erp.ensure_legal_entity(entity, key=entity.id)
-            await xref.link(connection, "legal_entity", entity.id, companies[entity.id].ref)
-    finally:
-        await connection.close()
+    for entity in firm.legal_entities:
+        companies[entity.id] = await erp.ensure_legal_entity(entity, key=entity.id)
     customers = {}
     for customer in firm.customers:
         company = companies[customer.legal_entity_id].external_id

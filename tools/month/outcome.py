@@ -22,9 +22,9 @@ SELECT
      WHERE resolved_at IS NULL AND subject_type = 'time_entry') AS held,
   (SELECT count(*) FROM time_expense.exceptions
      WHERE resolved_at IS NULL AND subject_type = 'expense') AS held_expenses,
-  (SELECT count(DISTINCT record_id) FROM time_expense.inbound
+  (SELECT count(DISTINCT record_id) FROM connectors.inbound
      WHERE status = 'pending' AND detail IS NOT NULL) AS waiting,
-  (SELECT count(*) FROM time_expense.inbound
+  (SELECT count(*) FROM connectors.inbound
      WHERE status = 'pending' AND detail IS NULL) AS landing,
   (SELECT count(*) FROM messaging.outbox WHERE published_at IS NULL) AS unsent
 """
@@ -45,7 +45,7 @@ WHERE resolved_at IS NULL GROUP BY 1, 2 ORDER BY 3 DESC
 """
 _WAITING = """
 SELECT split_part(detail, ':', 1) AS reason, count(DISTINCT record_id) AS n
-FROM time_expense.inbound WHERE status = 'pending' AND detail IS NOT NULL GROUP BY 1
+FROM connectors.inbound WHERE status = 'pending' AND detail IS NOT NULL GROUP BY 1
 """
 # What time-expense announced, by event type (published or still to relay).
 _ANNOUNCED = """

@@ -15,25 +15,26 @@ from typing import Any, Literal
 import asyncpg
 import httpx
 
-from tandem_connectors import MIGRATIONS as CONNECTOR_MIGRATIONS
 from tandem_connectors.http import HttpTarget, RetryPolicy
 from tandem_connectors.ports import AbstractErp
-from tandem_connectors.sandbox import SandboxErp
+from tandem_connectors.rest import RestErp
 from tandem_connectors.tryton import TrytonClient, TrytonErp
-from tandem_messaging import MIGRATIONS as MESSAGING_MIGRATIONS
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import Sandbox, SandboxSettings, run_sandbox
 from tandem_service_kit import apply_migrations
-from tandem_testing import TrytonServer, tryton_server
-from time_expense.local import LocalDeployment
+from tandem_testing import LocalService, TrytonServer, tryton_server
+from time_expense.bootstrap import DEFINITION
+from time_expense.service_layer.handlers import QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_MIGRATIONS = ROOT / "services" / "time-expense" / "migrations"
 # Minted per process: a local run's credentials are never the same twice nor kept anywhere.
 API_KEY = secrets.token_hex(16)
 WEBHOOK_SECRET = secrets.token_hex(16)
 ERP = "erp"
 Flavour = Literal["tryton", "sandbox"]
+# As deployed: the ordered consumer in a process of its own (a core to itself); ingestion, the
+# relay and the scheduled jobs in another.
+WORKERS = {"worker": frozenset({"consume"}), "ingest": frozenset({"ingest", "relay", "schedule"})}
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Systems:
     """Everything one run uses, with the clients the runner drives it through."""
 
     sandbox: Sandbox
-    deployment: LocalDeployment
+    deployment: LocalService
     erp: AbstractErp
     database_url: str
     amqp_url: str
@@ -86,10 +87,7 @@ async def local_systems(
     admin, amqp, management = _urls()
     database_url = await _fresh_database(admin, f"tandem_{run}")
     amqp_url = await _fresh_vhost(amqp, management, f"tandem-{run}")
-    await apply_migrations(
-        database_url,
-        [MESSAGING_MIGRATIONS, CONNECTOR_MIGRATIONS, SERVICE_MIGRATIONS, SANDBOX_MIGRATIONS],
-    )
+    await apply_migrations(database_url, [*DEFINITION.migrations, SANDBOX_MIGRATIONS])
     async with contextlib.AsyncExitStack() as stack:
         sandbox = await stack.enter_async_context(
             run_sandbox(SandboxSettings(database_url=database_url, base_port=0))
@@ -102,16 +100,18 @@ async def local_systems(
         erp_config, erp = await _erp(stack, sandbox, tryton)
         psa = {"url": sandbox.urls["psa"], "webhook_secret": WEBHOOK_SECRET,
                "requests_per_second": 2000, "burst": 500}  # fmt: skip
-        deployment = LocalDeployment(
+        deployment = LocalService(
+            module="time_expense",
+            name="time-expense",
             database_url=database_url,
             amqp_url=amqp_url,
             logs=logs,
-            erp_instances={ERP: erp_config},
-            psa_instances={"psa": psa},
             settings={
+                "TANDEM_ERP_INSTANCES": json.dumps({ERP: erp_config}),
+                "TANDEM_PSA_INSTANCES": json.dumps({"psa": psa}),
                 "TANDEM_LOG_LEVEL": "WARNING",
                 "TANDEM_API_KEYS": json.dumps(
-                    {API_KEY: ["time:read", "time:admin", "time:reconcile"]}
+                    {API_KEY: ["time:read", "time:admin", "time:reconcile", "parked:read"]}
                 ),
                 "TANDEM_ERP_BY_REGION": json.dumps(
                     dict.fromkeys(("us", "uk", "eu", "in", "apac"), ERP)
@@ -125,9 +125,11 @@ async def local_systems(
         )
         stack.callback(deployment.stop)
         deployment.start("api")
-        deployment.start_workers()
+        deployment.start_workers(WORKERS)
         await deployment.wait_api()
-        await deployment.wait_worker()
+        for name in WORKERS:
+            await deployment.wait_worker(name)
+        await deployment.wait_consuming(QUEUE)
         yield Systems(sandbox, deployment, erp, database_url, amqp_url, flavour, tryton)
 
 
@@ -146,8 +148,8 @@ async def _erp(
     target = HttpTarget(sandbox.urls["erp"], downstream="erp", retry=RetryPolicy(5, 0.1, 2))
     stack.push_async_callback(target.aclose)
     return {
-        "kind": "sandbox",
+        "kind": "rest",
         "url": sandbox.urls["erp"],
         "requests_per_second": 5000,
         "burst": 1000,
-    }, SandboxErp(target, instance=ERP)
+    }, RestErp(target, instance=ERP)

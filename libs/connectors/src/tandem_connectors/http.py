@@ -10,8 +10,10 @@
   says so), never retried;
 * anything else → ``UnexpectedResponse``.
 
-A write is retried only when it carries an idempotency key (sent as ``Idempotency-Key``): a
-write whose answer was lost may have happened, and only the key makes sending it again safe.
+A write is retried only when it carries an idempotency key (sent as ``Idempotency-Key``), or
+when the caller says it is safe to repeat (``retry_safe``: a read over an RPC protocol whose
+every call is a POST): a write whose answer was lost may have happened, and only the key makes
+sending it again safe.
 """
 
 from __future__ import annotations
@@ -110,11 +112,18 @@ class HttpTarget:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry_safe: bool = False,
     ) -> httpx.Response:
-        """Send one request (retrying transient failures briefly) and answer the 2xx response."""
+        """Send one request (retrying transient failures briefly) and answer the 2xx response.
+
+        ``retry_safe`` says that repeating the request changes nothing (a read sent as POST).
+        """
         method = method.upper()
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        if method not in _SAFE_METHODS and idempotency_key is None:
+        headers = dict(headers or {})
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        if method not in _SAFE_METHODS and idempotency_key is None and not retry_safe:
             return await self._send(method, path, json, params, headers)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
@@ -143,7 +152,9 @@ class HttpTarget:
                 method, path, json=json, params=params, headers=headers
             )
         except httpx.TransportError as exc:
-            raise SystemUnavailable(self.downstream, f"{method} {path}: {exc!r}") from exc
+            raise SystemUnavailable(
+                self.downstream, f"{method} {path} unreachable: {exc!r}"
+            ) from exc
         if reply.is_success:
             return reply
         raise self._classify(method, path, reply)

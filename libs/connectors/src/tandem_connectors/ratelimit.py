@@ -1,7 +1,8 @@
 """A token bucket per target instance: real systems cap requests per minute.
 
-``RateLimits`` hands out one ``TokenBucket`` per (system, instance); ``await bucket.take()``
-waits until a request may go. The clock and the sleep are injectable for tests.
+Each configured instance gets one ``TokenBucket`` (``tandem_connectors.systems`` builds it from
+the instance's settings); ``await bucket.take()`` waits until a request may go. The clock and
+the sleep are injectable for tests.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-__all__ = ["RateLimits", "TokenBucket"]
+__all__ = ["TokenBucket"]
 
 
 @dataclass
@@ -45,20 +46,3 @@ class TokenBucket:
         now = self.clock()
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
-
-
-@dataclass
-class RateLimits:
-    """One bucket per target instance, created on first use with the configured limits."""
-
-    limits: dict[str, tuple[float, int]]
-    default: tuple[float, int] = (10.0, 10)
-    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
-
-    def bucket(self, system: str, instance: str) -> TokenBucket:
-        """Return the bucket of ``system/instance`` (limits keyed by either, instance first)."""
-        key = f"{system}/{instance}"
-        if key not in self._buckets:
-            rate, burst = self.limits.get(key) or self.limits.get(system) or self.default
-            self._buckets[key] = TokenBucket(rate, burst)
-        return self._buckets[key]

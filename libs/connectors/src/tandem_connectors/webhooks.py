@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from tandem_messaging import DbConnection
 
 __all__ = [
     "DELIVERY_HEADER",
     "SIGNATURE_HEADER",
+    "WebhookEvent",
     "WebhookRejected",
     "accept_webhook",
+    "read_webhook_event",
     "sign",
 ]
 
@@ -40,6 +45,15 @@ class WebhookRejected(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A webhook's event: its subject type and the record it carries (with ``id`` and
+    ``version``), in the system's own shape."""
+
+    subject_type: str
+    record: Mapping[str, Any]
 
 
 def sign(secret: bytes, body: bytes, timestamp: int) -> str:
@@ -89,11 +103,31 @@ async def accept_webhook(
 ) -> str:
     """Verify a webhook and record its delivery id in the caller's transaction.
 
-    Raises ``WebhookRejected`` (``unsigned``, ``malformed_signature``, ``stale``,
-    ``bad_signature`` or ``replayed``); returns the delivery id when accepted.
+    Raises ``WebhookRejected`` (``not_configured``, ``unsigned``, ``malformed_signature``,
+    ``stale``, ``bad_signature`` or ``replayed``); returns the delivery id when accepted.
     """
+    if not secret:  # an unset secret must refuse, never verify against the empty key
+        raise WebhookRejected("not_configured", "no webhook secret is configured for it")
     delivery = verify(secret, body, headers, tolerance=tolerance)
     status = await connection.execute(_RECORD, system, instance, delivery)
     if status.endswith(" 0"):
         raise WebhookRejected("replayed", f"delivery {delivery} was accepted before")
     return delivery
+
+
+def read_webhook_event(body: bytes) -> WebhookEvent:
+    """The event of a REST system's webhook body ``{"subject": {"type"}, "data": {"id",
+    "version", ...}}``; ``WebhookRejected("malformed", ...)`` says what is wrong with it."""
+    try:
+        event = json.loads(body)
+    except ValueError as exc:
+        raise WebhookRejected("malformed", f"the body is not JSON: {exc}") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
+        raise WebhookRejected("malformed", "the body must be an event object with a 'data' record")
+    data, subject = event["data"], event.get("subject")
+    if not isinstance(data.get("id"), str) or type(data.get("version")) is not int:
+        raise WebhookRejected(
+            "malformed", "the event's record needs a string 'id' and an integer 'version'"
+        )
+    kind = subject.get("type") if isinstance(subject, dict) else None
+    return WebhookEvent(kind if isinstance(kind, str) else "", data)

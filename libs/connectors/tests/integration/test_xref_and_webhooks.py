@@ -21,36 +21,35 @@ def ref(external_id: str) -> ExternalRef:
 
 
 async def test_links_resolve_both_ways_and_relinking_the_same_pair_is_idempotent(pool) -> None:
-    xref = CrossReferences()
     async with pool.acquire() as db:
-        await xref.link(db, "project", "prj-1", ref("17"))
-        await xref.link(db, "project", "prj-1", ref("17"))  # a redelivered event: no error
-        assert await xref.external_id(db, "project", "prj-1", **ERP_US) == "17"
-        assert await xref.canonical_id(db, "project", **ERP_US, external_id="17") == "prj-1"
-        assert await xref.external_id(db, "project", "prj-2", **ERP_US) is None
+        xref = CrossReferences(db)
+        await xref.link("project", "prj-1", ref("17"))
+        await xref.link("project", "prj-1", ref("17"))  # a redelivered event: no error
+        assert await xref.external_id("project", "prj-1", **ERP_US) == "17"
+        assert await xref.canonical_id("project", **ERP_US, external_id="17") == "prj-1"
+        assert await xref.external_id("project", "prj-2", **ERP_US) is None
         count = await db.fetchval("SELECT count(*) FROM connectors.external_refs")
     assert count == 1
 
 
 async def test_an_external_record_belongs_to_one_canonical_entity(pool) -> None:
-    xref = CrossReferences()
     async with pool.acquire() as db:
-        await xref.link(db, "project", "prj-1", ref("17"))
+        xref = CrossReferences(db)
+        await xref.link("project", "prj-1", ref("17"))
         # The same ERP record claimed by another project: refused, permanent.
         with pytest.raises(XrefConflict, match="linked to another project"):
-            await xref.link(db, "project", "prj-2", ref("17"))
+            await xref.link("project", "prj-2", ref("17"))
         # The same project given a second ERP record in the same instance: refused.
         with pytest.raises(XrefConflict, match=r"already has a project\.work"):
-            await xref.link(db, "project", "prj-1", ref("18"))
-        assert await xref.canonical_id(db, "project", **ERP_US, external_id="17") == "prj-1"
+            await xref.link("project", "prj-1", ref("18"))
+        assert await xref.canonical_id("project", **ERP_US, external_id="17") == "prj-1"
 
 
 async def test_a_failed_sync_is_recorded_on_the_link(pool) -> None:
-    xref = CrossReferences()
     async with pool.acquire() as db:
-        await xref.link(db, "project", "prj-1", ref("17"))
+        xref = CrossReferences(db)
+        await xref.link("project", "prj-1", ref("17"))
         await xref.mark_failed(
-            db,
             "project",
             "prj-1",
             **ERP_US,

@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from tandem_connectors.ratelimit import RateLimits, TokenBucket
+from tandem_connectors.ratelimit import TokenBucket
 
 
 class Clock:
@@ -64,13 +64,8 @@ async def test_concurrent_callers_share_one_bucket_fairly() -> None:
     assert clock.now == pytest.approx(0.4)
 
 
-def test_each_instance_has_its_own_bucket_with_its_own_limits() -> None:
-    limits = RateLimits({"erp/netsuite-eu": (2.0, 1), "rm": (200 / 60, 20)})
-    eu, us = limits.bucket("erp", "netsuite-eu"), limits.bucket("erp", "netsuite-us")
-    assert eu is limits.bucket("erp", "netsuite-eu")
-    assert eu is not us
-    assert (eu.rate, eu.burst) == (2.0, 1)
-    assert (us.rate, us.burst) == (10.0, 10)
-    assert limits.bucket("rm", "resource-guru").burst == 20
+def test_a_bucket_needs_a_positive_rate_and_a_burst() -> None:
     with pytest.raises(ValueError, match="positive rate"):
         TokenBucket(rate=0, burst=1)
+    with pytest.raises(ValueError, match="burst of at least 1"):
+        TokenBucket(rate=1, burst=0)

@@ -521,7 +521,18 @@ def sample_envelopes() -> list[Envelope[Any]]:
         amount=Money.of("412.60", "USD"),
         posted_at=t,
     )
-    b.add(expense_posted, t, 3, cause=expense_approval)
+    expense_posting = b.add(expense_posted, t, 3, cause=expense_approval)
+    # The ERP's review rejects the approved airfare afterwards; its posting is to be reversed.
+    t = _at(11, 5, 16, 20)
+    expense_rejected = ev.ExpenseRejected(
+        expense_id=EXPENSE,
+        project_id=PROJECT,
+        worker_id=WORKER,
+        was_approved=True,
+        reason="Receipt shows a business-class fare; policy allows economy",
+        rejected_at=t,
+    )
+    b.add(expense_rejected, t, 4, cause=expense_posting)
     period = ent.AccountingPeriod(
         id="per-de-2026-10",
         legal_entity_id=LE_DE,
@@ -537,6 +548,16 @@ def sample_envelopes() -> list[Envelope[Any]]:
         ev.PeriodClosed(period=period, closed_at=t),
         t,
         2,
+        le=LE_DE,
+        correlation="close-le-de-2026-10",
+    )
+    # Finance reopens it for a late supplier invoice.
+    t = _at(11, 9, 8, 45)
+    reopened = period.model_copy(update={"status": ent.PeriodStatus.OPEN, "source_status": "open"})
+    b.add(
+        ev.PeriodReopened(period=reopened, reopened_at=t),
+        t,
+        3,
         le=LE_DE,
         correlation="close-le-de-2026-10",
     )

@@ -176,7 +176,8 @@ def test_the_default_catalogue_holds_the_v1_catalogue() -> None:
     ProjectActivated ProjectClosedForTime ConsultantOnboarded WorkerUpdated CostRateChanged
     ResourceRequested StaffingOptionsProposed AssignmentConfirmed AssignmentCancelled
     RateCardPublished TimeSubmitted TimeApproved TimeRejected TimeAdjusted TimePosted
-    TimePostingFailed ExpenseApproved ExpensePosted PeriodClosed MilestoneCompleted ChargeCreated
+    TimePostingFailed ExpenseApproved ExpensePosted ExpenseRejected PeriodClosed PeriodReopened
+    MilestoneCompleted ChargeCreated
     InvoiceReady InvoicePosted UtilizationThresholdBreached ReconciliationMismatch
     MessageParked""".split()
     assert sorted(m.event_type for m in CATALOGUE) == sorted(required)

@@ -18,6 +18,12 @@ from pathlib import Path
 from tandem_messaging._consumer import Consumer, ConsumerSettings
 from tandem_messaging._context import correlation_id
 from tandem_messaging._db import DbConnection
+from tandem_messaging._dependencies import (
+    record_satisfied,
+    release,
+    release_satisfied,
+    waiting_keys,
+)
 from tandem_messaging._errors import (
     DependencyMissing,
     DownstreamUnavailable,
@@ -26,17 +32,22 @@ from tandem_messaging._errors import (
     PermanentError,
     TopologyMismatchError,
     TransientError,
+    Verdict,
+    classify,
 )
 from tandem_messaging._inbox import Claim
 from tandem_messaging._metrics import Metrics, default_metrics
 from tandem_messaging._outbox import Outbox, OutboxRelay
 from tandem_messaging._parking import (
+    DiscardResult,
     ParkedMessage,
     ReplayResult,
     ReplaySelection,
+    discard,
     list_parked,
     replay,
 )
+from tandem_messaging._parking_detail import ParkedDetail, get_parked
 from tandem_messaging._router import (
     Flush,
     Handler,
@@ -44,6 +55,7 @@ from tandem_messaging._router import (
     ParkedHook,
     Router,
     TransactionScope,
+    UnitOfWork,
 )
 from tandem_messaging._topology import (
     DEAD_LETTER_EXCHANGE,
@@ -53,6 +65,7 @@ from tandem_messaging._topology import (
     declare_consumer,
     declare_events_exchange,
 )
+from tandem_messaging._transactions import Transactions, transactions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 """Directory of the runtime's SQL migrations; apply them before a service's own."""
@@ -67,6 +80,7 @@ __all__ = [
     "ConsumerTopology",
     "DbConnection",
     "DependencyMissing",
+    "DiscardResult",
     "DownstreamUnavailable",
     "Flush",
     "Handler",
@@ -76,6 +90,7 @@ __all__ = [
     "Metrics",
     "Outbox",
     "OutboxRelay",
+    "ParkedDetail",
     "ParkedHook",
     "ParkedMessage",
     "PermanentError",
@@ -84,12 +99,23 @@ __all__ = [
     "Router",
     "TopologyMismatchError",
     "TransactionScope",
+    "Transactions",
     "TransientError",
+    "UnitOfWork",
+    "Verdict",
     "binding_for",
+    "classify",
     "correlation_id",
     "declare_consumer",
     "declare_events_exchange",
     "default_metrics",
+    "discard",
+    "get_parked",
     "list_parked",
+    "record_satisfied",
+    "release",
+    "release_satisfied",
     "replay",
+    "transactions",
+    "waiting_keys",
 ]

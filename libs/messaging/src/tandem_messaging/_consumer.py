@@ -30,7 +30,8 @@ from tandem_messaging._errors import (
     DependencyMissing,
     DownstreamUnavailable,
     PermanentError,
-    TransientError,
+    Verdict,
+    classify,
 )
 from tandem_messaging._flow import Breakers
 from tandem_messaging._inbox import Claim, claim, claim_many
@@ -93,6 +94,8 @@ class Consumer:
         outbox: Outbox | None = None,
         metrics: Metrics | None = None,
     ) -> None:
+        if not router.service:
+            raise ValueError("a consumer's router names its service: Router(service=...)")
         self.router = router
         self.queue_name = queue
         self.settings = settings or ConsumerSettings()
@@ -171,6 +174,15 @@ class Consumer:
 
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True from ``start`` until ``stop``, with every lane alive (paused or not)."""
+        return (
+            bool(self._workers)
+            and not self._stopping.is_set()
+            and not any(task.done() for task in self._workers)
+        )
 
     @property
     def paused(self) -> bool:
@@ -267,7 +279,7 @@ class Consumer:
         """Claim and handle every delivery of ``batch`` in one transaction."""
         async with self._transaction() as connection:
             results = []
-            scope, published = TransactionScope(), list[Envelope[Any]]()
+            scope, published = self._scope(connection), list[Envelope[Any]]()
             claims = await claim_many(connection, self.queue_name, [e for _, e in batch])
             for index, (message, envelope) in enumerate(batch):
                 with _handling(envelope, message, self.queue_name):
@@ -295,28 +307,19 @@ class Consumer:
             started = time.perf_counter()
             try:
                 async with self._transaction() as connection:
-                    scope, published = TransactionScope(), list[Envelope[Any]]()
+                    scope, published = self._scope(connection), list[Envelope[Any]]()
                     outcome, satisfied = await self._apply(
                         connection, envelope, attempt, scope, published
                     )
                     await self._finish(connection, scope, published)
-            except DownstreamUnavailable as exc:
-                held_for = exc.downstream
-                if await self._hold(exc, [envelope]):
-                    return  # unacked: redelivered after restart, nothing parked
-                continue
-            except DependencyMissing as exc:
-                self._count_failure(envelope, "dependency_missing")
-                await self._settle.park(message, envelope, exc, attempt, waiting_for=exc.key)
-            except PermanentError as exc:
-                self._count_failure(envelope, "permanent")
-                await self._settle.park(message, envelope, exc, attempt)
-            except Exception as exc:  # transient or unforeseen: retry, then park
-                transient = isinstance(exc, TransientError)
-                self._count_failure(envelope, "transient" if transient else "unexpected")
-                if not transient:
-                    logger.warning("handler of %s raised %r", envelope.event_type, exc)
-                await self._settle.retry_or_park(message, envelope, exc, attempt)
+            except Exception as exc:
+                verdict = classify(exc)
+                if isinstance(exc, DownstreamUnavailable):
+                    held_for = exc.downstream
+                    if await self._hold(exc, [envelope]):
+                        return  # unacked: redelivered after restart, nothing parked
+                    continue
+                await self._fail(message, envelope, exc, verdict, attempt)
             else:
                 self._record_success(envelope, outcome, time.perf_counter() - started)
                 if held_for is not None:
@@ -328,12 +331,35 @@ class Consumer:
             await ack(message)
             return
 
+    async def _fail(
+        self,
+        message: AbstractIncomingMessage,
+        envelope: Envelope[Any],
+        exc: Exception,
+        verdict: Verdict,
+        attempt: int,
+    ) -> None:
+        """Park or send to a retry queue, as the failure's verdict says."""
+        self._count_failure(envelope, verdict.value)
+        if isinstance(exc, DependencyMissing):
+            await self._settle.park(message, envelope, exc, attempt, waiting_for=exc.key)
+        elif verdict is Verdict.PARK:
+            await self._settle.park(message, envelope, exc, attempt)
+        else:
+            if verdict is Verdict.RETRY_UNFORESEEN:
+                logger.warning("handler of %s raised %r", envelope.event_type, exc)
+            await self._settle.retry_or_park(message, envelope, exc, attempt)
+
+    def _scope(self, connection: DbConnection) -> TransactionScope[Any]:
+        """The scope of a new transaction, with the router's unit of work on ``connection``."""
+        return TransactionScope(uow=self.router.unit_of_work(connection))
+
     async def _apply(
         self,
         connection: DbConnection,
         envelope: Envelope[Any],
         attempt: int,
-        scope: TransactionScope,
+        scope: TransactionScope[Any],
         published: list[Envelope[Any]],
         claimed: Claim | None = None,
     ) -> tuple[Claim, list[str]]:
@@ -367,11 +393,11 @@ class Consumer:
         return outcome, context.satisfied
 
     async def _finish(
-        self, connection: DbConnection, scope: TransactionScope, published: list[Envelope[Any]]
+        self, connection: DbConnection, scope: TransactionScope[Any], published: list[Envelope[Any]]
     ) -> None:
-        """Before the commit: the deferred work, then every event published in the
-        transaction, in publication order, with one outbox write."""
-        await scope.flush()
+        """Before the commit: the deferred work and the unit of work's writes, then every event
+        published in the transaction, in publication order, with one outbox write."""
+        await scope.finish()
         if published:
             await self._outbox.add(connection, *published)
 

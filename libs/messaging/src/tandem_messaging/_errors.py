@@ -15,6 +15,8 @@ and parked when the attempts run out. ``TopologyMismatchError`` stops start-up;
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 __all__ = [
     "DependencyMissing",
     "DownstreamUnavailable",
@@ -24,6 +26,8 @@ __all__ = [
     "PublishNotConfirmedError",
     "TopologyMismatchError",
     "TransientError",
+    "Verdict",
+    "classify",
 ]
 
 
@@ -81,3 +85,33 @@ class DependencyMissing(HandlerError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
         self.key = key
+
+
+class Verdict(StrEnum):
+    """What the runtime does with a message whose handler raised (the failure label of
+    ``tandem_messages_failed_total``)."""
+
+    HOLD = "downstream"
+    """a downstream is down: hold the message, pause intake, probe; never park"""
+    WAIT = "dependency_missing"
+    """park until the dependency is satisfied, then release"""
+    PARK = "permanent"
+    """park for a person at once"""
+    RETRY = "transient"
+    """retry with growing delays, park when the attempts run out"""
+    RETRY_UNFORESEEN = "unexpected"
+    """a bug or an unforeseen condition: retried like a transient error, and logged"""
+
+
+def classify(error: BaseException) -> Verdict:
+    """The one classification of handler failures, shared by the consumer and the in-memory
+    broker so that unit tests see what production does."""
+    if isinstance(error, DownstreamUnavailable):
+        return Verdict.HOLD
+    if isinstance(error, DependencyMissing):
+        return Verdict.WAIT
+    if isinstance(error, PermanentError):
+        return Verdict.PARK
+    if isinstance(error, TransientError):
+        return Verdict.RETRY
+    return Verdict.RETRY_UNFORESEEN

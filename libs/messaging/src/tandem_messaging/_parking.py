@@ -2,8 +2,9 @@
 
 Every parked message keeps its body, headers (trace context included), original routing key,
 failure reason, exception class, attempt count and first/last failure time. Operators list
-and replay them (one, by filter, or all); each replay is audited. A message parked because a
-dependency is missing is released automatically once a handler ``satisfy``s that dependency.
+them and replay or discard them (one, by filter, or all); each action is audited. A message
+parked because a dependency is missing is released automatically once a handler ``satisfy``s
+that dependency. Only messages still ``parked`` are ever replayed, released or discarded.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from tandem_contracts import CONTENT_TYPE, uuid7
 from tandem_messaging._db import DbConnection
 
 __all__ = [
+    "DiscardResult",
     "ParkedMessage",
     "ReplayResult",
     "ReplaySelection",
+    "discard",
     "list_parked",
     "park",
     "release",
@@ -74,7 +77,7 @@ class Failure:
 
 @dataclass(frozen=True)
 class ReplaySelection:
-    """Which parked messages to replay: by ids, by filter, or ``everything``."""
+    """Which parked messages to replay or discard: by ids, by filter, or ``everything``."""
 
     ids: tuple[uuid.UUID, ...] = ()
     consumer: str | None = None
@@ -84,7 +87,7 @@ class ReplaySelection:
 
     def __post_init__(self) -> None:
         if not (self.ids or self.consumer or self.reason or self.event_type or self.everything):
-            raise ValueError("say which messages to replay, or everything=True")
+            raise ValueError("say which messages to select, or everything=True")
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,15 @@ class ReplayResult:
 
     replay_id: uuid.UUID
     replayed: int
+    message_ids: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True)
+class DiscardResult:
+    """The audit id of a discard and the parked messages it set aside for good."""
+
+    discard_id: uuid.UUID
+    discarded: int
     message_ids: tuple[uuid.UUID, ...]
 
 
@@ -120,24 +132,39 @@ WHERE status = 'parked'
   AND ($2::text IS NULL OR consumer = $2)
   AND ($3::text IS NULL OR reason = $3)
   AND ($4::text IS NULL OR event_type = $4)
-ORDER BY parked_at
+ORDER BY parked_at, id
 FOR UPDATE SKIP LOCKED
 """
-_MARK_REPLAYED = """
-UPDATE messaging.parked SET status = 'replayed', resolved_at = clock_timestamp()
+_SELECT_FOR_DISCARD = """
+SELECT id FROM messaging.parked
+WHERE status = 'parked'
+  AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
+  AND ($2::text IS NULL OR consumer = $2)
+  AND ($3::text IS NULL OR reason = $3)
+  AND ($4::text IS NULL OR event_type = $4)
+ORDER BY parked_at, id
+FOR UPDATE SKIP LOCKED
+"""
+_MARK = """
+UPDATE messaging.parked SET status = $2, resolved_at = clock_timestamp()
 WHERE id = ANY($1::uuid[])
 """
 _AUDIT = """
-INSERT INTO messaging.replay_audit (id, actor, reason, selection, message_ids)
-VALUES ($1, $2, $3, $4::jsonb, $5::uuid[])
+INSERT INTO messaging.replay_audit (id, actor, reason, selection, message_ids, action)
+VALUES ($1, $2, $3, $4::jsonb, $5::uuid[], $6)
 """
 _LIST = """
 SELECT id, consumer, event_id, event_type, routing_key, reason, detail, exception_class,
        attempts, first_failure_at, last_failure_at, waiting_for, status, parked_at
 FROM messaging.parked
 WHERE status = $1 AND ($2::text IS NULL OR consumer = $2) AND ($3::text IS NULL OR reason = $3)
-ORDER BY parked_at
-LIMIT $4
+  AND ($4::text IS NULL OR event_type = $4) AND ($5::text IS NULL OR waiting_for = $5)
+  AND ($6::timestamptz IS NULL OR parked_at >= $6)
+  AND ($7::timestamptz IS NULL OR parked_at < $7)
+  AND ($8::uuid IS NULL
+       OR (parked_at, id) > (SELECT c.parked_at, c.id FROM messaging.parked c WHERE c.id = $8))
+ORDER BY parked_at, id
+LIMIT $9
 """
 
 
@@ -216,20 +243,29 @@ async def replay(
     channel = await connection.channel(publisher_confirms=True)
     try:
         async with pool.acquire() as db, db.transaction():
-            rows = await db.fetch(
-                _SELECT_FOR_REPLAY,
-                list(selection.ids) or None,
-                selection.consumer,
-                selection.reason,
-                selection.event_type,
-            )
+            rows = await db.fetch(_SELECT_FOR_REPLAY, *_selection_args(selection))
             await _republish(channel, rows, {REPLAY_HEADER: str(replay_id), ATTEMPT_HEADER: 1})
             ids = [row["id"] for row in rows]
-            await db.execute(_MARK_REPLAYED, ids)
-            await db.execute(_AUDIT, replay_id, actor, why, json.dumps(_describe(selection)), ids)
+            await db.execute(_MARK, ids, "replayed")
+            described = json.dumps(_describe(selection))
+            await db.execute(_AUDIT, replay_id, actor, why, described, ids, "replay")
     finally:
         await channel.close()
     return ReplayResult(replay_id, len(ids), tuple(ids))
+
+
+async def discard(
+    pool: asyncpg.Pool, selection: ReplaySelection, *, actor: str, why: str
+) -> DiscardResult:
+    """Mark the selected parked messages discarded, never to be replayed or released; audit it."""
+    discard_id = uuid7()
+    async with pool.acquire() as db, db.transaction():
+        rows = await db.fetch(_SELECT_FOR_DISCARD, *_selection_args(selection))
+        ids = [row["id"] for row in rows]
+        await db.execute(_MARK, ids, "discarded")
+        described = json.dumps(_describe(selection))
+        await db.execute(_AUDIT, discard_id, actor, why, described, ids, "discard")
+    return DiscardResult(discard_id, len(ids), tuple(ids))
 
 
 async def list_parked(
@@ -237,12 +273,22 @@ async def list_parked(
     *,
     consumer: str | None = None,
     reason: str | None = None,
+    event_type: str | None = None,
+    waiting_for: str | None = None,
+    parked_after: datetime | None = None,
+    parked_before: datetime | None = None,
     status: str = "parked",
+    after: uuid.UUID | None = None,
     limit: int = 100,
 ) -> list[ParkedMessage]:
-    """Return parked messages, oldest first, optionally of one consumer or reason."""
+    """Return parked messages in (parked_at, id) order, filtered, one keyset page at a time.
+
+    ``parked_after <= parked_at < parked_before``; ``after`` is the id of the last message of
+    the previous page (the next cursor is the last id returned).
+    """
+    filters = (consumer, reason, event_type, waiting_for, parked_after, parked_before)
     async with pool.acquire() as connection:
-        rows = await connection.fetch(_LIST, status, consumer, reason, limit)
+        rows = await connection.fetch(_LIST, status, *filters, after, limit)
     return [ParkedMessage(**dict(row)) for row in rows]
 
 
@@ -274,6 +320,11 @@ def _plain_headers(headers: Any) -> dict[str, Any]:
         elif isinstance(value, datetime):
             plain[key] = value.isoformat()
     return plain
+
+
+def _selection_args(selection: ReplaySelection) -> tuple[Any, ...]:
+    ids = list(selection.ids) or None
+    return ids, selection.consumer, selection.reason, selection.event_type
 
 
 def _describe(selection: ReplaySelection) -> dict[str, Any]:

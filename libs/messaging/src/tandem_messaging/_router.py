@@ -1,57 +1,87 @@
 """Typed handlers: a ``Router`` maps event types to the coroutine that handles them.
 
 A router knows no broker and no database, so the same handlers run under the real consumer
-and under ``InMemoryBroker`` in unit tests.
+and under ``InMemoryBroker`` in unit tests. A service declares its handlers on routers (one per
+use-case module, say), ``include``s them into the router of its consumer, and ``bind``s that to
+its dependencies in its composition root: a handler names what it needs as parameters after
+``(envelope, ctx)`` — ``async def post_time(envelope, ctx, uow, erps)`` — and gets, for each,
+the dependency of that name, or (``uow``) the unit of work of the message's transaction.
+A parameter no dependency answers is an error at ``bind``, at start-up, not at the first
+message.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, Protocol, TypeVar
 
 from tandem_contracts import Envelope, Event, ExternalRef, Producer
+from tandem_messaging._db import DbConnection
 from tandem_messaging._topology import binding_for
 
-__all__ = ["Flush", "Handler", "HandlerContext", "ParkedHook", "Router", "TransactionScope"]
+__all__ = [
+    "Flush",
+    "Handler",
+    "HandlerContext",
+    "ParkedHook",
+    "Router",
+    "TransactionScope",
+    "UnitOfWork",
+]
 
 E = TypeVar("E", bound=Event)
+T = TypeVar("T")
 Publisher = Callable[[Envelope[Any]], Awaitable[None]]
+Flush = Callable[[list[T]], Awaitable[None]]
+UOW = "uow"
+"""The parameter name of the per-transaction unit of work."""
 
 
-Flush = Callable[[list[Any]], Awaitable[None]]
+class UnitOfWork(Protocol):
+    """A service's repositories for one transaction; ``flush`` writes what they hold back,
+    once, after the handlers and their deferred work and before the commit."""
+
+    async def flush(self) -> None:
+        """Write what was kept for the end of the transaction."""
+
+
+class _NoUnitOfWork:
+    async def flush(self) -> None:
+        return None
 
 
 @dataclass
-class TransactionScope:
+class TransactionScope(Generic[T]):
     """Work the handlers of one transaction defer to its end, to do it once for all of them.
 
     A consumer commits a lane's batch of deliveries in one transaction: a handler can
-    ``defer`` an item under a key (say, a posting for the ERP), and the key's ``flush`` runs
-    once, with every item deferred under it, before the transaction commits. If a flush
-    raises, the transaction rolls back like any handler failure (the batch is then redone one
-    message at a time, each flushing alone).
+    ``defer(flush, item)`` (say, a posting for the ERP), and ``flush`` runs once, with every
+    item deferred to it, before the transaction commits. Items are grouped by the flush
+    callable itself: pass a module function or a bound method (equal bound methods share a
+    batch), not a closure made per message. If a flush raises, the transaction rolls back like
+    any handler failure (the batch is then redone one message at a time, each flushing alone).
     """
 
-    _pending: dict[str, tuple[Flush, list[Any]]] = field(default_factory=dict)
-    memo: dict[Any, Any] = field(default_factory=dict)
-    """What handlers of this transaction read and may share (clear it after writing it)."""
-    kept: dict[Any, Any] = field(default_factory=dict)
-    """What a handler wrote and defers saving, for later handlers of the transaction to read
-    instead of the database (never cleared: it is newer than the database until the flush)."""
+    uow: Any = field(default_factory=_NoUnitOfWork)
+    _pending: dict[Flush[Any], list[Any]] = field(default_factory=dict)
 
-    def defer(self, key: str, flush: Flush, item: Any) -> None:
-        """Add ``item`` to the work ``flush`` does for ``key`` before the commit."""
-        self._pending.setdefault(key, (flush, []))[1].append(item)
+    def defer(self, flush: Flush[T], item: T) -> None:
+        """Add ``item`` to the work ``flush`` does before the commit."""
+        self._pending.setdefault(flush, []).append(item)
 
-    async def flush(self, key: str | None = None) -> None:
-        """Do the deferred work now: of ``key``, or of every key in the order first deferred."""
-        keys = [key] if key is not None else list(self._pending)
-        for name in keys:
-            pending = self._pending.pop(name, None)
-            if pending is not None:
-                flush, items = pending
-                await flush(items)
+    async def flush(self) -> None:
+        """Do the deferred work now, each flush in the order first deferred."""
+        while self._pending:
+            flush = next(iter(self._pending))
+            await flush(self._pending.pop(flush))
+
+    async def finish(self) -> None:
+        """Before the commit: the deferred work, then the unit of work's writes."""
+        await self.flush()
+        await self.uow.flush()
 
 
 @dataclass
@@ -69,7 +99,12 @@ class HandlerContext(Generic[E]):
     connection: Any
     _publisher: Publisher
     satisfied: list[str] = field(default_factory=list)
-    scope: TransactionScope = field(default_factory=TransactionScope)
+    scope: TransactionScope[Any] = field(default_factory=TransactionScope)
+
+    @property
+    def uow(self) -> Any:
+        """The unit of work of this message's transaction."""
+        return self.scope.uow
 
     async def publish(
         self,
@@ -91,10 +126,6 @@ class HandlerContext(Generic[E]):
         await self._publisher(envelope)
         return envelope
 
-    async def publish_envelope(self, envelope: Envelope[Any]) -> None:
-        """Publish a fully built envelope (e.g. one starting a new workflow) via the outbox."""
-        await self._publisher(envelope)
-
     def satisfy(self, key: str) -> None:
         """Declare dependency ``key`` met: messages parked waiting for it are released."""
         self.satisfied.append(key)
@@ -107,36 +138,71 @@ ParkedHook = Callable[[Envelope[Any], BaseException, HandlerContext[Any]], Await
 
 @dataclass
 class Router:
-    """The handlers of one consumer. ``accept_stale`` hands older subject versions on too."""
+    """The handlers of one consumer (or a part of them, to ``include``).
 
-    service: str
+    ``accept_stale`` hands older subject versions on too; ``unit_of_work`` makes the unit of
+    work of a transaction from its connection (``bind`` sets it).
+    """
+
+    service: str = ""
     accept_stale: bool = False
-    handlers: dict[str, Handler] = field(default_factory=dict)
+    handlers: dict[str, Callable[..., Awaitable[None]]] = field(default_factory=dict)
     models: dict[str, type[Event]] = field(default_factory=dict)
-    on_parked: ParkedHook | None = None
+    on_parked: Callable[..., Awaitable[None]] | None = None
     lane_key: Callable[[Envelope[Any]], str] | None = None
     """What orders deliveries (default: the subject id); e.g. the worker, so that one worker's
     entries are handled in arrival order. Subject versions are still enforced by the inbox."""
+    unit_of_work: Callable[[DbConnection], Any] = field(default=lambda _: _NoUnitOfWork())
+    bound: bool = False
 
-    def handles(self, *models: type[Event]) -> Callable[[Handler], Handler]:
+    def handles(self, *models: type[Event]) -> Callable[[T], T]:
         """Register the decorated coroutine as the handler of ``models``."""
 
-        def register(handler: Handler) -> Handler:
+        def register(handler: T) -> T:
             for model in models:
                 if model.event_type in self.handlers:
                     raise ValueError(f"{model.event_type} already has a handler")
-                self.handlers[model.event_type] = handler
+                self.handlers[model.event_type] = handler  # type: ignore[assignment]
                 self.models[model.event_type] = model
             return handler
 
         return register
 
-    def when_parked(self, hook: ParkedHook) -> ParkedHook:
+    def when_parked(self, hook: T) -> T:
         """Register the decorated coroutine to run, in the parking transaction, for every
         message this router's consumer parks (a business exception the service records and
-        announces, e.g. ``TimePostingFailed``); events it publishes go through the outbox."""
-        self.on_parked = hook
+        announces, e.g. ``TimePostingFailed``); events it publishes go through the outbox.
+        It takes ``(envelope, error, ctx)`` and, like a handler, named dependencies."""
+        self.on_parked = hook  # type: ignore[assignment]
         return hook
+
+    def include(self, *routers: Router) -> Router:
+        """Take over the handlers (and parking hook) of ``routers``; answer self."""
+        for router in routers:
+            for event_type, handler in router.handlers.items():
+                if event_type in self.handlers:
+                    raise ValueError(f"{event_type} already has a handler")
+                self.handlers[event_type] = handler
+                self.models[event_type] = router.models[event_type]
+            if router.on_parked is not None:
+                if self.on_parked is not None:
+                    raise ValueError("only one parking hook per consumer")
+                self.on_parked = router.on_parked
+        return self
+
+    def bind(
+        self, unit_of_work: Callable[[DbConnection], Any] | None = None, **deps: Any
+    ) -> Router:
+        """This router with every handler given its dependencies (``TypeError`` if one is
+        missing); ``unit_of_work`` makes each transaction's ``uow``."""
+        return replace(
+            self,
+            handlers={name: _inject(h, 2, deps) for name, h in self.handlers.items()},
+            models=dict(self.models),
+            on_parked=_inject(self.on_parked, 3, deps) if self.on_parked else None,
+            unit_of_work=unit_of_work or self.unit_of_work,
+            bound=True,
+        )
 
     def bindings(self, regions: Sequence[str] = ("*",)) -> list[str]:
         """Return the routing-key patterns of every handled event in ``regions``."""
@@ -145,3 +211,22 @@ class Router:
             for model in self.models.values()
             for region in regions
         ]
+
+
+def _inject(
+    handler: Callable[..., Awaitable[None]], positional: int, deps: dict[str, Any]
+) -> Callable[..., Awaitable[None]]:
+    """``handler`` called with its first ``positional`` arguments, and by name the rest."""
+    wanted = list(inspect.signature(handler).parameters)[positional:]
+    missing = [name for name in wanted if name != UOW and name not in deps]
+    if missing:
+        raise TypeError(f"{handler.__qualname__} needs {missing}: no such dependency is bound")
+    given = {name: deps[name] for name in wanted if name != UOW}
+    if UOW not in wanted:
+        return functools.partial(handler, **given) if given else handler
+
+    @functools.wraps(handler)
+    async def call(*args: Any) -> None:
+        await handler(*args, **given, uow=args[-1].uow)  # the context comes last
+
+    return call

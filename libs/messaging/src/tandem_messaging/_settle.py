@@ -24,7 +24,7 @@ from tandem_messaging._db import DbConnection
 from tandem_messaging._errors import TransientError
 from tandem_messaging._metrics import Metrics
 from tandem_messaging._outbox import Outbox
-from tandem_messaging._router import HandlerContext, Router
+from tandem_messaging._router import HandlerContext, Router, TransactionScope
 from tandem_messaging._topology import RETRY_EXCHANGE, ConsumerTopology
 
 __all__ = ["Settler", "ack", "attempt_of", "give_back", "stopped_within"]
@@ -144,8 +144,10 @@ class Settler:
             attempt=attempt,
             connection=connection,
             _publisher=publish,
+            scope=TransactionScope(uow=self.router.unit_of_work(connection)),
         )
         await hook(envelope, exc, context)
+        await context.scope.finish()
 
     async def park_undecodable(self, message: AbstractIncomingMessage, exc: DecodeError) -> None:
         self.metrics.failed.labels(self.queue, "undecodable", "decode").inc()

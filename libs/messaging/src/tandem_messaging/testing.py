@@ -6,8 +6,9 @@
     assert broker.published_of(TimePosted)
 
 It applies the runtime's semantics: duplicates (same event id or idempotency key) and stale
-subject versions are dropped, failures are classified as the real consumer classifies them,
-and a message parked for a missing dependency is redelivered once a handler satisfies it.
+subject versions are dropped, failures are classified by the consumer's own ``classify``, the
+router's unit of work is made per delivery (from ``connection``) and flushed after the deferred
+work, and a message parked for a missing dependency is redelivered once a handler satisfies it.
 """
 
 from __future__ import annotations
@@ -30,14 +31,10 @@ from prometheus_client import CollectorRegistry
 
 from tandem_contracts import Envelope, Event, decode, encode
 from tandem_messaging._consumer import Consumer, ConsumerSettings
-from tandem_messaging._errors import (
-    DependencyMissing,
-    DownstreamUnavailable,
-    PermanentError,
-)
+from tandem_messaging._errors import DependencyMissing, PermanentError, Verdict, classify
 from tandem_messaging._metrics import Metrics
 from tandem_messaging._outbox import OutboxRelay
-from tandem_messaging._router import HandlerContext, Router
+from tandem_messaging._router import HandlerContext, Router, TransactionScope
 from tandem_messaging._topology import declare_events_exchange
 
 __all__ = ["InMemoryBroker", "Outcome", "RabbitBroker"]
@@ -91,25 +88,16 @@ class InMemoryBroker:
             attempt=attempt,
             connection=self.connection,
             _publisher=stage,
+            scope=TransactionScope(uow=self.router.unit_of_work(self.connection)),
         )
         handler = self.router.handlers.get(envelope.event_type)
         try:
             if handler is None:
                 raise PermanentError("no_handler", f"no handler for {envelope.event_type}")
             await handler(envelope, context)
-            await context.scope.flush()
-        except DownstreamUnavailable:
-            return Outcome.HELD
-        except DependencyMissing as exc:
-            self.waiting.setdefault(exc.key, []).append(envelope)
-            await self._parked_hook(envelope, exc, attempt)
-            return Outcome.WAITING
-        except PermanentError as exc:
-            self.parked.append((envelope, exc))
-            await self._parked_hook(envelope, exc, attempt)
-            return Outcome.PARKED
-        except Exception:  # the runtime retries transient and unforeseen errors
-            return Outcome.RETRY
+            await context.scope.finish()
+        except Exception as exc:
+            return await self._failed(envelope, exc, attempt)
         self._remember(envelope, subject)
         self.published.extend(staged)
         for key in context.satisfied:
@@ -120,6 +108,20 @@ class InMemoryBroker:
     def published_of(self, model: type[E]) -> list[Envelope[E]]:
         """Return the published envelopes whose payload is a ``model``."""
         return [e for e in self.published if isinstance(e.payload, model)]
+
+    async def _failed(self, envelope: Envelope[Any], exc: Exception, attempt: int) -> Outcome:
+        verdict = classify(exc)
+        if verdict is Verdict.HOLD:
+            return Outcome.HELD
+        if verdict in (Verdict.RETRY, Verdict.RETRY_UNFORESEEN):
+            return Outcome.RETRY
+        if isinstance(exc, DependencyMissing):
+            self.waiting.setdefault(exc.key, []).append(envelope)
+            await self._parked_hook(envelope, exc, attempt)
+            return Outcome.WAITING
+        self.parked.append((envelope, exc))
+        await self._parked_hook(envelope, exc, attempt)
+        return Outcome.PARKED
 
     async def _parked_hook(self, envelope: Envelope[Any], exc: Exception, attempt: int) -> None:
         if self.router.on_parked is None:
@@ -135,8 +137,10 @@ class InMemoryBroker:
             attempt=attempt,
             connection=self.connection,
             _publisher=publish,
+            scope=TransactionScope(uow=self.router.unit_of_work(self.connection)),
         )
         await self.router.on_parked(envelope, exc, context)
+        await context.scope.finish()
 
     def _remember(self, envelope: Envelope[Any], subject: tuple[str, str]) -> None:
         self._seen.update((str(envelope.event_id), envelope.idempotency_key))

@@ -17,19 +17,19 @@ def batching_router(flushes: list[int], *, fail_on: str | None = None) -> Router
     """Each handler defers its effect; one flush writes all of a transaction's effects."""
     router = Router(service="test", lane_key=lambda envelope: "one-lane")
 
+    async def flush(items: list[Any]) -> None:  # one callable: every deferred item in one call
+        flushes.append(len(items))
+        if fail_on is not None and any(e.subject.id == fail_on for e, _ in items):
+            raise RuntimeError(f"the downstream refused {fail_on}")
+        for event, connection in items:
+            if connection is not None:
+                await connection.execute(
+                    EFFECT, event.event_id, event.subject.id, event.subject_version
+                )
+
     @router.handles(OpportunityLost)
     async def defer(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
-        async def flush(items: list[Any]) -> None:
-            flushes.append(len(items))
-            if fail_on is not None and any(e.subject.id == fail_on for e, _ in items):
-                raise RuntimeError(f"the downstream refused {fail_on}")
-            for event, connection in items:
-                if connection is not None:
-                    await connection.execute(
-                        EFFECT, event.event_id, event.subject.id, event.subject_version
-                    )
-
-        ctx.scope.defer("effects", flush, (envelope, ctx.connection))
+        ctx.scope.defer(flush, (envelope, ctx.connection))
 
     return router
 

@@ -171,21 +171,21 @@ async def test_a_batch_held_by_an_outage_is_retried_whole_and_drains_as_one_batc
     attempts: list[int] = []
     written: list[int] = []
 
+    async def write(items: list[Any]) -> None:  # one flush for the whole batch
+        attempts.append(len(items))
+        if not erp["up"]:
+            raise DownstreamUnavailable("erp", "connection refused", retry_after=0.05)
+        written.append(len(items))
+        for held, ctx in items:
+            await record(held, ctx)
+
     @router.handles(OpportunityLost)
     async def post_to_erp(envelope: Envelope[Any], ctx: HandlerContext[Any]) -> None:
         if envelope.subject.id == "opp-00":  # keeps the lane busy until the rest are in hand
             await gate.wait()
             return
 
-        async def write(items: list[Any]) -> None:
-            attempts.append(len(items))
-            if not erp["up"]:
-                raise DownstreamUnavailable("erp", "connection refused", retry_after=0.05)
-            written.append(len(items))
-            for held in items:
-                await record(held, ctx)
-
-        ctx.scope.defer("erp", write, envelope)
+        ctx.scope.defer(write, (envelope, ctx))
 
     settings = dataclasses.replace(fast_settings, concurrency=1, batch_size=16, prefetch=16)
     consumer = Consumer(router, queue="t.held", pool=pool, connection=amqp, settings=settings)

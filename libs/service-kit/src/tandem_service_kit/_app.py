@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from tandem_service_kit._auth import Authenticator
 from tandem_service_kit._health import build_health_router
+from tandem_service_kit._limits import LimitsMiddleware
 from tandem_service_kit._middleware import ContextIdMiddleware
 from tandem_service_kit._problems import install_problem_handlers
 from tandem_service_kit._resources import open_resources
@@ -58,6 +59,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator.from_settings(settings)
+    app.add_middleware(LimitsMiddleware, settings=settings)  # inside the ids: refusals carry them
     app.add_middleware(ContextIdMiddleware)
     install_problem_handlers(app)
     app.include_router(build_health_router(registry if registry is not None else REGISTRY))

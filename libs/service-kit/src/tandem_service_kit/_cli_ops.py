@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = [
     "CliOps",
     "CliSettings",
+    "DiscardOutcome",
+    "ParkedDetailRow",
     "ParkedRow",
     "ReplayOutcome",
     "messaging_ops",
@@ -65,6 +67,23 @@ class ParkedRow(Protocol):
     def parked_at(self) -> datetime: ...
 
 
+class ParkedDetailRow(ParkedRow, Protocol):
+    """A parked message in full, redacted (``tandem_messaging.ParkedDetail``)."""
+
+    @property
+    def queue(self) -> str: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def headers(self) -> dict[str, Any]: ...
+    @property
+    def body_size(self) -> int: ...
+    @property
+    def envelope(self) -> dict[str, Any] | None: ...
+    @property
+    def decode_error(self) -> str | None: ...
+
+
 class ReplayOutcome(Protocol):
     """What a replay reports (``tandem_messaging.ReplayResult``)."""
 
@@ -76,8 +95,19 @@ class ReplayOutcome(Protocol):
     def message_ids(self) -> tuple[UUID, ...]: ...
 
 
+class DiscardOutcome(Protocol):
+    """What a discard reports (``tandem_messaging.DiscardResult``)."""
+
+    @property
+    def discard_id(self) -> UUID: ...
+    @property
+    def discarded(self) -> int: ...
+    @property
+    def message_ids(self) -> tuple[UUID, ...]: ...
+
+
 Connections = tuple[Any, Any]
-"""The pool and (for a replay) the broker connection handed to ``list_parked`` / ``replay``."""
+"""The pool and (for a replay) the broker connection handed to the parking-lot calls."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +118,8 @@ class CliOps:
     replay: Callable[..., Awaitable[ReplayOutcome]]
     selection: Callable[..., object]
     connect: Callable[[CliSettings, bool], AbstractAsyncContextManager[Connections]]
+    get_parked: Callable[..., Awaitable[ParkedDetailRow | None]]
+    discard: Callable[..., Awaitable[DiscardOutcome]]
 
 
 @asynccontextmanager
@@ -111,8 +143,13 @@ async def open_connections(settings: CliSettings, need_broker: bool) -> AsyncIte
 
 def messaging_ops() -> CliOps:
     """Return the real operations, importing the messaging runtime only now."""
-    from tandem_messaging import ReplaySelection, list_parked, replay
+    from tandem_messaging import ReplaySelection, discard, get_parked, list_parked, replay
 
     return CliOps(
-        list_parked=list_parked, replay=replay, selection=ReplaySelection, connect=open_connections
+        list_parked=list_parked,
+        replay=replay,
+        selection=ReplaySelection,
+        connect=open_connections,
+        get_parked=get_parked,
+        discard=discard,
     )

@@ -1,4 +1,4 @@
-"""How the ``tandem`` CLI prints parked messages and replays: a table, or JSON."""
+"""How the ``tandem`` CLI prints parked messages, replays and discards: text, or JSON."""
 
 from __future__ import annotations
 
@@ -7,9 +7,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from tandem_service_kit._cli_ops import ParkedRow, ReplayOutcome
+from tandem_service_kit._cli_ops import DiscardOutcome, ParkedDetailRow, ParkedRow, ReplayOutcome
 
-__all__ = ["PARKED_FIELDS", "parked_json", "parked_table", "replay_json", "replay_text"]
+__all__ = [
+    "DETAIL_FIELDS",
+    "PARKED_FIELDS",
+    "detail_json",
+    "detail_text",
+    "discard_json",
+    "discard_text",
+    "parked_json",
+    "parked_table",
+    "replay_json",
+    "replay_text",
+]
 
 PARKED_FIELDS = (
     "id",
@@ -27,6 +38,7 @@ PARKED_FIELDS = (
     "status",
     "parked_at",
 )
+DETAIL_FIELDS = (*PARKED_FIELDS, "queue", "resolved_at", "body_size", "decode_error")
 _TABLE_COLUMNS = ("id", "consumer", "event_type", "reason", "attempts", "last_failure_at", "status")
 _DETAIL_WIDTH = 60
 
@@ -83,5 +95,42 @@ def replay_json(result: ReplayOutcome) -> str:
 def replay_text(result: ReplayOutcome) -> str:
     """Return a human summary of the replay and the ids of the messages it republished."""
     lines = [f"replay {result.replay_id}: {result.replayed} message(s) replayed"]
+    lines.extend(f"  {message_id}" for message_id in result.message_ids)
+    return "\n".join(lines)
+
+
+def detail_json(detail: ParkedDetailRow) -> str:
+    """Return one parked message in full, headers and (redacted) envelope included, as JSON."""
+    fields = {name: _jsonable(getattr(detail, name)) for name in DETAIL_FIELDS}
+    return json.dumps({**fields, "headers": detail.headers, "envelope": detail.envelope}, indent=2)
+
+
+def detail_text(detail: ParkedDetailRow) -> str:
+    """Return one parked message as ``field: value`` lines, then its headers and envelope."""
+    width = max(len(name) for name in DETAIL_FIELDS)
+    lines = [f"{name.ljust(width)}  {_cell(getattr(detail, name))}" for name in DETAIL_FIELDS]
+    lines.append("headers:")
+    lines.append(json.dumps(detail.headers, indent=2, sort_keys=True))
+    if detail.envelope is not None:
+        lines.append("envelope:")
+        lines.append(json.dumps(detail.envelope, indent=2))
+    return "\n".join(lines)
+
+
+def discard_json(result: DiscardOutcome) -> str:
+    """Return the discard result as a JSON object."""
+    return json.dumps(
+        {
+            "discard_id": str(result.discard_id),
+            "discarded": result.discarded,
+            "message_ids": [str(i) for i in result.message_ids],
+        },
+        indent=2,
+    )
+
+
+def discard_text(result: DiscardOutcome) -> str:
+    """Return a human summary of the discard and the ids of the messages it set aside."""
+    lines = [f"discard {result.discard_id}: {result.discarded} message(s) discarded"]
     lines.extend(f"  {message_id}" for message_id in result.message_ids)
     return "\n".join(lines)

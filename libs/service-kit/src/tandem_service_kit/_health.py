@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Mapping
 
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
@@ -44,9 +44,22 @@ async def _outcome(name: str, check: Awaitable[None]) -> str:
     return "ok"
 
 
-def build_health_router(registry: CollectorRegistry) -> APIRouter:
-    """Return the router of ``/healthz``, ``/readyz`` and ``/metrics``."""
+def _extra_outcome(name: str, check: Callable[[], bool]) -> str:
+    try:
+        if check():
+            return "ok"
+    except Exception as exc:  # readiness reports any failure instead of raising it
+        logger.warning("readiness check %s failed: %r", name, exc)
+        return f"failed: {type(exc).__name__}"
+    return "failed"
+
+
+def build_health_router(
+    registry: CollectorRegistry, checks: Mapping[str, Callable[[], bool]] | None = None
+) -> APIRouter:
+    """Return the router of ``/healthz``, ``/readyz`` and ``/metrics``; ``checks`` add to ready."""
     router = APIRouter(tags=["operations"])
+    extra = dict(checks or {})
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -55,16 +68,17 @@ def build_health_router(registry: CollectorRegistry) -> APIRouter:
 
     @router.get("/readyz", response_model=None)
     async def readyz(request: Request, pool: PoolDep, broker: BrokerDep) -> JSONResponse:
-        """Report whether PostgreSQL and the broker both answer."""
+        """Report whether PostgreSQL and the broker both answer and every extra check holds."""
         database, broker_state = await asyncio.gather(
             _outcome("database", _check_database(pool)), _outcome("broker", _check_broker(broker))
         )
-        checks = {"database": database, "broker": broker_state}
-        failed = [name for name, outcome in checks.items() if outcome != "ok"]
+        outcomes = {"database": database, "broker": broker_state}
+        outcomes |= {name: _extra_outcome(name, check) for name, check in extra.items()}
+        failed = [name for name, outcome in outcomes.items() if outcome != "ok"]
         if not failed:
-            return JSONResponse({"status": "ready", "checks": checks})
+            return JSONResponse({"status": "ready", "checks": outcomes})
         detail = f"not ready: {', '.join(failed)} unavailable"
-        return problem_response(request, 503, detail, failed=failed, checks=checks)
+        return problem_response(request, 503, detail, failed=failed, checks=outcomes)
 
     @router.get("/metrics", response_class=Response)
     async def metrics() -> Response:

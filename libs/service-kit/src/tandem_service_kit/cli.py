@@ -1,6 +1,8 @@
-"""``tandem``: inspect the parking lot and replay parked messages, with an audit trail.
+"""``tandem``: inspect the parking lot, replay or discard parked messages, with an audit trail.
 
     tandem parked list [--consumer C] [--reason R] [--status S] [--limit N] [--json]
+    tandem parked show ID [--json]
+    tandem parked discard --actor A --why W (--id UUID [--id ...] | --consumer C [...] | --all)
     tandem replay --actor A --why W (--id UUID [--id ...] | --consumer C [...] | --all)
 
 Exit codes: 0 done, 1 nothing matched, 2 usage error, 3 the operation failed.
@@ -11,13 +13,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from uuid import UUID
 
 from pydantic import ValidationError
 
 from tandem_service_kit._cli_ops import CliOps, CliSettings, messaging_ops
-from tandem_service_kit._cli_output import parked_json, parked_table, replay_json, replay_text
+from tandem_service_kit._cli_output import (
+    detail_json,
+    detail_text,
+    discard_json,
+    discard_text,
+    parked_json,
+    parked_table,
+    replay_json,
+    replay_text,
+)
 
 __all__ = [
     "EXIT_FAILED",
@@ -31,7 +42,7 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
-_STATUSES = ("parked", "replayed", "released")
+_STATUSES = ("parked", "replayed", "released", "discarded")
 
 
 def _out(text: str) -> None:
@@ -58,8 +69,8 @@ def _words(text: str) -> str:
     return text.strip()
 
 
-def _add_list(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parked = commands.add_parser("parked", help="inspect the parking lot")
+def _add_parked(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parked = commands.add_parser("parked", help="inspect the parking lot, discard from it")
     actions = parked.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="list parked messages, oldest first")
     listing.add_argument("--consumer", type=_words, help="only this consumer's messages")
@@ -67,36 +78,42 @@ def _add_list(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     listing.add_argument("--status", choices=_STATUSES, default="parked")
     listing.add_argument("--limit", type=_limit, default=100, help="at most N rows (1-10000)")
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    show = actions.add_parser("show", help="show one parked message, confidential fields redacted")
+    show.add_argument("id", type=UUID, help="the parked message id")
+    show.add_argument("--json", action="store_true", help="print JSON instead of text")
+    discard = actions.add_parser("discard", help="discard parked messages, never to be replayed")
+    _add_selection(discard, "discards")
 
 
-def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    replay = commands.add_parser("replay", help="republish parked messages to their consumer")
-    replay.add_argument("--actor", type=_words, required=True, help="who replays (audited)")
-    replay.add_argument("--why", type=_words, required=True, help="why (audited)")
-    which = replay.add_mutually_exclusive_group(required=True)
+def _add_selection(command: argparse.ArgumentParser, verb: str) -> None:
+    command.add_argument("--actor", type=_words, required=True, help=f"who {verb} (audited)")
+    command.add_argument("--why", type=_words, required=True, help="why (audited)")
+    which = command.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=UUID, action="append", help="a parked message id (repeat)")
     which.add_argument("--consumer", type=_words, help="every parked message of this consumer")
     which.add_argument("--all", action="store_true", help="every parked message")
-    replay.add_argument("--reason", type=_words, help="with --consumer: only this reason")
-    replay.add_argument("--event-type", type=_words, help="with --consumer: only this type")
-    replay.add_argument("--json", action="store_true", help="print JSON instead of text")
+    command.add_argument("--reason", type=_words, help="with --consumer: only this reason")
+    command.add_argument("--event-type", type=_words, help="with --consumer: only this type")
+    command.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``tandem`` argument parser."""
     parser = argparse.ArgumentParser(
-        prog="tandem", description="Inspect the parking lot and replay parked messages."
+        prog="tandem", description="Inspect the parking lot, replay or discard parked messages."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    _add_list(commands)
-    _add_replay(commands)
+    _add_parked(commands)
+    replay = commands.add_parser("replay", help="republish parked messages to their consumer")
+    _add_selection(replay, "replays")
     return parser
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "replay" and not args.consumer and (args.reason or args.event_type):
+    selects = args.command == "replay" or args.action == "discard"
+    if selects and not args.consumer and (args.reason or args.event_type):
         parser.error("--reason and --event-type narrow --consumer; give --consumer too")
     return args
 
@@ -113,14 +130,39 @@ async def _list(args: argparse.Namespace, ops: CliOps, settings: CliSettings) ->
     return EXIT_OK
 
 
-async def _replay(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
-    selection = ops.selection(
+async def _show(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
+    async with ops.connect(settings, False) as (pool, _):
+        detail = await ops.get_parked(pool, args.id)
+    if detail is None:
+        _err(f"no parked message {args.id}")
+        return EXIT_NOTHING
+    _out(detail_json(detail) if args.json else detail_text(detail))
+    return EXIT_OK
+
+
+def _selection(args: argparse.Namespace, ops: CliOps) -> object:
+    return ops.selection(
         ids=tuple(args.id or ()),
         consumer=args.consumer,
         reason=args.reason,
         event_type=args.event_type,
         everything=args.all,
     )
+
+
+async def _discard(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
+    selection = _selection(args, ops)
+    async with ops.connect(settings, False) as (pool, _):
+        result = await ops.discard(pool, selection, actor=args.actor, why=args.why)
+    _out(discard_json(result) if args.json else discard_text(result))
+    if result.discarded == 0:
+        _err("no parked messages match")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
+async def _replay(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
+    selection = _selection(args, ops)
     async with ops.connect(settings, True) as (pool, connection):
         result = await ops.replay(pool, connection, selection, actor=args.actor, why=args.why)
     _out(replay_json(result) if args.json else replay_text(result))
@@ -128,6 +170,15 @@ async def _replay(args: argparse.Namespace, ops: CliOps, settings: CliSettings) 
         _err("no parked messages match")
         return EXIT_NOTHING
     return EXIT_OK
+
+
+_Command = Callable[[argparse.Namespace, CliOps, CliSettings], Coroutine[None, None, int]]
+_COMMANDS: dict[tuple[str, str | None], _Command] = {
+    ("parked", "list"): _list,
+    ("parked", "show"): _show,
+    ("parked", "discard"): _discard,
+    ("replay", None): _replay,
+}
 
 
 def main(
@@ -145,11 +196,13 @@ def main(
     except ValidationError as exc:
         _err(f"invalid settings: {exc}")
         return EXIT_USAGE
-    command = _list if args.command == "parked" else _replay
+    action = getattr(args, "action", None)
+    command = _COMMANDS[(args.command, action)]
     try:
         return asyncio.run(command(args, ops if ops is not None else messaging_ops(), settings))
     except Exception as exc:  # an operator needs the reason, not a traceback
-        _err(f"{args.command} failed: {type(exc).__name__}: {exc}")
+        name = f"{args.command} {action}" if action else args.command
+        _err(f"{name} failed: {type(exc).__name__}: {exc}")
         return EXIT_FAILED
 
 

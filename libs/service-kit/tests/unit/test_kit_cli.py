@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -23,6 +24,8 @@ AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 FIRST = UUID("0190f5e2-0000-7000-8000-000000000001")
 SECOND = UUID("0190f5e2-0000-7000-8000-000000000002")
 REPLAY = UUID("0190f5e2-0000-7000-8000-0000000000ff")
+DISCARD = UUID("0190f5e2-0000-7000-8000-0000000000fe")
+UNKNOWN = UUID("0190f5e2-0000-7000-8000-0000000000aa")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,18 @@ class FakeParked:
 
 
 @dataclass(frozen=True)
+class FakeDetail(FakeParked):
+    queue: str = "time-expense.erp-posting"
+    resolved_at: datetime | None = None
+    headers: dict[str, Any] = field(default_factory=lambda: {"x-tandem-attempt": 5})
+    body_size: int = 812
+    envelope: dict[str, Any] | None = field(
+        default_factory=lambda: {"event_type": "TimeApproved", "payload": {"notes": "[redacted]"}}
+    )
+    decode_error: str | None = None
+
+
+@dataclass(frozen=True)
 class FakeSelection:
     ids: tuple[UUID, ...] = ()
     consumer: str | None = None
@@ -59,6 +74,13 @@ class FakeResult:
     message_ids: tuple[UUID, ...]
 
 
+@dataclass(frozen=True)
+class FakeDiscard:
+    discard_id: UUID
+    discarded: int
+    message_ids: tuple[UUID, ...]
+
+
 @dataclass
 class FakeParkingLot:
     """Answers like the messaging runtime and remembers what it was asked."""
@@ -66,6 +88,8 @@ class FakeParkingLot:
     rows: list[FakeParked]
     listed: list[dict[str, object]] = field(default_factory=list)
     replays: list[tuple[FakeSelection, str, str]] = field(default_factory=list)
+    discards: list[tuple[FakeSelection, str, str]] = field(default_factory=list)
+    shown: list[UUID] = field(default_factory=list)
     opened: list[tuple[CliSettings, bool]] = field(default_factory=list)
     failure: Exception | None = None
 
@@ -86,6 +110,24 @@ class FakeParkingLot:
         )
         return FakeResult(REPLAY, len(matched), matched)
 
+    async def get_parked(self, pool: object, id: UUID) -> FakeDetail | None:
+        self.shown.append(id)
+        found = next((r for r in self.rows if r.id == id), None)
+        return None if found is None else FakeDetail(found.id, found.consumer, found.reason)
+
+    async def discard(
+        self, pool: object, selection: FakeSelection, *, actor: str, why: str
+    ) -> FakeDiscard:
+        if self.failure is not None:
+            raise self.failure
+        self.discards.append((selection, actor, why))
+        matched = tuple(
+            r.id
+            for r in self.rows
+            if selection.everything or r.id in selection.ids or r.consumer == selection.consumer
+        )
+        return FakeDiscard(DISCARD, len(matched), matched)
+
     @asynccontextmanager
     async def connect(
         self, settings: CliSettings, need_broker: bool
@@ -95,7 +137,14 @@ class FakeParkingLot:
 
     @property
     def ops(self) -> CliOps:
-        return CliOps(self.list_parked, self.replay, FakeSelection, self.connect)
+        return CliOps(
+            list_parked=self.list_parked,
+            replay=self.replay,
+            selection=FakeSelection,
+            connect=self.connect,
+            get_parked=self.get_parked,
+            discard=self.discard,
+        )
 
 
 @pytest.fixture
@@ -228,6 +277,13 @@ def test_a_replay_matching_nothing_exits_1(lot: FakeParkingLot) -> None:
         ["replay", "--actor", "a", "--why", "w", "--all", "--consumer", "c"],
         ["replay", "--actor", "a", "--why", "w", "--id", "not-a-uuid"],
         ["replay", "--actor", "a", "--why", "w", "--all", "--reason", "r"],
+        ["parked", "show"],
+        ["parked", "show", "not-a-uuid"],
+        ["parked", "discard", "--why", "w", "--all"],
+        ["parked", "discard", "--actor", "a", "--why", " ", "--all"],
+        ["parked", "discard", "--actor", "a", "--why", "w"],
+        ["parked", "discard", "--actor", "a", "--why", "w", "--id", str(FIRST), "--all"],
+        ["parked", "discard", "--actor", "a", "--why", "w", "--all", "--event-type", "T"],
     ],
     ids=lambda argv: " ".join(argv) or "nothing",
 )
@@ -267,3 +323,112 @@ def test_urls_come_from_the_environment(
     settings = lot.opened[0][0]
     assert settings.database_url == "postgresql://ops@db.internal/tandem"
     assert settings.amqp_url == "amqp://ops@mq.internal/tandem"
+
+
+def test_parked_list_accepts_the_discarded_status(lot: FakeParkingLot) -> None:
+    assert run(lot, "parked", "list", "--status", "discarded") == EXIT_OK
+
+    assert lot.listed[0]["status"] == "discarded"
+
+
+def test_parked_show_prints_one_message_in_full(
+    lot: FakeParkingLot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(lot, "parked", "show", str(FIRST)) == EXIT_OK
+
+    out = capsys.readouterr().out
+    fields = dict(line.split(maxsplit=1) for line in out.splitlines()[:18])
+    assert fields["id"] == str(FIRST)
+    assert fields["queue"] == "time-expense.erp-posting"
+    assert fields["body_size"] == "812"
+    assert fields["decode_error"] == "-"
+    assert '"x-tandem-attempt": 5' in out
+    assert '"notes": "[redacted]"' in out
+    assert lot.shown == [FIRST]
+    assert lot.opened[0][1] is False  # showing needs no broker
+
+
+def test_parked_show_as_json_has_every_field_headers_and_envelope(
+    lot: FakeParkingLot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(lot, "parked", "show", str(SECOND), "--json") == EXIT_OK
+
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == str(SECOND)
+    assert shown["reason"] == "decode_error"
+    assert shown["headers"] == {"x-tandem-attempt": 5}
+    assert shown["envelope"]["payload"] == {"notes": "[redacted]"}
+    assert shown["resolved_at"] is None
+    assert len(shown) == 14 + 6
+
+
+def test_showing_an_unknown_message_exits_1(
+    lot: FakeParkingLot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(lot, "parked", "show", str(UNKNOWN)) == EXIT_NOTHING
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"no parked message {UNKNOWN}" in captured.err
+
+
+def test_discard_by_ids_is_audited_without_the_broker(
+    lot: FakeParkingLot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        lot, "parked", "discard", "--actor", "sre.alice", "--why", "duplicate from the PSA",
+        "--id", str(FIRST),
+    )  # fmt: skip
+
+    assert code == EXIT_OK
+    assert lot.discards == [(FakeSelection(ids=(FIRST,)), "sre.alice", "duplicate from the PSA")]
+    assert lot.replays == []
+    assert lot.opened[0][1] is False  # discarding publishes nothing
+    out = capsys.readouterr().out
+    assert out.splitlines() == [f"discard {DISCARD}: 1 message(s) discarded", f"  {FIRST}"]
+
+
+def test_discard_by_consumer_narrows_by_reason_and_type(lot: FakeParkingLot) -> None:
+    code = run(
+        lot, "parked", "discard", "--actor", "a", "--why", "w",
+        "--consumer", "billing-readiness.charges", "--reason", "decode_error",
+        "--event-type", "TimeApproved",
+    )  # fmt: skip
+
+    assert code == EXIT_OK
+    expected = FakeSelection(
+        consumer="billing-readiness.charges", reason="decode_error", event_type="TimeApproved"
+    )
+    assert lot.discards[0][0] == expected
+
+
+def test_discard_everything_as_json(
+    lot: FakeParkingLot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(lot, "parked", "discard", "--actor", "a", "--why", "w", "--all", "--json") == EXIT_OK
+
+    assert lot.discards[0][0] == FakeSelection(everything=True)
+    assert json.loads(capsys.readouterr().out) == {
+        "discard_id": str(DISCARD),
+        "discarded": 2,
+        "message_ids": [str(FIRST), str(SECOND)],
+    }
+
+
+def test_a_discard_matching_nothing_exits_1(
+    lot: FakeParkingLot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(lot, "parked", "discard", "--actor", "a", "--why", "w", "--id", str(UNKNOWN))
+
+    assert code == EXIT_NOTHING
+    assert "no parked messages match" in capsys.readouterr().err
+
+
+def test_a_failing_discard_exits_3_naming_the_command(
+    lot: FakeParkingLot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lot.failure = ConnectionRefusedError("connect call failed ('127.0.0.1', 5432)")
+
+    assert run(lot, "parked", "discard", "--actor", "a", "--why", "w", "--all") == EXIT_FAILED
+
+    assert "parked discard failed: ConnectionRefusedError" in capsys.readouterr().err

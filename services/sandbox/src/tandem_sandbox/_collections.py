@@ -112,6 +112,17 @@ async def page_of(
     return {"items": [r.public() for r in records], "next_page_token": token}
 
 
+async def _by_external_id(
+    tx: Tx, collection: str, external_id: str, where: dict[str, Any]
+) -> dict[str, Any]:
+    """The page holding the record of ``external_id`` if it matches ``where``, else empty."""
+    record = await tx.by_external_id(collection, external_id)
+    # Query values are strings, like the values the declared filters compare (ids, statuses).
+    if record is None or any(str(record.data.get(f)) != v for f, v in where.items()):
+        return {"items": [], "next_page_token": None}
+    return {"items": [record.public()], "next_page_token": None}
+
+
 def collection_router(system: str, spec: Collection) -> APIRouter:
     """Return the routes of one collection: list, read, create and (when declared) patch."""
     router = APIRouter(prefix=f"/v1/{spec.path}", tags=[spec.path])
@@ -123,10 +134,14 @@ def collection_router(system: str, spec: Collection) -> APIRouter:
         limit: Limit = 50,
         page_token: str | None = None,
         updated_after: datetime | None = None,
+        external_id: str | None = None,
     ) -> dict[str, Any]:
-        """List records in change order, one page at a time; filter by the declared fields."""
+        """List records in change order, one page at a time; filter by the declared fields,
+        or look one up by ``external_id`` (a page of at most one record)."""
         where = {f: v for f, v in request.query_params.items() if f in spec.filters}
         async with state.store.tx(system) as tx:
+            if external_id is not None:
+                return await _by_external_id(tx, spec.path, external_id, where)
             return await page_of(
                 tx,
                 spec.path,

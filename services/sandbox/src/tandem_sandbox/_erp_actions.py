@@ -1,4 +1,4 @@
-"""Routes of the ERP's postings: bulk creates, time-bill reversal, period close and reopen."""
+"""Routes of the ERP's postings: bulk creates, reversals, period close and reopen."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tandem_sandbox._erp_postings import (
 )
 from tandem_sandbox._http import SandboxError, parse
 from tandem_sandbox._state import StateDep
+from tandem_sandbox._store import Record, Tx
 
 __all__ = ["erp_posting_routers"]
 
@@ -49,41 +50,55 @@ def _bulk_router(spec: Collection) -> APIRouter:
     return router
 
 
-def _reversal_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/time-bills", tags=["time-bills"])
+# What a reversal negates in each posting collection, besides the amount.
+_NEGATED = {TIME_BILLS.path: ("minutes",), EXPENSE_LINES.path: ()}
 
-    @router.post("/{bill_id}/reversal", status_code=201, summary="Reverse a time bill")
+
+def _reversal_router(spec: Collection, what: str) -> APIRouter:
+    router = APIRouter(prefix=f"/v1/{spec.path}", tags=[spec.path])
+
+    @router.post("/{record_id}/reversal", status_code=201, summary=f"Reverse {what}")
     async def reverse(
-        state: StateDep, bill_id: str, response: Response, body: Annotated[Any, Body()]
+        state: StateDep, record_id: str, response: Response, body: Annotated[Any, Body()]
     ) -> dict[str, Any]:
-        """Post the opposite of a time bill (once per external_id); never edit in place."""
+        """Post the opposite of a posting (once per external_id); never edit in place."""
         reversal = parse(Reversal, body)
         async with state.store.tx("erp") as tx:
-            existing = await tx.by_external_id("time-bills", reversal.external_id)
+            existing = await tx.by_external_id(spec.path, reversal.external_id)
             if existing is not None:
                 response.status_code = 200
                 return existing.public()
-            original = await load(tx, "time-bills", bill_id, lock=True)
-            if original.data["reversed_by"] is not None or original.data["reverses"] is not None:
-                raise SandboxError(
-                    409, "ALREADY_REVERSED", f"time bill {bill_id} cannot be reversed"
-                )
-            day = reversal.date.isoformat() if reversal.date else original.data["date"]
-            await check_period_open(tx, original.data["subsidiary_id"], day)
-            data = {
-                **original.data,
-                "date": day,
-                "minutes": -original.data["minutes"],
-                "amount": str(-Decimal(original.data["amount"])),
-                "reverses": original.id,
-                "invoice_id": None,
-            }
-            spec = Collection(TIME_BILLS.path, TIME_BILLS.subject, "tb", TIME_BILLS.create)
-            record, _ = await create_record(tx, spec, {**data, "external_id": reversal.external_id})
-            await tx.update(original, {**original.data, "reversed_by": record.id})
+            record = await _reverse(tx, spec, record_id, reversal)
         return record.public()
 
     return router
+
+
+async def _reverse(tx: Tx, spec: Collection, record_id: str, reversal: Reversal) -> Record:
+    """Create the negative of the posting ``record_id`` and link the two."""
+    original = await load(tx, spec.path, record_id, lock=True)
+    if original.data.get("reversed_by") is not None or original.data.get("reverses") is not None:
+        raise SandboxError(
+            409, "ALREADY_REVERSED", f"{spec.subject} {record_id} cannot be reversed"
+        )
+    day = reversal.date.isoformat() if reversal.date else original.data["date"]
+    await check_period_open(tx, original.data["subsidiary_id"], day)
+    negated = {field: -original.data[field] for field in _NEGATED[spec.path]}
+    data = {
+        **original.data,
+        **negated,
+        "date": day,
+        "amount": str(-Decimal(original.data["amount"])),
+        "reverses": original.id,
+        "reversed_by": None,
+        "invoice_id": None,
+    }
+    # Created without the collection's checks: the original passed them, and a reversal must
+    # go through even when the project no longer takes new postings.
+    bare = Collection(spec.path, spec.subject, spec.prefix, spec.create)
+    record, _ = await create_record(tx, bare, {**data, "external_id": reversal.external_id})
+    await tx.update(original, {**original.data, "reversed_by": record.id})
+    return record
 
 
 def _period_router() -> APIRouter:
@@ -120,7 +135,8 @@ def erp_posting_routers() -> list[APIRouter]:
         _bulk_router(TIME_BILLS),
         _bulk_router(EXPENSE_LINES),
         _bulk_router(PERIODS),
-        _reversal_router(),
+        _reversal_router(TIME_BILLS, "a time bill"),
+        _reversal_router(EXPENSE_LINES, "an expense line"),
         _period_router(),
         collection_router("erp", PERIODS),
         collection_router("erp", TIME_BILLS),

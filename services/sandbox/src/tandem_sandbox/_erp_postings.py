@@ -2,8 +2,9 @@
 
 A posting dated in a closed or locked period of its project's subsidiary answers 409
 ``PERIOD_CLOSED``; a date no period covers is accepted. Time bills and expense lines are
-created once per ``external_id`` (a repeat answers the first record, 200). Bulk creates take
-at most 300 items and answer one result per item, in order.
+created once per ``external_id`` (a repeat answers the first record, 200), and carry
+``reverses`` / ``reversed_by``: a reversal is a second posting of the opposite sign. Bulk
+creates take at most 300 items and answer one result per item, in order.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class ExpenseLineCreate(_Model):
 
 
 class Reversal(_Model):
-    """The reversal of a posted time bill, dated ``date`` (default: the original's)."""
+    """The reversal of a posted time bill or expense line, dated ``date`` (default: the
+    original's)."""
 
     external_id: ExternalId
     date: dt.date | None = None
@@ -137,6 +139,7 @@ async def _time_bill(tx: Tx, data: dict[str, Any]) -> None:
 
 async def _expense_line(tx: Tx, data: dict[str, Any]) -> None:
     await _check_posting(tx, data, "allow_expenses", "PROJECT_CLOSED_FOR_EXPENSES")
+    data.update(reverses=None, reversed_by=None)
 
 
 async def _period(tx: Tx, data: dict[str, Any]) -> None:

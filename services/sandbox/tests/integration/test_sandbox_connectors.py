@@ -18,7 +18,7 @@ from tandem_connectors.http import HttpTarget, RetryPolicy
 from tandem_connectors.polling import Change, Poller
 from tandem_connectors.ports import ErpObject, ExpensePosting, TimePosting, TimeReversal
 from tandem_connectors.ratelimit import TokenBucket
-from tandem_connectors.sandbox import SandboxErp, SandboxPsa
+from tandem_connectors.rest import RestErp, RestPsa
 from tandem_contracts import Money
 from tandem_contracts.entities import (
     BillingModel,
@@ -49,9 +49,9 @@ FAST = RetryPolicy(attempts=3, first_wait=0.05, max_wait=2.0)
 
 
 @pytest.fixture
-async def erp(sandbox: Sandbox) -> AsyncIterator[SandboxErp]:
+async def erp(sandbox: Sandbox) -> AsyncIterator[RestErp]:
     http = HttpTarget(sandbox.urls["erp"], downstream="erp:sandbox", retry=FAST)
-    adapter = SandboxErp(http, instance="sandbox-eu")
+    adapter = RestErp(http, instance="sandbox-eu")
     yield adapter
     await adapter.aclose()
 
@@ -88,7 +88,7 @@ def entry(n: int, minutes: int = 90) -> TimeEntry:
     )
 
 
-async def world(erp: SandboxErp) -> dict[str, str]:
+async def world(erp: RestErp) -> dict[str, str]:
     company = await erp.ensure_legal_entity(DE, key="le-de")
     customer = await erp.upsert_customer(
         Customer(
@@ -154,7 +154,7 @@ async def world(erp: SandboxErp) -> dict[str, str]:
     }
 
 
-async def test_erp_port_posts_in_bulk_once_per_key_reverses_and_invoices(erp: SandboxErp) -> None:
+async def test_erp_port_posts_in_bulk_once_per_key_reverses_and_invoices(erp: RestErp) -> None:
     ids = await world(erp)
     # Set-up is idempotent: the same keys answer the same records.
     assert (await erp.ensure_legal_entity(DE, key="le-de")).external_id == ids["company"]
@@ -228,7 +228,7 @@ async def test_erp_port_posts_in_bulk_once_per_key_reverses_and_invoices(erp: Sa
     assert posted.total == draft.total
 
 
-async def test_a_closed_period_refuses_postings_as_period_closed(erp: SandboxErp) -> None:
+async def test_a_closed_period_refuses_postings_as_period_closed(erp: RestErp) -> None:
     ids = await world(erp)
     periods = await erp.list_periods(
         company=ids["company"], legal_entity_id="le-de", start=DAY, end=DAY
@@ -245,7 +245,7 @@ async def test_a_closed_period_refuses_postings_as_period_closed(erp: SandboxErp
 
 
 async def test_an_outage_is_system_unavailable_and_service_resumes(
-    sandbox: Sandbox, erp: SandboxErp
+    sandbox: Sandbox, erp: RestErp
 ) -> None:
     ids = await world(erp)
     async with httpx.AsyncClient() as client:
@@ -291,14 +291,14 @@ async def test_psa_port_reads_entries_and_polls_changes_across_a_restart(
     sandbox: Sandbox, database_url: str
 ) -> None:
     http = HttpTarget(sandbox.urls["psa"], downstream="psa:sandbox", retry=FAST)
-    psa = SandboxPsa(http, instance="sandbox")
+    psa = RestPsa(http, instance="sandbox")
     try:
         await psa_story(sandbox, psa, database_url)
     finally:
         await psa.aclose()
 
 
-async def psa_story(sandbox: Sandbox, psa: SandboxPsa, database_url: str) -> None:
+async def psa_story(sandbox: Sandbox, psa: RestPsa, database_url: str) -> None:
     project = await psa.create_project(
         Project(
             id="p-9",

@@ -1,128 +1,141 @@
-"""The composition root: the only place that knows the concrete adapters and the loops."""
+"""The composition root: the only place that knows the concrete adapters.
+
+``dependencies`` and ``consumer_router`` wire the use cases to whatever systems and unit of
+work they are given — the real ones in ``wire`` (the kit calls it in the api process and in
+the worker), fakes in the unit tests. ``DEFINITION`` is the service as the kit runs it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from datetime import timedelta
+from pathlib import Path
 
-import asyncpg
-from fastapi import FastAPI
-
-from tandem_connectors.http import HttpTarget
-from tandem_connectors.ports import AbstractErp, AbstractPsa
-from tandem_connectors.ratelimit import TokenBucket
-from tandem_connectors.routing import Instance, InstanceRouter
-from tandem_connectors.sandbox import SandboxErp, SandboxPsa
-from tandem_connectors.tryton import TrytonClient, TrytonErp
-from tandem_contracts import SystemKind
-from tandem_messaging import Outbox
-from tandem_service_kit import create_app
-from time_expense.adapters.erp import ErpDirectory
+import tandem_connectors
+import tandem_messaging
+from tandem_connectors.systems import Systems, open_systems
+from tandem_messaging import DbConnection, Outbox, Router, Transactions, transactions
+from tandem_service_kit import (
+    Consume,
+    InboundSource,
+    Job,
+    Resources,
+    ServiceDefinition,
+    Wiring,
+    consumer_settings,
+)
+from time_expense.adapters.unit_of_work import SqlUnitOfWork
 from time_expense.domain.checks import IntercompanyPolicy
-from time_expense.entrypoints.consumer import worker_of
 from time_expense.entrypoints.http import router as process_router
-from time_expense.entrypoints.inbound import router as inbound_router
 from time_expense.entrypoints.reconciliations import router as reconciliation_router
-from time_expense.service_layer.context import Policies, Services
-from time_expense.service_layer.reconciliation import Reconciler
-from time_expense.settings import ErpInstanceSettings, Settings
+from time_expense.service_layer import handlers
+from time_expense.service_layer.dependencies import Dependencies
+from time_expense.service_layer.ingest import PSA_INBOUND, PsaIngestion
+from time_expense.service_layer.periods import watch_periods
+from time_expense.service_layer.policies import Clock, Policies, utc_now
+from time_expense.service_layer.reconciliation import Reconciler, reconcile_all
+from time_expense.service_layer.unit_of_work import AbstractUnitOfWork
+from time_expense.settings import Settings
 
-__all__ = ["app", "erp_adapter", "psa_adapters", "quiet", "reconcilers", "services"]
+__all__ = ["DEFINITION", "Dependencies", "consumer_router", "dependencies", "wire"]
 
-
-def erp_adapter(name: str, config: ErpInstanceSettings, stack: AsyncExitStack) -> AbstractErp:
-    """The adapter of one configured ERP instance (closed with ``stack``)."""
-    bucket = TokenBucket(config.requests_per_second, config.burst)
-    if config.kind == "tryton":
-        client = TrytonClient(
-            config.url,
-            config.database or "tandem",
-            config.user,
-            config.password.get_secret_value(),
-            instance=name,
-            timeout=config.timeout_s,
-        )
-        stack.push_async_callback(client.aclose)
-        return TrytonErp(client, instance=name)
-    target = HttpTarget(
-        config.url, downstream=f"erp:{name}", bucket=bucket, timeout=config.timeout_s
-    )
-    stack.push_async_callback(target.aclose)
-    return SandboxErp(target, instance=name)
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+UnitOfWorkFactory = Callable[[DbConnection], AbstractUnitOfWork]
 
 
-def psa_adapters(settings: Settings, stack: AsyncExitStack) -> dict[str, AbstractPsa]:
-    """An adapter per configured PSA instance (closed with ``stack``)."""
-    adapters: dict[str, AbstractPsa] = {}
-    for name, config in settings.psa_instances.items():
-        bucket = TokenBucket(config.requests_per_second, config.burst)
-        target = HttpTarget(config.url, downstream=f"psa:{name}", bucket=bucket)
-        stack.push_async_callback(target.aclose)
-        adapters[name] = SandboxPsa(target, instance=name)
-    return adapters
-
-
-def services(
+def dependencies(
     settings: Settings,
-    stack: AsyncExitStack,
-    erp_factory: Callable[[str, ErpInstanceSettings, AsyncExitStack], AbstractErp] = erp_adapter,
-) -> Services:
-    """The use cases' collaborators, from the settings."""
-    instances = {
-        name: Instance(name, frozenset(config.regions))
-        for name, config in settings.erp_instances.items()
-    }
-    router = InstanceRouter(
-        SystemKind.ERP.value,
-        by_legal_entity={le: instances[name] for le, name in settings.erp_by_legal_entity.items()},
-        by_region={region: instances[name] for region, name in settings.erp_by_region.items()},
-    )
-    adapters = {
-        name: erp_factory(name, config, stack) for name, config in settings.erp_instances.items()
-    }
+    systems: Systems,
+    transactions: Transactions[AbstractUnitOfWork],
+    clock: Clock = utc_now,
+) -> Dependencies:
+    """The use cases' collaborators, on ``systems`` and ``transactions``."""
     policies = Policies(
         late_time=settings.late_time_policy,
         intercompany=IntercompanyPolicy(frozenset(settings.intercompany_pairs)),
     )
-    return Services(erps=ErpDirectory(router, adapters), policies=policies)
-
-
-def reconcilers(
-    settings: Settings, pool: asyncpg.Pool, stack: AsyncExitStack, outbox: Outbox
-) -> dict[str, Reconciler]:
-    """A reconciler per configured PSA instance."""
-    built = services(settings, stack)
-    return {
+    quiet = timedelta(seconds=settings.reconcile_quiet_s)
+    reconcilers = {
         name: Reconciler(
-            pool, built, psa, name, outbox, settings.tenant_id, built.clock, quiet(settings)
+            transactions,
+            systems.erp_directory,
+            policies,
+            psa,
+            name,
+            settings.tenant_id,
+            clock,
+            quiet,
         )
-        for name, psa in psa_adapters(settings, stack).items()
+        for name, psa in systems.psas.items()
     }
-
-
-def quiet(settings: Settings) -> timedelta:
-    """How recent a change reconciliation leaves out as still in flight."""
-    return timedelta(seconds=settings.reconcile_quiet_s)
-
-
-def app(settings: Settings) -> FastAPI:
-    """The process API."""
-    stack = AsyncExitStack()
-
-    async def start(api: FastAPI) -> None:
-        api.state.reconcilers = reconcilers(
-            settings, api.state.pool, stack, Outbox(partition=worker_of)
-        )
-
-    async def stop(api: FastAPI) -> None:
-        await stack.aclose()
-
-    return create_app(
-        settings,
-        title="time-expense",
-        version="1.0.0",
-        routers=[process_router, reconciliation_router, inbound_router],
-        on_startup=start,
-        on_shutdown=stop,
+    return Dependencies(
+        systems.erp_directory, policies, clock, transactions, reconcilers, settings.tenant_id
     )
+
+
+def consumer_router(deps: Dependencies, unit_of_work: UnitOfWorkFactory) -> Router:
+    """The consumer's router, every handler given its dependencies."""
+    return handlers.router().bind(
+        unit_of_work=unit_of_work, erps=deps.erps, policies=deps.policies, clock=deps.clock
+    )
+
+
+async def wire(resources: Resources[Settings]) -> Wiring:
+    """time-expense on real parts: its tables, the configured systems of record."""
+    settings, pool = resources.settings, resources.pool
+    systems = open_systems(settings, resources.stack)
+    outbox = Outbox(partition=handlers.worker_of)
+
+    def unit_of_work(connection: DbConnection) -> AbstractUnitOfWork:
+        return SqlUnitOfWork(connection, outbox)
+
+    deps = dependencies(settings, systems, transactions(pool, unit_of_work))
+    consume = Consume(
+        handlers.QUEUE, consumer_router(deps, unit_of_work), consumer_settings(settings)
+    )
+
+    async def reconcile() -> int:
+        return await reconcile_all(deps.reconcilers, deps.transactions)
+
+    async def periods() -> int:
+        return await watch_periods(deps.transactions, deps.erps, deps.tenant_id, deps.clock)
+
+    return Wiring(
+        outbox=outbox,
+        consume=consume,
+        sources=[_psa_source(settings, name, systems, unit_of_work) for name in systems.psas],
+        jobs=[
+            Job("reconcile", settings.reconcile_interval_s, reconcile),
+            Job("watch-periods", settings.period_watch_interval_s, periods),
+        ],
+        erp_directory=deps.erps,
+        deps=deps,
+    )
+
+
+def _psa_source(
+    settings: Settings, name: str, systems: Systems, unit_of_work: UnitOfWorkFactory
+) -> InboundSource:
+    psa = systems.psas[name]
+
+    def ingestion(connection: DbConnection) -> PsaIngestion:
+        return PsaIngestion(unit_of_work(connection), psa, name, settings.tenant_id)
+
+    return InboundSource(
+        PSA_INBOUND,
+        name,
+        psa.change_source,
+        ingestion,
+        settings.psa_instances[name].webhook_secret,
+    )
+
+
+DEFINITION = ServiceDefinition(
+    name="time-expense",
+    settings=Settings,
+    wire=wire,
+    routers=(process_router, reconciliation_router),
+    migrations=(tandem_messaging.MIGRATIONS, tandem_connectors.MIGRATIONS, MIGRATIONS),
+    inbound=(PSA_INBOUND,),
+    writes_to_erp=True,
+)

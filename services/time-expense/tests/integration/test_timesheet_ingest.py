@@ -1,22 +1,23 @@
 """A timesheet submitted in the (sandbox) PSA becomes one ``TimeSubmitted`` in the outbox.
 
 The PSA's change events are landed as its webhooks would land them, and its feeds are polled as
-the worker polls them; ``publish_landed`` then runs against the real database.
+the worker polls them; the kit's ingestion pass (``publish_landed``) then runs time-expense's
+``PsaIngestion`` against the real database.
 """
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from tandem_connectors import MIGRATIONS as CONNECTOR_MIGRATIONS
 from tandem_connectors.http import HttpTarget, RetryPolicy
-from tandem_connectors.sandbox import SandboxPsa
+from tandem_connectors.inbound import poll_feeds, publish_landed
+from tandem_connectors.landing import Landing
+from tandem_connectors.rest import RestPsa
 from tandem_connectors.xref import CrossReferences
 from tandem_contracts import Envelope, ExternalRef, SystemKind, decode
 from tandem_contracts.entities import (
@@ -30,20 +31,17 @@ from tandem_contracts.entities import (
     WorkerStatus,
 )
 from tandem_contracts.events import TimeSubmitted
-from tandem_messaging import MIGRATIONS as MESSAGING_MIGRATIONS
-from tandem_messaging import Outbox
+from tandem_messaging import DbConnection, Outbox
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import SandboxSettings, run_sandbox
 from tandem_service_kit import apply_migrations
-from time_expense.adapters.inbound import Inbound
-from time_expense.adapters.reference import ReferenceData
-from time_expense.entrypoints import worker as worker_entrypoint
-from time_expense.entrypoints.consumer import worker_of
-from time_expense.entrypoints.inbound import _RECORD_TYPES as WEBHOOK_RECORD_TYPES
-from time_expense.service_layer.ingest import IngestContext, publish_landed
-from time_expense.settings import Settings
+from time_expense.adapters.reference import SqlReferenceData
+from time_expense.adapters.unit_of_work import SqlUnitOfWork
+from time_expense.bootstrap import DEFINITION
+from time_expense.service_layer.handlers import worker_of
+from time_expense.service_layer.ingest import PSA_INBOUND, PsaIngestion
 
-SERVICE_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+OUTBOX = Outbox(partition=worker_of)
 
 
 @dataclass
@@ -53,15 +51,12 @@ class PsaWorld:
 
     pool: asyncpg.Pool
     http: httpx.AsyncClient
-    psa: SandboxPsa
+    psa: RestPsa
 
 
 @pytest.fixture
 async def world(database_url: str) -> AsyncIterator[PsaWorld]:
-    await apply_migrations(
-        database_url,
-        [MESSAGING_MIGRATIONS, CONNECTOR_MIGRATIONS, SERVICE_MIGRATIONS, SANDBOX_MIGRATIONS],
-    )
+    await apply_migrations(database_url, [*DEFINITION.migrations, SANDBOX_MIGRATIONS])
     settings = SandboxSettings(database_url=database_url, base_port=0)
     async with (
         run_sandbox(settings) as sandbox,
@@ -73,7 +68,7 @@ async def world(database_url: str) -> AsyncIterator[PsaWorld]:
             downstream="psa:sandbox",
             retry=RetryPolicy(attempts=3, first_wait=0.05, max_wait=1.0),
         )
-        psa = SandboxPsa(target, instance="psa")
+        psa = RestPsa(target, instance="psa")
         try:
             yield PsaWorld(pool, http, psa)
         finally:
@@ -175,20 +170,16 @@ async def land_as_webhooks(pool: asyncpg.Pool, events: list[dict[str, Any]]) -> 
     landed = []
     async with pool.acquire() as db:
         for event in events:
-            kind = WEBHOOK_RECORD_TYPES.get(event["subject"]["type"])
-            if kind is not None:
-                landed.append(
-                    await Inbound(db).land(
-                        source=SOURCE, via="webhook", record_type=kind, record=event["data"]
-                    )
-                )
+            kind = event["subject"]["type"]
+            if kind in PSA_INBOUND.webhook_subjects:
+                landed.append(await Landing(db).land("psa", SOURCE, kind, event["data"], "webhook"))
     return landed
 
 
 async def onboard(pool: asyncpg.Pool, projects: dict[str, tuple[Project, str]]) -> None:
     """What ProjectActivated (with the PSA project linked) and ConsultantOnboarded leave."""
     async with pool.acquire() as db, db.transaction():
-        reference = ReferenceData(db)
+        reference = SqlReferenceData(db)
         for psa_project, (canonical, region) in projects.items():
             await reference.save_project(canonical, region)
             ref = ExternalRef(
@@ -197,15 +188,23 @@ async def onboard(pool: asyncpg.Pool, projects: dict[str, tuple[Project, str]]) 
                 object_type="project",
                 external_id=psa_project,
             )
-            await CrossReferences().link(db, "project", canonical.id, ref)
+            await CrossReferences(db).link("project", canonical.id, ref)
 
 
-async def publish_all(pool: asyncpg.Pool, ingest: IngestContext) -> int:
-    settled = total = await publish_landed(pool, ingest)
-    while settled:
-        settled = await publish_landed(pool, ingest)
+async def publish_all(world: PsaWorld) -> int:
+    def ingestion(db: DbConnection) -> PsaIngestion:
+        return PsaIngestion(SqlUnitOfWork(db, OUTBOX), world.psa, SOURCE, "acme")
+
+    total = 0
+    while settled := await publish_landed(world.pool, "psa", SOURCE, ingestion, OUTBOX):
         total += settled
     return total
+
+
+async def poll(world: PsaWorld) -> int:
+    """What the worker's polling does: land every change of the PSA's feeds."""
+    feeds = [(feed, world.psa.change_source(feed.name)) for feed in PSA_INBOUND.feeds]
+    return await poll_feeds(world.pool, "psa", SOURCE, feeds, timedelta(0))
 
 
 async def outbox(pool: asyncpg.Pool) -> list[tuple[asyncpg.Record, Envelope[Any]]]:
@@ -218,17 +217,13 @@ async def outbox(pool: asyncpg.Pool) -> list[tuple[asyncpg.Record, Envelope[Any]
 async def inbound(pool: asyncpg.Pool, record_type: str) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT record_id, version, via, status, detail, payload->>'status' AS psa_status "
-        "FROM time_expense.inbound WHERE record_type = $1 ORDER BY sequence",
+        "FROM connectors.inbound WHERE system = 'psa' AND record_type = $1 ORDER BY sequence",
         record_type,
     )
 
 
-def context(world: PsaWorld) -> IngestContext:
-    return IngestContext(world.psa, SOURCE, "acme", Outbox(partition=worker_of))
-
-
 async def test_a_submitted_sheet_is_published_once_with_its_entries(world: PsaWorld) -> None:
-    psa, ingest = Psa(world.http), context(world)
+    psa = Psa(world.http)
     home, abroad = await psa.project("Home", "EUR"), await psa.project("Abroad", "GBP")
     await onboard(
         world.pool,
@@ -238,22 +233,21 @@ async def test_a_submitted_sheet_is_published_once_with_its_entries(world: PsaWo
         },
     )
     async with world.pool.acquire() as db:
-        await ReferenceData(db).save_worker(worker())
+        await SqlReferenceData(db).save_worker(worker())
     sheet_id, entry_ids = await psa.week([abroad, home, abroad])
     submitted = await psa.act(sheet_id, "submit")
     assert submitted["entry_ids"] == entry_ids
 
     # Webhooks land every change; polling (the worker's feeds) then finds nothing new.
     assert all(await land_as_webhooks(world.pool, await psa.events()))
-    settings = Settings(poll_lag_s=0, database_url="postgresql://unused")
-    await worker_entrypoint._poll(world.pool, world.psa, SOURCE, settings)()
+    await poll(world)
     sheets = await inbound(world.pool, "timesheet")
     assert [(r["version"], r["via"], r["psa_status"]) for r in sheets] == [
         (1, "webhook", "open"),
         (submitted["version"], "webhook", "submitted"),
     ]
 
-    assert await publish_all(world.pool, ingest) > 0
+    assert await publish_all(world) > 0
     [(row, envelope)] = await outbox(world.pool)
     assert row["event_type"] == "TimeSubmitted"
     event = envelope.payload
@@ -288,15 +282,15 @@ async def test_a_submitted_sheet_is_published_once_with_its_entries(world: PsaWo
     # The same version again, by webhook (a redelivery) or by poll: landed once, published once.
     again = [{"subject": {"type": "timesheet", "id": sheet_id}, "data": submitted}]
     assert await land_as_webhooks(world.pool, again) == [False]
-    await worker_entrypoint._poll(world.pool, world.psa, SOURCE, settings)()
-    assert await publish_all(world.pool, ingest) == 0
+    await poll(world)
+    assert await publish_all(world) == 0
     assert [row["event_type"] for row, _ in await outbox(world.pool)] == ["TimeSubmitted"]
 
     # The sheet's approval: its entries' decisions follow in the lane; the approved sheet is
     # not announced again.
     await psa.act(sheet_id, "approve")
     assert all(await land_as_webhooks(world.pool, await psa.events()))
-    assert await publish_all(world.pool, ingest) == len(entry_ids) + 1
+    assert await publish_all(world) == len(entry_ids) + 1
     published = await outbox(world.pool)
     assert [row["event_type"] for row, _ in published] == ["TimeSubmitted"] + ["TimeApproved"] * 3
     assert {row["partition_key"] for row, _ in published} == {"w-7"}
@@ -306,20 +300,19 @@ async def test_a_submitted_sheet_is_published_once_with_its_entries(world: PsaWo
 async def test_a_sheet_of_a_worker_not_onboarded_waits_and_keeps_the_lane_in_order(
     world: PsaWorld,
 ) -> None:
-    psa, ingest = Psa(world.http), context(world)
+    psa = Psa(world.http)
     home = await psa.project("Home", "EUR")
     await onboard(world.pool, {home: (project("p-home", "le-de", "EUR"), "eu")})
     sheet_id, entry_ids = await psa.week([home, home])
     submitted = await psa.act(sheet_id, "submit")
     # No webhooks this time: the worker's polling finds the submitted sheet (its feeds).
-    settings = Settings(poll_lag_s=0, database_url="postgresql://unused")
-    await worker_entrypoint._poll(world.pool, world.psa, SOURCE, settings)()
+    await poll(world)
     sheets = await inbound(world.pool, "timesheet")
     assert [(r["version"], r["via"], r["psa_status"]) for r in sheets] == [
         (submitted["version"], "poll", "submitted")
     ]
 
-    await publish_all(world.pool, ingest)
+    await publish_all(world)
     assert await outbox(world.pool) == []
     waiting = [r for r in await inbound(world.pool, "timesheet") if r["status"] == "pending"]
     assert [(r["version"], r["detail"].split(":")[0]) for r in waiting] == [
@@ -329,7 +322,7 @@ async def test_a_sheet_of_a_worker_not_onboarded_waits_and_keeps_the_lane_in_ord
     # Its entries' approvals wait behind it.
     await psa.act(sheet_id, "approve")
     await land_as_webhooks(world.pool, await psa.events())
-    await publish_all(world.pool, ingest)
+    await publish_all(world)
     assert await outbox(world.pool) == []
     approvals = [
         r for r in await inbound(world.pool, "time_entry") if r["psa_status"] == "approved"
@@ -341,8 +334,8 @@ async def test_a_sheet_of_a_worker_not_onboarded_waits_and_keeps_the_lane_in_ord
 
     # Onboarded: the submission first, then the decisions, in the worker's lane.
     async with world.pool.acquire() as db:
-        await ReferenceData(db).save_worker(worker())
-    await publish_all(world.pool, ingest)
+        await SqlReferenceData(db).save_worker(worker())
+    await publish_all(world)
     published = await outbox(world.pool)
     assert [row["event_type"] for row, _ in published] == ["TimeSubmitted"] + [
         "TimeApproved"

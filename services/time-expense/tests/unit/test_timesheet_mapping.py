@@ -6,7 +6,6 @@ from typing import Any
 import pytest
 
 from tandem_connectors.ports import PsaTimeEntry, PsaTimesheet
-from tandem_connectors.routing import InstanceRouter
 from tandem_contracts import Envelope, Producer, SystemKind
 from tandem_contracts.entities import (
     BillingModel,
@@ -19,9 +18,8 @@ from tandem_contracts.entities import (
     WorkerStatus,
 )
 from tandem_contracts.events import TimeApproved, TimeSubmitted
-from time_expense.adapters.erp import ErpDirectory
-from time_expense.entrypoints.consumer import build_router, worker_of
-from time_expense.service_layer.context import Services
+from time_expense.service_layer.handlers import router as consumer_router
+from time_expense.service_layer.handlers import worker_of
 from time_expense.service_layer.ingest import submission_scope, time_submitted
 
 SUBMITTED_AT = datetime(2026, 10, 9, 17, 30, tzinfo=UTC)
@@ -181,7 +179,7 @@ def _matches(pattern: str, key: str) -> bool:
 
 @pytest.mark.parametrize("regions", [("*",), ("eu", "uk")])
 def test_the_consumer_queue_does_not_bind_time_submitted(regions: tuple[str, ...]) -> None:
-    router = build_router(Services(erps=ErpDirectory(InstanceRouter("erp"), {})))
+    router = consumer_router()
     submitted, approved = submitted_and_approved()
     bindings = router.bindings(regions)
 

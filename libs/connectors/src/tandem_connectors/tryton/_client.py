@@ -1,4 +1,10 @@
-"""A JSON-RPC client of one Tryton database, with Tryton's failures mapped to typed errors."""
+"""A JSON-RPC client of one Tryton database, with Tryton's failures mapped to typed errors.
+
+It speaks through ``HttpTarget``, like every connector: the instance's token bucket, timeouts,
+and short retries of transient failures. Every JSON-RPC call is a POST, so only calls that
+change nothing (searches, reads, logging in) are marked safe to repeat; a write whose answer was
+lost is not sent again here (the adapters' idempotency keys make the runtime's retry safe).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from tandem_connectors.errors import (
     SystemUnavailable,
     UnexpectedResponse,
 )
+from tandem_connectors.http import HttpTarget, RetryPolicy
+from tandem_connectors.ratelimit import TokenBucket
 from tandem_connectors.tryton._wire import from_wire, to_wire
 
 __all__ = ["TrytonClient"]
@@ -34,6 +42,7 @@ _TRANSIENT_ERRORS = (
     "TimeoutException",
 )
 _PERIOD_CLOSED = "reopen the period"
+_READS = frozenset({"search", "search_read", "read", "search_count", "fields_get"})
 
 
 class TrytonClient:
@@ -54,13 +63,22 @@ class TrytonClient:
         *,
         instance: str,
         timeout: float = 10.0,
-        http: httpx.AsyncClient | None = None,
+        bucket: TokenBucket | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.downstream = f"erp:{instance}"
         self._rpc = f"{url.rstrip('/')}/{database}/rpc/"
         self._user = user
         self._password = password
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._http = HttpTarget(
+            self._rpc,
+            downstream=self.downstream,
+            bucket=bucket,
+            timeout=timeout,
+            retry=retry,
+            transport=transport,
+        )
         self._session: str | None = None
         self._ids = itertools.count(1)
 
@@ -83,19 +101,23 @@ class TrytonClient:
         self, model: str, method: str, *args: Any, context: dict[str, Any] | None = None
     ) -> Any:
         """Call ``model.<model>.<method>(*args, context)`` and return its decoded result."""
-        return await self.rpc(f"model.{model}.{method}", *args, context=context)
+        read = method in _READS
+        return await self.rpc(f"model.{model}.{method}", *args, context=context, read=read)
 
-    async def rpc(self, method: str, *args: Any, context: dict[str, Any] | None = None) -> Any:
-        """Call the RPC ``method`` (model, wizard or report) with ``args`` and the context."""
+    async def rpc(
+        self, method: str, *args: Any, context: dict[str, Any] | None = None, read: bool = False
+    ) -> Any:
+        """Call the RPC ``method`` (model, wizard or report) with ``args`` and the context;
+        ``read`` says the call changes nothing, so a transient failure may be retried."""
         params = [*args, context or {}]
         if self._session is None:
             await self._login()
         try:
-            return await self._post(method, params, authenticated=True)
+            return await self._post(method, params, authenticated=True, read=read)
         except AuthenticationFailed:
             logger.info("Tryton session expired; logging in again")
             await self._login()
-            return await self._post(method, params, authenticated=True)
+            return await self._post(method, params, authenticated=True, read=read)
 
     async def search(
         self,
@@ -184,20 +206,26 @@ class TrytonClient:
 
     async def _login(self) -> None:
         result = await self._post(
-            "common.db.login", [self._user, {"password": self._password}], authenticated=False
+            "common.db.login",
+            [self._user, {"password": self._password}],
+            authenticated=False,
+            read=True,
         )
         user_id, token = result[0], result[1]
         raw = f"{self._user}:{user_id}:{token}".encode()
         self._session = base64.b64encode(raw).decode()
 
-    async def _post(self, method: str, params: list[Any], *, authenticated: bool) -> Any:
+    async def _post(
+        self, method: str, params: list[Any], *, authenticated: bool, read: bool
+    ) -> Any:
         headers = {"Authorization": f"Session {self._session}"} if authenticated else {}
         request = {"id": next(self._ids), "method": method, "params": to_wire(params)}
         try:
-            reply = await self._http.post(self._rpc, json=request, headers=headers)
-        except httpx.TransportError as exc:
-            raise SystemUnavailable(self.downstream, f"Tryton unreachable: {exc!r}") from exc
-        self._check_status(reply)
+            reply = await self._http.request(
+                "POST", "", json=request, headers=headers, retry_safe=read
+            )
+        except (RequestRejected, UnexpectedResponse) as exc:  # 404 (no such database), other 4xx
+            raise UnexpectedResponse(f"Tryton answered {exc} at {self._rpc}") from exc
         try:
             body = reply.json()
         except ValueError as exc:
@@ -205,21 +233,6 @@ class TrytonClient:
         if "error" in body:
             raise self._error(body["error"])
         return from_wire(body.get("result"))
-
-    def _check_status(self, reply: httpx.Response) -> None:
-        if reply.status_code == 401 or reply.status_code == 403:
-            raise AuthenticationFailed(self.downstream, "Tryton refused the credentials")
-        if reply.status_code == 429:
-            retry_after = reply.headers.get("Retry-After")
-            raise SystemUnavailable(
-                self.downstream,
-                "Tryton is rate limiting",
-                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
-            )
-        if reply.status_code >= 500:
-            raise SystemUnavailable(self.downstream, f"Tryton failed with {reply.status_code}")
-        if reply.status_code != 200:
-            raise UnexpectedResponse(f"Tryton answered {reply.status_code} at {self._rpc}")
 
     def _error(self, error: Any) -> Exception:
         name = str(error[0]) if isinstance(error, list) and error else str(error)

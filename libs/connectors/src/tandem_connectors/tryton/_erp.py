@@ -2,8 +2,9 @@
 
 Several legal entities share one Tryton database as several companies; every write names its
 company explicitly, and calls that default a company get it in the context. Idempotency keys
-are stored with the records (see ``_keys``); reversals and expenses are described in
-``_postings``; draft-invoice recovery in ``_invoicing``.
+are stored with the records (see ``_keys``, which also finds a record by its key); time and
+its reversals are described in ``_postings``, expenses and their credit notes in ``_expenses``,
+draft-invoice recovery in ``_invoicing``.
 """
 
 from __future__ import annotations
@@ -17,22 +18,24 @@ from tandem_connectors.ports import (
     ErpObject,
     ErpTimeLine,
     ExpensePosting,
+    ExpenseReversal,
     InvoiceDraft,
     PostedInvoice,
     TimePosting,
     TimeReversal,
     Written,
 )
-from tandem_connectors.tryton import _invoicing, _masters, _postings, _setup
+from tandem_connectors.tryton import _expenses, _invoicing, _masters, _postings, _setup
 from tandem_connectors.tryton._changes import TrytonChangeSource
 from tandem_connectors.tryton._client import TrytonClient
+from tandem_connectors.tryton._keys import find_record
 from tandem_connectors.tryton._mapping import (
     external_ref,
     fiscal_years_around,
     money_of,
     period_status,
 )
-from tandem_contracts import Money
+from tandem_contracts import ExternalRef, Money
 from tandem_contracts.entities import (
     AccountingPeriod,
     CostRate,
@@ -124,8 +127,13 @@ class TrytonErp(AbstractErp):
 
     async def post_expenses(self, postings: Sequence[ExpensePosting]) -> list[Written]:
         """Post approved expenses as posted supplier invoices from the employees."""
-        invoices = await _postings.post_expenses(self._client, postings)
+        invoices = await _expenses.post_expenses(self._client, postings)
         return [self._written(ErpObject.EXPENSE_LINE, inv, created) for inv, created in invoices]
+
+    async def reverse_expense(self, reversal: ExpenseReversal) -> Written:
+        """Credit the expense's supplier invoice with a posted credit note (see ``_expenses``)."""
+        credit, created = await _expenses.reverse_expense(self._client, reversal)
+        return self._written(ErpObject.EXPENSE_LINE, credit, created)
 
     async def create_draft_invoice(self, *, project: str, key: str) -> InvoiceDraft:
         """Draft the invoice of the project's billable work not yet invoiced."""
@@ -170,6 +178,11 @@ class TrytonErp(AbstractErp):
     async def close_period(self, company: str, period_date: dt.date) -> str:
         """Close the company's period holding ``period_date`` (for tests and demos)."""
         return str(await _invoicing.close_period(self._client, int(company), period_date))
+
+    async def find(self, kind: ErpObject, key: str) -> ExternalRef | None:
+        """The record of ``kind`` written under ``key`` (see ``_keys.find_record``), or None."""
+        record = await find_record(self._client, kind, key)
+        return None if record is None else external_ref(self.instance, kind, record)
 
     def change_source(self, object_type: str) -> ChangeSource:
         """The feed of changed records of the Tryton model ``object_type``."""

@@ -16,6 +16,10 @@ Tryton model                field holding the key            why this field
 ``timesheet.line``          ``description``                  ``uuid`` is readonly over RPC
 ``account.invoice``         ``reference``                    the document's external reference
 ==========================  ==============================  ==================================
+
+``find_record`` answers the record a write of one ``ErpObject`` kind made under a key. Parties
+carry the keys of customers, employees and companies alike, so a customer is a keyed party
+that is neither a company's nor an employee's.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tandem_connectors.errors import RequestRejected
+from tandem_connectors.ports import ErpObject
 from tandem_connectors.tryton._client import TrytonClient
 
-__all__ = ["KEY_FIELDS", "find_keys"]
+__all__ = ["KEY_FIELDS", "find_keys", "find_record"]
 
 KEY_FIELDS = {
     "company.company": "party.code",
@@ -35,6 +41,15 @@ KEY_FIELDS = {
     "project.work": "comment",
     "timesheet.line": "description",
     "account.invoice": "reference",
+}
+# The model each findable kind is written to, and what tells it from other kinds there.
+_FINDABLE: dict[ErpObject, tuple[str, list[Any]]] = {
+    ErpObject.COMPANY: ("company.company", []),
+    ErpObject.CUSTOMER: ("party.party", []),
+    ErpObject.SERVICE: ("product.template", []),
+    ErpObject.EMPLOYEE: ("company.employee", []),
+    ErpObject.PROJECT: ("project.work", [["type", "=", "project"]]),
+    ErpObject.TASK: ("project.work", [["type", "=", "task"]]),
 }
 
 
@@ -60,3 +75,27 @@ def _key_of(row: dict[str, Any], field: str) -> str:
     if not tail:
         return str(row[head])
     return str(row[f"{head}."][tail])
+
+
+async def find_record(client: TrytonClient, kind: ErpObject, key: str) -> int | None:
+    """The id of the record of ``kind`` written under ``key`` (the id its write answered)."""
+    if kind not in _FINDABLE:
+        raise RequestRejected("unsupported", f"Tryton cannot find a {kind} by its key")
+    model, domain = _FINDABLE[kind]
+    found = (await find_keys(client, model, [key], domain=domain)).get(key)
+    if found is None:
+        return None
+    if kind is ErpObject.CUSTOMER and await _not_a_customer(client, found):
+        return None
+    if kind is ErpObject.SERVICE:
+        # The write answers the template's product variant, not the template.
+        products = await client.search("product.product", [["template", "=", found]], limit=1)
+        return products[0] if products else None
+    return found
+
+
+async def _not_a_customer(client: TrytonClient, party: int) -> bool:
+    for model in ("company.company", "company.employee"):
+        if await client.search(model, [["party", "=", party]], limit=1):
+            return True
+    return False

@@ -1,4 +1,4 @@
-"""Time and expenses into Tryton: timesheet lines, their reversals, supplier invoices.
+"""Time into Tryton: timesheet lines, their reversals, and reconciliation's view of them.
 
 **Reversal.** Tryton refuses a negative ``timesheet.line`` duration
 ("duration must be positive"), so a reversal cannot be a line of the opposite sign. The
@@ -11,10 +11,7 @@ the two steps finds the marker and finishes the delete. Time already invoiced ca
 reversed here (Tryton refuses to delete or change it): ``RequestRejected`` with reason
 ``time_already_invoiced``, for finance to credit the invoice.
 
-**Expenses.** Tryton core has no expense module; an approved expense is posted as a
-supplier invoice from the employee's party (the firm owes the reimbursement): one line on the
-company's expense account, dated the expense date, the key in ``reference``, then posted, so
-it is numbered, has its account move and sits in the payables.
+Expenses (supplier invoices and their credit notes) are in ``_expenses``.
 """
 
 from __future__ import annotations
@@ -29,7 +26,7 @@ from tandem_connectors.tryton._client import TrytonClient
 from tandem_connectors.tryton._keys import find_keys
 from tandem_connectors.tryton._mapping import company_context, duration_of, minutes_of
 
-__all__ = ["post_expenses", "post_time", "reverse_time"]
+__all__ = ["answers", "post_time", "reverse_time", "time_lines"]
 
 REVERSALS_WORK = "Tandem reversals"
 
@@ -45,10 +42,10 @@ async def post_time(
         values = [_line(p, *works[int(p.work)]) for p in missing]
         ids = await client.create("timesheet.line", values)
         found |= {p.key: made for p, made in zip(missing, ids, strict=True)}
-    return _answers(postings, found, {p.key for p in missing})
+    return answers(postings, found, {p.key for p in missing})
 
 
-def _answers(
+def answers(
     postings: Sequence[TimePosting | ExpensePosting],
     found: dict[str, int],
     made: set[str],
@@ -121,71 +118,6 @@ async def _reversals_work(client: TrytonClient, company: int) -> int:
     values = {"name": REVERSALS_WORK, "company": company}
     [made] = await client.create("timesheet.work", [values], context=company_context(company))
     return made
-
-
-async def post_expenses(
-    client: TrytonClient, postings: Sequence[ExpensePosting]
-) -> list[tuple[int, bool]]:
-    """Create the supplier invoices of the expenses not yet written (one create), then post."""
-    found = await find_keys(client, "account.invoice", [p.key for p in postings])
-    missing = list({p.key: p for p in postings if p.key not in found}.values())
-    if missing:
-        values = [await _expense_invoice(client, p) for p in missing]
-        ids = await client.create("account.invoice", values)
-        found |= {p.key: made for p, made in zip(missing, ids, strict=True)}
-    drafts = await client.search(
-        "account.invoice", [["id", "in", list(found.values())], ["state", "=", "draft"]]
-    )
-    if drafts:
-        await client.call("account.invoice", "post", drafts)
-    return _answers(postings, found, {p.key for p in missing})
-
-
-async def _expense_invoice(client: TrytonClient, posting: ExpensePosting) -> dict[str, Any]:
-    expense = posting.expense
-    [work] = await client.read("project.work", [int(posting.project)], ["company"])
-    [employee] = await client.read("company.employee", [int(posting.employee)], ["party"])
-    company = work["company"]
-    context = company_context(company)
-    [config] = await client.read(
-        "account.configuration", [1], ["default_account_payable"], context=context
-    )
-    address = await _one(client, "party.address", [["party", "=", employee["party"]]], "address")
-    domain = [["company", "=", company], ["type.expense", "=", True], ["closed", "!=", True]]
-    account = await _one(client, "account.account", domain, "expense account")
-    journal = await _one(client, "account.journal", [["type", "=", "expense"]], "expense journal")
-    code = expense.amount.currency
-    currency = await _one(client, "currency.currency", [["code", "=", code]], f"currency {code}")
-    line = {
-        "type": "line",
-        "company": company,
-        "currency": currency,
-        "account": account,
-        "description": expense.category,
-        "quantity": 1.0,
-        "unit_price": expense.amount.amount,
-    }
-    return {
-        "type": "in",
-        "company": company,
-        "party": employee["party"],
-        "invoice_address": address,
-        "currency": currency,
-        "account": config["default_account_payable"],
-        "journal": journal,
-        "invoice_date": expense.expense_date,
-        "reference": posting.key,
-        "description": expense.category,
-        "lines": [["create", [line]]],
-    }
-
-
-async def _one(client: TrytonClient, model: str, domain: list[Any], what: str) -> int:
-    """The first record matching ``domain``; a missing one is a setup gap for a person."""
-    found = await client.search(model, domain, limit=1)
-    if not found:
-        raise RequestRejected("erp_setup_incomplete", f"Tryton has no {what} for this posting")
-    return int(found[0])
 
 
 _READ_ATTEMPTS = 5

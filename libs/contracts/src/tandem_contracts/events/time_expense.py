@@ -12,12 +12,14 @@ from tandem_contracts._event import Context, Event
 from tandem_contracts._money import Money
 from tandem_contracts._refs import ExternalRef, SystemKind
 from tandem_contracts._types import CanonicalId, Minutes, UtcDatetime
-from tandem_contracts.entities import AccountingPeriod, Expense, TimeEntry, Timesheet
+from tandem_contracts.entities import AccountingPeriod, Expense, FxUsed, TimeEntry, Timesheet
 
 __all__ = [
     "ExpenseApproved",
     "ExpensePosted",
+    "ExpenseRejected",
     "PeriodClosed",
+    "PeriodReopened",
     "PostingFailureReason",
     "TimeAdjusted",
     "TimeApproved",
@@ -179,8 +181,34 @@ class ExpenseApproved(_TimeEvent):
         return self.expense.id
 
 
+class ExpenseRejected(_TimeEvent):
+    """SoR: PSA or expense tool (or the ERP rejecting downstream). Trigger: an expense is
+    rejected; when it had been approved (NetSuite rejecting an approved report rejects it in
+    Kantata), its posting is reversed in the ERP and its charges are reversed.
+    """
+
+    event_type: ClassVar[str] = "ExpenseRejected"
+    subject_type: ClassVar[str] = "expense"
+
+    expense_id: CanonicalId
+    project_id: CanonicalId
+    worker_id: CanonicalId
+    was_approved: bool
+    reason: str | None = Field(default=None, max_length=500)
+    rejected_at: UtcDatetime
+
+    @property
+    def subject_id(self) -> str:
+        return self.expense_id
+
+
 class ExpensePosted(_TimeEvent):
-    """SoR: ERP (acknowledgement). Trigger: the ERP accepted an approved expense's posting."""
+    """SoR: ERP (acknowledgement). Trigger: the ERP accepted an approved expense's posting, or
+    the reversal of a rejected one (``reversal_of`` set, ``amount`` negative).
+
+    ``project_amount`` is ``amount`` converted to the project currency at the expense date, with
+    the rate used in ``fx``.
+    """
 
     event_type: ClassVar[str] = "ExpensePosted"
     system_of_record: ClassVar[SystemKind | None] = SystemKind.ERP
@@ -191,6 +219,9 @@ class ExpensePosted(_TimeEvent):
     erp_ref: ExternalRef
     accounting_date: date
     amount: Money
+    project_amount: Money | None = None
+    fx: FxUsed | None = None
+    reversal_of: CanonicalId | None = None
     posted_at: UtcDatetime
 
     @property
@@ -209,6 +240,23 @@ class PeriodClosed(_TimeEvent):
 
     period: AccountingPeriod
     closed_at: UtcDatetime
+
+    @property
+    def subject_id(self) -> str:
+        return self.period.id
+
+
+class PeriodReopened(_TimeEvent):
+    """SoR: ERP. Trigger: a closed accounting period of a legal entity is reopened (a locked one
+    never is); postings dated in it are accepted again, so parked late time may be retried.
+    """
+
+    event_type: ClassVar[str] = "PeriodReopened"
+    system_of_record: ClassVar[SystemKind | None] = SystemKind.ERP
+    subject_type: ClassVar[str] = "accounting_period"
+
+    period: AccountingPeriod
+    reopened_at: UtcDatetime
 
     @property
     def subject_id(self) -> str:

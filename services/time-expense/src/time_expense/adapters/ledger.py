@@ -1,17 +1,30 @@
-"""The posting ledger's tables: entries, the posting journal and the business exceptions."""
+"""The ledger tables in SQL: entries' ledgers, the posting journal, business exceptions.
+
+``SqlLedgers`` lives for one transaction: an entry's ledger is read (and locked) once, and what
+handlers keep is written at ``flush`` with one statement, so a lane's batch of a worker's
+entries costs one read per entry and one write for all of them.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 
 from tandem_contracts.entities import Expense, TimeEntry
 from tandem_messaging import DbConnection
 from time_expense.domain import EntryLedger, Post, Stage
+from time_expense.service_layer.unit_of_work import (
+    AbstractLedgers,
+    BusinessException,
+    ExpenseLedger,
+    JournalLine,
+    RunRecord,
+)
 
-__all__ = ["BusinessException", "JournalLine", "Ledgers"]
+__all__ = ["SqlLedgers"]
 
 _LEDGER = """
 SELECT version, stage, current, posted, posted_version FROM time_expense.entries
@@ -52,11 +65,7 @@ WHERE subject_type = 'time_entry' AND subject_id = ANY($1::text[]) AND bill_amou
 GROUP BY subject_id HAVING count(DISTINCT currency) = 1
 """
 _HELD = """
-SELECT subject_id FROM time_expense.exceptions
-WHERE subject_type = 'time_entry' AND resolved_at IS NULL
-UNION
-SELECT record_id FROM time_expense.inbound
-WHERE record_type = 'time_entry' AND status = 'pending' AND detail IS NOT NULL
+SELECT subject_id FROM time_expense.exceptions WHERE subject_type = $1 AND resolved_at IS NULL
 """
 _OPEN = """
 INSERT INTO time_expense.exceptions (subject_type, subject_id, event_id, reason, detail,
@@ -71,7 +80,14 @@ _RESOLVE = """
 UPDATE time_expense.exceptions SET resolved_at = clock_timestamp()
 WHERE subject_type = $1 AND subject_id = ANY($2::text[]) AND resolved_at IS NULL
 """
-_EXPENSE = "SELECT version, stage FROM time_expense.expenses WHERE expense_id = $1 FOR UPDATE"
+_RUN = """
+INSERT INTO time_expense.reconciliation_runs (run_id, legal_entity_id, start_date, end_date,
+    trigger, psa_entries, erp_lines, mismatches, repaired, started_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) RETURNING sequence
+"""
+_EXPENSE = """
+SELECT version, stage, current FROM time_expense.expenses WHERE expense_id = $1 FOR UPDATE
+"""
 _SAVE_EXPENSE = """
 INSERT INTO time_expense.expenses (expense_id, version, stage, current)
 VALUES ($1, $2, $3, $4::jsonb)
@@ -81,55 +97,24 @@ ON CONFLICT (expense_id) DO UPDATE
 """
 
 
-@dataclass(frozen=True)
-class JournalLine:
-    """One line Tandem wrote to an ERP (a reversal has negative minutes and amounts)."""
-
-    key: str
-    subject_type: str
-    subject_id: str
-    kind: str
-    erp_instance: str
-    erp_id: str
-    project_id: str
-    worker_id: str
-    legal_entity_id: str
-    work_date: date
-    accounting_date: date
-    late: bool
-    minutes: int
-    bill_amount: Decimal | None
-    cost_amount: Decimal | None
-    amount: Decimal | None
-    currency: str
-
-
-@dataclass(frozen=True)
-class BusinessException:
-    """A business exception about one subject (a time entry or an expense)."""
-
-    subject_type: str
-    subject_id: str
-    event_id: str
-    reason: str
-    detail: str
-    retryable: bool
-    waiting_for: str | None
-    project_id: str | None
-    worker_id: str | None
-    legal_entity_id: str | None
-    region: str | None
-    org_unit_ids: tuple[str, ...] = ()
-
-
-class Ledgers:
-    """Reads and writes the ledger tables in the caller's transaction."""
+class SqlLedgers(AbstractLedgers):
+    """The ledger tables in the transaction of ``connection``."""
 
     def __init__(self, connection: DbConnection) -> None:
         self._db = connection
+        self._read: dict[str, EntryLedger | None] = {}
+        self._kept: dict[str, tuple[EntryLedger, TimeEntry, str]] = {}
+        self._resolved: dict[str, set[str]] = {}
 
     async def entry(self, entry_id: str) -> EntryLedger | None:
-        """The entry's ledger, locked for this transaction, or ``None`` if never seen."""
+        """The entry's ledger as kept in this transaction, else as stored (locked)."""
+        if entry_id in self._kept:
+            return self._kept[entry_id][0]
+        if entry_id not in self._read:
+            self._read[entry_id] = await self._fetch_entry(entry_id)
+        return self._read[entry_id]
+
+    async def _fetch_entry(self, entry_id: str) -> EntryLedger | None:
         row = await self._db.fetchrow(_LEDGER, entry_id)
         if row is None:
             return None
@@ -141,29 +126,9 @@ class Ledgers:
         )
         return EntryLedger(entry_id, row["version"], Stage(row["stage"]), current, posted)
 
-    async def save_entries(self, saves: Sequence[tuple[EntryLedger, TimeEntry, str]]) -> None:
-        """Write entries' ledgers, each ``(ledger, about, region)`` (``about`` gives the columns
-        reports filter on), in one round trip."""
-        await self._db.executemany(
-            _SAVE_LEDGER,
-            [
-                (
-                    ledger.entry_id,
-                    ledger.version,
-                    ledger.stage.value,
-                    about.worker_id,
-                    about.project_id,
-                    about.timesheet_id,
-                    about.project_legal_entity_id,
-                    region,
-                    about.work_date,
-                    ledger.current.model_dump_json() if ledger.current else None,
-                    ledger.posted.entry.model_dump_json() if ledger.posted else None,
-                    ledger.posted.version if ledger.posted else None,
-                )
-                for ledger, about, region in saves
-            ],
-        )
+    def keep(self, ledger: EntryLedger, about: TimeEntry, region: str) -> None:
+        """Save at ``flush``."""
+        self._kept[ledger.entry_id] = (ledger, about, region)
 
     async def journal(self, *lines: JournalLine) -> None:
         """Record lines written to the ERP (once per idempotency key), in one round trip."""
@@ -174,51 +139,84 @@ class Ledgers:
         row = await self._db.fetchrow(_LINE, key)
         return JournalLine(**dict(row)) if row else None
 
-    async def work_dates(self, keys: list[str]) -> dict[str, date]:
+    async def work_dates(self, keys: Sequence[str]) -> dict[str, date]:
         """The work date of each journal line written under one of ``keys``."""
-        rows = await self._db.fetch(_WORK_DATES, keys)
+        rows = await self._db.fetch(_WORK_DATES, list(keys))
         return {row["key"]: row["work_date"] for row in rows}
 
     async def priced(self, entry_ids: Sequence[str]) -> dict[str, tuple[Decimal, str]]:
-        """The bill amount and currency Tandem posted each entry at, net of reversals (entries
-        never posted, or posted unpriced, are absent)."""
+        """What Tandem posted each entry at, net of reversals."""
         rows = await self._db.fetch(_PRICED, list(entry_ids))
         return {row["subject_id"]: (row["amount"], row["currency"]) for row in rows}
 
-    async def held_entries(self) -> set[str]:
-        """Time entries held as business exceptions (refused, or waiting for a dependency)."""
-        return {str(row[0]) for row in await self._db.fetch(_HELD)}
+    async def held(self, subject_type: str) -> set[str]:
+        """Subjects with an open business exception."""
+        return {str(row[0]) for row in await self._db.fetch(_HELD, subject_type)}
 
     async def open_exception(self, exception: BusinessException) -> None:
         """Open (or refresh) the subject's business exception."""
         await self._db.execute(
-            _OPEN,
-            exception.subject_type,
-            exception.subject_id,
-            exception.event_id,
-            exception.reason,
-            exception.detail[:2000],
-            exception.retryable,
-            exception.waiting_for,
-            exception.project_id,
-            exception.worker_id,
-            exception.legal_entity_id,
-            exception.region,
-            list(exception.org_unit_ids),
-        )
+            _OPEN, exception.subject_type, exception.subject_id, exception.event_id,
+            exception.reason, exception.detail[:2000], exception.retryable,
+            exception.waiting_for, exception.project_id, exception.worker_id,
+            exception.legal_entity_id, exception.region, list(exception.org_unit_ids),
+        )  # fmt: skip
 
-    async def resolve_exceptions(self, subject_type: str, subject_ids: Sequence[str]) -> None:
-        """Close the subjects' open exceptions, if any."""
-        await self._db.execute(_RESOLVE, subject_type, list(subject_ids))
+    def resolve(self, subject_type: str, subject_id: str) -> None:
+        """Close the subject's open exception at ``flush``."""
+        self._resolved.setdefault(subject_type, set()).add(subject_id)
 
-    async def expense_version(self, expense_id: str) -> int | None:
-        """The last version of the expense handled, locked for this transaction."""
+    async def expense(self, expense_id: str) -> ExpenseLedger | None:
+        """The expense's ledger, locked for this transaction."""
         row = await self._db.fetchrow(_EXPENSE, expense_id)
-        return int(row["version"]) if row else None
+        if row is None:
+            return None
+        return ExpenseLedger(Expense.model_validate_json(row["current"]), row["version"],
+                             row["stage"])  # fmt: skip
 
     async def save_expense(self, expense: Expense, version: int, stage: str) -> None:
         """Record the expense's latest version and stage."""
         await self._db.execute(_SAVE_EXPENSE, expense.id, version, stage, expense.model_dump_json())
+
+    async def record_run(self, run: RunRecord) -> int:
+        """Record a reconciliation run."""
+        return int(
+            await self._db.fetchval(
+                _RUN,
+                run.run_id,
+                run.legal_entity_id,
+                run.start,
+                run.end,
+                run.trigger,
+                run.psa_entries,
+                run.erp_lines,
+                json.dumps(run.mismatches),
+                run.repaired,
+                run.started_at,
+            )
+        )
+
+    async def flush(self) -> None:
+        """Write the kept ledgers and close the resolved exceptions, a statement each."""
+        if self._kept:
+            await self._db.executemany(
+                _SAVE_LEDGER, [_ledger_row(*kept) for kept in self._kept.values()]
+            )
+            self._read.update((entry_id, kept[0]) for entry_id, kept in self._kept.items())
+            self._kept.clear()
+        for subject_type, ids in self._resolved.items():
+            await self._db.execute(_RESOLVE, subject_type, sorted(ids))
+        self._resolved.clear()
+
+
+def _ledger_row(ledger: EntryLedger, about: TimeEntry, region: str) -> tuple[object, ...]:
+    return (
+        ledger.entry_id, ledger.version, ledger.stage.value, about.worker_id, about.project_id,
+        about.timesheet_id, about.project_legal_entity_id, region, about.work_date,
+        ledger.current.model_dump_json() if ledger.current else None,
+        ledger.posted.entry.model_dump_json() if ledger.posted else None,
+        ledger.posted.version if ledger.posted else None,
+    )  # fmt: skip
 
 
 _JOURNAL_COLUMNS = tuple(f.name for f in fields(JournalLine))  # in _JOURNAL's order

@@ -1,8 +1,17 @@
-"""What time-expense keeps of other contexts' data: projects, assignments, rates, FX, periods."""
+"""What time-expense keeps of other contexts' data, in SQL: projects, assignments, rates, FX,
+periods.
+
+``SqlReferenceData`` lives for one transaction and remembers what it read: a lane's batch is
+mostly one worker's entries on a few projects, so each project, assignment list, rate table and
+month of periods is read once per batch. A write forgets everything remembered (writes are rare
+and must be read back by the next message of the batch).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Any, TypeVar
 
 from tandem_contracts.entities import (
     AccountingPeriod,
@@ -14,8 +23,11 @@ from tandem_contracts.entities import (
     Worker,
 )
 from tandem_messaging import DbConnection
+from time_expense.service_layer.unit_of_work import AbstractReferenceData
 
-__all__ = ["ReferenceData"]
+__all__ = ["SqlReferenceData"]
+
+T = TypeVar("T")
 
 _PROJECT = "SELECT data FROM time_expense.projects WHERE project_id = $1"
 _SAVE_PROJECT = """
@@ -89,31 +101,43 @@ ON CONFLICT (legal_entity_id, start_date) DO UPDATE
 """
 
 
-class ReferenceData:
-    """Reads and writes the reference tables in the caller's transaction."""
+class SqlReferenceData(AbstractReferenceData):
+    """The reference tables in the transaction of ``connection``."""
 
     def __init__(self, connection: DbConnection) -> None:
         self._db = connection
+        self._read: dict[tuple[Any, ...], Any] = {}
 
-    @property
-    def connection(self) -> DbConnection:
-        """The connection (and transaction) this reads and writes in."""
-        return self._db
+    async def _once(self, key: tuple[Any, ...], read: Callable[[], Awaitable[T]]) -> T:
+        if key not in self._read:
+            self._read[key] = await read()
+        result: T = self._read[key]
+        return result
+
+    async def _write(self, statement: str, *args: Any) -> None:
+        self._read.clear()
+        await self._db.execute(statement, *args)
 
     async def project(self, project_id: str) -> Project | None:
         """The project as last activated or changed, if known."""
-        data = await self._db.fetchval(_PROJECT, project_id)
-        return Project.model_validate_json(data) if data else None
+
+        async def read() -> Project | None:
+            data = await self._db.fetchval(_PROJECT, project_id)
+            return Project.model_validate_json(data) if data else None
+
+        return await self._once(("project", project_id), read)
 
     async def save_project(self, project: Project, region: str | None = None) -> None:
         """Keep the project's latest state (and its entity's residency region, when told)."""
-        await self._db.execute(
+        await self._write(
             _SAVE_PROJECT, project.id, project.legal_entity_id, project.model_dump_json(), region
         )
 
     async def project_region(self, project_id: str) -> str | None:
         """The residency region of the project's legal entity, if known."""
-        value = await self._db.fetchval(_PROJECT_REGION, project_id)
+        value = await self._once(
+            ("region", project_id), lambda: self._db.fetchval(_PROJECT_REGION, project_id)
+        )
         return str(value) if value else None
 
     async def entity_region(self, legal_entity_id: str) -> str | None:
@@ -127,23 +151,26 @@ class ReferenceData:
 
     async def worker(self, worker_id: str) -> Worker | None:
         """The worker as HR last announced it, if known."""
-        data = await self._db.fetchval(_WORKER, worker_id)
+        data = await self._once(
+            ("worker", worker_id), lambda: self._db.fetchval(_WORKER, worker_id)
+        )
         return Worker.model_validate_json(data) if data else None
 
     async def save_worker(self, worker: Worker) -> None:
         """Keep the worker's latest state."""
-        await self._db.execute(
-            _SAVE_WORKER, worker.id, worker.legal_entity_id, worker.model_dump_json()
-        )
+        await self._write(_SAVE_WORKER, worker.id, worker.legal_entity_id, worker.model_dump_json())
 
     async def assignments(self, project_id: str, worker_id: str) -> list[Assignment]:
         """The worker's assignments on the project."""
-        rows = await self._db.fetch(_ASSIGNMENTS, project_id, worker_id)
+        rows = await self._once(
+            ("assignments", project_id, worker_id),
+            lambda: self._db.fetch(_ASSIGNMENTS, project_id, worker_id),
+        )
         return [Assignment.model_validate_json(row["data"]) for row in rows]
 
     async def save_assignment(self, assignment: Assignment) -> None:
         """Keep an assignment's latest state."""
-        await self._db.execute(
+        await self._write(
             _SAVE_ASSIGNMENT,
             assignment.id,
             assignment.project_id,
@@ -153,14 +180,14 @@ class ReferenceData:
 
     async def cancel_assignment(self, assignment_id: str) -> None:
         """Mark an assignment cancelled."""
-        await self._db.execute(_CANCEL_ASSIGNMENT, assignment_id)
+        await self._write(_CANCEL_ASSIGNMENT, assignment_id)
 
     async def rate_cards(self, currency: str) -> list[RateCard]:
         """Every rate card in ``currency`` (each version parsed once per process)."""
-        current = [
-            (r["rate_card_id"], r["version"])
-            for r in await self._db.fetch(_CARD_VERSIONS, currency)
-        ]
+        versions = await self._once(
+            ("cards", currency), lambda: self._db.fetch(_CARD_VERSIONS, currency)
+        )
+        current = [(r["rate_card_id"], r["version"]) for r in versions]
         unknown = [card for card, version in current if (card, version) not in _PARSED_CARDS]
         if unknown:
             for row in await self._db.fetch(_CARDS, unknown):
@@ -170,39 +197,44 @@ class ReferenceData:
 
     async def save_rate_card(self, card: RateCard, version: int) -> None:
         """Keep the card's published ``version`` unless a later one is kept already."""
-        await self._db.execute(_SAVE_CARD, card.id, card.currency, version, card.model_dump_json())
+        await self._write(_SAVE_CARD, card.id, card.currency, version, card.model_dump_json())
 
     async def cost_rates(self, worker_id: str) -> list[CostRate]:
         """The worker's dated cost rates."""
-        rows = await self._db.fetch(_COSTS, worker_id)
+        rows = await self._once(("costs", worker_id), lambda: self._db.fetch(_COSTS, worker_id))
         return [CostRate.model_validate_json(row["data"]) for row in rows]
 
     async def save_cost_rate(self, rate: CostRate) -> None:
         """Keep a dated cost rate of a worker."""
         if rate.worker_id is not None:
-            await self._db.execute(
+            await self._write(
                 _SAVE_COST, rate.worker_id, rate.effective_from, rate.model_dump_json()
             )
 
     async def fx_rates(self, base: str, quote: str, on: date) -> list[FxRate]:
         """The latest rates between two currencies on or before ``on``, both directions."""
-        rows = await self._db.fetch(_FX, base, quote, on)
+        rows = await self._once(
+            ("fx", base, quote, on), lambda: self._db.fetch(_FX, base, quote, on)
+        )
         return [FxRate.model_validate_json(row["data"]) for row in rows]
 
     async def save_fx_rate(self, rate: FxRate) -> None:
         """Keep an FX rate (rates are immutable once published)."""
-        await self._db.execute(
+        await self._write(
             _SAVE_FX, rate.id, rate.base, rate.quote, rate.effective_date, rate.model_dump_json()
         )
 
     async def periods(self, legal_entity_id: str, ending_after: date) -> list[AccountingPeriod]:
         """The entity's periods ending on or after ``ending_after``, oldest first."""
-        rows = await self._db.fetch(_PERIODS, legal_entity_id, ending_after)
+        rows = await self._once(
+            ("periods", legal_entity_id, ending_after),
+            lambda: self._db.fetch(_PERIODS, legal_entity_id, ending_after),
+        )
         return [AccountingPeriod.model_validate_json(row["data"]) for row in rows]
 
     async def save_period(self, period: AccountingPeriod) -> None:
         """Keep a period's latest status."""
-        await self._db.execute(
+        await self._write(
             _SAVE_PERIOD,
             period.legal_entity_id,
             period.start_date,

@@ -54,7 +54,7 @@ SELECT * FROM (
     SELECT DISTINCT ON (record_type, record_id) record_type, record_id, NULL,
         split_part(detail, ':', 1), detail, true, 'reference data', NULL,
         payload->>'resource_id', NULL, NULL, '{}'::text[], received_at, NULL
-    FROM time_expense.inbound WHERE status = 'pending' AND detail IS NOT NULL
+    FROM connectors.inbound WHERE system = 'psa' AND status = 'pending' AND detail IS NOT NULL
     ORDER BY 1, 2, 13
 ) AS found
 WHERE ($1::text IS NULL OR reason = $1) AND ($2::text IS NULL OR legal_entity_id = $2)

@@ -20,36 +20,19 @@ from tandem_contracts.entities import (
 )
 from tandem_contracts.events import PostingFailureReason
 from time_expense.domain.errors import DependencyPending, PostingRefused
+from time_expense.domain.keys import assignment_key, project_key, worker_key
 
 __all__ = [
     "IntercompanyPolicy",
-    "assignment_key",
     "check_assignment",
     "check_intercompany",
     "check_project_open",
     "check_project_open_for_time",
     "check_worker_mapped",
-    "project_key",
-    "worker_key",
 ]
 
 _NOT_YET = frozenset({ProjectStatus.SHELL, ProjectStatus.PLANNED})
 _LIVE_ASSIGNMENT = frozenset({AssignmentStatus.CONFIRMED, AssignmentStatus.ACTIVE})
-
-
-def project_key(project_id: str) -> str:
-    """The dependency key released when the project opens for time."""
-    return f"project-open:{project_id}"
-
-
-def worker_key(worker_id: str, instance: str) -> str:
-    """The dependency key released when the worker is mapped to an employee of ``instance``."""
-    return f"worker-mapped:{instance}:{worker_id}"
-
-
-def assignment_key(project_id: str, worker_id: str) -> str:
-    """The dependency key released when the worker is assigned to the project."""
-    return f"assignment:{project_id}:{worker_id}"
 
 
 def check_project_open_for_time(entry: TimeEntry, project: Project | None) -> Project:

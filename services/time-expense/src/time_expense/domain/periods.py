@@ -2,7 +2,8 @@
 
 The work date is kept; the accounting date is the work date when its period is open. When it is
 closed (or locked), the late-time policy decides: post into the first open period after it, with
-``late`` set, or refuse with ``period_closed`` for finance. Never retried blindly.
+``late`` set, or hold it for finance (``period_closed``) until the period is reopened. Never
+retried blindly.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from enum import StrEnum
 
 from tandem_contracts.entities import AccountingPeriod, PeriodStatus
 from tandem_contracts.events import PostingFailureReason
-from time_expense.domain.errors import PostingRefused
+from time_expense.domain.errors import DependencyPending, PostingRefused
+from time_expense.domain.keys import period_open_key
 
 __all__ = ["LatePolicy", "Placement", "place_in_period"]
 
@@ -46,9 +48,11 @@ def place_in_period(
         )
     if home.status is PeriodStatus.OPEN:
         return Placement(work_date, late=False)
-    if policy is LatePolicy.PARK:
-        raise PostingRefused(
-            PostingFailureReason.PERIOD_CLOSED, f"period {home.name} is {home.status}"
+    if policy is LatePolicy.PARK:  # finance decides: reopen the period, or replay elsewhere
+        raise DependencyPending(
+            period_open_key(home.legal_entity_id, home.start_date),
+            PostingFailureReason.PERIOD_CLOSED,
+            f"period {home.name} is {home.status}",
         )
     later = next(
         (p for p in ordered if p.start_date > home.end_date and p.status is PeriodStatus.OPEN),

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from tandem_contracts.events import PostingFailureReason
 from tandem_service_kit import PoolDep, Principal, require_scopes
-from time_expense.adapters.reference import ReferenceData
 from time_expense.adapters.views import Views
 from time_expense.domain import Stage
+from time_expense.entrypoints.deps import Deps
 from time_expense.entrypoints.schemas import (
     EntryPage,
     EntryRead,
@@ -121,10 +121,9 @@ async def list_exceptions(
 
 
 @router.put("/fx-rates", status_code=200)
-async def load_fx_rates(body: FxRatesLoad, pool: PoolDep, caller: Admin) -> FxRatesLoaded:
+async def load_fx_rates(body: FxRatesLoad, deps: Deps, caller: Admin) -> FxRatesLoaded:
     """Load published FX rates (immutable: a rate id already loaded is kept as it was)."""
-    async with pool.acquire() as db, db.transaction():
-        reference = ReferenceData(db)
+    async with deps.transactions() as uow:
         for rate in body.rates:
-            await reference.save_fx_rate(rate)
+            await uow.reference.save_fx_rate(rate)
     return FxRatesLoaded(loaded=len(body.rates))

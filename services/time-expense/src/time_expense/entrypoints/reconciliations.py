@@ -7,12 +7,13 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 
 from tandem_connectors import ConnectorError
 from tandem_service_kit import Principal, require_scopes
+from time_expense.entrypoints.deps import Deps
 from time_expense.entrypoints.schemas import ReconciliationRead, ReconciliationRequest
-from time_expense.service_layer.reconciliation import Reconciler, ReconciliationError
+from time_expense.service_layer.reconciliation import ReconciliationError
 
 __all__ = ["router"]
 
@@ -22,10 +23,10 @@ Reconciling = Annotated[Principal, Depends(require_scopes("time:reconcile"))]
 
 @router.post("/reconciliations", status_code=201)
 async def run_reconciliation(
-    body: ReconciliationRequest, request: Request, caller: Reconciling
+    body: ReconciliationRequest, deps: Deps, caller: Reconciling
 ) -> list[ReconciliationRead]:
     """Reconcile the month's approved time of a legal entity with each PSA; repair if asked."""
-    reconcilers: dict[str, Reconciler] = request.app.state.reconcilers
+    reconcilers = deps.reconcilers
     if not reconcilers:
         raise HTTPException(409, "no PSA instance is configured to reconcile against")
     year, month = (int(part) for part in body.period.split("-"))

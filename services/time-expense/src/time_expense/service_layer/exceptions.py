@@ -12,20 +12,25 @@ from tandem_contracts.events import (
     TimePostingFailed,
     TimeRejected,
 )
-from tandem_messaging import DependencyMissing, HandlerContext
-from time_expense.adapters.ledger import BusinessException, Ledgers
-from time_expense.adapters.reference import ReferenceData
-from time_expense.service_layer.context import Services
+from tandem_messaging import DependencyMissing, HandlerContext, Router
 from time_expense.service_layer.failures import posting_reason
+from time_expense.service_layer.policies import Clock
 from time_expense.service_layer.posting import event_version
+from time_expense.service_layer.unit_of_work import AbstractUnitOfWork, BusinessException
 
-__all__ = ["record_parked"]
+__all__ = ["handlers"]
 
+handlers = Router()
 _FAILED = 2
 
 
+@handlers.when_parked
 async def record_parked(
-    envelope: Envelope[Any], error: BaseException, ctx: HandlerContext[Any], services: Services
+    envelope: Envelope[Any],
+    error: BaseException,
+    ctx: HandlerContext[Any],
+    uow: AbstractUnitOfWork,
+    clock: Clock,
 ) -> None:
     """Open the subject's business exception; announce a time entry's as ``TimePostingFailed``."""
     about = _subject(envelope.payload)
@@ -34,8 +39,8 @@ async def record_parked(
     subject_type, subject_id, project_id, worker_id, legal_entity_id = about
     reason = posting_reason(error)
     waiting_for = error.key if isinstance(error, DependencyMissing) else None
-    project = await ReferenceData(ctx.connection).project(project_id)
-    await Ledgers(ctx.connection).open_exception(
+    project = await uow.reference.project(project_id)
+    await uow.ledgers.open_exception(
         BusinessException(
             subject_type=subject_type,
             subject_id=subject_id,
@@ -53,16 +58,11 @@ async def record_parked(
     )
     if subject_type == "time_entry":
         failed = TimePostingFailed(
-            time_entry_id=subject_id,
-            project_id=project_id,
-            worker_id=worker_id,
-            reason=reason,
-            message=str(error)[:2000],
-            retryable=waiting_for is not None,
-            failed_at=services.clock(),
-        )
-        version = event_version(envelope.subject_version, _FAILED)
-        await ctx.publish(failed, subject_version=version)
+            time_entry_id=subject_id, project_id=project_id, worker_id=worker_id,
+            reason=reason, message=str(error)[:2000], retryable=waiting_for is not None,
+            failed_at=clock(),
+        )  # fmt: skip
+        await ctx.publish(failed, subject_version=event_version(envelope.subject_version, _FAILED))
 
 
 def _subject(payload: Any) -> tuple[str, str, str, str, str] | None:

@@ -1,91 +1,151 @@
-"""Approved expenses to the ERP, once each, with the period policy applied to the expense date."""
+"""Approved expenses to the ERP, once each; an expense rejected after approval, reversed.
+
+An expense posts on its expense date under the period policy, in its own currency, and is
+converted to the project currency at the expense date with the rate carried (as time's cost
+is: DOMAIN.md §4.4). A rejection that arrives after the posting — a downstream refusal, like
+NetSuite rejecting an approved report — posts the reversal, never an in-place edit.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tandem_connectors.ports import ExpensePosting
-from tandem_contracts import Envelope
-from tandem_contracts.events import ExpenseApproved, ExpensePosted, PostingFailureReason
-from tandem_messaging import HandlerContext
-from time_expense.adapters.ledger import JournalLine, Ledgers
-from time_expense.adapters.reference import ReferenceData
-from time_expense.domain import PostingRefused, place_in_period
+from tandem_connectors.directory import ErpDirectory, ErpTarget
+from tandem_connectors.ports import ErpObject, ExpensePosting, ExpenseReversal, Written
+from tandem_contracts import Envelope, SystemKind
+from tandem_contracts.entities import Expense
+from tandem_contracts.events import ExpenseApproved, ExpensePosted, ExpenseRejected
+from tandem_messaging import HandlerContext, Router
+from time_expense.domain import Converted, LatePolicy, Placement, PostingRefused, place_in_period
 from time_expense.domain.checks import check_project_open, check_worker_mapped
-from time_expense.domain.errors import DependencyPending
-from time_expense.service_layer.context import Services
+from time_expense.domain.keys import expense_key
 from time_expense.service_layer.failures import as_runtime_error
+from time_expense.service_layer.policies import Clock, Policies
 from time_expense.service_layer.posting import event_version
-from time_expense.service_layer.preparation import ensure_periods
+from time_expense.service_layer.preparation import ensure_periods, erp_work, fx_table
+from time_expense.service_layer.unit_of_work import AbstractUnitOfWork, JournalLine
 
-__all__ = ["on_expense_approved"]
+__all__ = ["handlers"]
+
+handlers = Router()
+_REVERSED, _POSTED = 1, 3
 
 
-async def on_expense_approved(
-    envelope: Envelope[ExpenseApproved], ctx: HandlerContext[Any], services: Services
+@handlers.handles(ExpenseApproved)
+async def post_approved_expense(
+    envelope: Envelope[ExpenseApproved],
+    ctx: HandlerContext[Any],
+    uow: AbstractUnitOfWork,
+    erps: ErpDirectory,
+    policies: Policies,
+    clock: Clock,
 ) -> None:
     """Post an approved expense (a later version of an already posted one changes nothing)."""
-    expense, db, version = envelope.payload.expense, ctx.connection, envelope.subject_version
-    ledgers = Ledgers(db)
-    last = await ledgers.expense_version(expense.id)
-    if last is not None and last >= version:
+    expense, version = envelope.payload.expense, envelope.subject_version
+    last = await uow.ledgers.expense(expense.id)
+    if last is not None and last.version >= version:
         return
-    target = services.erps.target(expense.project_legal_entity_id, envelope.data_residency_region)
+    target = erps.target(expense.project_legal_entity_id, envelope.data_residency_region)
     try:
-        project = check_project_open(
-            expense.project_id,
-            await ReferenceData(db).project(expense.project_id),
-            expenses=True,
+        employee, project, placement, converted = await _checked(
+            uow, erps, policies, target, expense
         )
-        mapped = await services.erps.employee(db, target.instance, expense.worker_id)
-        employee = check_worker_mapped(expense.worker_id, mapped, target.instance)
-        erp_project = await services.erps.work(db, target.instance, project.id, None)
-        if erp_project is None:
-            raise DependencyPending(
-                f"project-in-erp:{target.instance}:{project.id}",
-                PostingFailureReason.PROJECT_UNKNOWN,
-                f"project {project.id} has no project in ERP instance {target.instance}",
-            )
-        periods = await ensure_periods(
-            db, services, target, project.legal_entity_id, expense.expense_date
-        )
-        placement = place_in_period(expense.expense_date, periods, services.policies.late_time)
     except PostingRefused as refused:
         raise as_runtime_error(refused) from refused
-    key = f"expense:{expense.id}:v{version}"
+    key = expense_key(expense.id, version)
     [written] = await target.erp.post_expenses(
-        [ExpensePosting(expense=expense, employee=employee, project=erp_project, key=key)]
+        [ExpensePosting(expense=expense, employee=employee, project=project, key=key)]
     )
-    await ledgers.journal(
-        JournalLine(
-            key=key,
-            subject_type="expense",
-            subject_id=expense.id,
-            kind="post",
-            erp_instance=target.instance,
-            erp_id=written.external_id,
-            project_id=expense.project_id,
-            worker_id=expense.worker_id,
-            legal_entity_id=expense.project_legal_entity_id,
-            work_date=expense.expense_date,
-            accounting_date=placement.accounting_date,
-            late=placement.late,
-            minutes=0,
-            bill_amount=None,
-            cost_amount=None,
-            amount=expense.amount.amount,
-            currency=expense.amount.currency,
-        )
-    )
-    await services.erps.xref.link(db, "expense", expense.id, written.ref)
-    await ledgers.save_expense(expense, version, "posted")
-    await ledgers.resolve_exceptions("expense", [expense.id])
+    await uow.ledgers.journal(_line(expense, key, "post", target, written, placement))
+    await uow.refs.link("expense", expense.id, written.ref)
+    await uow.ledgers.save_expense(expense, version, "posted")
+    uow.ledgers.resolve("expense", expense.id)
     posted = ExpensePosted(
-        expense_id=expense.id,
-        project_id=expense.project_id,
-        erp_ref=written.ref,
-        accounting_date=placement.accounting_date,
-        amount=expense.amount,
-        posted_at=services.clock(),
+        expense_id=expense.id, project_id=expense.project_id, erp_ref=written.ref,
+        accounting_date=placement.accounting_date, amount=expense.amount,
+        project_amount=converted.amount, fx=converted.fx, posted_at=clock(),
+    )  # fmt: skip
+    await ctx.publish(posted, subject_version=event_version(version, _POSTED))
+
+
+async def _checked(
+    uow: AbstractUnitOfWork,
+    erps: ErpDirectory,
+    policies: Policies,
+    target: ErpTarget,
+    expense: Expense,
+) -> tuple[str, str, Placement, Converted]:
+    """The employee and ERP project it books on, where it posts, what it is in the project's
+    currency; ``PostingRefused`` when it may not post."""
+    found = await uow.reference.project(expense.project_id)
+    project = check_project_open(expense.project_id, found, expenses=True)
+    mapped = await erps.employee(uow.refs, target.instance, expense.worker_id)
+    employee = check_worker_mapped(expense.worker_id, mapped, target.instance)
+    erp_project = await erp_work(uow, erps, target, project.id, None)
+    on = expense.expense_date
+    periods = await ensure_periods(uow, erps, target, project.legal_entity_id, on)
+    placement = place_in_period(on, periods, policies.late_time)
+    fx = await fx_table(uow, {expense.amount.currency}, project.currency, on)
+    return employee, erp_project, placement, fx.convert(expense.amount, project.currency, on)
+
+
+@handlers.handles(ExpenseRejected)
+async def reverse_rejected_expense(
+    envelope: Envelope[ExpenseRejected],
+    ctx: HandlerContext[Any],
+    uow: AbstractUnitOfWork,
+    erps: ErpDirectory,
+    clock: Clock,
+) -> None:
+    """Reverse a posted expense that was rejected; one never posted just stops waiting (its
+    parked approval is an older version of the same subject: the inbox drops it)."""
+    rejection, version = envelope.payload, envelope.subject_version
+    ledger = await uow.ledgers.expense(rejection.expense_id)
+    uow.ledgers.resolve("expense", rejection.expense_id)
+    if ledger is None or ledger.stage != "posted":
+        return
+    original = await uow.ledgers.journal_line(expense_key(rejection.expense_id, ledger.version))
+    if original is None:
+        return
+    expense, key = ledger.expense, f"{original.key}:reversed-at-v{version}"
+    target = erps.target(original.legal_entity_id, envelope.data_residency_region)
+    periods = await ensure_periods(
+        uow, erps, target, original.legal_entity_id, original.accounting_date
     )
-    await ctx.publish(posted, subject_version=event_version(version, 3))
+    # A correction always goes through: into the original's period, else the first open one.
+    placement = place_in_period(original.accounting_date, periods, LatePolicy.POST_TO_NEXT_OPEN)
+    dated = expense.model_copy(update={"expense_date": placement.accounting_date})
+    written = await target.erp.reverse_expense(
+        ExpenseReversal(posted=original.erp_id, expense=dated, key=key)
+    )
+    await uow.refs.unlink(
+        "expense", expense.id, system=SystemKind.ERP.value, instance=target.instance,
+        object_type=ErpObject.EXPENSE_LINE.value,
+    )  # fmt: skip
+    await uow.ledgers.journal(_line(expense, key, "reversal", target, written, placement))
+    await uow.ledgers.save_expense(expense, version, "reversed")
+    reversed_ = ExpensePosted(
+        expense_id=expense.id, project_id=expense.project_id, erp_ref=written.ref,
+        accounting_date=placement.accounting_date, amount=expense.amount,
+        reversal_of=expense.id, posted_at=clock(),
+    )  # fmt: skip
+    await ctx.publish(reversed_, subject_version=event_version(version, _REVERSED))
+
+
+def _line(
+    expense: Expense,
+    key: str,
+    kind: str,
+    target: ErpTarget,
+    written: Written,
+    placement: Placement,
+) -> JournalLine:
+    amount = expense.amount.amount if kind == "post" else -expense.amount.amount
+    return JournalLine(
+        key=key, subject_type="expense", subject_id=expense.id, kind=kind,
+        erp_instance=target.instance, erp_id=written.external_id,
+        project_id=expense.project_id, worker_id=expense.worker_id,
+        legal_entity_id=expense.project_legal_entity_id, work_date=expense.expense_date,
+        accounting_date=placement.accounting_date, late=placement.late, minutes=0,
+        bill_amount=None, cost_amount=None, amount=amount, currency=expense.amount.currency,
+    )  # fmt: skip

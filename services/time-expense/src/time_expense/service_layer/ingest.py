@@ -1,25 +1,24 @@
 """From the PSA's records to canonical events, in arrival order per worker.
 
-Webhooks and polling both *land* a record version once (``adapters.inbound``); duplicates from
-either path, or from both, are dropped there. ``publish_landed`` turns landed versions into
-``TimeSubmitted`` (a submitted timesheet) / ``TimeApproved`` / ``TimeAdjusted`` /
-``TimeRejected`` / ``ExpenseApproved`` envelopes (subject version = the PSA record's version, so
-the consumer's inbox drops stale ones) and writes them to the outbox in the same transaction.
-A version whose project or worker time-expense does not know yet waits, and so do that
-worker's later versions, to keep their order.
+Webhooks and polling both *land* a record version once (``tandem_connectors.landing``); the
+kit's ingestion pass (``tandem_connectors.inbound.publish_landed``) hands each landed version, in
+arrival order, to ``PsaIngestion``, which makes it ``TimeSubmitted`` (a submitted timesheet) /
+``TimeApproved`` / ``TimeAdjusted`` / ``TimeRejected`` / ``ExpenseApproved`` /
+``ExpenseRejected`` (subject version = the PSA record's version, so the consumer's inbox drops
+stale ones), written to the outbox in the pass's transaction. A version whose project or worker
+time-expense does not know yet waits, and so do that worker's later versions, to keep their
+order.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-
+from tandem_connectors.inbound import Feed, Inbound, RecordWaits
+from tandem_connectors.landing import Landed
 from tandem_connectors.ports import AbstractPsa, PsaExpense, PsaTimeEntry, PsaTimesheet
-from tandem_connectors.xref import CrossReferences
 from tandem_contracts import Envelope, Event, Producer, SystemKind
 from tandem_contracts.entities import (
     Expense,
@@ -33,32 +32,31 @@ from tandem_contracts.entities import (
 )
 from tandem_contracts.events import (
     ExpenseApproved,
+    ExpenseRejected,
     PostingFailureReason,
     TimeAdjusted,
     TimeApproved,
     TimeRejected,
     TimeSubmitted,
 )
-from tandem_messaging import Outbox
-from time_expense.adapters.inbound import Inbound
-from time_expense.adapters.reference import ReferenceData
+from time_expense.service_layer.unit_of_work import AbstractUnitOfWork
 
-__all__ = ["IngestContext", "publish_landed", "submission_scope", "time_submitted"]
+__all__ = ["PSA_INBOUND", "PsaIngestion", "submission_scope", "time_submitted"]
 
+PSA = SystemKind.PSA.value
+# Timesheets first: a submission read in the same pass as its entries' decisions lands first.
+PSA_INBOUND = Inbound(
+    system=PSA,
+    feeds=(
+        Feed("timesheets", "timesheet"),
+        Feed("time-entries", "time_entry"),
+        Feed("expenses", "expense"),
+    ),
+    webhook_subjects=frozenset({"timesheet", "time_entry", "expense"}),
+)
 _APPROVER = "psa-approval"
 _DECISIONS = frozenset({"approved", "rejected"})
 _SUBMITTED = "submitted"
-
-
-@dataclass(frozen=True)
-class IngestContext:
-    """Where landed records come from and whose they are."""
-
-    psa: AbstractPsa
-    source: str
-    tenant_id: str
-    outbox: Outbox
-    xref: CrossReferences = field(default_factory=CrossReferences)
 
 
 @dataclass(frozen=True)
@@ -68,144 +66,152 @@ class _Known:
     region: str
 
 
-class _Waits(Exception):
-    """The record needs reference data time-expense does not have yet."""
+@dataclass
+class PsaIngestion:
+    """One ingestion pass over one PSA instance's landed records (``Ingestion``)."""
 
-    def __init__(self, reason: PostingFailureReason, message: str) -> None:
-        super().__init__(f"{reason.value}: {message}")
+    uow: AbstractUnitOfWork
+    psa: AbstractPsa
+    source: str
+    tenant_id: str
+    _known: dict[tuple[str, str], _Known] = field(default_factory=dict)
+    """The same projects and workers recur in a pass."""
 
+    def order_key(self, landed: Landed) -> str:
+        """A record's worker orders it."""
+        return str(landed.record.get("resource_id", ""))
 
-async def publish_landed(pool: asyncpg.Pool, ingest: IngestContext, limit: int = 2000) -> int:
-    """Turn up to ``limit`` landed records into events; answer how many rows were settled."""
-    async with pool.acquire() as db, db.transaction():
-        inbound, reference = Inbound(db), ReferenceData(db)
-        if not await inbound.take_turn(ingest.source):
-            return 0  # another replica is ingesting this PSA; it keeps the order
-        rows = await inbound.pending(ingest.source, limit)
-        memo: dict[tuple[str, str], _Known] = {}  # the same projects and workers recur
-        blocked: dict[str, str] = {}  # worker -> why its records wait
-        published: list[int] = []
-        ignored: list[int] = []
-        envelopes: list[Envelope[Any]] = []
-        for row in rows:
-            record = json.loads(row["payload"])
-            worker_key = record.get("resource_id", "")
-            if worker_key in blocked:
-                if _acted_on(row["record_type"], record.get("status")):  # waits behind the first
-                    await inbound.note(row["sequence"], blocked[worker_key])
-                continue
-            try:
-                envelope = await _envelope(ingest, inbound, reference, row, record, memo)
-            except _Waits as waiting:
-                blocked[worker_key] = str(waiting)
-                await inbound.note(row["sequence"], str(waiting))
-                continue
-            if envelope is None:
-                ignored.append(row["sequence"])
-            else:
-                envelopes.append(envelope)
-                published.append(row["sequence"])
-        await ingest.outbox.add(db, *envelopes)
-        await inbound.settle(published, "published", None)
-        await inbound.settle(
-            ignored, "ignored", "not a submission or decision time-expense acts on"
+    def acts_on(self, landed: Landed) -> bool:
+        """Whether a version in this status becomes an event."""
+        status = landed.record.get("status")
+        return status == _SUBMITTED if landed.record_type == "timesheet" else status in _DECISIONS
+
+    async def translate(self, landed: Landed) -> Sequence[Envelope[Any]]:
+        """The event a landed version becomes (none for versions not acted on)."""
+        if landed.record_type == "timesheet":
+            return await self._submission(landed)
+        if landed.record_type == "expense":
+            return await self._expense(landed)
+        return await self._time_entry(landed)
+
+    async def _time_entry(self, landed: Landed) -> list[Envelope[Any]]:
+        entry = await self.psa.read_time_entry(landed.record)
+        if entry.status not in _DECISIONS or entry.worker_id is None:
+            return []
+        known = await self._look_up(entry.project_id, entry.worker_id)
+        if entry.status == "rejected":
+            was = await self._was_approved(landed)
+            return [self._wrap(known, _rejected(entry, known.project.id, was), landed)]
+        canonical = _time_entry(entry, known.worker, known.project)
+        if entry.revision > 1 and entry.adjustment_reason:
+            event: Event = TimeAdjusted(
+                original_entry_id=entry.external_id, replacement=canonical,
+                reason=entry.adjustment_reason[:500], adjusted_at=entry.updated_at,
+            )  # fmt: skip
+        else:
+            event = TimeApproved(
+                entry=canonical, approval_version=entry.revision, approved_by=_APPROVER,
+                approved_at=entry.updated_at,
+            )  # fmt: skip
+        return [self._wrap(known, event, landed)]
+
+    async def _expense(self, landed: Landed) -> list[Envelope[Any]]:
+        expense = await self.psa.read_expense(landed.record)
+        if expense.worker_id is None or expense.status not in _DECISIONS:
+            return []
+        known = await self._look_up(expense.project_id, expense.worker_id)
+        if expense.status == "approved":
+            return [self._wrap(known, _expense_approved(expense, known), landed)]
+        if not await self._was_approved(landed):
+            return []  # rejected before it was ever approved: nothing was posted
+        rejected = ExpenseRejected(
+            expense_id=expense.external_id, project_id=known.project.id,
+            worker_id=known.worker.id, was_approved=True, reason=None,
+            rejected_at=expense.updated_at,
+        )  # fmt: skip
+        return [self._wrap(known, rejected, landed)]
+
+    async def _was_approved(self, landed: Landed) -> bool:
+        earlier = await self.uow.landing.earlier_published(
+            landed.system, landed.instance, landed.record_type, landed.record_id, landed.version
         )
-    return len(published) + len(ignored)
+        return any(record.get("status") == "approved" for record in earlier)
 
+    async def _submission(self, landed: Landed) -> list[Envelope[Any]]:
+        """A submitted timesheet version as ``TimeSubmitted``; other versions are not published.
 
-def _acted_on(record_type: str, status: Any) -> bool:
-    """Whether a record version in this status becomes an event (the others are ignored)."""
-    return status == _SUBMITTED if record_type == "timesheet" else status in _DECISIONS
-
-
-async def _envelope(
-    ingest: IngestContext,
-    inbound: Inbound,
-    reference: ReferenceData,
-    row: asyncpg.Record,
-    record: dict[str, Any],
-    memo: dict[tuple[str, str], _Known],
-) -> Envelope[Any] | None:
-    if row["record_type"] == "timesheet":
-        return await _submission(ingest, reference, row, record, memo)
-    if row["record_type"] == "expense":
-        expense = await ingest.psa.read_expense(record)
-        if expense.status != "approved" or expense.worker_id is None:
-            return None
-        known = await _known(reference, ingest, expense.project_id, expense.worker_id, memo)
-        return _wrap(ingest, known, _expense_approved(expense, known), row)
-    entry = await ingest.psa.read_time_entry(record)
-    if entry.status not in _DECISIONS or entry.worker_id is None:
-        return None
-    known = await _known(reference, ingest, entry.project_id, entry.worker_id, memo)
-    if entry.status == "rejected":
-        was = await inbound.was_approved(
-            row["source"], "time_entry", entry.external_id, entry.version
+        Its entries are read as the PSA holds them now: a submitted entry is locked until the
+        sheet is decided, so these are the submitted values (unless the sheet was decided and
+        the entry adjusted since, which its own ``TimeAdjusted`` says). Every entry's project and
+        the worker must be known, else the sheet waits like an entry, and so does the worker's
+        lane.
+        """
+        sheet = await self.psa.read_timesheet(landed.record)
+        if sheet.status != _SUBMITTED or sheet.worker_id is None:
+            return []
+        entries = await self.psa.timesheet_entries(sheet)
+        if not entries:  # the PSA refuses an empty submission; nothing to announce
+            return []
+        knowns = [await self._look_up(e.project_id, sheet.worker_id) for e in entries]
+        worker = knowns[0].worker
+        placed = [(entry, known.project) for entry, known in zip(entries, knowns, strict=True)]
+        projects = {known.project.id: (known.project, known.region) for known in knowns}
+        legal_entity_id, region = submission_scope(
+            worker,
+            list(projects.values()),
+            await self.uow.reference.entity_region(worker.legal_entity_id),
         )
-        return _wrap(ingest, known, _rejected(entry, known.project.id, was), row)
-    canonical = _time_entry(entry, known.worker, known.project)
-    if entry.revision > 1 and entry.adjustment_reason:
-        event: Event = TimeAdjusted(
-            original_entry_id=entry.external_id,
-            replacement=canonical,
-            reason=entry.adjustment_reason[:500],
-            adjusted_at=entry.updated_at,
-        )
-    else:
-        event = TimeApproved(
-            entry=canonical,
-            approval_version=entry.revision,
-            approved_by=_APPROVER,
-            approved_at=entry.updated_at,
-        )
-    return _wrap(ingest, known, event, row)
+        # One project: the sheet belongs to that project's workflow; several: to none of them.
+        if len(projects) == 1:
+            [(project, _)] = projects.values()
+            correlation_id = project.opportunity_id or project.id
+        else:
+            correlation_id = sheet.external_id
+        envelope = Envelope.new(
+            time_submitted(sheet, placed, worker), producer=self._producer(),
+            tenant_id=self.tenant_id, legal_entity_id=legal_entity_id,
+            data_residency_region=region, correlation_id=correlation_id,
+            subject_version=landed.version, idempotency_key=_key(landed),
+        )  # fmt: skip
+        return [envelope]
 
+    async def _look_up(self, psa_project: str, worker_id: str) -> _Known:
+        """The canonical project and worker a PSA record is about, or ``RecordWaits``."""
+        if (psa_project, worker_id) not in self._known:
+            self._known[(psa_project, worker_id)] = await self._read(psa_project, worker_id)
+        return self._known[(psa_project, worker_id)]
 
-async def _submission(
-    ingest: IngestContext,
-    reference: ReferenceData,
-    row: asyncpg.Record,
-    record: dict[str, Any],
-    memo: dict[tuple[str, str], _Known],
-) -> Envelope[Any] | None:
-    """A submitted timesheet version as ``TimeSubmitted``; other versions are not published.
+    async def _read(self, psa_project: str, worker_id: str) -> _Known:
+        reference = self.uow.reference
+        project_id = await self.uow.refs.canonical_id(
+            "project", system=PSA, instance=self.source, object_type="project",
+            external_id=psa_project,
+        )  # fmt: skip
+        project = await reference.project(project_id or psa_project)
+        worker = await reference.worker(worker_id)
+        region = await reference.project_region(project.id) if project else None
+        if project is None or region is None:
+            raise RecordWaits(
+                f"{PostingFailureReason.PROJECT_UNKNOWN.value}: PSA project {psa_project} is "
+                "not an activated project yet"
+            )
+        if worker is None:
+            raise RecordWaits(
+                f"{PostingFailureReason.WORKER_NOT_MAPPED.value}: worker {worker_id} is not "
+                "onboarded yet"
+            )
+        return _Known(project, worker, region)
 
-    Its entries are read as the PSA holds them now: a submitted entry is locked until the
-    sheet is decided, so these are the submitted values (unless the sheet was decided and the
-    entry adjusted since, which its own ``TimeAdjusted`` says). Every entry's project and the
-    worker must be known, else the sheet waits like an entry, and so does the worker's lane.
-    """
-    sheet = await ingest.psa.read_timesheet(record)
-    if sheet.status != _SUBMITTED or sheet.worker_id is None:
-        return None
-    entries = await ingest.psa.timesheet_entries(sheet)
-    if not entries:  # the PSA refuses an empty submission; there would be nothing to announce
-        return None
-    knowns = [await _known(reference, ingest, e.project_id, sheet.worker_id, memo) for e in entries]
-    worker = knowns[0].worker
-    placed = [(entry, known.project) for entry, known in zip(entries, knowns, strict=True)]
-    projects = {known.project.id: (known.project, known.region) for known in knowns}
-    legal_entity_id, region = submission_scope(
-        worker,
-        list(projects.values()),
-        await reference.entity_region(worker.legal_entity_id),
-    )
-    # One project: the sheet belongs to that project's workflow; several: to none of them.
-    if len(projects) == 1:
-        [(project, _)] = projects.values()
-        correlation_id = project.opportunity_id or project.id
-    else:
-        correlation_id = sheet.external_id
-    return Envelope.new(
-        time_submitted(sheet, placed, worker),
-        producer=_producer(ingest),
-        tenant_id=ingest.tenant_id,
-        legal_entity_id=legal_entity_id,
-        data_residency_region=region,
-        correlation_id=correlation_id,
-        subject_version=int(row["version"]),
-        idempotency_key=_key(row),
-    )
+    def _wrap(self, known: _Known, event: Event, landed: Landed) -> Envelope[Any]:
+        return Envelope.new(
+            event, producer=self._producer(), tenant_id=self.tenant_id,
+            legal_entity_id=known.project.legal_entity_id, data_residency_region=known.region,
+            correlation_id=known.project.opportunity_id or known.project.id,
+            subject_version=landed.version, idempotency_key=_key(landed),
+        )  # fmt: skip
+
+    def _producer(self) -> Producer:
+        return Producer(service="time-expense", system=SystemKind.PSA, instance=self.source)
 
 
 def submission_scope(
@@ -250,45 +256,6 @@ def time_submitted(
         ),
         submitted_at=sheet.updated_at,
     )
-
-
-async def _known(
-    reference: ReferenceData,
-    ingest: IngestContext,
-    psa_project: str,
-    worker_id: str,
-    memo: dict[tuple[str, str], _Known],
-) -> _Known:
-    """The canonical project and worker a PSA record is about, or ``_Waits``."""
-    if (psa_project, worker_id) not in memo:
-        memo[(psa_project, worker_id)] = await _look_up(reference, ingest, psa_project, worker_id)
-    return memo[(psa_project, worker_id)]
-
-
-async def _look_up(
-    reference: ReferenceData, ingest: IngestContext, psa_project: str, worker_id: str
-) -> _Known:
-    project_id = await ingest.xref.canonical_id(
-        reference.connection,
-        "project",
-        system=SystemKind.PSA.value,
-        instance=ingest.source,
-        object_type="project",
-        external_id=psa_project,
-    )
-    project = await reference.project(project_id or psa_project)
-    worker = await reference.worker(worker_id)
-    region = await reference.project_region(project.id) if project else None
-    if project is None or region is None:
-        raise _Waits(
-            PostingFailureReason.PROJECT_UNKNOWN,
-            f"PSA project {psa_project} is not an activated project yet",
-        )
-    if worker is None:
-        raise _Waits(
-            PostingFailureReason.WORKER_NOT_MAPPED, f"worker {worker_id} is not onboarded yet"
-        )
-    return _Known(project, worker, region)
 
 
 def _time_entry(
@@ -348,23 +315,6 @@ def _expense_approved(expense: PsaExpense, known: _Known) -> ExpenseApproved:
     )
 
 
-def _wrap(ingest: IngestContext, known: _Known, event: Event, row: asyncpg.Record) -> Envelope[Any]:
-    return Envelope.new(
-        event,
-        producer=_producer(ingest),
-        tenant_id=ingest.tenant_id,
-        legal_entity_id=known.project.legal_entity_id,
-        data_residency_region=known.region,
-        correlation_id=known.project.opportunity_id or known.project.id,
-        subject_version=int(row["version"]),
-        idempotency_key=_key(row),
-    )
-
-
-def _producer(ingest: IngestContext) -> Producer:
-    return Producer(service="time-expense", system=SystemKind.PSA, instance=ingest.source)
-
-
-def _key(row: asyncpg.Record) -> str:
+def _key(landed: Landed) -> str:
     """The idempotency key of a landed record version's event."""
-    return f"psa:{row['source']}:{row['record_type']}:{row['record_id']}:v{row['version']}"
+    return f"psa:{landed.instance}:{landed.record_type}:{landed.record_id}:v{landed.version}"

@@ -7,34 +7,25 @@ ERP lost is written again under its original idempotency key. Anything else is f
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import asyncpg
-
+from tandem_connectors.directory import ErpDirectory, ErpTarget
 from tandem_connectors.ports import AbstractPsa, ErpObject, ErpTimeLine, PsaTimeEntry
 from tandem_contracts import Envelope, Producer, SystemKind, uuid7
 from tandem_contracts.events import MismatchKind, ReconciliationMismatch
-from tandem_messaging import DbConnection, Outbox
-from time_expense.adapters.erp import ErpTarget
-from time_expense.adapters.inbound import Inbound
-from time_expense.adapters.ledger import Ledgers
-from time_expense.adapters.reference import ReferenceData
+from tandem_messaging import Transactions
 from time_expense.domain.reconcile import ApprovedTime, Mismatch, PostedTime, reconcile
-from time_expense.service_layer.context import Services
+from time_expense.service_layer.policies import Clock, Policies
 from time_expense.service_layer.preparation import prepare_posting
+from time_expense.service_layer.unit_of_work import AbstractUnitOfWork, RunRecord
 
-__all__ = ["Reconciler", "ReconciliationError", "Report"]
+__all__ = ["Reconciler", "ReconciliationError", "Report", "reconcile_all", "reconcile_recent"]
 
 _LATE_WINDOW = timedelta(days=62)  # late time posts into a later period: look that far ahead
-_SAVE = """
-INSERT INTO time_expense.reconciliation_runs (run_id, legal_entity_id, start_date, end_date,
-    trigger, psa_entries, erp_lines, mismatches, repaired, started_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) RETURNING sequence
-"""
+PSA = SystemKind.PSA.value
 
 
 class ReconciliationError(Exception):
@@ -61,13 +52,13 @@ class Report:
 class Reconciler:
     """Runs reconciliations of one PSA instance against the ERP serving each entity."""
 
-    pool: asyncpg.Pool
-    services: Services
+    transactions: Transactions[AbstractUnitOfWork]
+    erps: ErpDirectory
+    policies: Policies
     psa: AbstractPsa
     source: str
-    outbox: Outbox
     tenant_id: str
-    clock: Callable[[], datetime]
+    clock: Clock
     quiet: timedelta = timedelta(minutes=5)
     """Entries changed more recently than this are left out: they may still be in flight."""
 
@@ -82,20 +73,20 @@ class Reconciler:
         in_flight = {e.external_id for e in entries if e.updated_at > settled}
         entries = [e for e in entries if e.status == "approved" and e.external_id not in in_flight]
         lines = await target.erp.time_lines(company=company, start=start, end=end + _LATE_WINDOW)
-        async with self.pool.acquire() as db:
-            held = await Ledgers(db).held_entries()  # known exceptions, not drift
+        async with self.transactions() as uow:
+            held = await _held(uow)  # known exceptions, not drift
             approved = [
                 a
-                for a in await self._approved(db, entries, legal_entity_id, target.erp.prices_time)
+                for a in await self._approved(uow, entries, legal_entity_id, target.erp.prices_time)
                 if a.entry_id not in held
             ]
             posted = [
                 p
-                for p in await self._posted(db, target, lines, start, end)
+                for p in await self._posted(uow, target, lines, start, end)
                 if p.entry_id not in in_flight and p.entry_id not in held
             ]
         found = reconcile(approved, posted)
-        repaired = await self._repair(target, found, entries) if repair else []
+        repaired = await self._repair(target, found) if repair else []
         report = Report(
             run_id=str(uuid7()),
             legal_entity_id=legal_entity_id,
@@ -111,31 +102,35 @@ class Reconciler:
         return report
 
     async def _erp_of(self, legal_entity_id: str) -> tuple[ErpTarget, str, str]:
-        async with self.pool.acquire() as db:
-            region = await ReferenceData(db).entity_region(legal_entity_id)
+        async with self.transactions() as uow:
+            region = await uow.reference.entity_region(legal_entity_id)
             if region is None:
                 raise ReconciliationError(f"time-expense has no project of {legal_entity_id}")
-            target = self.services.erps.target(legal_entity_id, region)
-            company = await self.services.erps.company(db, target.instance, legal_entity_id)
+            target = self.erps.target(legal_entity_id, region)
+            company = await self.erps.company(uow.refs, target, legal_entity_id)
         if company is None:
             raise ReconciliationError(f"{legal_entity_id} has no company in {target.instance}")
         return target, company, region
 
     async def _approved(
-        self, db: DbConnection, entries: list[PsaTimeEntry], legal_entity_id: str, priced_too: bool
+        self,
+        uow: AbstractUnitOfWork,
+        entries: list[PsaTimeEntry],
+        legal_entity_id: str,
+        priced_too: bool,
     ) -> list[ApprovedTime]:
         """The PSA's approved entries of the entity; with the amount Tandem priced each at
         when the ERP prices its lines too (amounts are then compared per currency)."""
-        reference, xref = ReferenceData(db), self.services.erps.xref
+        reference = uow.reference
         ids = [e.external_id for e in entries]
-        priced = await Ledgers(db).priced(ids) if priced_too else {}
+        priced = await uow.ledgers.priced(ids) if priced_too else {}
         projects: dict[str, str | None] = {}
         approved = []
         for entry in entries:
             if entry.project_id not in projects:
-                canonical = await xref.canonical_id(
-                    db, "project", system=SystemKind.PSA.value, instance=self.source,
-                    object_type="project", external_id=entry.project_id,
+                canonical = await uow.refs.canonical_id(
+                    "project", system=PSA, instance=self.source, object_type="project",
+                    external_id=entry.project_id,
                 )  # fmt: skip
                 project = await reference.project(canonical or entry.project_id)
                 owned = project is not None and project.legal_entity_id == legal_entity_id
@@ -151,10 +146,15 @@ class Reconciler:
         return approved
 
     async def _posted(
-        self, db: DbConnection, target: ErpTarget, lines: list[ErpTimeLine], start: date, end: date
+        self,
+        uow: AbstractUnitOfWork,
+        target: ErpTarget,
+        lines: list[ErpTimeLine],
+        start: date,
+        end: date,
     ) -> list[PostedTime]:
-        xref, erp = self.services.erps.xref, SystemKind.ERP.value
-        work_dates = await Ledgers(db).work_dates([line.key for line in lines if line.key])
+        xref, erp = uow.refs, SystemKind.ERP.value
+        work_dates = await uow.ledgers.work_dates([line.key for line in lines if line.key])
         posted = []
         for line in lines:
             entry_id = _entry_of(line.key) or f"erp:{line.external_id}"
@@ -163,12 +163,12 @@ class Reconciler:
             if not start <= worked <= end:
                 continue
             project = await xref.canonical_id(
-                db, "project", system=erp, instance=target.instance,
-                object_type=ErpObject.PROJECT, external_id=line.project,
+                "project", system=erp, instance=target.instance,
+                object_type=ErpObject.PROJECT.value, external_id=line.project,
             )  # fmt: skip
             worker = await xref.canonical_id(
-                db, "worker", system=erp, instance=target.instance,
-                object_type=ErpObject.EMPLOYEE, external_id=line.employee,
+                "worker", system=erp, instance=target.instance,
+                object_type=ErpObject.EMPLOYEE.value, external_id=line.employee,
             )  # fmt: skip
             amount = line.amount
             posted.append(
@@ -178,57 +178,59 @@ class Reconciler:
             )  # fmt: skip
         return posted
 
-    async def _repair(
-        self, target: ErpTarget, found: list[Mismatch], entries: list[PsaTimeEntry]
-    ) -> list[str]:
+    async def _repair(self, target: ErpTarget, found: list[Mismatch]) -> list[str]:
         missing = [
             m.entry_ids[0]
             for m in found
             if m.kind is MismatchKind.MISSING_IN_TARGET and m.repairable and m.entry_ids
         ]
-        versions = {e.external_id: e.version for e in entries}
         repaired = []
         for entry_id in missing:
-            async with self.pool.acquire() as db, db.transaction():
-                if await self._redrive(db, target, entry_id, versions.get(entry_id)):
+            async with self.transactions() as uow:
+                if await self._redrive(uow, target, entry_id):
                     repaired.append(entry_id)
         return repaired
 
-    async def _redrive(
-        self, db: DbConnection, target: ErpTarget, entry_id: str, version: int | None
-    ) -> bool:
-        ledger = await Ledgers(db).entry(entry_id)
+    async def _redrive(self, uow: AbstractUnitOfWork, target: ErpTarget, entry_id: str) -> bool:
+        ledger = await uow.ledgers.entry(entry_id)
         if ledger is not None and ledger.posted is not None:
             # Tandem posted it and the ERP lost it: write it again under the same key.
             posted = ledger.posted
-            prepared = await prepare_posting(db, self.services, target, posted.entry, posted.key)
+            prepared = await prepare_posting(
+                uow, self.erps, self.policies, target, posted.entry, posted.key
+            )
             [written] = await target.erp.post_time([prepared.posting])
-            xref = self.services.erps.xref
-            await xref.unlink(
-                db, "time_entry", entry_id, system=written.ref.system.value,
+            await uow.refs.unlink(
+                "time_entry", entry_id, system=written.ref.system.value,
                 instance=written.ref.instance, object_type=written.ref.object_type,
             )  # fmt: skip
-            await xref.link(db, "time_entry", entry_id, written.ref)
+            await uow.refs.link("time_entry", entry_id, written.ref)
             return written.created
         # Never ingested (a lost webhook, a missed poll): land the PSA's record again.
         record = await self.psa.record("time-entries", entry_id)
-        return await Inbound(db).land(
-            source=self.source, via="reconcile", record_type="time_entry", record=record
-        )
+        return await uow.landing.land(PSA, self.source, "time_entry", record, "reconcile")
 
     async def _record(self, report: Report, region: str, trigger: str, started: datetime) -> None:
-        mismatches = [_as_json(m) for m in report.mismatches]
-        async with self.pool.acquire() as db, db.transaction():
-            sequence = await db.fetchval(
-                _SAVE, report.run_id, report.legal_entity_id, report.start, report.end, trigger,
-                report.psa_entries, report.erp_lines, json.dumps(mismatches), report.repaired,
-                started,
-            )  # fmt: skip
+        async with self.transactions() as uow:
+            sequence = await uow.ledgers.record_run(
+                RunRecord(
+                    report.run_id,
+                    report.legal_entity_id,
+                    report.start,
+                    report.end,
+                    trigger,
+                    report.psa_entries,
+                    report.erp_lines,
+                    [{**asdict(m), "kind": m.kind.value} for m in report.mismatches],
+                    report.repaired,
+                    started,
+                )
+            )
             envelopes = [
-                self._announcement(report, mismatch, region, int(sequence))
+                self._announcement(report, mismatch, region, sequence)
                 for mismatch in report.mismatches
             ]
-            await self.outbox.add(db, *envelopes)
+            await uow.publish(*envelopes)
 
     def _announcement(
         self, report: Report, mismatch: Mismatch, region: str, sequence: int
@@ -259,12 +261,41 @@ class Reconciler:
         )
 
 
+async def _held(uow: AbstractUnitOfWork) -> set[str]:
+    """Entries held as business exceptions, or landed and waiting (refused, or waiting for a
+    dependency): known, not drift."""
+    return await uow.ledgers.held("time_entry") | await uow.landing.waiting(PSA, "time_entry")
+
+
+async def reconcile_recent(reconciler: Reconciler, entities: list[str]) -> int:
+    """Reconcile this month and the last of each entity, repairing what is safe; answer how
+    many mismatches were found (the scheduled job)."""
+    today = reconciler.clock().date()
+    this_month = today.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    found = 0
+    for entity in entities:
+        for start, end in ((last_month, this_month - timedelta(days=1)), (this_month, today)):
+            report = await reconciler.run(entity, start, end, repair=True, trigger="schedule")
+            found += len(report.mismatches)
+    return found
+
+
+async def reconcile_all(
+    reconcilers: Mapping[str, Reconciler], transactions: Transactions[AbstractUnitOfWork]
+) -> int:
+    """Reconcile the recent months of every entity time-expense has projects of, against each
+    PSA (the scheduled job); answer how many mismatches were found."""
+    async with transactions() as uow:
+        entities = await uow.reference.legal_entities()
+    found = 0
+    for reconciler in reconcilers.values():
+        found += await reconcile_recent(reconciler, entities)
+    return found
+
+
 def _entry_of(key: str | None) -> str | None:
     """The time entry a Tandem idempotency key names (``time:<entry>:v<n>[...]``)."""
     if key and key.startswith("time:"):
         return key.split(":")[1]
     return None
-
-
-def _as_json(mismatch: Mismatch) -> dict[str, Any]:
-    return {**asdict(mismatch), "kind": mismatch.kind.value}

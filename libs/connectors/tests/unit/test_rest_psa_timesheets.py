@@ -8,8 +8,8 @@ import pytest
 
 from tandem_connectors import NotFound
 from tandem_connectors.http import HttpTarget, RetryPolicy
-from tandem_connectors.sandbox import SandboxPsa
-from tandem_connectors.sandbox._psa import psa_timesheet
+from tandem_connectors.rest import RestPsa
+from tandem_connectors.rest._psa import psa_timesheet
 
 SHEET: dict[str, Any] = {
     "id": "tms_1",
@@ -79,14 +79,14 @@ class FakePsa:
         return httpx.Response(200, json=found)
 
 
-def psa(fake: FakePsa) -> SandboxPsa:
+def psa(fake: FakePsa) -> RestPsa:
     target = HttpTarget(
         "http://psa.test",
         downstream="psa:test",
         retry=RetryPolicy(attempts=1, first_wait=0.01, max_wait=0.01),
         transport=httpx.MockTransport(fake.handle),
     )
-    return SandboxPsa(target, instance="psa")
+    return RestPsa(target, instance="psa")
 
 
 async def test_a_sheets_entries_are_its_entry_ids_in_order_with_one_listing() -> None:

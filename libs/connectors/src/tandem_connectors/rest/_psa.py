@@ -1,4 +1,4 @@
-"""The PSA port on the sandbox PSA (Kantata-like): projects, time entries, timesheets, feeds."""
+"""The PSA port over a Kantata-like REST PSA: projects, time entries, timesheets, feeds."""
 
 from __future__ import annotations
 
@@ -16,17 +16,17 @@ from tandem_connectors.ports import (
     PsaTimesheet,
     Written,
 )
-from tandem_connectors.sandbox._changes import RecordChanges, pages
+from tandem_connectors.rest._changes import RecordChanges, pages
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import Project
 
-__all__ = ["SandboxPsa", "psa_time_entry", "psa_timesheet"]
+__all__ = ["RestPsa", "psa_time_entry", "psa_timesheet"]
 
 _FEEDS = frozenset({"time-entries", "expenses", "timesheets", "projects", "assignments"})
 
 
-class SandboxPsa(AbstractPsa):
-    """The PSA port over one sandbox PSA instance."""
+class RestPsa(AbstractPsa):
+    """The PSA port over one REST PSA instance (the sandbox PSA speaks this API)."""
 
     def __init__(self, target: HttpTarget, *, instance: str) -> None:
         self.instance = instance

@@ -1,4 +1,4 @@
-"""A sandbox collection's changes as a ``polling.ChangeSource`` (keyset: updated_at, id)."""
+"""A REST collection's changes as a ``polling.ChangeSource`` (keyset: updated_at, id)."""
 
 from __future__ import annotations
 

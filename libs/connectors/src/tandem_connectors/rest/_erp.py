@@ -1,4 +1,4 @@
-"""The ERP port on the sandbox HTTP ERP (NetSuite-like): upsert by externalId, bulk postings.
+"""The ERP port over a NetSuite-like REST ERP: upsert by externalId, bulk postings.
 
 The idempotency key of every write is the record's ``external_id``: the ERP answers the record
 it already holds for a key (200) instead of making a second one, so a write retried after a
@@ -20,13 +20,14 @@ from tandem_connectors.ports import (
     ErpObject,
     ErpTimeLine,
     ExpensePosting,
+    ExpenseReversal,
     InvoiceDraft,
     PostedInvoice,
     TimePosting,
     TimeReversal,
     Written,
 )
-from tandem_connectors.sandbox._changes import RecordChanges, pages
+from tandem_connectors.rest._changes import RecordChanges, pages
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import (
     AccountingPeriod,
@@ -40,7 +41,7 @@ from tandem_contracts.entities import (
     WorkItem,
 )
 
-__all__ = ["SandboxErp"]
+__all__ = ["RestErp"]
 
 BULK_LIMIT = 300
 _COLLECTIONS = {
@@ -55,10 +56,21 @@ _COLLECTIONS = {
     ErpObject.INVOICE: "invoices",
     ErpObject.PERIOD: "accounting-periods",
 }
+# The master data ``find`` resolves; postings and invoices are looked up by what answered them.
+_FINDABLE = frozenset(
+    {
+        ErpObject.COMPANY,
+        ErpObject.CUSTOMER,
+        ErpObject.SERVICE,
+        ErpObject.EMPLOYEE,
+        ErpObject.PROJECT,
+        ErpObject.TASK,
+    }
+)
 
 
-class SandboxErp(AbstractErp):
-    """The ERP port over one sandbox HTTP ERP instance."""
+class RestErp(AbstractErp):
+    """The ERP port over one REST ERP instance (the sandbox ERP speaks this API)."""
 
     prices_time = True  # a time bill carries rate x hours
 
@@ -201,6 +213,16 @@ class SandboxErp(AbstractErp):
         ]
         return await self._bulk(ErpObject.EXPENSE_LINE, items)
 
+    async def reverse_expense(self, reversal: ExpenseReversal) -> Written:
+        """Post the negative of an expense line, dated the expense's date (never an edit)."""
+        reply = await self._target.request(
+            "POST",
+            f"/v1/expense-lines/{reversal.posted}/reversal",
+            json={"external_id": reversal.key, "date": reversal.expense.expense_date.isoformat()},
+            idempotency_key=reversal.key,
+        )
+        return self._written(ErpObject.EXPENSE_LINE, reply.json(), reply.status_code == 201)
+
     async def create_draft_invoice(self, *, project: str, key: str) -> InvoiceDraft:
         """Draft the invoice of the project's unbilled billable postings."""
         reply = await self._target.request(
@@ -274,6 +296,15 @@ class SandboxErp(AbstractErp):
             if bill.get("subsidiary_id") == company
             and start <= date.fromisoformat(bill["date"]) <= end
         ]
+
+    async def find(self, kind: ErpObject, key: str) -> ExternalRef | None:
+        """The record of ``kind`` whose ``external_id`` is ``key`` (the ERP's lookup), or None."""
+        if kind not in _FINDABLE:
+            raise RequestRejected("unsupported", f"the REST ERP cannot find a {kind} by its key")
+        path = f"/v1/{_COLLECTIONS[kind]}"
+        reply = await self._target.request("GET", path, params={"external_id": key, "limit": 1})
+        items = reply.json()["items"]
+        return self._ref(kind, items[0]["id"], items[0].get("version")) if items else None
 
     def change_source(self, object_type: str) -> ChangeSource:
         """Changed records of ``object_type`` (an ``ErpObject`` value)."""

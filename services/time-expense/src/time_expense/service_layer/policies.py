@@ -1,4 +1,4 @@
-"""What the use cases need besides the message: the ERP directory, the policies and a clock."""
+"""What the use cases are configured by besides their ports: the tenant's policies, a clock."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from time_expense.adapters.erp import ErpDirectory
 from time_expense.domain import LatePolicy
 from time_expense.domain.checks import IntercompanyPolicy
 
-__all__ = ["Policies", "Services"]
+__all__ = ["Clock", "Policies", "utc_now"]
+
+Clock = Callable[[], datetime]
+"""Now, tz-aware UTC (injected, so a test can fix it)."""
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
+    """The real clock."""
     return datetime.now(UTC)
 
 
@@ -23,12 +26,3 @@ class Policies:
 
     late_time: LatePolicy = LatePolicy.POST_TO_NEXT_OPEN
     intercompany: IntercompanyPolicy = field(default_factory=IntercompanyPolicy)
-
-
-@dataclass(frozen=True)
-class Services:
-    """The collaborators every handler gets (built once by ``bootstrap``)."""
-
-    erps: ErpDirectory
-    policies: Policies = field(default_factory=Policies)
-    clock: Callable[[], datetime] = _now

@@ -1,0 +1,118 @@
+"""``FakePsa``: a PSA in memory holding port records; its "records" are the port values."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tandem_connectors.errors import NotFound, SystemUnavailable
+from tandem_connectors.fakes._erp import _NoChanges
+from tandem_connectors.polling import ChangeSource
+from tandem_connectors.ports import AbstractPsa, PsaExpense, PsaTimeEntry, PsaTimesheet, Written
+from tandem_contracts import ExternalRef, SystemKind
+from tandem_contracts.entities import Project
+
+__all__ = ["FakePsa"]
+
+V = TypeVar("V")
+_FEEDS = {"time-entries": "entries", "expenses": "expenses", "timesheets": "timesheets"}
+
+
+@dataclass
+class FakePsa(AbstractPsa):
+    """A PSA in memory: a test puts entries, expenses and timesheets in; a record of a feed is
+    the value's fields with ``id`` and ``version`` (what ``read_*`` reads back)."""
+
+    instance: str = "psa-fake"
+    down: bool = False
+    entries: dict[str, PsaTimeEntry] = field(default_factory=dict)
+    expenses: dict[str, PsaExpense] = field(default_factory=dict)
+    timesheets: dict[str, PsaTimesheet] = field(default_factory=dict)
+    projects: dict[str, Project] = field(default_factory=dict)
+
+    def add(self, *values: PsaTimeEntry | PsaExpense | PsaTimesheet) -> None:
+        """Hold these values (replacing any with the same id)."""
+        for value in values:
+            if isinstance(value, PsaTimeEntry):
+                self.entries[value.external_id] = value
+            elif isinstance(value, PsaExpense):
+                self.expenses[value.external_id] = value
+            else:
+                self.timesheets[value.external_id] = value
+
+    def _check(self) -> None:
+        if self.down:
+            raise SystemUnavailable(f"psa:{self.instance}", "the fake PSA is down")
+
+    async def create_project(self, project: Project, *, key: str) -> Written:
+        """Keep the project under its key."""
+        self._check()
+        created = key not in self.projects
+        self.projects.setdefault(key, project)
+        ref = ExternalRef(system=SystemKind.PSA, instance=self.instance, object_type="project",
+                          external_id=key)  # fmt: skip
+        return Written(ref, created)
+
+    async def activate_project(self, project: str, *, key: str) -> Written:
+        """Activation is remembered by the caller's events; the fake answers the project."""
+        self._check()
+        ref = ExternalRef(system=SystemKind.PSA, instance=self.instance, object_type="project",
+                          external_id=project)  # fmt: skip
+        return Written(ref, False)
+
+    async def time_entry(self, external_id: str) -> PsaTimeEntry:
+        """The held entry."""
+        self._check()
+        return self._held(self.entries, external_id)
+
+    async def time_entries(
+        self, *, status: str | None, project: str | None, start: dt.date, end: dt.date
+    ) -> list[PsaTimeEntry]:
+        """Held entries worked in [start, end]."""
+        self._check()
+        return [
+            e for e in self.entries.values()
+            if start <= e.work_date <= end and status in (None, e.status)
+            and project in (None, e.project_id)
+        ]  # fmt: skip
+
+    def change_source(self, feed: str) -> ChangeSource:
+        """No feed: tests land records themselves."""
+        return _NoChanges()
+
+    async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
+        """The held value of ``feed`` as a record."""
+        self._check()
+        held: dict[str, Any] = getattr(self, _FEEDS[feed])
+        return self.record_of(self._held(held, external_id))
+
+    @staticmethod
+    def record_of(value: PsaTimeEntry | PsaExpense | PsaTimesheet) -> dict[str, Any]:
+        """A value as the record a feed or webhook would carry."""
+        return {**dataclasses.asdict(value), "id": value.external_id, "version": value.version}
+
+    async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
+        """The entry a record names, as held."""
+        return self._held(self.entries, str(record["id"]))
+
+    async def read_expense(self, record: Mapping[str, Any]) -> PsaExpense:
+        """The expense a record names, as held."""
+        return self._held(self.expenses, str(record["id"]))
+
+    async def read_timesheet(self, record: Mapping[str, Any]) -> PsaTimesheet:
+        """The timesheet a record names, as held."""
+        return self._held(self.timesheets, str(record["id"]))
+
+    async def timesheet_entries(self, sheet: PsaTimesheet) -> list[PsaTimeEntry]:
+        """The sheet's entries, in its order."""
+        self._check()
+        return [self._held(self.entries, entry_id) for entry_id in sheet.entry_ids]
+
+    @staticmethod
+    def _held(values: Mapping[str, V], external_id: str) -> V:
+        if external_id not in values:
+            raise NotFound(f"the fake PSA holds no {external_id}")
+        return values[external_id]

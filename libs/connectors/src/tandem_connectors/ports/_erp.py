@@ -1,0 +1,246 @@
+"""The ERP port: the financial system of record."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from tandem_connectors.polling import ChangeSource
+from tandem_connectors.ports._common import Written
+from tandem_contracts import ExternalRef, Money
+from tandem_contracts.entities import (
+    AccountingPeriod,
+    CostRate,
+    Customer,
+    Expense,
+    LegalEntity,
+    Project,
+    Role,
+    TimeEntry,
+    Worker,
+    WorkItem,
+)
+
+__all__ = [
+    "AbstractErp",
+    "ErpObject",
+    "ErpTimeLine",
+    "ExpensePosting",
+    "ExpenseReversal",
+    "InvoiceDraft",
+    "PostedInvoice",
+    "TimePosting",
+    "TimeReversal",
+]
+
+
+class ErpObject(StrEnum):
+    """The ``object_type`` of every ``ExternalRef`` an ERP adapter answers, whatever the ERP
+    calls the record (Tryton ``company.employee``, NetSuite ``employee``): cross-references are
+    then the same whichever adapter wrote them."""
+
+    COMPANY = "company"
+    CUSTOMER = "customer"
+    SERVICE = "service"
+    EMPLOYEE = "employee"
+    PROJECT = "project"
+    TASK = "task"
+    TIME_LINE = "time_line"
+    EXPENSE_LINE = "expense_line"
+    INVOICE = "invoice"
+    PERIOD = "period"
+
+
+@dataclass(frozen=True, slots=True)
+class TimePosting:
+    """One approved time entry to post, with the ERP ids it books against."""
+
+    entry: TimeEntry
+    employee: str
+    work: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimeReversal:
+    """Cancel a posted time entry by a posting of the opposite sign; never an in-place edit."""
+
+    posted: str
+    entry: TimeEntry
+    employee: str
+    work: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpensePosting:
+    """One approved expense to post, with the ERP ids it books against."""
+
+    expense: Expense
+    employee: str
+    project: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpenseReversal:
+    """Cancel a posted expense (``posted``: the id its posting answered) by a posting of the
+    opposite sign, dated ``expense.expense_date``; never an in-place edit."""
+
+    posted: str
+    expense: Expense
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErpTimeLine:
+    """A time line the ERP holds (reconciliation's view); a reversal has negative minutes.
+
+    ``key`` is the idempotency key the line was written under (``None``: not written by
+    Tandem); ``project`` is the ERP project it books on (a task's project for a task).
+    """
+
+    external_id: str
+    key: str | None
+    employee: str
+    project: str
+    posted_on: date
+    minutes: int
+    amount: Money | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDraft:
+    """A draft invoice the ERP built from a project's billable, not yet invoiced, work."""
+
+    ref: ExternalRef
+    total: Money
+    line_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostedInvoice:
+    """An invoice the ERP has posted: numbered, with its accounting move."""
+
+    ref: ExternalRef
+    number: str
+    invoice_date: date
+    total: Money
+
+
+class AbstractErp(ABC):
+    """The financial system of record: legal entities, customers, projects, postings, invoices.
+
+    ``instance`` names the ERP instance (one per residency region, chosen by
+    ``routing.InstanceRouter``). All amounts are ``Money``; durations are integer minutes.
+    """
+
+    instance: str
+    prices_time: bool = False
+    """Whether the ERP's time lines carry a bill amount (``ErpTimeLine.amount``), so that
+    reconciliation can compare amounts; Tryton's timesheet lines carry none."""
+
+    @abstractmethod
+    async def ensure_legal_entity(self, entity: LegalEntity, *, key: str) -> Written:
+        """Make the company with its functional currency, chart and open fiscal periods."""
+
+    @abstractmethod
+    async def upsert_customer(self, customer: Customer, *, company: str, key: str) -> Written:
+        """Create the customer of ``company``, or update the one ``key`` already made."""
+
+    @abstractmethod
+    async def upsert_service(self, role: Role, bill_rate: Money, *, key: str) -> Written:
+        """Create the hourly service item that prices ``role`` at ``bill_rate``."""
+
+    @abstractmethod
+    async def upsert_employee(
+        self, worker: Worker, cost_rates: Sequence[CostRate], *, company: str, key: str
+    ) -> Written:
+        """Create the employee of ``company`` with its dated cost rates (added, never rewritten)."""
+
+    @abstractmethod
+    async def create_project(
+        self, project: Project, *, company: str, customer: str, service: str | None, key: str
+    ) -> Written:
+        """Create the project shell; ``Written.code`` is the project code the ERP minted."""
+
+    @abstractmethod
+    async def create_task(self, item: WorkItem, *, project: str, key: str) -> Written:
+        """Create a task under the ERP project ``project``."""
+
+    @abstractmethod
+    async def post_time(self, postings: Sequence[TimePosting]) -> list[Written]:
+        """Post approved time, batched; answers one ``Written`` per posting, in order.
+
+        A posting whose key was already written answers the earlier record (``created`` false).
+        """
+
+    @abstractmethod
+    async def reverse_time(self, reversal: TimeReversal) -> Written:
+        """Post the reversal of a posted time entry."""
+
+    @abstractmethod
+    async def post_expenses(self, postings: Sequence[ExpensePosting]) -> list[Written]:
+        """Post approved expenses, batched; one ``Written`` per posting, in order."""
+
+    @abstractmethod
+    async def reverse_expense(self, reversal: ExpenseReversal) -> Written:
+        """Post the reversal of a posted expense; answer the reversing record
+        (``ErpObject.EXPENSE_LINE``).
+
+        An approved expense rejected afterwards (the ERP or the PSA refusing an approved
+        report) is cancelled by a second posting of the opposite amount, dated
+        ``reversal.expense.expense_date``, never by editing or deleting the first. Idempotent
+        under ``reversal.key``: a repeat answers the same record with ``created`` false. An
+        expense already reimbursed can still be reversed: the employee then owes the amount
+        back, which is finance's to recover.
+
+        Raises ``NotFound`` when ``reversal.posted`` names no expense posting, ``PeriodClosed``
+        when the reversal's date falls in a closed period, and ``RequestRejected`` with
+        reason ``already_reversed`` when the expense was reversed under another key or is
+        itself a reversal.
+        """
+
+    @abstractmethod
+    async def create_draft_invoice(self, *, project: str, key: str) -> InvoiceDraft:
+        """Draft the invoice of the project's billable work not yet invoiced.
+
+        Raises ``RequestRejected`` (reason ``nothing_to_invoice``) when there is none.
+        """
+
+    @abstractmethod
+    async def post_invoice(self, invoice: str, *, invoice_date: date) -> PostedInvoice:
+        """Post a draft invoice on ``invoice_date``; ``PeriodClosed`` if its period is closed."""
+
+    @abstractmethod
+    async def list_periods(
+        self, *, company: str, legal_entity_id: str, start: date, end: date
+    ) -> list[AccountingPeriod]:
+        """The accounting periods of ``company`` overlapping [start, end], oldest first."""
+
+    @abstractmethod
+    async def time_lines(self, *, company: str, start: date, end: date) -> list[ErpTimeLine]:
+        """The company's time lines dated in [start, end], for reconciliation."""
+
+    @abstractmethod
+    async def find(self, kind: ErpObject, key: str) -> ExternalRef | None:
+        """The record an earlier write of ``kind`` made under idempotency ``key``, or None.
+
+        Every adapter stores the key with the record it writes, so this resolves a record
+        without anyone recording the link by hand: the company ``ensure_legal_entity(entity,
+        key=entity.id)`` made is ``find(ErpObject.COMPANY, entity.id)``. ``kind`` is one of
+        ``COMPANY``, ``CUSTOMER``, ``SERVICE``, ``EMPLOYEE``, ``PROJECT`` and ``TASK``; the
+        reference answered is the one the write answered (same ``object_type`` and
+        ``external_id``).
+
+        None means no write of ``kind`` used ``key`` (or the record was deleted in the ERP);
+        a key used for another kind is not found. Raises ``RequestRejected`` with reason
+        ``unsupported`` for any other ``kind``, and ``SystemUnavailable`` as every call does.
+        """
+
+    @abstractmethod
+    def change_source(self, object_type: str) -> ChangeSource:
+        """The feed of changed records of ``object_type``, for a ``polling.Poller``."""

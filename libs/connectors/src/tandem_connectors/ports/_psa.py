@@ -1,0 +1,132 @@
+"""The PSA / resource-management port: delivery, staffing, time and expenses."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from tandem_connectors.polling import ChangeSource
+from tandem_connectors.ports._common import Written
+from tandem_contracts import Money
+from tandem_contracts.entities import Project
+
+__all__ = ["AbstractPsa", "PsaExpense", "PsaTimeEntry", "PsaTimesheet"]
+
+
+@dataclass(frozen=True, slots=True)
+class PsaTimeEntry:
+    """A time entry as the PSA holds it now (PSA ids; ``worker_id`` is the worker it names).
+
+    The PSA knows no legal entities: the consuming service completes the canonical
+    ``TimeEntry`` from its own reference data.
+    """
+
+    external_id: str
+    version: int
+    revision: int
+    status: str
+    resource_id: str
+    worker_id: str | None
+    role_id: str | None
+    project_id: str
+    task_id: str | None
+    timesheet_id: str | None
+    work_date: date
+    minutes: int
+    billable: bool
+    bill_rate: Money | None
+    notes: str | None
+    updated_at: datetime
+    adjustment_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PsaTimesheet:
+    """A timesheet version as the PSA sent it (PSA ids; ``worker_id`` is the worker it names).
+
+    ``entry_ids`` are the entries this version holds (those a submission took, in the PSA's
+    order); ``AbstractPsa.timesheet_entries`` reads them.
+    """
+
+    external_id: str
+    version: int
+    status: str
+    resource_id: str
+    worker_id: str | None
+    period_start: date
+    period_end: date
+    entry_ids: tuple[str, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PsaExpense:
+    """An expense as the PSA holds it now (PSA ids; ``worker_id`` is the worker it names)."""
+
+    external_id: str
+    version: int
+    status: str
+    resource_id: str
+    worker_id: str | None
+    project_id: str
+    expense_date: date
+    category: str
+    amount: Money
+    billable: bool
+    markup_multiplier: Decimal
+    receipt_ref: str | None
+    updated_at: datetime
+
+
+class AbstractPsa(ABC):
+    """The professional-services / resource-management system: delivery, staffing, time."""
+
+    instance: str
+
+    @abstractmethod
+    async def create_project(self, project: Project, *, key: str) -> Written:
+        """Create the delivery project (with the ERP-minted code, when known)."""
+
+    @abstractmethod
+    async def activate_project(self, project: str, *, key: str) -> Written:
+        """Open the project for time and expense entry."""
+
+    @abstractmethod
+    async def time_entry(self, external_id: str) -> PsaTimeEntry:
+        """The time entry as the PSA holds it now; ``NotFound`` if it does not exist."""
+
+    @abstractmethod
+    async def time_entries(
+        self, *, status: str | None, project: str | None, start: date, end: date
+    ) -> list[PsaTimeEntry]:
+        """Entries worked in [start, end] (by status and project), for reconciliation."""
+
+    @abstractmethod
+    def change_source(self, feed: str) -> ChangeSource:
+        """The changed records of ``feed`` (``time-entries``, ``expenses``, ``timesheets``),
+        for a ``polling.Poller``; a record may show up again (at-least-once)."""
+
+    @abstractmethod
+    async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
+        """One record of ``feed`` in this PSA's own shape (to land it again when repairing)."""
+
+    @abstractmethod
+    async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
+        """A time-entry record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def read_expense(self, record: Mapping[str, Any]) -> PsaExpense:
+        """An expense record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def read_timesheet(self, record: Mapping[str, Any]) -> PsaTimesheet:
+        """A timesheet record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def timesheet_entries(self, sheet: PsaTimesheet) -> list[PsaTimeEntry]:
+        """The entries of ``sheet.entry_ids``, in that order, as the PSA holds them now;
+        ``NotFound`` if one no longer exists."""
