@@ -105,7 +105,8 @@ def _ingest(
     """The two loops of one source: poll its feeds; turn what landed into events."""
     settings, pool, stopping = resources.settings, resources.pool, resources.stopping
     system, instance = source.system, source.instance
-    feeds = [(feed, source.changes(feed.name)) for feed in source.inbound.feeds]
+    changes = source.changes
+    feeds = [(feed, changes(feed.name)) for feed in source.inbound.feeds] if changes else []
     lag = timedelta(seconds=settings.poll_lag_s)
 
     async def poll() -> int:
@@ -119,10 +120,10 @@ def _ingest(
             total += settled
         return total
 
-    return [
-        every(settings.ingest_interval_s, stopping, ingest, f"ingest {system}/{instance}"),
-        every(settings.poll_interval_s, stopping, poll, f"poll {system}/{instance}"),
-    ]
+    loops = [every(settings.ingest_interval_s, stopping, ingest, f"ingest {system}/{instance}")]
+    if feeds:
+        loops.append(every(settings.poll_interval_s, stopping, poll, f"poll {system}/{instance}"))
+    return loops
 
 
 async def every(

@@ -66,12 +66,16 @@ class InboundSource:
 
     inbound: Inbound
     instance: str
-    changes: Callable[[str], ChangeSource]
-    """The change source of a feed (by its name), to poll."""
     ingestion: Callable[[DbConnection], Ingestion]
     """The ingestion of one pass, on the pass's connection."""
+    changes: Callable[[str], ChangeSource] | None = None
+    """The change source of a feed (by its name), to poll; needed when it has feeds."""
     webhook_secret: SecretStr = field(default_factory=lambda: SecretStr(""))
     """Its webhooks' signing secret; empty refuses every webhook of this instance."""
+
+    def __post_init__(self) -> None:
+        if self.inbound.feeds and self.changes is None:
+            raise ValueError(f"{self.system}/{self.instance} has feeds but no change source")
 
     @property
     def system(self) -> str:

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -47,7 +46,13 @@ def build_tracer_provider(service_name: str, environ: Mapping[str, str]) -> Trac
 
 
 def configure_telemetry(service_name: str) -> TracerProvider | None:
-    """Install the global tracer provider and instrument aio-pika and asyncpg, once."""
+    """Install the global tracer provider and instrument asyncpg, once.
+
+    Messaging is traced by the runtime itself (``tandem_messaging``): the trace context is
+    stored with the outbox row and re-injected by the relay, which no broker-client
+    instrumentation can do. aio-pika's instrumentation is therefore not installed: a second
+    mechanism would double every publish and consume span and rewrite ``traceparent``.
+    """
     if _State.configured:
         return _State.provider
     _State.configured = True
@@ -56,7 +61,6 @@ def configure_telemetry(service_name: str) -> TracerProvider | None:
         logger.info("OpenTelemetry disabled by OTEL_SDK_DISABLED")
         return None
     trace.set_tracer_provider(provider)
-    AioPikaInstrumentor().instrument(tracer_provider=provider)
     AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
     _State.provider = provider
     return provider

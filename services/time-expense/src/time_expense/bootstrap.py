@@ -124,9 +124,9 @@ def _psa_source(
     return InboundSource(
         PSA_INBOUND,
         name,
-        psa.change_source,
         ingestion,
-        settings.psa_instances[name].webhook_secret,
+        changes=psa.change_source,
+        webhook_secret=settings.psa_instances[name].webhook_secret,
     )
 
 

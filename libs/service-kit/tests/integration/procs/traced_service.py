@@ -4,7 +4,8 @@ Roles:
   origin   start a trace, commit OpportunityLost to the outbox, relay it, exit
   first    consume OpportunityLost, publish ProjectClosedForTime via the outbox, relay it
   second   consume ProjectClosedForTime and record the effect
-Spans are exported over OTLP/HTTP, one at a time, to the endpoint given.
+Tracing is set up as every Tandem process sets it up (``configure_telemetry``, from the
+standard ``OTEL_*`` variables the test gives), and flushed on the way out.
 """
 
 import asyncio
@@ -15,22 +16,13 @@ from typing import Any
 import aio_pika
 import asyncpg
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tandem_contracts import Envelope, Producer
 from tandem_contracts.events import OpportunityLost, ProjectClosedForTime
 from tandem_messaging import Consumer, HandlerContext, Outbox, OutboxRelay, Router
+from tandem_service_kit import configure_telemetry, shutdown_telemetry
 
 AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-
-
-def setup_tracing(role: str, endpoint: str) -> None:
-    provider = TracerProvider(resource=Resource.create({"service.name": f"trace-{role}"}))
-    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    trace.set_tracer_provider(provider)
 
 
 async def origin(pool: asyncpg.Pool, amqp: aio_pika.abc.AbstractConnection) -> None:
@@ -80,8 +72,7 @@ def second_router() -> Router:
     return router
 
 
-async def main(role: str, database_url: str, amqp_url: str, endpoint: str) -> None:
-    setup_tracing(role, endpoint)
+async def main(role: str, database_url: str, amqp_url: str) -> None:
     pool = await asyncpg.create_pool(database_url)
     amqp = await aio_pika.connect_robust(amqp_url)
     try:
@@ -98,4 +89,8 @@ async def main(role: str, database_url: str, amqp_url: str, endpoint: str) -> No
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    configure_telemetry(f"trace-{sys.argv[1]}")
+    try:
+        asyncio.run(main(*sys.argv[1:4]))
+    finally:
+        shutdown_telemetry()
