@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +11,7 @@ import pytest
 from tandem_contracts import Envelope, Producer, SystemKind, encode
 from tandem_contracts.events import OpportunityLost
 from tandem_messaging import MIGRATIONS, ConsumerSettings, declare_events_exchange
+from tandem_testing import eventually
 
 
 async def apply_runtime_migrations(database_url: str) -> None:
@@ -22,17 +21,6 @@ async def apply_runtime_migrations(database_url: str) -> None:
             await connection.execute(path.read_text())
     finally:
         await connection.close()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[object]], *, within: float = 20.0, what: str = "condition"
-) -> None:
-    """Poll ``check`` until it holds; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(name="eventually")

@@ -131,12 +131,13 @@ async def _translate(ingestion: Ingestion, rows: Sequence[Landed]) -> _Pass:
     done = _Pass([], [], {}, {}, [])
     blocked: dict[str, str] = {}  # order key -> why its records wait
     for landed in rows:
-        key = ingestion.order_key(landed)
-        if key in blocked:
-            if ingestion.acts_on(landed):  # waits behind the first
-                done.waiting[landed.sequence] = blocked[key]
-            continue
+        key = ""
         try:
+            key = ingestion.order_key(landed)
+            if key in blocked:
+                if ingestion.acts_on(landed):  # waits behind the first
+                    done.waiting[landed.sequence] = blocked[key]
+                continue
             envelopes = await ingestion.translate(landed)
         except RecordWaits as waits:
             blocked[key] = done.waiting[landed.sequence] = str(waits)

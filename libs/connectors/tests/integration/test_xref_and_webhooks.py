@@ -4,7 +4,13 @@ import time
 
 import pytest
 
-from tandem_connectors.webhooks import WebhookRejected, accept_webhook, sign
+from tandem_connectors.webhooks import (
+    WebhookEvent,
+    WebhookRejected,
+    accept_webhook,
+    read_webhook_event,
+    sign,
+)
 from tandem_connectors.xref import CrossReferences, XrefConflict
 from tandem_contracts import ExternalRef, SystemKind
 
@@ -61,6 +67,55 @@ async def test_a_failed_sync_is_recorded_on_the_link(pool) -> None:
     assert (row["sync_status"], row["code"]) == ("failed", "period_closed")
 
 
+async def test_a_transaction_reads_its_own_links_and_unlinks(pool) -> None:
+    async with pool.acquire() as db, db.transaction():
+        xref = CrossReferences(db)
+        assert await xref.external_id("project", "prj-1", **ERP_US) is None  # remembered
+        assert await xref.canonical_id("project", **ERP_US, external_id="17") is None
+        await xref.link("project", "prj-1", ref("17"))
+        assert await xref.external_id("project", "prj-1", **ERP_US) == "17"
+        assert await xref.canonical_id("project", **ERP_US, external_id="17") == "prj-1"
+        assert await xref.unlink("project", "prj-1", **ERP_US)
+        assert await xref.external_id("project", "prj-1", **ERP_US) is None
+        assert await xref.canonical_id("project", **ERP_US, external_id="17") is None
+        assert not await xref.unlink("project", "prj-1", **ERP_US)
+        # Each read goes to the database once per object: another object's write is not seen.
+        assert await xref.external_id("project", "prj-2", **ERP_US) is None
+        await CrossReferences(db).link("project", "prj-2", ref("18"))
+        assert await xref.external_id("project", "prj-2", **ERP_US) is None
+        assert await CrossReferences(db).external_id("project", "prj-2", **ERP_US) == "18"
+        count = await db.fetchval("SELECT count(*) FROM connectors.external_refs")
+    assert count == 1
+
+
+async def test_one_entity_named_for_two_records_in_one_batch_keeps_neither(pool) -> None:
+    async with pool.acquire() as db:
+        xref = CrossReferences(db)
+        with pytest.raises(XrefConflict):
+            await xref.link_many("project", [("prj-1", ref("17")), ("prj-1", ref("18"))])
+        with pytest.raises(XrefConflict, match="named for both"):
+            await xref.link_many("project", [("prj-1", ref("17")), ("prj-2", ref("17"))])
+        count = await db.fetchval("SELECT count(*) FROM connectors.external_refs")
+    assert count == 0
+
+
+async def test_a_link_made_by_hand_is_audited_with_who_and_why(pool) -> None:
+    async with pool.acquire() as db:
+        xref = CrossReferences(db)
+        await xref.link_by_hand("project", "prj-1", ref("17"), actor="ops@acme", why="ticket 42")
+        with pytest.raises(XrefConflict):  # the record is prj-1's: nothing audited
+            await xref.link_by_hand("project", "prj-2", ref("17"), actor="ops@acme", why="typo")
+        audit = await db.fetch(
+            "SELECT canonical_type, canonical_id, system, instance, object_type, external_id,"
+            " actor, reason FROM connectors.link_audit"
+        )
+        linked = await CrossReferences(db).canonical_id("project", **ERP_US, external_id="17")
+    assert [tuple(row) for row in audit] == [
+        ("project", "prj-1", "erp", "tryton-us", "project.work", "17", "ops@acme", "ticket 42")
+    ]
+    assert linked == "prj-1"
+
+
 SECRET = b"psa-webhook-secret"
 BODY = b'{"event":"time_entry:approved","id":"te-1"}'
 
@@ -105,3 +160,45 @@ async def test_unsigned_forged_tampered_or_stale_webhooks_are_refused(
         count = await db.fetchval("SELECT count(*) FROM connectors.webhook_deliveries")
     assert refused.value.reason == reason
     assert count == 0
+
+
+async def test_a_webhook_is_refused_while_no_secret_is_configured(pool) -> None:
+    # Signed with the empty key, it would verify against an unset secret: refused all the same.
+    headers = signed(secret=b"")
+    async with pool.acquire() as db:
+        with pytest.raises(WebhookRejected) as refused:
+            await accept_webhook(
+                db, system="psa", instance="kantata-acme", secret=b"", body=BODY, headers=headers
+            )
+        count = await db.fetchval("SELECT count(*) FROM connectors.webhook_deliveries")
+    assert refused.value.reason == "not_configured"
+    assert count == 0
+
+
+def test_a_webhook_event_is_its_subject_type_and_record() -> None:
+    body = b'{"subject": {"type": "time_entry"}, "data": {"id": "te-1", "version": 3, "x": 1}}'
+    assert read_webhook_event(body) == WebhookEvent(
+        "time_entry", {"id": "te-1", "version": 3, "x": 1}
+    )
+    assert read_webhook_event(b'{"data": {"id": "te-1", "version": 1}}').subject_type == ""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b'[{"data": {"id": "te-1", "version": 1}}]',
+        b'{"subject": {"type": "time_entry"}}',
+        b'{"data": ["te-1", 1]}',
+        b'{"data": {"id": 17, "version": 1}}',
+        b'{"data": {"id": "te-1"}}',
+        b'{"data": {"id": "te-1", "version": "1"}}',
+        b'{"data": {"id": "te-1", "version": 1.0}}',
+        b'{"data": {"id": "te-1", "version": true}}',
+    ],
+)
+def test_a_malformed_webhook_body_is_refused(body: bytes) -> None:
+    with pytest.raises(WebhookRejected) as refused:
+        read_webhook_event(body)
+    assert refused.value.reason == "malformed"

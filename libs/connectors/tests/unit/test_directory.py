@@ -28,11 +28,11 @@ class Clock:
         return self.now
 
 
-def directory(clock: Clock | None = None, **by_legal_entity: Instance) -> ErpDirectory:
-    """A directory over two fake ERPs, routing by region unless an entity has its own rule."""
-    router = InstanceRouter(
-        "erp", by_legal_entity=by_legal_entity, by_region={"us": US, "eu": EU}
-    )
+def directory(
+    *, clock: Clock | None = None, routes: dict[str, Instance] | None = None
+) -> ErpDirectory:
+    """A directory over two fake ERPs, routing by region unless an entity has its own route."""
+    router = InstanceRouter("erp", by_legal_entity=routes or {}, by_region={"us": US, "eu": EU})
     erps = {"tryton-us": FakeErp(instance="tryton-us"), "tryton-eu": FakeErp(instance="tryton-eu")}
     return ErpDirectory(router, erps, miss_ttl_s=30.0, clock=clock or Clock())
 
@@ -51,7 +51,7 @@ def ref(object_type: str, external_id: str) -> ExternalRef:
 
 
 def test_an_entity_is_served_by_its_own_route_else_its_region_and_never_outside_it() -> None:
-    erps = directory(**{"le-uk": EU})
+    erps = directory(routes={"le-uk": EU})
     us = erps.target("le-us", "us")
     assert (us.instance, us.erp) == ("tryton-us", erps.adapters["tryton-us"])
     assert erps.target("le-de", "eu").instance == "tryton-eu"
@@ -59,7 +59,7 @@ def test_an_entity_is_served_by_its_own_route_else_its_region_and_never_outside_
     with pytest.raises(NoRoute):
         erps.target("le-in", "apac")
     with pytest.raises(ResidencyViolation):  # an entity pointed at an instance outside its region
-        directory(**{"le-de": US}).target("le-de", "eu")
+        directory(routes={"le-de": US}).target("le-de", "eu")
 
 
 async def test_a_linked_company_is_answered_without_asking_the_erp() -> None:
@@ -83,7 +83,7 @@ async def test_a_company_made_under_the_entity_key_is_found_and_linked_once() ->
 
 async def test_a_missing_company_is_asked_for_again_only_after_the_miss_ttl() -> None:
     clock = Clock()
-    erps, refs = directory(clock), FakeCrossReferences()
+    erps, refs = directory(clock=clock), FakeCrossReferences()
     target, erp = erps.target("le-us", "us"), erp_of(erps, "tryton-us")
     assert await erps.company(refs, target, "le-us") is None
     # A burst of postings for the entity within the TTL: the ERP is asked once.
@@ -109,7 +109,7 @@ async def test_a_miss_in_one_instance_does_not_hide_the_entity_in_another() -> N
 
 async def test_a_company_linked_by_hand_is_audited_and_ends_a_remembered_miss() -> None:
     clock = Clock()
-    erps, refs = directory(clock), FakeCrossReferences()
+    erps, refs = directory(clock=clock), FakeCrossReferences()
     target = erps.target("le-us", "us")
     assert await erps.company(refs, target, "le-us") is None
     linked = await erps.link_company(

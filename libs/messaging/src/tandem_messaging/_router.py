@@ -153,7 +153,6 @@ class Router:
     """What orders deliveries (default: the subject id); e.g. the worker, so that one worker's
     entries are handled in arrival order. Subject versions are still enforced by the inbox."""
     unit_of_work: Callable[[DbConnection], Any] = field(default=lambda _: _NoUnitOfWork())
-    bound: bool = False
 
     def handles(self, *models: type[Event]) -> Callable[[T], T]:
         """Register the decorated coroutine as the handler of ``models``."""
@@ -201,7 +200,6 @@ class Router:
             models=dict(self.models),
             on_parked=_inject(self.on_parked, 3, deps) if self.on_parked else None,
             unit_of_work=unit_of_work or self.unit_of_work,
-            bound=True,
         )
 
     def bindings(self, regions: Sequence[str] = ("*",)) -> list[str]:

@@ -142,7 +142,7 @@ async def test_work_deferred_to_one_callable_is_flushed_once_for_the_transaction
         async def write(self, items: list[int]) -> None:
             calls.append(items)
 
-    writer, scope = Writer(), TransactionScope()
+    writer, scope = Writer(), TransactionScope[int]()
     for item in (1, 2, 3):
         scope.defer(writer.write, item)  # a new bound method each time: still one batch
     await scope.finish()

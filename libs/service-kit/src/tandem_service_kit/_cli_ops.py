@@ -11,6 +11,7 @@ from uuid import UUID
 
 import aio_pika
 import asyncpg
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -26,12 +27,15 @@ __all__ = [
 
 
 class CliSettings(BaseSettings):
-    """Where the CLI finds PostgreSQL and the broker (``TANDEM_DATABASE_URL`` / ``_AMQP_URL``)."""
+    """Where the CLI finds PostgreSQL and the broker (``TANDEM_DATABASE_URL`` / ``_AMQP_URL``),
+    and a service's API with the key it calls it with (``TANDEM_API_URL`` / ``_API_KEY``)."""
 
     model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore", env_ignore_empty=True)
 
     database_url: str = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: SecretStr | None = None
 
 
 class ParkedRow(Protocol):

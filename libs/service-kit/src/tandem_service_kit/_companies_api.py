@@ -19,6 +19,9 @@ from tandem_service_kit._service import Wiring
 __all__ = ["CompanyLink", "CompanyLinkCreate", "companies_router"]
 
 Text = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
+# Module level: the routes' annotations are strings (postponed), resolved in this namespace.
+Reader = Annotated[Principal, Depends(require_scopes("links:read"))]
+Writer = Annotated[Principal, Depends(require_scopes("links:write"))]
 
 
 class CompanyLinkCreate(BaseModel):
@@ -42,12 +45,10 @@ class CompanyLink(BaseModel):
 def companies_router() -> APIRouter:
     """The routes of services that write to an ERP."""
     router = APIRouter(prefix="/v1/legal-entities", tags=["erp links"])
-    reader = Annotated[Principal, Depends(require_scopes("links:read"))]
-    writer = Annotated[Principal, Depends(require_scopes("links:write"))]
 
     @router.get("/{legal_entity_id}/erp-company")
     async def read_company_link(
-        legal_entity_id: str, instance: str, request: Request, pool: PoolDep, caller: reader
+        legal_entity_id: str, instance: str, request: Request, pool: PoolDep, caller: Reader
     ) -> CompanyLink:
         """Read which company of an ERP instance a legal entity is linked to."""
         _directory(request, instance)
@@ -67,7 +68,7 @@ def companies_router() -> APIRouter:
         request: Request,
         pool: PoolDep,
         broker: BrokerDep,
-        caller: writer,
+        caller: Writer,
     ) -> CompanyLink:
         """Link a legal entity to its ERP company (audited: who and why); release the work
         that waited for it."""

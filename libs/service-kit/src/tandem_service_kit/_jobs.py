@@ -23,7 +23,14 @@ _UNLOCK = "SELECT pg_advisory_unlock($1::int, hashtext($2))"
 _PING = "SELECT 1"
 _TIMEOUT_S = 5.0  # a database that does not answer within this is treated as gone
 # Whatever these say, the leader's session (and with it the lock) can no longer be trusted.
-_CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# (InternalClientError: a ping sent as the server's termination notice arrives.)
+_CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 _KEBAB = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
 

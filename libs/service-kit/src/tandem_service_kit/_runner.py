@@ -81,22 +81,31 @@ async def _roles(
         )  # fmt: skip
         await stack.enter_async_context(consumer)
         checks["consumer"] = lambda: consumer.running
-
-        async def sweep() -> int:
-            return await release_satisfied(pool, connection, consume.queue)
-
-        jobs.append(Job("release-satisfied", _SWEEP_S, sweep, initial_delay_s=_SWEEP_S))
-        if wiring.erp_directory is not None:
-            erps = wiring.erp_directory
-
-            async def find_companies() -> int:
-                return await resolve_companies(pool, connection, consume.queue, erps)
-
-            jobs.append(Job("resolve-erp-companies", _COMPANIES_S, find_companies))
+    if wiring.consume is not None:  # whichever process schedules, not only the consuming one
+        jobs += _consumer_jobs(wiring, resources, wiring.consume.queue)
     if "schedule" in roles and jobs:
         scheduler = Scheduler(pool, settings.database_url, settings.service_name, jobs)
         loops.append(scheduler.run(stopping))
     return loops, checks
+
+
+def _consumer_jobs(wiring: Wiring, resources: WorkerResources[Any], queue: str) -> list[Job]:
+    """The kit's own jobs for a service with a consumer: release what waits for a dependency
+    already met (a crash between commit and release), find ERP companies by their key."""
+    pool, connection = resources.pool, resources.connection
+
+    async def sweep() -> int:
+        return await release_satisfied(pool, connection, queue)
+
+    jobs = [Job("release-satisfied", _SWEEP_S, sweep, initial_delay_s=_SWEEP_S)]
+    erps = wiring.erp_directory
+    if erps is not None:
+
+        async def find_companies() -> int:
+            return await resolve_companies(pool, connection, queue, erps)
+
+        jobs.append(Job("resolve-erp-companies", _COMPANIES_S, find_companies))
+    return jobs
 
 
 def _ingest(

@@ -4,6 +4,12 @@
     tandem parked show ID [--json]
     tandem parked discard --actor A --why W (--id UUID [--id ...] | --consumer C [...] | --all)
     tandem replay --actor A --why W (--id UUID [--id ...] | --consumer C [...] | --all)
+    tandem erp-company link --legal-entity LE --instance I --company C --why W [--api URL]
+    tandem erp-company show --legal-entity LE --instance I [--api URL]
+
+The parking-lot commands use the database and broker of ``TANDEM_DATABASE_URL`` /
+``TANDEM_AMQP_URL``; ``erp-company`` calls a service's API (``--api`` or ``TANDEM_API_URL``)
+with ``TANDEM_API_KEY``, so the link is audited with that key's identity.
 
 Exit codes: 0 done, 1 nothing matched, 2 usage error, 3 the operation failed.
 """
@@ -18,6 +24,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from tandem_service_kit._cli_companies import add_company_commands, run_company_command
 from tandem_service_kit._cli_ops import CliOps, CliSettings, messaging_ops
 from tandem_service_kit._cli_output import (
     detail_json,
@@ -106,13 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parked(commands)
     replay = commands.add_parser("replay", help="republish parked messages to their consumer")
     _add_selection(replay, "replays")
+    add_company_commands(commands)
     return parser
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
-    selects = args.command == "replay" or args.action == "discard"
+    selects = args.command == "replay" or getattr(args, "action", None) == "discard"
     if selects and not args.consumer and (args.reason or args.event_type):
         parser.error("--reason and --event-type narrow --consumer; give --consumer too")
     return args
@@ -172,12 +180,27 @@ async def _replay(args: argparse.Namespace, ops: CliOps, settings: CliSettings) 
     return EXIT_OK
 
 
+async def _company(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    status, text = await run_company_command(args, args.api or settings.api_url, key)
+    if status == 404 and args.action == "show":
+        _err(text)
+        return EXIT_NOTHING
+    if status >= 400:
+        _err(f"{args.command} {args.action} refused ({status}): {text}")
+        return EXIT_FAILED
+    _out(text)
+    return EXIT_OK
+
+
 _Command = Callable[[argparse.Namespace, CliOps, CliSettings], Coroutine[None, None, int]]
 _COMMANDS: dict[tuple[str, str | None], _Command] = {
     ("parked", "list"): _list,
     ("parked", "show"): _show,
     ("parked", "discard"): _discard,
     ("replay", None): _replay,
+    ("erp-company", "link"): _company,
+    ("erp-company", "show"): _company,
 }
 
 

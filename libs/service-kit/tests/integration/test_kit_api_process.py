@@ -4,11 +4,12 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 import textwrap
 
 import httpx
+
+from tandem_testing import free_port
 
 API = textwrap.dedent(
     """
@@ -23,13 +24,6 @@ API = textwrap.dedent(
 )
 
 DEADLINE_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def read_until_serving(stream: asyncio.StreamReader) -> list[bytes]:

@@ -53,15 +53,6 @@ AUDIT = """
 SELECT canonical_type, canonical_id, system, instance, object_type, external_id, actor, reason
 FROM connectors.link_audit ORDER BY id
 """
-# A kit bug, to be fixed in _companies_api.py: the route signatures name local aliases.
-ROUTES_BROKEN = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "companies_router's `reader`/`writer` are local names, unresolvable under `from "
-        "__future__ import annotations`: FastAPI takes `caller` for a required query parameter, "
-        "so every /v1/legal-entities request is 422 (and app.openapi() raises)"
-    ),
-)
 DE = LegalEntity(
     id="le-de", name="Acme DE", country="DE", functional_currency="EUR", data_residency_region="eu"
 )
@@ -198,7 +189,6 @@ async def _equal(value: Any, expected: object) -> bool:
     return bool(await value == expected)
 
 
-@ROUTES_BROKEN
 async def test_a_link_by_hand_is_audited_and_releases_what_waited(desk: Desk) -> None:
     linked = await desk.link("le-de", "c-7")
 
@@ -219,7 +209,6 @@ async def test_a_link_by_hand_is_audited_and_releases_what_waited(desk: Desk) ->
     assert (read.status_code, read.json()["company"]) == (200, "c-7")
 
 
-@ROUTES_BROKEN
 async def test_linking_needs_the_scope(desk: Desk) -> None:
     refused = await desk.link("le-de", "c-7", key=READER)
     anonymous = await desk.client.put(
@@ -235,7 +224,6 @@ async def test_linking_needs_the_scope(desk: Desk) -> None:
     assert await desk.parked() == [("parked", WAITS_FOR)]
 
 
-@ROUTES_BROKEN
 async def test_a_company_linked_to_another_entity_is_409(desk: Desk) -> None:
     assert (await desk.link("le-fr", "c-7")).status_code == 200
 
@@ -253,7 +241,6 @@ async def test_a_company_linked_to_another_entity_is_409(desk: Desk) -> None:
     assert await desk.parked() == [("parked", WAITS_FOR)]
 
 
-@ROUTES_BROKEN
 async def test_an_unknown_erp_instance_is_404(desk: Desk) -> None:
     put = await desk.link("le-de", "c-7", instance="erp-elsewhere")
     get = await desk.read("le-de", instance="erp-elsewhere")

@@ -35,11 +35,13 @@ DELIVERIES = "SELECT delivery_id FROM connectors.webhook_deliveries ORDER BY del
 
 
 def not_in_the_api(_: object) -> NoReturn:
-    raise AssertionError("polling and ingestion belong to the worker")
+    raise AssertionError("ingestion belongs to the worker")
 
 
 def source(instance: str, secret: bytes) -> InboundSource:
-    return InboundSource(PSA, instance, not_in_the_api, not_in_the_api, SecretStr(secret.decode()))
+    return InboundSource(
+        PSA, instance, ingestion=not_in_the_api, webhook_secret=SecretStr(secret.decode())
+    )
 
 
 async def wire(resources: Resources[ServiceSettings]) -> Wiring:

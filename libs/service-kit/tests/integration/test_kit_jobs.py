@@ -2,13 +2,14 @@
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
 from prometheus_client import CollectorRegistry
 
 from tandem_service_kit import Job, JobMetrics, Scheduler
+from tandem_testing import eventually
 
 DEADLINE_S = 10.0
 CLOSED_PORT_DATABASE = "postgresql://postgres:postgres@127.0.0.1:1/postgres"
@@ -17,15 +18,6 @@ SELECT pid FROM pg_locks
 WHERE locktype = 'advisory' AND granted
   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
-
-
-async def eventually(check: Callable[[], bool], within: float = DEADLINE_S) -> None:
-    """Poll ``check`` until it holds, failing after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.01)
 
 
 class Counted:
@@ -203,7 +195,9 @@ async def test_a_leader_whose_connection_is_killed_hands_over(database_url: str)
     admin = await asyncpg.connect(database_url)
     try:
         async with running(one):
-            await eventually(lambda: len(first.starts) >= 2)
+            # Polled closely, so the kill lands just after a run, between two pings (a kill
+            # landing on a ping is the next test's).
+            await eventually(lambda: len(first.starts) >= 2, every=0.01)
             async with running(two):
                 # The server drops the leader's session, as a database restart would.
                 holders = await admin.fetch(LEADER_PID)
@@ -217,6 +211,40 @@ async def test_a_leader_whose_connection_is_killed_hands_over(database_url: str)
                 assert len(first.starts) == runs_of_the_old_leader
     finally:
         await admin.close()
+
+
+async def test_a_leader_whose_connection_is_killed_during_a_ping_leads_again(
+    database_url: str,
+) -> None:
+    # A job every millisecond: the leader pings its lock connection all the time, so each kill
+    # lands on a ping or just before one.
+    job = Counted()
+    one = scheduler(database_url, Job("tick", 0.001, job), retry_s=0.01)
+    admin = await asyncpg.connect(database_url)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(one.run(stopping))
+    killed: set[int] = set()
+    holders: list[int] = []
+
+    async def leading_anew() -> bool:
+        holders[:] = [row["pid"] for row in await admin.fetch(LEADER_PID)]
+        return task.done() or (one.is_leader and holders[:1] != [] and holders[0] not in killed)
+
+    try:
+        for _ in range(10):
+            await eventually(leading_anew, within=DEADLINE_S, what="leadership on a new session")
+            assert not task.done(), "the scheduler ended when its session was killed"
+            # The server drops the leader's session, as a database restart would.
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", holders[0])
+            killed.add(holders[0])
+        await eventually(leading_anew, within=DEADLINE_S, what="leadership on a new session")
+        assert not task.done(), "the scheduler ended when its session was killed"
+    finally:
+        stopping.set()
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), DEADLINE_S)
+        await admin.close()
+    assert len(killed) == 10
+    assert job.starts
 
 
 async def test_without_a_database_nobody_leads_and_stopping_still_works() -> None:

@@ -1,8 +1,6 @@
 """The parking lot over HTTP against real PostgreSQL, RabbitMQ and the messaging runtime."""
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +26,7 @@ from tandem_messaging import (
 )
 from tandem_service_kit import Authenticator, ServiceSettings, apply_migrations, parking_router
 from tandem_service_kit._problems import install_problem_handlers
+from tandem_testing import eventually
 
 READER = "tk_parked_reader_5f1e2d"
 OPERATOR = "tk_parked_operator_9a8b7c"
@@ -39,15 +38,6 @@ EFFECT = "INSERT INTO effects (event_id, subject) VALUES ($1, $2)"
 AUDIT = """
 SELECT id, actor, reason, action, message_ids FROM messaging.replay_audit ORDER BY replayed_at
 """
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 20) -> None:
-    """Poll ``check`` until it holds; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def lost(key: str) -> Envelope[OpportunityLost]:
@@ -150,7 +140,7 @@ async def lot(database_url: str, amqp_url: str) -> AsyncIterator[Lot]:
             ):
                 # Three opportunities for an unknown customer, one time entry on a closed project.
                 await publish(broker, lost("opp-1"), lost("opp-2"), lost("opp-3"), APPROVED)
-                await eventually(lambda: _parked(pool, 4), "four parked messages")
+                await eventually(lambda: _parked(pool, 4), what="four parked messages")
                 yield parked
 
 
@@ -241,7 +231,7 @@ async def test_a_replay_is_handled_and_audited_with_the_callers_subject(lot: Lot
     result = response.json()
     assert (result["count"], result["ids"]) == (1, [entry["id"]])
     # The consumer handles it this time: its effect is committed.
-    await eventually(lambda: _has(lot, APPROVED.payload.entry.id), "the replayed effect")
+    await eventually(lambda: _has(lot, APPROVED.payload.entry.id), what="the replayed effect")
     [audit] = await lot.pool.fetch(AUDIT)
     assert (audit["actor"], audit["reason"], audit["action"]) == (
         lot.operator,

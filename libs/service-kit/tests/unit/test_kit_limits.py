@@ -199,6 +199,55 @@ async def test_addresses_are_counted_apart() -> None:
         assert (await two.get("/v1/ping")).status_code == 200
 
 
+async def test_a_prefix_with_a_smaller_limit_refuses_sooner_than_the_default() -> None:
+    app = build_app(rate_limit="4/minute", rate_limits={"/v1/raw/": "2/minute"})
+    async with client_for(app) as client:
+        raw = [await client.post(f"/v1/raw/{n}", content=b"r") for n in range(3)]
+        pings = [await client.get("/v1/ping") for _ in range(5)]
+
+    assert [answer.status_code for answer in raw] == [200, 200, 429]
+    assert "2 per 1 minute" in raw[-1].json()["detail"]
+    assert [answer.status_code for answer in pings] == [200, 200, 200, 200, 429]
+    assert "4 per 1 minute" in pings[-1].json()["detail"]
+
+
+async def test_a_prefix_is_counted_apart_from_the_default_for_the_same_client() -> None:
+    app = build_app(rate_limit="2/minute", rate_limits={"/v1/raw/": "3/minute"})
+    key = {"X-API-Key": "key-a"}
+    async with client_for(app) as client:
+        # The client uses up its default allowance; its prefix allowance is untouched.
+        pings = [await client.get("/v1/ping", headers=key) for _ in range(3)]
+        raw = [await client.post("/v1/raw/a", content=b"r", headers=key) for _ in range(4)]
+        # And the other way round: the exhausted prefix leaves the default as it was.
+        ping_again = await client.get("/v1/ping", headers=key)
+        other_client = await client.post("/v1/raw/a", content=b"r", headers={"X-API-Key": "b"})
+
+    assert [answer.status_code for answer in pings] == [200, 200, 429]
+    assert [answer.status_code for answer in raw] == [200, 200, 200, 429]
+    assert ping_again.status_code == 429
+    assert other_client.status_code == 200
+
+
+async def test_the_longest_matching_prefix_sets_the_rate_limit() -> None:
+    limits = {"/v1/raw/": "5/minute", "/v1/raw/tiny/": "1/minute"}
+    async with client_for(build_app(rate_limits=limits)) as client:
+        tiny = [await client.post("/v1/raw/tiny/1", content=b"t") for _ in range(2)]
+        elsewhere = [await client.post("/v1/raw/other", content=b"o") for _ in range(5)]
+
+    assert [answer.status_code for answer in tiny] == [200, 429]
+    assert [answer.status_code for answer in elsewhere] == [200] * 5
+
+
+async def test_probes_and_scrapes_are_never_limited_by_a_prefix_either() -> None:
+    async with client_for(build_app(rate_limits={"/": "1/minute"})) as client:
+        answers = [await client.get("/healthz") for _ in range(3)]
+        await client.get("/v1/ping")
+        refused = await client.get("/v1/ping")
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert refused.status_code == 429
+
+
 async def test_probes_and_scrapes_are_never_limited() -> None:
     async with client_for(build_app(rate_limit="1/minute")) as client:
         await client.get("/v1/ping")
@@ -250,6 +299,37 @@ def test_limit_settings_are_read_from_the_environment(monkeypatch: pytest.Monkey
 def test_an_invalid_rate_limit_is_refused(value: str) -> None:
     with pytest.raises(ValidationError, match=r"rate_limit[\s\S]*such as '600/minute'"):
         ServiceSettings(service_name="time-expense", rate_limit=value)
+
+
+def test_signed_webhooks_get_a_larger_rate_limit_by_default() -> None:
+    settings = ServiceSettings(service_name="time-expense")
+
+    assert settings.rate_limits == {"/v1/inbound/": "12000/minute"}
+
+
+def test_rate_limits_per_prefix_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TANDEM_RATE_LIMITS", '{"/v1/inbound/": "50 per second"}')
+
+    settings = ServiceSettings(service_name="time-expense")
+
+    assert settings.rate_limits == {"/v1/inbound/": "50 per second"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"v1/inbound/": "600/minute"}, "must start with '/': v1/inbound/"),
+        ({"/v1/inbound/": "lots"}, "such as '600/minute'"),
+        ({"/v1/inbound/": "0/minute"}, "such as '600/minute'"),
+        ({"/v1/inbound/": "5/second;100/minute"}, "such as '600/minute'"),
+    ],
+    ids=["relative-prefix", "not-a-limit", "zero", "two-limits"],
+)
+def test_an_invalid_prefix_rate_limit_is_refused(value: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=rf"rate_limits[\s\S]*{message}"):
+        ServiceSettings(service_name="time-expense", rate_limits=value)
 
 
 @pytest.mark.parametrize(

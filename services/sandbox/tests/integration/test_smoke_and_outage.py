@@ -1,8 +1,8 @@
 import httpx
 import pytest
 
-from services.sandbox.tests.conftest import eventually
 from tandem_sandbox import Sandbox
+from tandem_testing import eventually
 
 
 async def test_each_system_answers_on_its_own_port(sandbox: Sandbox) -> None:
@@ -33,7 +33,7 @@ async def test_an_outage_gives_connection_errors_then_service_resumes(sandbox: S
                 return True
             return False
 
-        await eventually(refused, within=2)
+        await eventually(refused, within=2, what="connections refused")
         with pytest.raises(httpx.TransportError):
             async with httpx.AsyncClient(timeout=2) as fresh:
                 await fresh.get(f"{crm}/v1/accounts")
@@ -44,7 +44,7 @@ async def test_an_outage_gives_connection_errors_then_service_resumes(sandbox: S
             except httpx.TransportError:
                 return False
 
-        await eventually(served, within=3)
+        await eventually(served, within=3, what="the system served again")
         report = (await client.get(f"{control}/_sandbox/faults/crm")).json()
     assert report["up"] is True
     assert report["counters"]["outages_started"] == 1

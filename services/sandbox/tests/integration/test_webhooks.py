@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.sandbox.tests.conftest import eventually
 from tandem_connectors.webhooks import WebhookRejected, verify
 from tandem_sandbox import Sandbox
 from tandem_sandbox._server import SystemServer
+from tandem_testing import eventually
 
 SECRET = "a-shared-webhook-secret"
 
@@ -88,7 +88,7 @@ async def test_deliveries_are_signed_and_faults_match_the_configured_counts(
                 and counters["webhook_reordered"] >= 1
             )
 
-        await eventually(settled)
+        await eventually(settled, within=5, what="the deliveries settled")
     # Exactly 20 % dropped; duplicates are 10 % of the 40 sent (4, or 5 by the seeded phase).
     assert counters["webhook_dropped"] == 10
     assert counters["webhook_duplicated"] in (4, 5)
@@ -118,7 +118,7 @@ async def test_a_failing_subscriber_is_retried_with_the_same_delivery_id(
         async def delivered() -> bool:
             return sandbox.faults["crm"].counters["webhook_delivered"] == 1
 
-        await eventually(delivered)
+        await eventually(delivered, within=5, what="the delivery")
     assert receiver.received[0]["type"] == "account.created"
     assert len(receiver.attempt_ids) == 3
     assert len(set(receiver.attempt_ids)) == 1

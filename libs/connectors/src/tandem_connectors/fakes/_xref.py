@@ -24,21 +24,22 @@ class FakeCrossReferences(AbstractCrossReferences):
         self.audit: list[tuple[str, str, ExternalRef, str, str]] = []
 
     async def link_many(self, canonical_type: str, links: Sequence[Link]) -> None:
-        """Check every link, then keep them all (or raise and keep none)."""
-        planned: dict[_Record, tuple[str, str]] = {}
+        """Check every link against those kept and each other, then keep them all (or raise
+        and keep none)."""
+        records: dict[_Record, tuple[str, str]] = {}
+        entities: dict[_Entity, str] = {}
         for canonical_id, ref in links:
             record = (ref.system.value, ref.instance, ref.object_type, ref.external_id)
-            owner = self.by_record.get(record) or planned.get(record)
             entity = (canonical_type, canonical_id, *record[:3])
-            held = self.by_entity.get(entity)
+            owner = records.get(record) or self.by_record.get(record)
+            held = entities.get(entity) or self.by_entity.get(entity)
             if (owner and owner != (canonical_type, canonical_id)) or (
                 held is not None and held != ref.external_id
             ):
                 raise XrefConflict(f"{record} contradicts a kept link of {canonical_id}")
-            planned[record] = (canonical_type, canonical_id)
-        for record, (kind, canonical_id) in planned.items():
-            self.by_record[record] = (kind, canonical_id)
-            self.by_entity[(kind, canonical_id, *record[:3])] = record[3]
+            records[record], entities[entity] = (canonical_type, canonical_id), ref.external_id
+        self.by_record.update(records)
+        self.by_entity.update(entities)
 
     async def link_by_hand(
         self, canonical_type: str, canonical_id: str, ref: ExternalRef, *, actor: str, why: str

@@ -1,6 +1,7 @@
-"""Connectors to systems of record over their REST APIs: a NetSuite-like ERP (upsert by
-``external_id``, bulk postings) and a Kantata-like PSA (records, change feeds, signed webhooks),
-over ``HttpTarget``. The sandbox systems (``services/sandbox``) speak these APIs."""
+"""Connectors to systems of record over their REST APIs, over ``HttpTarget``: a NetSuite-like
+ERP (upsert by ``external_id``, bulk postings), a Kantata-like PSA, a Salesforce-like CRM and a
+Workday-like HRIS (records, change feeds, signed webhooks). The sandbox systems
+(``services/sandbox``) speak these APIs."""
 
 from tandem_connectors.rest._changes import RecordChanges
 from tandem_connectors.rest._crm import RestCrm

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-from tandem_connectors.errors import RequestRejected, UnexpectedResponse
+from tandem_connectors.errors import RequestRejected
 from tandem_connectors.http import HttpTarget
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
@@ -20,7 +18,8 @@ from tandem_connectors.ports import (
     Written,
 )
 from tandem_connectors.rest._changes import RecordChanges
-from tandem_contracts import ExternalRef, Money, SystemKind
+from tandem_connectors.rest._records import checked_feed, decimal_money, optional_date, reading
+from tandem_contracts import ExternalRef, SystemKind
 
 __all__ = ["RestCrm", "crm_account", "crm_opportunity"]
 
@@ -58,11 +57,13 @@ class RestCrm(AbstractCrm):
 
     def change_source(self, feed: str) -> ChangeSource:
         """The changed records of ``feed`` (accounts, opportunities)."""
-        return RecordChanges(self._target, f"/v1/{_checked(feed)}")
+        return RecordChanges(self._target, f"/v1/{checked_feed('CRM', feed, _FEEDS)}")
 
     async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
         """One record of ``feed`` as the CRM shows it."""
-        reply = await self._target.request("GET", f"/v1/{_checked(feed)}/{external_id}")
+        reply = await self._target.request(
+            "GET", f"/v1/{checked_feed('CRM', feed, _FEEDS)}/{external_id}"
+        )
         record: Mapping[str, Any] = reply.json()
         return record
 
@@ -97,7 +98,7 @@ class RestCrm(AbstractCrm):
 
 def crm_account(record: Mapping[str, Any]) -> CrmAccount:
     """A CRM account record as the port's ``CrmAccount``."""
-    with _reading("account", record):
+    with reading("CRM", "account", record):
         return CrmAccount(
             external_id=record["id"],
             version=int(record["version"]),
@@ -113,7 +114,7 @@ def crm_account(record: Mapping[str, Any]) -> CrmAccount:
 
 def crm_opportunity(record: Mapping[str, Any]) -> CrmOpportunity:
     """A CRM opportunity record as the port's ``CrmOpportunity`` (lines in its currency)."""
-    with _reading("opportunity", record):
+    with reading("CRM", "opportunity", record):
         currency = record["currency"]
         return CrmOpportunity(
             external_id=record["id"],
@@ -121,10 +122,10 @@ def crm_opportunity(record: Mapping[str, Any]) -> CrmOpportunity:
             account_id=record["account_id"],
             name=record["name"],
             stage=record["stage"],
-            amount=_money(record["amount"], currency),
+            amount=decimal_money(record["amount"], currency),
             close_date=date.fromisoformat(record["close_date"]),
             probability=int(record["probability"]),
-            expected_start=_date(record.get("expected_start")),
+            expected_start=optional_date(record.get("expected_start")),
             selling_entity=record.get("selling_entity"),
             owner=record.get("owner"),
             lines=tuple(_line(line, currency) for line in record.get("lines") or ()),
@@ -137,33 +138,6 @@ def _line(line: Mapping[str, Any], currency: str) -> CrmOpportunityLine:
     return CrmOpportunityLine(
         role=line["role"],
         minutes=int(line["minutes"]),
-        rate=_money(line["rate"], currency),
-        amount=_money(line["amount"], currency),
+        rate=decimal_money(line["rate"], currency),
+        amount=decimal_money(line["amount"], currency),
     )
-
-
-def _money(amount: Any, currency: str) -> Money:
-    if not isinstance(amount, str):
-        # The wire carries decimal strings: a JSON number may already have lost its cents.
-        raise TypeError(f"an amount is {type(amount).__name__}, not a decimal string")
-    return Money(amount=Decimal(amount), currency=currency)
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _checked(feed: str) -> str:
-    if feed not in _FEEDS:
-        raise ValueError(f"the CRM has no feed {feed!r}; it has {sorted(_FEEDS)}")
-    return feed
-
-
-@contextmanager
-def _reading(kind: str, record: Mapping[str, Any]) -> Iterator[None]:
-    """Raise ``UnexpectedResponse`` for a record this adapter cannot read, saying why."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        message = f"CRM {kind} {record.get('id')!r} unreadable: {type(exc).__name__} {exc}"
-        raise UnexpectedResponse(message[:500]) from exc

@@ -6,17 +6,16 @@ the record, so they cannot reach a port dataclass, an event or a log line.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from tandem_connectors.errors import UnexpectedResponse
 from tandem_connectors.http import HttpTarget
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import AbstractHris, HrisCostRate, HrisWorker
 from tandem_connectors.rest._changes import RecordChanges, pages
+from tandem_connectors.rest._records import checked_feed, optional_date, reading
 from tandem_contracts import Money
 
 __all__ = ["RestHris", "hris_cost_rate", "hris_worker"]
@@ -55,18 +54,20 @@ class RestHris(AbstractHris):
 
     def change_source(self, feed: str) -> ChangeSource:
         """The changed records of ``feed`` (workers)."""
-        return RecordChanges(self._target, f"/v1/{_checked(feed)}")
+        return RecordChanges(self._target, f"/v1/{checked_feed('HRIS', feed, _FEEDS)}")
 
     async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
         """One record of ``feed`` as the HRIS shows it."""
-        reply = await self._target.request("GET", f"/v1/{_checked(feed)}/{external_id}")
+        reply = await self._target.request(
+            "GET", f"/v1/{checked_feed('HRIS', feed, _FEEDS)}/{external_id}"
+        )
         record: Mapping[str, Any] = reply.json()
         return record
 
 
 def hris_worker(record: Mapping[str, Any]) -> HrisWorker:
     """An HRIS worker record as the port's ``HrisWorker`` (names left behind)."""
-    with _reading("worker", record):
+    with reading("HRIS", "worker", record):
         return HrisWorker(
             external_id=record["id"],
             version=int(record["version"]),
@@ -75,7 +76,7 @@ def hris_worker(record: Mapping[str, Any]) -> HrisWorker:
             employment_type=record.get("employment_type") or "employee",
             status=record["status"],
             hire_date=date.fromisoformat(record["hire_date"]),
-            termination_date=_date(record.get("termination_date")),
+            termination_date=optional_date(record.get("termination_date")),
             manager_id=record.get("manager_id"),
             org_unit=record.get("org_unit"),
             work_country=record["location_country"],
@@ -88,7 +89,7 @@ def hris_worker(record: Mapping[str, Any]) -> HrisWorker:
 
 def hris_cost_rate(record: Mapping[str, Any]) -> HrisCostRate:
     """An HRIS cost-rate record as the port's ``HrisCostRate``."""
-    with _reading("cost rate", record):
+    with reading("HRIS", "cost rate", record):
         amount = record["amount"]
         if not isinstance(amount, str):
             # The wire carries decimal strings: a JSON number may already have lost its cents.
@@ -98,31 +99,7 @@ def hris_cost_rate(record: Mapping[str, Any]) -> HrisCostRate:
             worker_id=record["worker_id"],
             hourly_cost=Money(amount=Decimal(amount), currency=record["currency"]),
             effective_from=date.fromisoformat(record["effective_from"]),
-            effective_to=_date(record.get("effective_to")),
+            effective_to=optional_date(record.get("effective_to")),
             version=int(record["version"]),
             updated_at=datetime.fromisoformat(record["updated_at"]),
         )
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _checked(feed: str) -> str:
-    if feed not in _FEEDS:
-        raise ValueError(f"the HRIS has no feed {feed!r}; it has {sorted(_FEEDS)}")
-    return feed
-
-
-@contextmanager
-def _reading(kind: str, record: Mapping[str, Any]) -> Iterator[None]:
-    """Raise ``UnexpectedResponse`` for a record this adapter cannot read.
-
-    The message names the record and the error's type only: a value in it could be personal.
-    """
-    try:
-        yield
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        field = f" {exc}" if isinstance(exc, KeyError) else ""
-        message = f"HRIS {kind} {record.get('id')!r} unreadable: {type(exc).__name__}{field}"
-        raise UnexpectedResponse(message) from exc

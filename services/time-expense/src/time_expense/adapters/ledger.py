@@ -54,6 +54,7 @@ SELECT key, subject_type, subject_id, kind, erp_instance, erp_id, project_id, wo
     amount, currency
 FROM time_expense.postings WHERE key = $1
 """
+_REWRITTEN = "UPDATE time_expense.postings SET erp_id = $2 WHERE key = $1"
 _WORK_DATES = """
 SELECT key, work_date FROM time_expense.postings WHERE key = ANY($1::text[])
 """
@@ -138,6 +139,10 @@ class SqlLedgers(AbstractLedgers):
         """The line written under ``key``, if any."""
         row = await self._db.fetchrow(_LINE, key)
         return JournalLine(**dict(row)) if row else None
+
+    async def rewritten(self, key: str, erp_id: str) -> None:
+        """Point the line written under ``key`` at the ERP record that now holds it."""
+        await self._db.execute(_REWRITTEN, key, erp_id)
 
     async def work_dates(self, keys: Sequence[str]) -> dict[str, date]:
         """The work date of each journal line written under one of ``keys``."""

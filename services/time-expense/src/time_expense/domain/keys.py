@@ -12,7 +12,9 @@ from datetime import date
 
 __all__ = [
     "assignment_key",
+    "employee_key",
     "expense_key",
+    "expense_reversal_key",
     "period_open_key",
     "project_in_erp_key",
     "project_key",
@@ -48,3 +50,13 @@ def period_open_key(legal_entity_id: str, period_start: date) -> str:
 def expense_key(expense_id: str, version: int) -> str:
     """The idempotency key of an expense's posting."""
     return f"expense:{expense_id}:v{version}"
+
+
+def employee_key(worker_id: str) -> str:
+    """The idempotency key of a worker's ERP employee."""
+    return f"employee:{worker_id}"
+
+
+def expense_reversal_key(posted_key: str, version: int) -> str:
+    """The idempotency key of the reversal of the expense posting made under ``posted_key``."""
+    return f"{posted_key}:reversed-at-v{version}"

@@ -13,6 +13,7 @@ from tandem_contracts.events import (
     TimeRejected,
 )
 from tandem_messaging import DependencyMissing, HandlerContext, Router
+from time_expense.domain import EntryLedger, Stage
 from time_expense.service_layer.failures import posting_reason
 from time_expense.service_layer.policies import Clock
 from time_expense.service_layer.posting import event_version
@@ -56,6 +57,7 @@ async def record_parked(
             org_unit_ids=project.org_unit_ids if project else (),
         )
     )
+    await _keep_held_entry(envelope, uow)
     if subject_type == "time_entry":
         failed = TimePostingFailed(
             time_entry_id=subject_id, project_id=project_id, worker_id=worker_id,
@@ -63,6 +65,18 @@ async def record_parked(
             failed_at=clock(),
         )  # fmt: skip
         await ctx.publish(failed, subject_version=event_version(envelope.subject_version, _FAILED))
+
+
+async def _keep_held_entry(envelope: Envelope[Any], uow: AbstractUnitOfWork) -> None:
+    """Keep a held entry never seen before as approved but undecided (version 0), so that its
+    status shows and a later rejection finds it; its release still decides it."""
+    payload = envelope.payload
+    entry = payload.entry if isinstance(payload, TimeApproved) else None
+    if isinstance(payload, TimeAdjusted):
+        entry = payload.replacement
+    if entry is not None and await uow.ledgers.entry(entry.id) is None:
+        held = EntryLedger(entry.id, 0, Stage.APPROVED, entry)
+        uow.ledgers.keep(held, entry, envelope.data_residency_region)
 
 
 def _subject(payload: Any) -> tuple[str, str, str, str, str] | None:

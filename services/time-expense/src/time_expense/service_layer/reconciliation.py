@@ -7,6 +7,7 @@ ERP lost is written again under its original idempotency key. Anything else is f
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -23,6 +24,8 @@ from time_expense.service_layer.preparation import prepare_posting
 from time_expense.service_layer.unit_of_work import AbstractUnitOfWork, RunRecord
 
 __all__ = ["Reconciler", "ReconciliationError", "Report", "reconcile_all", "reconcile_recent"]
+
+logger = logging.getLogger(__name__)
 
 _LATE_WINDOW = timedelta(days=62)  # late time posts into a later period: look that far ahead
 PSA = SystemKind.PSA.value
@@ -205,6 +208,7 @@ class Reconciler:
                 instance=written.ref.instance, object_type=written.ref.object_type,
             )  # fmt: skip
             await uow.refs.link("time_entry", entry_id, written.ref)
+            await uow.ledgers.rewritten(posted.key, written.external_id)
             return written.created
         # Never ingested (a lost webhook, a missed poll): land the PSA's record again.
         record = await self.psa.record("time-entries", entry_id)
@@ -276,7 +280,11 @@ async def reconcile_recent(reconciler: Reconciler, entities: list[str]) -> int:
     found = 0
     for entity in entities:
         for start, end in ((last_month, this_month - timedelta(days=1)), (this_month, today)):
-            report = await reconciler.run(entity, start, end, repair=True, trigger="schedule")
+            try:
+                report = await reconciler.run(entity, start, end, repair=True, trigger="schedule")
+            except ReconciliationError as cannot:  # this entity cannot yet; the others can
+                logger.warning("reconciliation of %s skipped: %s", entity, cannot)
+                break
             found += len(report.mismatches)
     return found
 

@@ -21,6 +21,7 @@ from tandem_contracts.events import (
 from tandem_messaging import DependencyMissing, HandlerContext, Router
 from time_expense.domain.keys import (
     assignment_key,
+    employee_key,
     period_open_key,
     project_in_erp_key,
     project_key,
@@ -116,7 +117,7 @@ async def make_employee(
             f"legal entity {worker.legal_entity_id} has no company in {target.instance}",
         )
     written = await target.erp.upsert_employee(
-        worker, rates, company=company, key=f"employee:{worker.id}"
+        worker, rates, company=company, key=employee_key(worker.id)
     )
     await uow.refs.link("worker", worker.id, written.ref)
     ctx.satisfy(worker_key(worker.id, target.instance))

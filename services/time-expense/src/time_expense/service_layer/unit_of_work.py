@@ -130,6 +130,11 @@ class AbstractLedgers(ABC):
         """The line written under ``key``, if any."""
 
     @abstractmethod
+    async def rewritten(self, key: str, erp_id: str) -> None:
+        """The line written under ``key`` now lives at ``erp_id`` (the ERP lost the first and
+        it was written again under the same key)."""
+
+    @abstractmethod
     async def work_dates(self, keys: Sequence[str]) -> dict[str, date]:
         """The work date of each journal line written under one of ``keys``."""
 
