@@ -4,7 +4,8 @@ periods.
 ``SqlReferenceData`` lives for one transaction and remembers what it read: a lane's batch is
 mostly one worker's entries on a few projects, so each project, assignment list, rate table and
 month of periods is read once per batch. A write forgets everything remembered (writes are rare
-and must be read back by the next message of the batch).
+and must be read back by the next message of the batch). What it remembers is parsed: a batch
+of one worker's entries parses its periods, rates and assignments once, not once per entry.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from tandem_contracts.entities import (
     AccountingPeriod,
@@ -28,6 +31,7 @@ from time_expense.service_layer.unit_of_work import AbstractReferenceData
 __all__ = ["SqlReferenceData"]
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 _PROJECT = "SELECT data FROM time_expense.projects WHERE project_id = $1"
 _SAVE_PROJECT = """
@@ -114,6 +118,36 @@ class SqlReferenceData(AbstractReferenceData):
         result: T = self._read[key]
         return result
 
+    async def _rows(
+        self, model: type[M], key: tuple[Any, ...], statement: str, *args: Any
+    ) -> list[M]:
+        """The rows of ``statement`` parsed as ``model``, read and parsed once per transaction."""
+        if key in self._read:  # the common case in a batch: no closure made
+            found: list[M] = self._read[key]
+            return found
+
+        async def read() -> list[M]:
+            return [
+                model.model_validate_json(row["data"])
+                for row in await self._db.fetch(statement, *args)
+            ]
+
+        return await self._once(key, read)
+
+    async def _row(
+        self, model: type[M], key: tuple[Any, ...], statement: str, *args: Any
+    ) -> M | None:
+        """The value of ``statement`` parsed as ``model``, read and parsed once per transaction."""
+        if key in self._read:
+            found: M | None = self._read[key]
+            return found
+
+        async def read() -> M | None:
+            data = await self._db.fetchval(statement, *args)
+            return model.model_validate_json(data) if data else None
+
+        return await self._once(key, read)
+
     async def _write(self, statement: str, *args: Any) -> None:
         self._read.clear()
         await self._db.execute(statement, *args)
@@ -121,11 +155,7 @@ class SqlReferenceData(AbstractReferenceData):
     async def project(self, project_id: str) -> Project | None:
         """The project as last activated or changed, if known."""
 
-        async def read() -> Project | None:
-            data = await self._db.fetchval(_PROJECT, project_id)
-            return Project.model_validate_json(data) if data else None
-
-        return await self._once(("project", project_id), read)
+        return await self._row(Project, ("project", project_id), _PROJECT, project_id)
 
     async def save_project(self, project: Project, region: str | None = None) -> None:
         """Keep the project's latest state (and its entity's residency region, when told)."""
@@ -151,10 +181,7 @@ class SqlReferenceData(AbstractReferenceData):
 
     async def worker(self, worker_id: str) -> Worker | None:
         """The worker as HR last announced it, if known."""
-        data = await self._once(
-            ("worker", worker_id), lambda: self._db.fetchval(_WORKER, worker_id)
-        )
-        return Worker.model_validate_json(data) if data else None
+        return await self._row(Worker, ("worker", worker_id), _WORKER, worker_id)
 
     async def save_worker(self, worker: Worker) -> None:
         """Keep the worker's latest state."""
@@ -162,11 +189,8 @@ class SqlReferenceData(AbstractReferenceData):
 
     async def assignments(self, project_id: str, worker_id: str) -> list[Assignment]:
         """The worker's assignments on the project."""
-        rows = await self._once(
-            ("assignments", project_id, worker_id),
-            lambda: self._db.fetch(_ASSIGNMENTS, project_id, worker_id),
-        )
-        return [Assignment.model_validate_json(row["data"]) for row in rows]
+        key = ("assignments", project_id, worker_id)
+        return await self._rows(Assignment, key, _ASSIGNMENTS, project_id, worker_id)
 
     async def save_assignment(self, assignment: Assignment) -> None:
         """Keep an assignment's latest state."""
@@ -201,8 +225,7 @@ class SqlReferenceData(AbstractReferenceData):
 
     async def cost_rates(self, worker_id: str) -> list[CostRate]:
         """The worker's dated cost rates."""
-        rows = await self._once(("costs", worker_id), lambda: self._db.fetch(_COSTS, worker_id))
-        return [CostRate.model_validate_json(row["data"]) for row in rows]
+        return await self._rows(CostRate, ("costs", worker_id), _COSTS, worker_id)
 
     async def save_cost_rate(self, rate: CostRate) -> None:
         """Keep a dated cost rate of a worker."""
@@ -213,10 +236,7 @@ class SqlReferenceData(AbstractReferenceData):
 
     async def fx_rates(self, base: str, quote: str, on: date) -> list[FxRate]:
         """The latest rates between two currencies on or before ``on``, both directions."""
-        rows = await self._once(
-            ("fx", base, quote, on), lambda: self._db.fetch(_FX, base, quote, on)
-        )
-        return [FxRate.model_validate_json(row["data"]) for row in rows]
+        return await self._rows(FxRate, ("fx", base, quote, on), _FX, base, quote, on)
 
     async def save_fx_rate(self, rate: FxRate) -> None:
         """Keep an FX rate (rates are immutable once published)."""
@@ -226,11 +246,8 @@ class SqlReferenceData(AbstractReferenceData):
 
     async def periods(self, legal_entity_id: str, ending_after: date) -> list[AccountingPeriod]:
         """The entity's periods ending on or after ``ending_after``, oldest first."""
-        rows = await self._once(
-            ("periods", legal_entity_id, ending_after),
-            lambda: self._db.fetch(_PERIODS, legal_entity_id, ending_after),
-        )
-        return [AccountingPeriod.model_validate_json(row["data"]) for row in rows]
+        key = ("periods", legal_entity_id, ending_after)
+        return await self._rows(AccountingPeriod, key, _PERIODS, legal_entity_id, ending_after)
 
     async def save_period(self, period: AccountingPeriod) -> None:
         """Keep a period's latest status."""
