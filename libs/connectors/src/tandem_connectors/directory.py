@@ -19,14 +19,15 @@ from tandem_connectors.routing import InstanceRouter
 from tandem_connectors.xref import AbstractCrossReferences
 from tandem_contracts import ExternalRef, SystemKind
 
-__all__ = ["ErpDirectory", "ErpTarget", "company_key"]
+__all__ = ["COMPANY_KEY_PREFIX", "ErpDirectory", "ErpTarget", "company_key"]
 
 ERP = SystemKind.ERP.value
+COMPANY_KEY_PREFIX = "legal-entity-in-erp:"
 
 
 def company_key(instance: str, legal_entity_id: str) -> str:
     """The dependency key of work waiting for a legal entity's company in an ERP instance."""
-    return f"legal-entity-in-erp:{instance}:{legal_entity_id}"
+    return f"{COMPANY_KEY_PREFIX}{instance}:{legal_entity_id}"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ events (written to the outbox in the pass's transaction), is ignored, waits, or 
   so do the later records of its key (their order is kept);
 * ``RecordRejected``, a connector's rejection, or a mapping error (a field missing or of the
   wrong type) — it can never become an event as it is: it is set aside (``rejected``, with its
-  reason, replayable after a fix), and the records behind it flow;
+  reason; ``Landing.replay_rejected`` makes it pending again after a fix), and the records
+  behind it flow;
 * ``SystemUnavailable`` (the system was asked something and is down) ends the pass: nothing
   of it commits, and the next pass starts over.
 

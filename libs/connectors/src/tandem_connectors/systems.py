@@ -86,16 +86,6 @@ class SystemsSettings(BaseModel):
                 raise ValueError(f"ERP route {route!r} names {name!r}, which is not configured")
         return self
 
-    def http_instances(self, system: SystemKind) -> Mapping[str, HttpInstance]:
-        """The configured instances of ``system``."""
-        by_kind: dict[SystemKind, Mapping[str, HttpInstance]] = {
-            SystemKind.ERP: self.erp_instances,
-            SystemKind.PSA: self.psa_instances,
-            SystemKind.CRM: self.crm_instances,
-            SystemKind.HRIS: self.hris_instances,
-        }
-        return by_kind.get(system, {})
-
 
 @dataclass(frozen=True)
 class Systems:

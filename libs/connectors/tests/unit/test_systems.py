@@ -13,7 +13,6 @@ from tandem_connectors.rest import RestCrm, RestErp, RestHris, RestPsa
 from tandem_connectors.routing import ResidencyViolation
 from tandem_connectors.systems import SystemsSettings, open_systems
 from tandem_connectors.tryton import TrytonErp
-from tandem_contracts import SystemKind
 from tandem_service_kit import ServiceSettings
 
 # Hosts under .invalid never resolve: building must not need them to.
@@ -68,12 +67,11 @@ def test_instances_and_routes_are_read_from_json_maps_in_the_environment() -> No
     assert (eu.kind, eu.database, eu.requests_per_second, eu.burst) == ("rest", None, 5.0, 2)
     assert settings.erp_by_region == {"us": "tryton-us", "eu": "erp-eu"}
     assert settings.erp_by_legal_entity == {"le-ch": "erp-eu"}
-    psa = settings.http_instances(SystemKind.PSA)["kantata-acme"]
+    psa = settings.psa_instances["kantata-acme"]
     assert (psa.url, psa.webhook_secret.get_secret_value()) == ("http://psa.invalid", "psa-secret")
     assert (psa.requests_per_second, psa.burst, psa.timeout_s) == (20.0, 20, 30.0)
-    assert settings.http_instances(SystemKind.CRM)["salesforce-acme"].timeout_s == 5.0
-    assert list(settings.http_instances(SystemKind.HRIS)) == ["workday-acme"]
-    assert settings.http_instances(SystemKind.RM) == {}
+    assert settings.crm_instances["salesforce-acme"].timeout_s == 5.0
+    assert list(settings.hris_instances) == ["workday-acme"]
     assert "tryton-pw" not in repr(settings)
 
 

@@ -312,14 +312,13 @@ class Consumer:
                         connection, envelope, attempt, scope, published
                     )
                     await self._finish(connection, scope, published)
+            except DownstreamUnavailable as exc:
+                held_for = exc.downstream
+                if await self._hold(exc, [envelope]):
+                    return  # unacked: redelivered after restart, nothing parked
+                continue
             except Exception as exc:
-                verdict = classify(exc)
-                if isinstance(exc, DownstreamUnavailable):
-                    held_for = exc.downstream
-                    if await self._hold(exc, [envelope]):
-                        return  # unacked: redelivered after restart, nothing parked
-                    continue
-                await self._fail(message, envelope, exc, verdict, attempt)
+                await self._fail(message, envelope, exc, attempt)
             else:
                 self._record_success(envelope, outcome, time.perf_counter() - started)
                 if held_for is not None:
@@ -336,10 +335,10 @@ class Consumer:
         message: AbstractIncomingMessage,
         envelope: Envelope[Any],
         exc: Exception,
-        verdict: Verdict,
         attempt: int,
     ) -> None:
-        """Park or send to a retry queue, as the failure's verdict says."""
+        """Park or send to a retry queue, as the failure's verdict (``classify``) says."""
+        verdict = classify(exc)
         self._count_failure(envelope, verdict.value)
         if isinstance(exc, DependencyMissing):
             await self._settle.park(message, envelope, exc, attempt, waiting_for=exc.key)

@@ -80,23 +80,31 @@ def parked_table(rows: Sequence[ParkedRow]) -> str:
     return "\n".join(lines)
 
 
-def replay_json(result: ReplayOutcome) -> str:
-    """Return the replay result as a JSON object."""
+def _action_json(action: str, action_id: object, count: int, ids: Sequence[object]) -> str:
     return json.dumps(
         {
-            "replay_id": str(result.replay_id),
-            "replayed": result.replayed,
-            "message_ids": [str(i) for i in result.message_ids],
+            f"{action}_id": str(action_id),
+            f"{action}ed": count,
+            "message_ids": [str(i) for i in ids],
         },
         indent=2,
     )
 
 
+def _action_text(action: str, action_id: object, count: int, ids: Sequence[object]) -> str:
+    lines = [f"{action} {action_id}: {count} message(s) {action}ed"]
+    lines.extend(f"  {message_id}" for message_id in ids)
+    return "\n".join(lines)
+
+
+def replay_json(result: ReplayOutcome) -> str:
+    """Return the replay result as a JSON object."""
+    return _action_json("replay", result.replay_id, result.replayed, result.message_ids)
+
+
 def replay_text(result: ReplayOutcome) -> str:
     """Return a human summary of the replay and the ids of the messages it republished."""
-    lines = [f"replay {result.replay_id}: {result.replayed} message(s) replayed"]
-    lines.extend(f"  {message_id}" for message_id in result.message_ids)
-    return "\n".join(lines)
+    return _action_text("replay", result.replay_id, result.replayed, result.message_ids)
 
 
 def detail_json(detail: ParkedDetailRow) -> str:
@@ -119,18 +127,9 @@ def detail_text(detail: ParkedDetailRow) -> str:
 
 def discard_json(result: DiscardOutcome) -> str:
     """Return the discard result as a JSON object."""
-    return json.dumps(
-        {
-            "discard_id": str(result.discard_id),
-            "discarded": result.discarded,
-            "message_ids": [str(i) for i in result.message_ids],
-        },
-        indent=2,
-    )
+    return _action_json("discard", result.discard_id, result.discarded, result.message_ids)
 
 
 def discard_text(result: DiscardOutcome) -> str:
     """Return a human summary of the discard and the ids of the messages it set aside."""
-    lines = [f"discard {result.discard_id}: {result.discarded} message(s) discarded"]
-    lines.extend(f"  {message_id}" for message_id in result.message_ids)
-    return "\n".join(lines)
+    return _action_text("discard", result.discard_id, result.discarded, result.message_ids)

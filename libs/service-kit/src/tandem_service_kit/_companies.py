@@ -16,15 +16,13 @@ import logging
 import asyncpg
 from aio_pika.abc import AbstractConnection
 
-from tandem_connectors.directory import ErpDirectory, ErpTarget, company_key
+from tandem_connectors.directory import COMPANY_KEY_PREFIX, ErpDirectory, ErpTarget, company_key
 from tandem_connectors.xref import CrossReferences
 from tandem_messaging import record_satisfied, release, waiting_keys
 
 __all__ = ["release_company_waits", "resolve_companies"]
 
 logger = logging.getLogger(__name__)
-
-_PREFIX = company_key("", "").split(":")[0] + ":"
 
 
 async def resolve_companies(
@@ -33,8 +31,8 @@ async def resolve_companies(
     """Look up, by its key, each company ``queue``'s parked messages wait for; link and release
     those the ERP has now. Answer how many waits were released."""
     released = 0
-    for key in await waiting_keys(pool, queue, _PREFIX):
-        _, instance, legal_entity_id = key.split(":", 2)
+    for key in await waiting_keys(pool, queue, COMPANY_KEY_PREFIX):
+        instance, legal_entity_id = key.removeprefix(COMPANY_KEY_PREFIX).split(":", 1)
         erp = erps.adapters.get(instance)
         if erp is None:
             continue  # an instance no longer configured: for a person, via the parking lot

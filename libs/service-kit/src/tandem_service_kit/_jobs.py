@@ -110,13 +110,12 @@ class Scheduler:
     """Run ``jobs`` on their intervals while this replica holds the service's leadership lock.
 
     The lock is session-level, so it lives on a dedicated connection to ``dsn`` (never one from
-    ``pool``, which hands connections around). Use a direct PostgreSQL address, not a
+    a pool, which hands connections around). Use a direct PostgreSQL address, not a
     transaction-pooling proxy, which would move the session under the lock.
     """
 
     def __init__(
         self,
-        pool: asyncpg.Pool | None,
         dsn: str,
         service: str,
         jobs: Sequence[Job],
@@ -129,7 +128,6 @@ class Scheduler:
             raise ValueError(f"job names must be unique: {names}")
         if not retry_leadership_s > 0:
             raise ValueError("retry_leadership_s must be > 0")
-        self._pool = pool  # accepted for the runner's wiring; leadership never borrows from it
         self._dsn, self._service, self._jobs = dsn, service, tuple(jobs)
         self._retry_s = retry_leadership_s
         self._metrics = metrics if metrics is not None else default_job_metrics()

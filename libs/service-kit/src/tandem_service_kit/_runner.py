@@ -84,7 +84,7 @@ async def _roles(
     if wiring.consume is not None:  # whichever process schedules, not only the consuming one
         jobs += _consumer_jobs(wiring, resources, wiring.consume.queue)
     if "schedule" in roles and jobs:
-        scheduler = Scheduler(pool, settings.database_url, settings.service_name, jobs)
+        scheduler = Scheduler(settings.database_url, settings.service_name, jobs)
         loops.append(scheduler.run(stopping))
     return loops, checks
 

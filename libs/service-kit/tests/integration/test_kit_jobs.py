@@ -38,7 +38,7 @@ def scheduler(
     registry: CollectorRegistry | None = None,
 ) -> Scheduler:
     metrics = JobMetrics(registry if registry is not None else CollectorRegistry())
-    return Scheduler(None, database_url, service, jobs, retry_leadership_s=retry_s, metrics=metrics)
+    return Scheduler(database_url, service, jobs, retry_leadership_s=retry_s, metrics=metrics)
 
 
 @asynccontextmanager

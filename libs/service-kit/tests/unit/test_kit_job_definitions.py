@@ -30,14 +30,14 @@ def test_job_names_are_unique_within_a_scheduler() -> None:
     jobs = [Job("refresh-rates", 1.0, nothing), Job("refresh-rates", 2.0, nothing)]
 
     with pytest.raises(ValueError, match="unique"):
-        Scheduler(None, UNREACHABLE, "kit-jobs", jobs)
+        Scheduler(UNREACHABLE, "kit-jobs", jobs)
 
 
 def test_many_schedulers_share_the_default_registry_without_clashing() -> None:
     jobs = [Job("refresh-rates", 1.0, nothing)]
 
-    first = Scheduler(None, UNREACHABLE, "kit-jobs-a", jobs)
-    second = Scheduler(None, UNREACHABLE, "kit-jobs-b", jobs)
+    first = Scheduler(UNREACHABLE, "kit-jobs-a", jobs)
+    second = Scheduler(UNREACHABLE, "kit-jobs-b", jobs)
 
     assert not first.is_leader
     assert not second.is_leader
@@ -48,7 +48,7 @@ def test_every_series_exists_before_the_first_run() -> None:
     registry = CollectorRegistry()
     jobs = [Job("refresh-rates", 1.0, nothing), Job("close-month", 60.0, nothing)]
 
-    Scheduler(None, UNREACHABLE, "kit-jobs", jobs, metrics=JobMetrics(registry))
+    Scheduler(UNREACHABLE, "kit-jobs", jobs, metrics=JobMetrics(registry))
 
     for job in ("refresh-rates", "close-month"):
         for outcome in ("ok", "failed"):
@@ -59,4 +59,4 @@ def test_every_series_exists_before_the_first_run() -> None:
 
 def test_leadership_is_retried_at_a_positive_interval() -> None:
     with pytest.raises(ValueError, match="retry_leadership_s"):
-        Scheduler(None, UNREACHABLE, "kit-jobs", [], retry_leadership_s=0)
+        Scheduler(UNREACHABLE, "kit-jobs", [], retry_leadership_s=0)

@@ -112,11 +112,6 @@ class LocalService:
         """The file process ``name`` logs to."""
         return self.logs / f"{self.name}-{name}-{self.port}.log"
 
-    def log_tail(self, name: str) -> str:
-        """What process ``name`` logged so far."""
-        path = self.log_path(name)
-        return path.read_text() if path.exists() else ""
-
     async def wait_api(self, within: float = 30.0) -> None:
         """Wait until the API answers its health check."""
         await self._wait_ready(f"{self.api_url}/healthz", within, f"the {self.name} API")
