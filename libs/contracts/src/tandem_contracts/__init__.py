@@ -21,6 +21,7 @@ from tandem_contracts._schema import (
     event_json_schema,
     schema_filename,
 )
+from tandem_contracts._text import unsafe_json, unsafe_text
 from tandem_contracts._types import (
     CanonicalId,
     CanonicalModel,
@@ -101,5 +102,7 @@ __all__ = [
     "routing_key",
     "schema_filename",
     "schema_incompatibilities",
+    "unsafe_json",
+    "unsafe_text",
     "uuid7",
 ]

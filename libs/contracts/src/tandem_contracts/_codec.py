@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tandem_contracts._catalogue import Catalogue
 from tandem_contracts._envelope import Envelope
+from tandem_contracts._text import unsafe_json
 from tandem_contracts.errors import (
     DecodeError,
     EncodingError,
@@ -16,6 +17,7 @@ from tandem_contracts.errors import (
     NaiveDatetimeError,
     OversizedMessageError,
     SchemaValidationError,
+    UnsafeTextError,
 )
 from tandem_contracts.events import CATALOGUE
 
@@ -58,22 +60,31 @@ def decode(
     """
     if len(body) > max_bytes:
         raise OversizedMessageError(len(body), max_bytes)
+    if (unsafe := unsafe_json(body)) is not None:
+        raise UnsafeTextError(f"body refused: {unsafe}")
     hinted = _hinted_model(catalogue, type_hint)
     if hinted is not None:
         try:
-            return catalogue.upcast(hinted.model_validate_json(body))
-        except ValidationError:
+            return catalogue.upcast(_validated(hinted, body, None))
+        except DecodeError:
             pass  # the full path below names the error precisely
-    try:
-        header = _Header.model_validate_json(body)
-    except ValidationError as exc:
-        raise _translate(exc, None, body) from None
+    header = _validated(_Header, body, None)
     model = catalogue.envelope_model(header.event_type, header.schema_version)
+    return catalogue.upcast(_validated(model, body, header.event_type))
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _validated(model: type[_M], body: bytes, event_type: str | None) -> _M:
     try:
-        envelope = model.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
-        raise _translate(exc, header.event_type, body) from None
-    return catalogue.upcast(envelope)
+        raise _translate(exc, event_type, body) from None
+    except (ArithmeticError, RecursionError) as exc:
+        # A validator tripped over an extreme value the field types did not bound.
+        error = FieldError(path="", kind="unprocessable", message=repr(exc)[:200])
+        raise SchemaValidationError(event_type, (error,)) from None
 
 
 def _hinted_model(catalogue: Catalogue, type_hint: str | None) -> type[Envelope[Any]] | None:

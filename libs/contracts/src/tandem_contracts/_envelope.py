@@ -17,6 +17,7 @@ from tandem_contracts._types import (
     Slug,
     SubjectKey,
     UtcDatetime,
+    Version,
     uuid7,
 )
 
@@ -50,7 +51,7 @@ class Envelope(CanonicalModel, Generic[P]):
 
     event_id: uuid.UUID
     event_type: str = Field(min_length=1, max_length=100)
-    schema_version: int = Field(ge=1)
+    schema_version: Version
     occurred_at: UtcDatetime
     producer: Producer
     tenant_id: Slug
@@ -60,7 +61,7 @@ class Envelope(CanonicalModel, Generic[P]):
     causation_id: CanonicalId | None = None
     idempotency_key: str = Field(min_length=1, max_length=255)
     subject: Subject
-    subject_version: int = Field(ge=1)
+    subject_version: Version
     payload: P
 
     @field_validator("event_id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any, Self
 
@@ -10,12 +11,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     PlainSerializer,
+    PlainValidator,
     WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-__all__ = ["CurrencyCode", "Money", "minor_unit"]
+__all__ = ["CurrencyCode", "DecimalString", "Money", "PositiveRate", "minor_unit"]
 
 # ISO 4217 active codes. Exponent 2 unless listed in _EXPONENTS.
 _ISO_4217 = frozenset(
@@ -55,16 +57,24 @@ def _check_currency(value: Any) -> Any:
 CurrencyCode = Annotated[
     str,
     BeforeValidator(_check_currency),
-    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO-4217 code"}),
+    WithJsonSchema(
+        {"type": "string", "enum": sorted(_ISO_4217), "description": "active ISO-4217 code"}
+    ),
 ]
 """An active ISO-4217 alphabetic code, e.g. ``EUR``."""
+
+
+_MAX_INTEGER_DIGITS = 18
+_DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
 
 
 def _to_decimal(value: Any) -> Any:
     # JSON numbers become floats and lose cents; the wire format is a decimal string.
     if isinstance(value, float | bool):
         raise PydanticCustomError(
-            "float_money", "money amounts must be decimal strings, not {kind}", {"kind": "float"}
+            "float_money",
+            "money amounts and rates must be decimal strings, not {kind}",
+            {"kind": type(value).__name__},
         )
     if isinstance(value, str):
         try:
@@ -73,16 +83,67 @@ def _to_decimal(value: Any) -> Any:
             raise PydanticCustomError(
                 "decimal_parsing", "{value!r} is not a decimal number", {"value": value[:40]}
             ) from None
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise PydanticCustomError("finite_number", "money amounts must be finite")
+    if isinstance(value, int):
+        value = Decimal(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise PydanticCustomError("finite_number", "decimal numbers must be finite")
+        if value and value.adjusted() >= _MAX_INTEGER_DIGITS:
+            # Beyond this, rounding to a minor unit overflows the decimal context.
+            raise PydanticCustomError(
+                "decimal_range",
+                "decimal numbers must be below 10^{digits}",
+                {"digits": _MAX_INTEGER_DIGITS},
+            )
     return value
 
 
-Amount = Annotated[
+DecimalString = Annotated[
     Decimal,
     BeforeValidator(_to_decimal),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["750.00"]}),
+    WithJsonSchema({"type": "string", "pattern": _DECIMAL_PATTERN}),
+]
+"""An exact decimal (amount, rate, quantity, percentage): a decimal string on the wire, never a
+JSON float. Field constraints (``gt``, ``max_digits``) still apply after parsing."""
+
+# 1 to 10 digits before the point and up to 10 after, not zero: spelt out per position of the
+# first non-zero fractional digit, so that the JSON Schema says exactly what is accepted.
+_FRACTION = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{9 - k}}}" for k in range(10))
+_POSITIVE_RATE_PATTERN = rf"^(?:[1-9][0-9]{{0,9}}(?:\.[0-9]{{1,10}})?|0\.(?:{_FRACTION}))$"
+_POSITIVE_RATE = re.compile(_POSITIVE_RATE_PATTERN)
+
+
+def _to_rate(value: Any) -> Decimal:
+    if isinstance(value, float | bool):
+        _to_decimal(value)  # refuses it as float_money, like any amount
+    text = format(value, "f") if isinstance(value, Decimal) else value
+    if not isinstance(text, str):
+        raise PydanticCustomError(
+            "rate_type", "a rate must be a decimal string such as '1.0825', not {kind}",
+            {"kind": type(value).__name__},
+        )  # fmt: skip
+    if _POSITIVE_RATE.fullmatch(text) is None:
+        raise PydanticCustomError(
+            "rate_format",
+            "a rate is a positive decimal string, at most 10 digits before the point and 10 "
+            "after, such as '1.0825'",
+        )
+    return Decimal(text)
+
+
+PositiveRate = Annotated[
+    Decimal,
+    PlainValidator(_to_rate),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": _POSITIVE_RATE_PATTERN, "examples": ["1.0825"]}),
+]
+"""An exchange rate: a positive decimal string, 1-10 digits before the point and at most 10
+after; the schema's pattern and the validator are one rule."""
+
+Amount = Annotated[
+    DecimalString,
+    WithJsonSchema({"type": "string", "pattern": _DECIMAL_PATTERN, "examples": ["750.00"]}),
 ]
 
 

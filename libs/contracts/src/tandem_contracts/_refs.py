@@ -49,8 +49,8 @@ class ExternalRef(CanonicalModel):
     instance: str = Field(min_length=1, max_length=120)
     object_type: str = Field(min_length=1, max_length=120)
     external_id: str = Field(min_length=1, max_length=255)
-    external_url: str | None = None
-    external_version: str | None = None
+    external_url: str | None = Field(default=None, max_length=2000)
+    external_version: str | None = Field(default=None, max_length=120)
     sync_status: SyncStatus = SyncStatus.SUCCESSFUL
     last_synced_at: UtcDatetime | None = None
     last_error: SyncError | None = None

@@ -10,6 +10,7 @@ never caused by input).
     └── DecodeError
         ├── OversizedMessageError
         ├── EncodingError
+        │   └── UnsafeTextError
         ├── UnknownEventTypeError
         ├── UnknownSchemaVersionError
         └── SchemaValidationError
@@ -33,6 +34,7 @@ __all__ = [
     "SchemaValidationError",
     "UnknownEventTypeError",
     "UnknownSchemaVersionError",
+    "UnsafeTextError",
 ]
 
 
@@ -65,6 +67,12 @@ class EncodingError(DecodeError):
     """The body is not UTF-8 JSON holding an object."""
 
     reason = "bad_encoding"
+
+
+class UnsafeTextError(EncodingError):
+    """The body escapes text no store can hold: a NUL or an unpaired surrogate."""
+
+    reason = "unsafe_text"
 
 
 class UnknownEventTypeError(DecodeError):
@@ -129,6 +137,7 @@ class NaiveDatetimeError(SchemaValidationError):
 
 
 class FloatMoneyError(SchemaValidationError):
-    """A money amount arrived as a JSON number instead of a decimal string."""
+    """A money amount or another exact decimal (rate, quantity, percentage) arrived as a JSON
+    float instead of a decimal string."""
 
     reason = "float_money"

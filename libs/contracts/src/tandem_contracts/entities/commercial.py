@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import Field
 
-from tandem_contracts._money import CurrencyCode, Money
+from tandem_contracts._money import CurrencyCode, DecimalString, Money
 from tandem_contracts._refs import ExternalRef
-from tandem_contracts._types import CanonicalId, CanonicalModel, Minutes
+from tandem_contracts._types import CalendarDate, CanonicalId, CanonicalModel, Minutes, Version
 
 __all__ = [
     "BillingModel",
@@ -64,10 +63,10 @@ class Opportunity(CanonicalModel):
     stage: str = Field(min_length=1, max_length=80)
     status: OpportunityStatus
     amount: Money
-    close_date: date
+    close_date: CalendarDate
     probability_pct: int = Field(ge=0, le=100)
     owner_id: CanonicalId | None = None
-    expected_start: date | None = None
+    expected_start: CalendarDate | None = None
     lines: tuple[OpportunityLine, ...] = ()
     refs: tuple[ExternalRef, ...] = ()
 
@@ -102,12 +101,12 @@ class Contract(CanonicalModel):
     billing_model: BillingModel
     total_value: Money
     cap: Money | None = None
-    start_date: date
-    end_date: date | None = None
+    start_date: CalendarDate
+    end_date: CalendarDate | None = None
     rate_card_id: CanonicalId | None = None
     payment_terms_days: int = Field(default=30, ge=0, le=365)
     status: ContractStatus
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()
 
 
@@ -169,11 +168,11 @@ class Project(CanonicalModel):
     revenue_method: RevenueMethod = RevenueMethod.AS_BILLED
     budget: Budget = Budget()
     rate_card_id: CanonicalId | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: CalendarDate | None = None
+    end_date: CalendarDate | None = None
     flags: ProjectFlags = ProjectFlags()
     status: ProjectStatus
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()
 
 
@@ -200,13 +199,13 @@ class WorkItem(CanonicalModel):
     type: WorkItemType
     name: str = Field(min_length=1, max_length=200)
     planned_minutes: Minutes | None = None
-    start_date: date | None = None
-    due_date: date | None = None
+    start_date: CalendarDate | None = None
+    due_date: CalendarDate | None = None
     percent_complete: int = Field(default=0, ge=0, le=100)
     billable: bool = True
-    service_item_ref: str | None = None
+    service_item_ref: str | None = Field(default=None, max_length=255)
     status: WorkItemStatus = WorkItemStatus.NOT_STARTED
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()
 
 
@@ -232,8 +231,8 @@ class Milestone(CanonicalModel):
     name: str = Field(min_length=1, max_length=200)
     amount: Money
     billing_trigger: MilestoneTrigger
-    planned_date: date | None = None
-    actual_date: date | None = None
+    planned_date: CalendarDate | None = None
+    actual_date: CalendarDate | None = None
     status: MilestoneStatus
     refs: tuple[ExternalRef, ...] = ()
 
@@ -259,12 +258,12 @@ class RoleRate(CanonicalModel):
 class RateCardVersion(CanonicalModel):
     """One effective-dated version of a rate card; ``default_rate`` applies to unlisted roles."""
 
-    version: int = Field(ge=1)
-    effective_from: date
-    effective_to: date | None = None
+    version: Version
+    effective_from: CalendarDate
+    effective_to: CalendarDate | None = None
     default_rate: Money | None = None
     role_rates: tuple[RoleRate, ...] = ()
-    discount_pct: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    discount_pct: DecimalString = Field(default=Decimal(0), ge=0, le=100)
 
 
 class RateCardStatus(StrEnum):

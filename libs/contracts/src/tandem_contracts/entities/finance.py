@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import Field
 
-from tandem_contracts._money import CurrencyCode, Money
+from tandem_contracts._money import CurrencyCode, DecimalString, Money, PositiveRate
 from tandem_contracts._refs import ExternalRef
-from tandem_contracts._types import CanonicalId, CanonicalModel, Minutes, UtcDatetime
+from tandem_contracts._types import (
+    CalendarDate,
+    CanonicalId,
+    CanonicalModel,
+    Minutes,
+    UtcDatetime,
+    Version,
+)
 from tandem_contracts.entities.staffing import RateSource
 
 __all__ = [
@@ -48,9 +54,9 @@ class FxRate(CanonicalModel):
     id: CanonicalId
     base: CurrencyCode
     quote: CurrencyCode
-    rate: Decimal = Field(gt=0, max_digits=20, decimal_places=10)
+    rate: PositiveRate
     rate_type: FxRateType
-    effective_date: date
+    effective_date: CalendarDate
     source: str = Field(min_length=1, max_length=80)
 
 
@@ -58,8 +64,8 @@ class FxUsed(CanonicalModel):
     """The rate a converted amount used, carried with the amount."""
 
     rate_id: CanonicalId
-    rate: Decimal = Field(gt=0, max_digits=20, decimal_places=10)
-    rate_date: date
+    rate: PositiveRate
+    rate_date: CalendarDate
 
 
 class TimesheetStatus(StrEnum):
@@ -73,7 +79,7 @@ class TimesheetStatus(StrEnum):
 class ApprovalStep(CanonicalModel):
     """One decision in a timesheet's approval path."""
 
-    step: int = Field(ge=1)
+    step: Version
     approver_id: CanonicalId
     decision: TimesheetStatus
     at: UtcDatetime
@@ -84,11 +90,11 @@ class Timesheet(CanonicalModel):
 
     id: CanonicalId
     worker_id: CanonicalId
-    period_start: date
-    period_end: date
+    period_start: CalendarDate
+    period_end: CalendarDate
     status: TimesheetStatus
     approvals: tuple[ApprovalStep, ...] = ()
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()
 
 
@@ -119,8 +125,8 @@ class TimeEntry(CanonicalModel):
     work_item_id: CanonicalId | None = None
     assignment_id: CanonicalId | None = None
     role_id: CanonicalId | None = None
-    work_date: date
-    accounting_date: date | None = None
+    work_date: CalendarDate
+    accounting_date: CalendarDate | None = None
     duration_minutes: Minutes
     rounded_minutes: Minutes | None = None
     billable: bool
@@ -130,7 +136,7 @@ class TimeEntry(CanonicalModel):
     cost_rate: Money | None = None
     fx: FxUsed | None = None
     status: TimeEntryStatus
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()
 
 
@@ -153,17 +159,17 @@ class Expense(CanonicalModel):
     project_id: CanonicalId
     project_legal_entity_id: CanonicalId
     category: str = Field(min_length=1, max_length=80)
-    expense_date: date
+    expense_date: CalendarDate
     amount: Money
     reimbursement_amount: Money | None = None
     fx: FxUsed | None = None
     billable: bool
-    markup_multiplier: Decimal = Field(default=Decimal(1), ge=0, le=10)
+    markup_multiplier: DecimalString = Field(default=Decimal(1), ge=0, le=10)
     tax_amount: Money | None = None
     vendor_id: CanonicalId | None = None
-    receipt_ref: str | None = None
+    receipt_ref: str | None = Field(default=None, max_length=500)
     status: ExpenseStatus
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()
 
 
@@ -192,12 +198,12 @@ class Charge(CanonicalModel):
     contract_id: CanonicalId | None = None
     source: ChargeSource
     source_ids: tuple[CanonicalId, ...] = Field(min_length=1)
-    quantity: Decimal = Field(max_digits=18, decimal_places=6)
+    quantity: DecimalString = Field(max_digits=18, decimal_places=6)
     rate: Money
     amount: Money
-    bill_date: date
+    bill_date: CalendarDate
     billing_period: str = Field(pattern=r"^\d{4}-\d{2}$")
-    hold_reason: str | None = None
+    hold_reason: str | None = Field(default=None, max_length=500)
     intercompany: bool = False
     status: ChargeStatus
 
@@ -217,11 +223,11 @@ class InvoiceLine(CanonicalModel):
     """One line of an invoice, traced back to its charges."""
 
     description: str = Field(min_length=1, max_length=500)
-    quantity: Decimal = Field(max_digits=18, decimal_places=6)
+    quantity: DecimalString = Field(max_digits=18, decimal_places=6)
     uom: str = Field(default="hour", max_length=20)
     unit_price: Money
     amount: Money
-    tax_code: str | None = None
+    tax_code: str | None = Field(default=None, max_length=40)
     tax_amount: Money | None = None
     project_id: CanonicalId | None = None
     work_item_id: CanonicalId | None = None
@@ -236,15 +242,15 @@ class Invoice(CanonicalModel):
     seller_legal_entity_id: CanonicalId
     customer_id: CanonicalId
     currency: CurrencyCode
-    invoice_date: date | None = None
-    due_date: date | None = None
-    po_number: str | None = None
+    invoice_date: CalendarDate | None = None
+    due_date: CalendarDate | None = None
+    po_number: str | None = Field(default=None, max_length=60)
     lines: tuple[InvoiceLine, ...] = Field(min_length=1)
     subtotal: Money
     tax_total: Money
     total: Money
     status: InvoiceStatus
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()
 
 
@@ -260,8 +266,8 @@ class AccountingPeriod(CanonicalModel):
     id: CanonicalId
     legal_entity_id: CanonicalId
     name: str = Field(min_length=1, max_length=40)
-    start_date: date
-    end_date: date
+    start_date: CalendarDate
+    end_date: CalendarDate
     status: PeriodStatus
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 
 from pydantic import Field
@@ -10,6 +9,7 @@ from pydantic import Field
 from tandem_contracts._money import CurrencyCode, Money
 from tandem_contracts._refs import ExternalRef
 from tandem_contracts._types import (
+    CalendarDate,
     CanonicalId,
     CanonicalModel,
     CountryCode,
@@ -87,12 +87,12 @@ class TaxProfile(CanonicalModel):
     """How a customer is taxed; the ERP or tax engine decides tax from it at invoice time."""
 
     country: CountryCode
-    subdivision: str | None = None
+    subdivision: str | None = Field(default=None, max_length=40)
     vat_id: str | None = Field(default=None, max_length=40)
     vat_id_validated_at: UtcDatetime | None = None
     taxable_person: TaxpayerKind = TaxpayerKind.B2B
-    exemption_certificate: str | None = None
-    default_tax_code: str | None = None
+    exemption_certificate: str | None = Field(default=None, max_length=120)
+    default_tax_code: str | None = Field(default=None, max_length=40)
 
 
 class CustomerStatus(StrEnum):
@@ -114,7 +114,7 @@ class Customer(CanonicalModel):
     payment_terms_days: int = Field(default=30, ge=0, le=365)
     billing_address: str | None = Field(default=None, max_length=1000)
     status: CustomerStatus = CustomerStatus.ACTIVE
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()
 
 
@@ -138,14 +138,14 @@ class Worker(CanonicalModel):
     legal_entity_id: CanonicalId
     employment_type: EmploymentType
     status: WorkerStatus
-    hire_date: date
-    termination_date: date | None = None
+    hire_date: CalendarDate
+    termination_date: CalendarDate | None = None
     manager_id: CanonicalId | None = None
     org_unit_id: CanonicalId | None = None
     work_country: CountryCode
     work_calendar_id: CanonicalId | None = None
     home_currency: CurrencyCode
-    source_status: str | None = None
+    source_status: str | None = Field(default=None, max_length=80)
     refs: tuple[ExternalRef, ...] = ()
 
 
@@ -155,8 +155,8 @@ class CostRate(CanonicalModel):
     worker_id: CanonicalId | None = None
     role_id: CanonicalId | None = None
     hourly_cost: Money
-    effective_from: date
-    effective_to: date | None = None
+    effective_from: CalendarDate
+    effective_to: CalendarDate | None = None
 
 
 class Role(CanonicalModel):
@@ -182,7 +182,7 @@ class SkillRating(CanonicalModel):
 
     skill_id: CanonicalId
     level: int = Field(ge=1, le=5)
-    certified_until: date | None = None
+    certified_until: CalendarDate | None = None
 
 
 class Resource(CanonicalModel):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 
 from pydantic import Field
 
 from tandem_contracts._money import Money
 from tandem_contracts._refs import ExternalRef
-from tandem_contracts._types import CanonicalId, CanonicalModel, Minutes
+from tandem_contracts._types import CalendarDate, CanonicalId, CanonicalModel, Minutes, Version
 
 __all__ = [
     "Assignment",
@@ -39,8 +38,8 @@ class ResourceRequest(CanonicalModel):
     role_id: CanonicalId
     required_skill_ids: tuple[CanonicalId, ...] = ()
     minutes: Minutes
-    start_date: date
-    end_date: date
+    start_date: CalendarDate
+    end_date: CalendarDate
     proposed_rate: Money | None = None
     priority: int = Field(default=3, ge=1, le=5)
     status: ResourceRequestStatus
@@ -70,7 +69,7 @@ class RateSource(CanonicalModel):
     """Which rate-card row a rate was resolved from, kept so a frozen rate can be explained."""
 
     rate_card_id: CanonicalId | None = None
-    rate_card_version: int | None = Field(default=None, ge=1)
+    rate_card_version: Version | None = None
     scope_level: str = Field(min_length=1, max_length=40)
     role_id: CanonicalId | None = None
 
@@ -84,8 +83,8 @@ class Assignment(CanonicalModel):
     resource_id: CanonicalId
     worker_id: CanonicalId | None = None
     role_id: CanonicalId
-    start_date: date
-    end_date: date
+    start_date: CalendarDate
+    end_date: CalendarDate
     total_minutes: Minutes
     minutes_per_day: Minutes | None = None
     booking_type: BookingType

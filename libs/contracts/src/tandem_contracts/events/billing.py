@@ -9,7 +9,7 @@ from pydantic import Field
 from tandem_contracts._event import Context, Event
 from tandem_contracts._money import CurrencyCode, Money
 from tandem_contracts._refs import SystemKind
-from tandem_contracts._types import CanonicalId, UtcDatetime
+from tandem_contracts._types import CanonicalId, UtcDatetime, Version
 from tandem_contracts.entities import Charge, Invoice, InvoiceLine, RateCard
 
 __all__ = ["ChargeCreated", "InvoicePosted", "InvoiceReady", "RateCardPublished"]
@@ -30,7 +30,7 @@ class RateCardPublished(_BillingEvent):
     subject_type: ClassVar[str] = "rate_card"
 
     rate_card: RateCard
-    published_version: int = Field(ge=1)
+    published_version: Version
     published_at: UtcDatetime
 
     @property
@@ -69,7 +69,7 @@ class InvoiceReady(_BillingEvent):
     customer_id: CanonicalId
     billing_period: str = Field(pattern=r"^\d{4}-\d{2}$")
     currency: CurrencyCode
-    po_number: str | None = None
+    po_number: str | None = Field(default=None, max_length=60)
     lines: tuple[InvoiceLine, ...] = Field(min_length=1)
     subtotal: Money
     charge_ids: tuple[CanonicalId, ...] = Field(min_length=1)

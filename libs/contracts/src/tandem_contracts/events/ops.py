@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
 
 from tandem_contracts._event import Context, Event
+from tandem_contracts._money import DecimalString
 from tandem_contracts._refs import SystemKind
 from tandem_contracts._types import CanonicalId, SubjectKey, UtcDatetime
 
@@ -51,9 +51,9 @@ class UtilizationThresholdBreached(_OpsEvent):
     resource_id: CanonicalId
     org_unit_id: CanonicalId | None = None
     period: str = Field(pattern=r"^\d{4}-\d{2}$")
-    actual_pct: Decimal = Field(ge=0, le=1000, decimal_places=2)
-    target_pct: Decimal = Field(ge=0, le=100, decimal_places=2)
-    threshold_pct: Decimal = Field(ge=0, le=1000, decimal_places=2)
+    actual_pct: DecimalString = Field(ge=0, le=1000, decimal_places=2)
+    target_pct: DecimalString = Field(ge=0, le=100, decimal_places=2)
+    threshold_pct: DecimalString = Field(ge=0, le=1000, decimal_places=2)
     direction: BreachDirection
 
     @property
@@ -87,7 +87,7 @@ class ReconciliationMismatch(_OpsEvent):
     project_id: CanonicalId | None = None
     worker_id: CanonicalId | None = None
     period: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
-    currency: str | None = None
+    currency: str | None = Field(default=None, max_length=16)
     source_value: str = Field(max_length=200)
     target_value: str = Field(max_length=200)
     item_ids: tuple[CanonicalId, ...] = ()

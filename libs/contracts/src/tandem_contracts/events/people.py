@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from tandem_contracts._event import Context, Event
 from tandem_contracts._money import Money
 from tandem_contracts._refs import SystemKind
-from tandem_contracts._types import CanonicalId, CanonicalModel, Minutes, UtcDatetime
+from tandem_contracts._types import CalendarDate, CanonicalId, CanonicalModel, Minutes, UtcDatetime
 from tandem_contracts.entities import Assignment, CostRate, ResourceRequest, Worker
 
 __all__ = [
@@ -42,7 +41,7 @@ class ConsultantOnboarded(_HrEvent):
     worker: Worker
     primary_role_id: CanonicalId | None = None
     cost_rate: CostRate | None = None
-    start_date: date
+    start_date: CalendarDate
 
     @property
     def subject_id(self) -> str:
@@ -57,8 +56,10 @@ class WorkerUpdated(_HrEvent):
     event_type: ClassVar[str] = "WorkerUpdated"
 
     worker: Worker
-    changed_fields: tuple[str, ...] = Field(min_length=1)
-    effective_date: date
+    changed_fields: tuple[Annotated[str, StringConstraints(max_length=100)], ...] = Field(
+        min_length=1
+    )
+    effective_date: CalendarDate
 
     @property
     def subject_id(self) -> str:
@@ -107,7 +108,7 @@ class StaffingOption(CanonicalModel):
     fit_score: int = Field(ge=0, le=100)
     available_minutes: Minutes
     proposed_rate: Money | None = None
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Annotated[str, StringConstraints(max_length=500)], ...] = ()
 
 
 class StaffingOptionsProposed(_StaffingEvent):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import ClassVar
 
 from pydantic import Field
 
 from tandem_contracts._event import Context, Event
 from tandem_contracts._refs import SystemKind
-from tandem_contracts._types import CanonicalId, UtcDatetime
+from tandem_contracts._types import CalendarDate, CanonicalId, UtcDatetime
 from tandem_contracts.entities import Contract, Milestone, Project
 
 __all__ = [
@@ -86,7 +85,7 @@ class ProjectClosedForTime(_ProjectEvent):
     system_of_record: ClassVar[SystemKind | None] = SystemKind.PSA
 
     project_id: CanonicalId
-    closed_from: date
+    closed_from: CalendarDate
     reason: str | None = Field(default=None, max_length=500)
     closed_at: UtcDatetime
 

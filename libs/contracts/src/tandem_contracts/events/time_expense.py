@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
@@ -11,7 +10,7 @@ from pydantic import Field
 from tandem_contracts._event import Context, Event
 from tandem_contracts._money import Money
 from tandem_contracts._refs import ExternalRef, SystemKind
-from tandem_contracts._types import CanonicalId, Minutes, UtcDatetime
+from tandem_contracts._types import CalendarDate, CanonicalId, Minutes, UtcDatetime, Version
 from tandem_contracts.entities import AccountingPeriod, Expense, FxUsed, TimeEntry, Timesheet
 
 __all__ = [
@@ -60,7 +59,7 @@ class TimeApproved(_TimeEvent):
     event_type: ClassVar[str] = "TimeApproved"
 
     entry: TimeEntry
-    approval_version: int = Field(ge=1)
+    approval_version: Version
     approved_by: CanonicalId
     approved_at: UtcDatetime
 
@@ -118,8 +117,8 @@ class TimePosted(_TimeEvent):
     project_id: CanonicalId
     worker_id: CanonicalId
     erp_ref: ExternalRef
-    work_date: date
-    accounting_date: date
+    work_date: CalendarDate
+    accounting_date: CalendarDate
     late_posting: bool = False
     duration_minutes: Minutes
     bill_amount: Money | None = None
@@ -217,7 +216,7 @@ class ExpensePosted(_TimeEvent):
     expense_id: CanonicalId
     project_id: CanonicalId
     erp_ref: ExternalRef
-    accounting_date: date
+    accounting_date: CalendarDate
     amount: Money
     project_amount: Money | None = None
     fx: FxUsed | None = None
