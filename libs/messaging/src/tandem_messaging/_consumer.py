@@ -281,11 +281,12 @@ class Consumer:
             results = []
             scope, published = self._scope(connection), list[Envelope[Any]]()
             claims = await claim_many(connection, self.queue_name, [e for _, e in batch])
+            limit = self.settings.max_attempts
             for index, (message, envelope) in enumerate(batch):
                 with _handling(envelope, message, self.queue_name):
                     results.append(
                         await self._apply(
-                            connection, envelope, attempt_of(message), scope, published,
+                            connection, envelope, attempt_of(message, limit), scope, published,
                             claims[index] if claims is not None else None,
                         )
                     )  # fmt: skip
@@ -301,7 +302,7 @@ class Consumer:
                 await give_back(message, self._stopping)
 
     async def _handle(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
-        attempt = attempt_of(message)
+        attempt = attempt_of(message, self.settings.max_attempts)
         held_for: str | None = None
         while True:
             started = time.perf_counter()

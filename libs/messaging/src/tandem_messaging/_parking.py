@@ -22,6 +22,13 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from tandem_contracts import CONTENT_TYPE, uuid7
 from tandem_messaging._db import DbConnection
+from tandem_messaging._headers import (
+    ATTEMPT_HEADER,
+    REPLAY_HEADER,
+    clean_text,
+    routing_key_in,
+    storable_headers,
+)
 
 __all__ = [
     "DiscardResult",
@@ -35,10 +42,6 @@ __all__ = [
     "replay",
 ]
 
-ATTEMPT_HEADER = "x-tandem-attempt"
-FIRST_FAILURE_HEADER = "x-tandem-first-failure-at"
-ROUTING_KEY_HEADER = "x-tandem-routing-key"
-REPLAY_HEADER = "x-tandem-replay-id"
 _LOCK_SPACE = 0x7A4E  # advisory-lock namespace of dependency keys
 
 
@@ -187,7 +190,8 @@ async def park(
         await connection.execute(_LOCK_KEY, consumer, failure.waiting_for, _LOCK_SPACE)
         if await connection.fetchval(_SATISFIED, consumer, failure.waiting_for):
             return None
-    headers = _plain_headers(message.headers)
+    # Headers and failure text are untrusted: cleaned so that parking itself cannot fail.
+    headers = message.headers or {}
     parked_id = uuid7()
     await connection.execute(
         _PARK,
@@ -196,12 +200,12 @@ async def park(
         queue,
         event_id,
         event_type,
-        str(headers.get(ROUTING_KEY_HEADER) or message.routing_key or ""),
+        routing_key_in(headers, message.routing_key or ""),
         message.body,
-        json.dumps(headers),
-        failure.reason,
-        failure.detail[:2000],
-        failure.exception_class,
+        json.dumps(storable_headers(headers)),
+        clean_text(failure.reason, 100),
+        clean_text(failure.detail, 2000),
+        clean_text(failure.exception_class, 300) if failure.exception_class else None,
         failure.attempts,
         failure.first_failure_at,
         failure.last_failure_at,
@@ -308,18 +312,6 @@ async def _republish(
             ),
             routing_key=row["queue"],
         )
-
-
-def _plain_headers(headers: Any) -> dict[str, Any]:
-    plain: dict[str, Any] = {}
-    for key, value in (headers or {}).items():
-        if isinstance(value, bytes):
-            value = value.decode(errors="replace")
-        if isinstance(value, str | int | float | bool) or value is None:
-            plain[key] = value
-        elif isinstance(value, datetime):
-            plain[key] = value.isoformat()
-    return plain
 
 
 def _selection_args(selection: ReplaySelection) -> tuple[Any, ...]:

@@ -22,6 +22,16 @@ from tandem_contracts import CONTENT_TYPE, DecodeError, Envelope, decode
 from tandem_messaging import _parking as parking
 from tandem_messaging._db import DbConnection
 from tandem_messaging._errors import TransientError
+from tandem_messaging._headers import (
+    ATTEMPT_HEADER,
+    FIRST_FAILURE_HEADER,
+    LAST_ERROR_HEADER,
+    ROUTING_KEY_HEADER,
+    attempt_in,
+    clean_text,
+    first_failure_at,
+    routing_key_in,
+)
 from tandem_messaging._metrics import Metrics
 from tandem_messaging._outbox import Outbox
 from tandem_messaging._router import HandlerContext, Router, TransactionScope
@@ -65,10 +75,11 @@ class Settler:
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         level = self.topology.level_for(attempt, retry_after)
         headers = dict(message.headers or {})
-        headers.setdefault(parking.FIRST_FAILURE_HEADER, _now().isoformat())
-        headers.setdefault(parking.ROUTING_KEY_HEADER, message.routing_key or "")
-        headers[parking.ATTEMPT_HEADER] = attempt + 1
-        headers["x-tandem-last-error"] = f"{type(exc).__name__}: {exc}"[:500]
+        # Rewritten, never kept as found: a forged value would otherwise ride every retry.
+        headers[FIRST_FAILURE_HEADER] = first_failure_at(headers, _now()).isoformat()
+        headers[ROUTING_KEY_HEADER] = routing_key_in(headers, message.routing_key or "")
+        headers[ATTEMPT_HEADER] = attempt + 1
+        headers[LAST_ERROR_HEADER] = clean_text(f"{type(exc).__name__}: {exc}", 500)
         retry_exchange = await self.channel().get_exchange(RETRY_EXCHANGE)
         await retry_exchange.publish(
             copy_message(message, headers), routing_key=self.topology.retry_queue(level)
@@ -90,13 +101,12 @@ class Settler:
             # Sent back again and again although its dependency is met: the handler and the key
             # it waits for disagree. Park it for a person instead of looping.
             waiting_for, reason = None, "dependency_unresolved"
-        first = headers.get(parking.FIRST_FAILURE_HEADER)
         failure = parking.Failure(
             reason=reason or getattr(exc, "reason", None) or "unexpected",
             detail=str(exc) or type(exc).__name__,
             exception_class=f"{type(exc).__module__}.{type(exc).__qualname__}",
             attempts=attempt,
-            first_failure_at=datetime.fromisoformat(str(first)) if first else _now(),
+            first_failure_at=first_failure_at(headers, _now()),
             last_failure_at=_now(),
             waiting_for=waiting_for,
         )
@@ -113,7 +123,7 @@ class Settler:
             if parked is not None and envelope is not None:
                 await self._on_parked(connection, envelope, exc, attempt)
         if parked is None:  # the dependency was met meanwhile: try again at once
-            again = {**headers, parking.ATTEMPT_HEADER: attempt + 1}
+            again = {**headers, ATTEMPT_HEADER: attempt + 1}
             await self.channel().default_exchange.publish(
                 copy_message(message, again), routing_key=self.queue
             )
@@ -186,9 +196,10 @@ class Settler:
             logger.info("released %d parked message(s) waiting for %s", released, list(keys))
 
 
-def attempt_of(message: AbstractIncomingMessage) -> int:
-    value = (message.headers or {}).get(parking.ATTEMPT_HEADER, 1)
-    return value if isinstance(value, int) else int(str(value))
+def attempt_of(message: AbstractIncomingMessage, max_attempts: int) -> int:
+    """Return the delivery's attempt number, bounded to 1..``max_attempts`` (see
+    ``attempt_in``)."""
+    return attempt_in(message.headers or {}, max_attempts)
 
 
 def copy_message(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:

@@ -54,7 +54,11 @@ def inject(headers: dict[str, Any]) -> dict[str, Any]:
 
 
 def _extract(headers: Mapping[str, Any]) -> otel_context.Context:
-    carrier = {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in headers.items()}
+    # Headers are untrusted: byte arrays that are not UTF-8 must not fail the consumer.
+    carrier = {
+        k: v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else str(v)
+        for k, v in headers.items()
+    }
     return propagate.extract(carrier)
 
 
