@@ -10,12 +10,14 @@ events (written to the outbox in the pass's transaction), is ignored, waits, or 
   so do the later records of its key (their order is kept);
 * ``RecordRejected``, a connector's rejection, or a mapping error (a field missing or of the
   wrong type) — it can never become an event as it is: it is set aside (``rejected``, with its
-  reason; ``Landing.replay_rejected`` makes it pending again after a fix), and the records
-  behind it flow;
+  reason; ``tandem_connectors.set_aside`` lists such records and replays them, audited, after
+  a fix), and the records behind it flow;
 * ``SystemUnavailable`` (the system was asked something and is down) ends the pass: nothing
   of it commits, and the next pass starts over.
 
-One replica ingests a source at a time (an advisory lock for the pass's transaction).
+One replica ingests a source at a time (an advisory lock for the pass's transaction). A polled
+record that cannot be stored (too large, unsafe text, numbers beyond 64 bits: see ``landing``)
+is set aside at landing with why, and the feed's watermark moves past it.
 """
 
 from __future__ import annotations
@@ -161,7 +163,8 @@ async def poll_feeds(
     feeds: Sequence[tuple[Feed, ChangeSource]],
     lag: timedelta,
 ) -> int:
-    """Land every change of each feed since its watermark; answer how many were read."""
+    """Land every change of each feed since its watermark (one that cannot be stored is set
+    aside, with why); answer how many were read."""
     read = 0
     for feed, source in feeds:
 

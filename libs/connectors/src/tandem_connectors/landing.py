@@ -5,19 +5,44 @@ Signed webhooks, polled feeds and reconciliation's re-drives all *land* records 
 (system, instance, record type, id, version). ``tandem_connectors.inbound`` then turns pending
 rows into events. Records are in the system's own shape and carry ``id`` and ``version`` (the
 REST systems' shape; an adapter of another shape maps to it before landing).
+
+A record that cannot be stored as it is (``check_record``: over 256 KiB as JSON, nested over 32
+levels, a NUL or lone surrogate in its text, an integer beyond 64 bits, an unusable ``id`` or
+``version``) is not landed: it is kept *refused* — set aside (``rejected``) without its payload,
+with why, so that one bad record never stops a feed and an operator sees it. A refused row is
+never replayed: the system must send a version that can be stored.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tandem_connectors._records import (
+    MAX_RECORD_BYTES,
+    RecordRefused,
+    check_record,
+    refused_key,
+    serialized,
+)
 from tandem_messaging import DbConnection
 
-__all__ = ["AbstractLanding", "Landed", "Landing", "Settlement", "Via"]
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "AbstractLanding",
+    "Landed",
+    "Landing",
+    "RecordRefused",
+    "Settlement",
+    "Via",
+    "check_record",
+]
+
+logger = logging.getLogger(__name__)
 
 Via = Literal["webhook", "poll", "reconcile", "replay"]
 Settlement = Literal["published", "ignored", "rejected"]
@@ -27,6 +52,13 @@ INSERT INTO connectors.inbound (system, instance, record_type, record_id, versio
 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
 ON CONFLICT (system, instance, record_type, record_id, version) DO NOTHING
 RETURNING sequence
+"""
+_REFUSE = """
+INSERT INTO connectors.inbound
+    (system, instance, record_type, record_id, version, via, payload, status, detail, settled_at,
+     refused)
+VALUES ($1, $2, $3, $4, $5, $6, 'null'::jsonb, 'rejected', $7, clock_timestamp(), true)
+ON CONFLICT (system, instance, record_type, record_id, version) DO NOTHING
 """
 _PENDING = """
 SELECT sequence, system, instance, record_type, record_id, version, via, payload::text
@@ -62,7 +94,7 @@ WHERE system = $1 AND record_type = $2 AND status = 'pending' AND detail IS NOT 
 """
 _REPLAY = """
 UPDATE connectors.inbound SET status = 'pending', detail = NULL, settled_at = NULL
-WHERE status = 'rejected' AND system = $1 AND instance = $2
+WHERE status = 'rejected' AND NOT refused AND system = $1 AND instance = $2
   AND ($3::bigint[] IS NULL OR sequence = ANY($3::bigint[]))
 RETURNING sequence
 """
@@ -111,8 +143,13 @@ class Landing(AbstractLanding):
     async def land(
         self, system: str, instance: str, record_type: str, record: Mapping[str, Any], via: Via
     ) -> bool:
-        """Keep a record version once; answer whether it was new."""
-        row = _row(system, instance, record_type, record, via)
+        """Keep a record version once; answer whether it was new (a record that cannot be
+        stored is kept refused, with why, and is not new)."""
+        try:
+            row = _row(system, instance, record_type, record, via)
+        except RecordRefused as refused:
+            await self._refuse(system, instance, record_type, [(record, str(refused))], via)
+            return False
         return await self._db.fetchval(_LAND, *row) is not None
 
     async def land_many(
@@ -122,10 +159,40 @@ class Landing(AbstractLanding):
         record_type: str,
         records: Sequence[Mapping[str, Any]],
         via: Via,
+    ) -> int:
+        """Keep each record version once (a page of a feed), in one round trip; those that
+        cannot be stored are kept refused, with why. Answer how many were refused."""
+        rows: list[tuple[object, ...]] = []
+        refusals: list[tuple[Mapping[str, Any], str]] = []
+        for record in records:
+            try:
+                rows.append(_row(system, instance, record_type, record, via))
+            except RecordRefused as refused:
+                refusals.append((record, str(refused)))
+        if rows:
+            await self._db.executemany(_LAND, rows)
+        await self._refuse(system, instance, record_type, refusals, via)
+        return len(refusals)
+
+    async def _refuse(
+        self,
+        system: str,
+        instance: str,
+        record_type: str,
+        refusals: Sequence[tuple[Mapping[str, Any], str]],
+        via: Via,
     ) -> None:
-        """Keep each record version once (a page of a feed), in one round trip."""
-        rows = [_row(system, instance, record_type, record, via) for record in records]
-        await self._db.executemany(_LAND, rows)
+        rows = []
+        for record, why in refusals:
+            record_id, version = refused_key(record)
+            logger.warning(
+                "%s/%s %s %s v%d refused at landing: %s",
+                system, instance, record_type, record_id, version, why,
+            )  # fmt: skip
+            detail = f"refused at landing: {why}"
+            rows.append((system, instance, record_type, record_id, version, via, detail))
+        if rows:
+            await self._db.executemany(_REFUSE, rows)
 
     async def earlier_published(
         self, system: str, instance: str, record_type: str, record_id: str, version: int
@@ -171,7 +238,8 @@ class Landing(AbstractLanding):
     async def replay_rejected(
         self, system: str, instance: str, sequences: Sequence[int] | None = None
     ) -> list[int]:
-        """Make set-aside rows (all of the source, or ``sequences``) pending again."""
+        """Make set-aside rows (all of the source, or ``sequences``) pending again; rows
+        refused at landing kept no payload and stay set aside."""
         rows = await self._db.fetch(
             _REPLAY, system, instance, list(sequences) if sequences is not None else None
         )
@@ -181,6 +249,6 @@ class Landing(AbstractLanding):
 def _row(
     system: str, instance: str, record_type: str, record: Mapping[str, Any], via: Via
 ) -> tuple[object, ...]:
-    """The ``_LAND`` parameters of one record version."""
-    return (system, instance, record_type, str(record["id"]), int(record["version"]), via,
-            json.dumps(record))  # fmt: skip
+    """The ``_LAND`` parameters of one record version; ``RecordRefused`` if it cannot be."""
+    payload = serialized(record)
+    return (system, instance, record_type, str(record["id"]), record["version"], via, payload)

@@ -9,6 +9,7 @@ an earlier timestamp (a clock or commit race in the source) is still read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,21 +17,28 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from tandem_contracts import unsafe_text
 from tandem_messaging import DbConnection
 
 __all__ = ["Change", "ChangeSource", "Poller", "Position"]
 
 _LOAD = """
-SELECT changed_at, record_key FROM connectors.watermarks
+SELECT changed_at, record_key, key_is_json FROM connectors.watermarks
 WHERE system = $1 AND instance = $2 AND feed = $3
 """
 _SAVE = """
-INSERT INTO connectors.watermarks (system, instance, feed, changed_at, record_key)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO connectors.watermarks (system, instance, feed, changed_at, record_key, key_is_json)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (system, instance, feed) DO UPDATE
     SET changed_at = EXCLUDED.changed_at, record_key = EXCLUDED.record_key,
-        updated_at = clock_timestamp()
+        key_is_json = EXCLUDED.key_is_json, updated_at = clock_timestamp()
 """
+
+
+def _stored(key: str) -> tuple[str, bool]:
+    # A key PostgreSQL cannot hold (a NUL, a lone surrogate) is stored as its JSON string, so
+    # the position reads back exactly and the feed neither sticks on it nor skips past it.
+    return (json.dumps(key), True) if unsafe_text(key) is not None else (key, False)
 
 
 @dataclass(frozen=True, order=True)
@@ -88,13 +96,17 @@ class Poller:
         async with self.pool.acquire() as connection, connection.transaction():
             key = (self.system, self.instance, self.feed)
             row = await connection.fetchrow(_LOAD, *key)
-            after = Position(row["changed_at"], row["record_key"]) if row else None
+            after = None
+            if row is not None:
+                stored = row["record_key"]
+                record_key = json.loads(stored) if row["key_is_json"] else stored
+                after = Position(row["changed_at"], record_key)
             page = await self.source.changes(after, self.clock() - self.lag, self.page_size)
             if not page:
                 return 0
             await handle(connection, page)
             last = max(change.position for change in page)
-            await connection.execute(_SAVE, *key, last.changed_at, last.record_key)
+            await connection.execute(_SAVE, *key, last.changed_at, *_stored(last.record_key))
         return len(page)
 
     async def catch_up(self, handle: Handle) -> int:

@@ -5,6 +5,8 @@ entry's project is not active, and rejects entries it cannot map.
 """
 
 import asyncio
+import hashlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,8 +25,9 @@ from tandem_connectors.inbound import (
     poll_feeds,
     publish_landed,
 )
-from tandem_connectors.landing import Landed, Landing, Via
+from tandem_connectors.landing import MAX_RECORD_BYTES, Landed, Landing, Via
 from tandem_connectors.polling import Change, Position
+from tandem_connectors.set_aside import list_set_aside, replay_set_aside
 from tandem_contracts import Envelope
 from tandem_contracts.samples import sample_envelopes
 from tandem_messaging import DbConnection, Outbox
@@ -33,6 +36,7 @@ from tandem_service_kit import apply_migrations
 PSA, SOURCE, ENTRY = "psa", "kantata-acme", "time_entry"
 OUTBOX = Outbox()
 TEMPLATE = next(e for e in sample_envelopes() if e.event_type == "TimeApproved")
+ZERO = timedelta(0)
 
 
 @pytest.fixture
@@ -49,6 +53,10 @@ def entry(record_id: str, version: int = 1, **fields: Any) -> dict[str, Any]:
     """A PSA time entry record: worker w-1 on the active project p-1 unless told otherwise."""
     return {"id": record_id, "version": version, "worker": "w-1", "project": "p-1",
             "minutes": 60, **fields}  # fmt: skip
+
+
+def compact_size(record: dict[str, Any]) -> int:
+    return len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def named(record_id: str, version: int) -> str:
@@ -402,3 +410,116 @@ async def test_poll_feeds_lands_every_page_and_resumes_from_the_watermark(pool) 
     assert await ingest(pool, world) == 453
     assert world.translated[:2] == ["te-000-v1", "te-001-v1"]
     assert world.translated[-2:] == ["te-000-v2", "te-450-v1"]
+
+
+async def test_a_polled_record_that_cannot_be_stored_is_set_aside_and_the_feed_moves_on(
+    pool,
+) -> None:
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    records = [
+        entry("te-1"),
+        entry("te-2", note="nul \x00 inside"),
+        entry("te-3", note="x" * MAX_RECORD_BYTES),
+        entry("te-4", version=2**70),
+        {**entry("te-5"), "id": "t" * 10_240},
+        entry("te-6", minutes=2**64),
+        entry("te-7"),
+    ]
+    feed = Source([change(t0 + timedelta(seconds=i), r) for i, r in enumerate(records)])
+
+    # The poll reads every change and does not fail; the watermark passes the bad ones.
+    assert await poll_feeds(pool, PSA, SOURCE, [(Feed("time-entries", ENTRY), feed)], ZERO) == 7
+    assert await poll_feeds(pool, PSA, SOURCE, [(Feed("time-entries", ENTRY), feed)], ZERO) == 0
+    mark = await pool.fetchval("SELECT record_key FROM connectors.watermarks")
+    assert mark == "te-7"
+
+    # The records that can be stored flow; the others are set aside with why, without payload.
+    assert await ingest(pool, World()) == 2
+    assert await published(pool) == ["te-1-v1", "te-7-v1"]
+    async with pool.acquire() as db:
+        kept = await list_set_aside(db, PSA, SOURCE)
+    digest = "sha256:" + hashlib.sha256(b"t" * 10_240).hexdigest()[:32]
+    assert [(s.record_id, s.version, s.via, s.replayable) for s in kept] == [
+        ("te-2", 1, "poll", False),
+        ("te-3", 1, "poll", False),
+        ("te-4", 0, "poll", False),
+        (digest, 1, "poll", False),
+        ("te-6", 1, "poll", False),
+    ]
+    assert [s.reason for s in kept] == [
+        "refused at landing: $.note holds a NUL character (U+0000) at offset 4",
+        f"refused at landing: it takes {compact_size(records[2])} bytes as JSON, over 262144",
+        "refused at landing: its 'version' must be an integer from 0 to 2**63 - 1",
+        "refused at landing: its 'id' must be text of 1 to 128 characters, or an integer",
+        "refused at landing: $.minutes is an integer beyond 64 bits",
+    ]
+    assert (
+        await pool.fetchval("SELECT count(*) FROM connectors.inbound WHERE payload <> 'null'") == 2
+    )
+    # Nothing to replay: no payload was kept. The system must send a version that can be stored.
+    async with pool.acquire() as db:
+        replay = await replay_set_aside(db, PSA, SOURCE, None, actor="ops", why="try again")
+    assert replay.sequences == ()
+
+
+async def test_land_keeps_a_record_that_cannot_be_stored_once_and_answers_not_new(pool) -> None:
+    big = entry("te-1", note="x" * MAX_RECORD_BYTES)
+    async with pool.acquire() as db:
+        landing = Landing(db)
+        assert not await landing.land(PSA, SOURCE, ENTRY, big, "reconcile")
+        assert not await landing.land(PSA, SOURCE, ENTRY, big, "reconcile")
+        # A version that can be stored is another row, and lands.
+        assert await landing.land(PSA, SOURCE, ENTRY, entry("te-1", 2), "reconcile")
+    assert await statuses(pool) == {
+        "te-1-v1": ("rejected", f"refused at landing: it takes {compact_size(big)} bytes as"
+                                " JSON, over 262144"),
+        "te-1-v2": ("pending", None),
+    }  # fmt: skip
+
+
+async def test_set_aside_records_are_listed_by_page_and_replayed_with_an_audit_row(pool) -> None:
+    world = World(unknown_roles={"role-architect"})
+    await land(pool, *(entry(f"te-{i}", worker=f"w-{i}", role="role-architect") for i in range(4)))
+    await land(pool, entry("te-9", role="role-architect"), instance="kantata-emea")
+    assert await ingest(pool, world) == 4
+    assert await ingest(pool, world, "kantata-emea") == 1
+    async with pool.acquire() as db:
+        first = await list_set_aside(db, PSA, SOURCE, limit=3)
+        rest = await list_set_aside(db, PSA, SOURCE, after=first[-1].sequence, limit=3)
+    assert [s.record_id for s in first] == ["te-0", "te-1", "te-2"]
+    assert [s.record_id for s in rest] == ["te-3"]
+    assert first[0].reason == "RecordRejected: role role-architect is unknown"
+    assert first[0].replayable
+    assert first[0].set_aside_at is not None
+    assert first[0].set_aside_at >= first[0].landed_at
+
+    # The role is set up: two records are replayed by sequence (one unknown), then the rest.
+    world.unknown_roles.clear()
+    chosen = [first[1].sequence, first[2].sequence]
+    async with pool.acquire() as db:
+        some = await replay_set_aside(
+            db, PSA, SOURCE, [*chosen, 999_999], actor="api-key:abc", why="role set up"
+        )
+    assert some.sequences == tuple(chosen)
+    assert await ingest(pool, world) == 2
+    async with pool.acquire() as db:
+        rest_of_it = await replay_set_aside(
+            db, PSA, SOURCE, None, actor="cli:unauthenticated:ops@host", why="all of it",
+            claimed_actor="sre.bob",
+        )  # fmt: skip
+    assert rest_of_it.sequences == (first[0].sequence, rest[0].sequence)
+    assert await ingest(pool, world) == 2
+    assert await published(pool) == ["te-1-v1", "te-2-v1", "te-0-v1", "te-3-v1"]
+    audit = await pool.fetch(
+        "SELECT id, system, instance, actor, claimed_actor, reason, requested, replayed"
+        " FROM connectors.inbound_replay_audit ORDER BY id"
+    )
+    assert [tuple(row)[1:] for row in audit] == [
+        (PSA, SOURCE, "api-key:abc", None, "role set up", [*chosen, 999_999], chosen),
+        (PSA, SOURCE, "cli:unauthenticated:ops@host", "sre.bob", "all of it", None,
+         [first[0].sequence, rest[0].sequence]),
+    ]  # fmt: skip
+    assert [row["id"] for row in audit] == [some.audit_id, rest_of_it.audit_id]
+    # Another instance's set-aside record was not touched.
+    async with pool.acquire() as db:
+        assert [s.record_id for s in await list_set_aside(db, PSA, "kantata-emea")] == ["te-9"]

@@ -90,3 +90,33 @@ async def test_a_late_commit_within_the_lag_is_still_read(read_back) -> None:
     feed.records.append(Change(T0 + timedelta(seconds=45), "te-2"))
     await poller(read_back, feed, T0 + timedelta(seconds=120)).catch_up(record)
     assert seen == ["te-1", "te-2", "te-3"]
+
+
+async def test_a_record_key_postgresql_cannot_hold_neither_sticks_nor_skips_the_feed(
+    read_back,
+) -> None:
+    # Three changes at one instant, the middle one's key holding a NUL and a lone surrogate.
+    hostile = "te-2\x00\ud800"
+    feed = Feed([Change(T0, "te-1"), Change(T0, hostile), Change(T0, "te-3")])
+    seen: list[str] = []
+
+    async def record(db, page) -> None:
+        seen.extend(change.record_key for change in page)
+
+    reader = poller(read_back, feed, T0 + timedelta(hours=1))
+    reader.page_size = 2  # the page ends on the hostile key: its position is the watermark
+    assert await reader.catch_up(record) == 3
+    assert seen == ["te-1", hostile, "te-3"]
+    stored = await read_back.fetchrow("SELECT record_key, key_is_json FROM connectors.watermarks")
+    assert (stored["record_key"], stored["key_is_json"]) == ("te-3", False)
+    # A restart at the hostile position reads on from exactly there.
+    await read_back.execute("UPDATE connectors.watermarks SET record_key = $1, key_is_json = true",
+                            '"te-2\\u0000\\ud800"')  # fmt: skip
+    feed.records.append(Change(T0, "te-4"))
+    again: list[str] = []
+
+    async def record_again(db, page) -> None:
+        again.extend(change.record_key for change in page)
+
+    assert await reader.catch_up(record_again) == 2
+    assert again == ["te-3", "te-4"]

@@ -124,7 +124,8 @@ def signed(
     body: bytes = BODY, *, secret: bytes = SECRET, at: int | None = None, delivery: str = "d-1"
 ) -> dict[str, str]:
     stamp = int(time.time()) if at is None else at
-    return {"X-Tandem-Signature": sign(secret, body, stamp), "X-Tandem-Delivery": delivery}
+    signature = sign(secret, body, stamp, delivery=delivery)
+    return {"X-Tandem-Signature": signature, "X-Tandem-Delivery": delivery}
 
 
 async def accept(db, body: bytes, headers: dict[str, str]) -> str:
@@ -145,7 +146,10 @@ async def test_a_signed_webhook_is_accepted_once(pool) -> None:
     ("headers", "body", "reason"),
     [
         ({}, BODY, "unsigned"),
-        ({"X-Tandem-Signature": "v1=abc", "X-Tandem-Delivery": "d"}, BODY, "malformed_signature"),
+        ({"X-Tandem-Signature": "v2=abc", "X-Tandem-Delivery": "d"}, BODY, "malformed_signature"),
+        ({"X-Tandem-Signature": "t=1,v1=abc", "X-Tandem-Delivery": "d"}, BODY, "signature_version"),
+        ({**signed(), "X-Tandem-Delivery": "d-2"}, BODY, "bad_signature"),
+        ({**signed(), "X-Tandem-Delivery": "d 1"}, BODY, "malformed_delivery"),
         (signed(secret=b"someone-else"), BODY, "bad_signature"),
         (signed(), BODY.replace(b"te-1", b"te-2"), "bad_signature"),
         (signed(at=int(time.time()) - 3600), BODY, "stale"),

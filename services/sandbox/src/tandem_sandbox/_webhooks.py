@@ -1,8 +1,9 @@
 """Signed webhooks: subscriptions per system, and a dispatcher with retries and faults.
 
 Each delivery is a POST of one event (``Event.public()``) signed with
-``tandem_connectors.webhooks.sign`` under the subscription's secret, with
-``X-Tandem-Delivery`` unique per delivery (kept across retries of that delivery). Faults, per
+``tandem_connectors.webhooks.sign`` under the subscription's secret (v2: timestamp, delivery id
+and body), with ``X-Tandem-Delivery`` unique per delivery (kept across retries of that
+delivery, each attempt signed anew). Faults, per
 system: a dropped delivery is never sent; a duplicated one is sent twice, the second time
 with a new delivery id (the event id stays: receivers dedupe by it); a reordered one is held
 back and sent after the next delivery of its subscription (or after ``flush_after`` seconds).
@@ -131,9 +132,13 @@ class WebhookDispatcher:
 
     async def _send(self, faults: SystemFaults, delivery: Delivery) -> None:
         for attempt in range(1, self.max_attempts + 1):
+            signature = sign(
+                delivery.secret.encode(), delivery.body, int(time.time()),
+                delivery=delivery.delivery_id,
+            )  # fmt: skip
             headers = {
                 "content-type": "application/json",
-                SIGNATURE_HEADER: sign(delivery.secret.encode(), delivery.body, int(time.time())),
+                SIGNATURE_HEADER: signature,
                 DELIVERY_HEADER: delivery.delivery_id,
             }
             try:

@@ -27,6 +27,7 @@ class Receiver:
     rejected: list[str] = field(default_factory=list)
     attempts: int = 0
     attempt_ids: list[str] = field(default_factory=list)
+    requests: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
 
     async def handle(self, request: Request) -> JSONResponse:
         self.attempts += 1
@@ -34,6 +35,7 @@ class Receiver:
         if self.attempts <= self.fail_first:
             return JSONResponse({}, status_code=500)
         body = await request.body()
+        self.requests.append((body, dict(request.headers)))
         try:
             delivery = verify(SECRET.encode(), body, dict(request.headers))
         except WebhookRejected as exc:
@@ -124,6 +126,9 @@ async def test_a_failing_subscriber_is_retried_with_the_same_delivery_id(
     assert len(set(receiver.attempt_ids)) == 1
     assert sandbox.faults["crm"].counters["webhook_failed_attempts"] == 2
     assert sandbox.faults["crm"].counters["webhook_delivered"] == 1
-    # A tampered body fails verification with the connectors' own check.
-    with pytest.raises(WebhookRejected):
-        verify(b"another-secret-entirely", b"{}", {"x-tandem-signature": "t=1,v1=00"})
+    # The signature covers the delivery id: a delivery re-sent under another id fails.
+    body, headers = receiver.requests[-1]
+    assert verify(SECRET.encode(), body, headers) == receiver.attempt_ids[-1]
+    with pytest.raises(WebhookRejected) as resent:
+        verify(SECRET.encode(), body, {**headers, "x-tandem-delivery": "dlv_other"})
+    assert resent.value.reason == "bad_signature"
