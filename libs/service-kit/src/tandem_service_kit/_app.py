@@ -10,12 +10,14 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from tandem_service_kit._auth import Authenticator
+from tandem_service_kit._guard import CrashBarrier, InputGuardMiddleware
 from tandem_service_kit._health import build_health_router
 from tandem_service_kit._limits import LimitsMiddleware
 from tandem_service_kit._middleware import ContextIdMiddleware
+from tandem_service_kit._openapi import document_problems
 from tandem_service_kit._problems import install_problem_handlers
-from tandem_service_kit._resources import open_resources
 from tandem_service_kit._settings import ServiceSettings
+from tandem_service_kit._startup import serving_while_starting
 
 __all__ = ["AppHook", "create_app"]
 
@@ -29,16 +31,9 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings) as (pool, connection):
-            app.state.pool = pool
-            app.state.broker = connection
-            if on_startup is not None:
-                await on_startup(app)
-            try:
-                yield
-            finally:
-                if on_shutdown is not None:
-                    await on_shutdown(app)
+        # Serves while PostgreSQL or the broker is still away; see _startup.
+        async with serving_while_starting(app, settings, on_startup, on_shutdown):
+            yield
 
     return lifespan
 
@@ -59,11 +54,16 @@ def create_app(
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator.from_settings(settings)
-    app.add_middleware(LimitsMiddleware, settings=settings)  # inside the ids: refusals carry them
+    # Outermost last: ids, then the crash barrier, limits, the input guard, then the routes;
+    # refusals and crashes carry the ids.
+    app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(LimitsMiddleware, settings=settings)
+    app.add_middleware(CrashBarrier)
     app.add_middleware(ContextIdMiddleware)
     install_problem_handlers(app)
     app.include_router(build_health_router(registry if registry is not None else REGISTRY))
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED_PATHS)
+    document_problems(app)
     return app

@@ -109,6 +109,12 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
         api_key: Annotated[str | None, Security(_api_key)],
     ) -> Principal:
         authenticator = cast(Authenticator, request.app.state.authenticator)
+        if bearer is None and "authorization" in request.headers:
+            # A credential this API cannot check is refused, not ignored in favour of another:
+            # a caller must never be let in beside a credential that proves nothing.
+            raise _unauthorized(
+                AuthenticationError("only Bearer tokens are accepted in Authorization"), True
+            )
         token = bearer.credentials if bearer is not None else None
         try:
             found = await authenticator.authenticate(token, api_key)

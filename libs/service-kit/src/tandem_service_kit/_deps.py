@@ -1,4 +1,8 @@
-"""Typed dependencies on what the lifespan opened, for route signatures."""
+"""Typed dependencies on what the lifespan opened, for route signatures.
+
+While the api process is still starting (see ``_startup``), every one of them refuses the
+request with 503 and ``Retry-After`` instead of handing out what is not there yet.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,40 @@ from typing import Annotated, cast
 
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from tandem_service_kit._settings import ServiceSettings
+from tandem_service_kit._startup import Startup
 
-__all__ = ["BrokerDep", "PoolDep", "SettingsDep", "get_broker", "get_pool", "get_settings"]
+__all__ = [
+    "BrokerDep",
+    "PoolDep",
+    "SettingsDep",
+    "check_started",
+    "get_broker",
+    "get_pool",
+    "get_settings",
+]
+
+_RETRY_AFTER_S = 5  # short: a start completes moments after its dependency returns
+
+
+def check_started(request: Request) -> None:
+    """Refuse the request with 503 while the process is still starting."""
+    startup: Startup | None = getattr(request.app.state, "startup", None)
+    if startup is not None and (refusal := startup.refusal()) is not None:
+        raise HTTPException(503, refusal, headers={"Retry-After": str(_RETRY_AFTER_S)})
 
 
 def get_pool(request: Request) -> asyncpg.Pool:
     """Return the application's PostgreSQL pool."""
+    check_started(request)
     return cast(asyncpg.Pool, request.app.state.pool)
 
 
 def get_broker(request: Request) -> AbstractRobustConnection:
     """Return the application's broker connection."""
+    check_started(request)
     return cast(AbstractRobustConnection, request.app.state.broker)
 
 

@@ -1,4 +1,8 @@
-"""Operational endpoints: liveness, readiness against PostgreSQL and the broker, metrics."""
+"""Operational endpoints: liveness, readiness against PostgreSQL and the broker, metrics.
+
+They read what the process has reached so far (``app.state.connections``), so they answer
+while it still waits for a dependency: alive, and not ready, naming what is missing.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from tandem_service_kit._deps import BrokerDep, PoolDep
 from tandem_service_kit._problems import problem_response
+from tandem_service_kit._resources import Connections
+from tandem_service_kit._startup import Startup
 
 __all__ = ["build_health_router"]
 
@@ -32,6 +37,12 @@ async def _check_broker(connection: AbstractRobustConnection) -> None:
         raise ConnectionError("broker connection is closed")
     channel = await connection.channel()
     await channel.close()
+
+
+async def _broker_outcome(connection: AbstractRobustConnection | None) -> str:
+    if connection is None:
+        return "waiting"  # not connected once yet: the process is still starting
+    return await _outcome("broker", _check_broker(connection))
 
 
 async def _outcome(name: str, check: Awaitable[None]) -> str:
@@ -57,22 +68,33 @@ def _extra_outcome(name: str, check: Callable[[], bool]) -> str:
 def build_health_router(
     registry: CollectorRegistry, checks: Mapping[str, Callable[[], bool]] | None = None
 ) -> APIRouter:
-    """Return the router of ``/healthz``, ``/readyz`` and ``/metrics``; ``checks`` add to ready."""
+    """Return the router of ``/healthz``, ``/readyz`` and ``/metrics``; ``checks`` add to ready
+    (the mapping is read on every request, so its owner may add and remove checks)."""
     router = APIRouter(tags=["operations"])
-    extra = dict(checks or {})
+    extra = checks if checks is not None else {}
 
-    @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """Report that the process is alive."""
+    @router.get("/healthz", response_model=None)
+    async def healthz(request: Request) -> dict[str, str] | JSONResponse:
+        """Report that the process is alive (and has not failed to start)."""
+        startup: Startup | None = getattr(request.app.state, "startup", None)
+        if startup is not None and startup.failure is not None:
+            # A start that failed in the background would otherwise leave a process up for good.
+            return problem_response(request, 503, startup.refusal())
         return {"status": "alive"}
 
     @router.get("/readyz", response_model=None)
-    async def readyz(request: Request, pool: PoolDep, broker: BrokerDep) -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         """Report whether PostgreSQL and the broker both answer and every extra check holds."""
-        database, broker_state = await asyncio.gather(
-            _outcome("database", _check_database(pool)), _outcome("broker", _check_broker(broker))
+        connections: Connections = request.app.state.connections
+        database, broker = await asyncio.gather(
+            _outcome("database", _check_database(connections.pool)),
+            _broker_outcome(connections.broker),
         )
-        outcomes = {"database": database, "broker": broker_state}
+        outcomes = {"database": database, "broker": broker}
+        startup: Startup | None = getattr(request.app.state, "startup", None)
+        answer = all(outcome == "ok" for outcome in outcomes.values())
+        if startup is not None and (starting := startup.readiness(answer)) is not None:
+            outcomes["startup"] = starting
         outcomes |= {name: _extra_outcome(name, check) for name, check in extra.items()}
         failed = [name for name, outcome in outcomes.items() if outcome != "ok"]
         if not failed:

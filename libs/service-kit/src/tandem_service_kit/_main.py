@@ -22,7 +22,7 @@ from tandem_service_kit._migrations import apply_migrations
 from tandem_service_kit._settings import ServiceSettings
 from tandem_service_kit._telemetry import configure_telemetry, shutdown_telemetry
 from tandem_service_kit._worker import WorkerMain, run_worker
-from tandem_service_kit.errors import MigrationError
+from tandem_service_kit.errors import InsecureSettingsError, MigrationError
 
 __all__ = ["service_main"]
 
@@ -60,7 +60,12 @@ def _serve_api(settings: S, app_factory: Callable[[S], FastAPI]) -> int:
     configure_logging(settings)
     configure_telemetry(settings.service_name)
     try:
-        app = app_factory(settings)
+        try:
+            app = app_factory(settings)
+        except InsecureSettingsError as exc:
+            logger.critical("%s", exc)
+            sys.stderr.write(f"insecure settings: {exc}\n")
+            return _EXIT_USAGE
         with _stop_signals_end_cleanly():
             # log_config=None keeps uvicorn's loggers flowing into the JSON handler, and
             # lifespan="on" makes a failed startup fatal rather than silently skipped.

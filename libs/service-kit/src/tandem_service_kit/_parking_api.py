@@ -11,8 +11,8 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AwareDatetime
 
+from tandem_contracts import UtcDatetime
 from tandem_messaging import ReplaySelection, discard, get_parked, list_parked, replay
 from tandem_service_kit._auth import Principal, require_scopes
 from tandem_service_kit._deps import BrokerDep, PoolDep
@@ -48,8 +48,8 @@ async def list_parked_messages(
     reason: _Text = None,
     event_type: _Text = None,
     waiting_for: _Text = None,
-    parked_after: AwareDatetime | None = None,
-    parked_before: AwareDatetime | None = None,
+    parked_after: UtcDatetime | None = None,
+    parked_before: UtcDatetime | None = None,
     status: ParkedStatus = "parked",
     after: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -113,6 +113,9 @@ def parking_router() -> APIRouter:
     router.add_api_route("/replay", replay_parked_messages, methods=["POST"])
     router.add_api_route("/discard", discard_parked_messages, methods=["POST"])
     router.add_api_route(
-        "/{id}", show_parked_message, methods=["GET"], responses={404: {"description": "unknown"}}
+        "/{id:uuid}",
+        show_parked_message,
+        methods=["GET"],
+        responses={404: {"description": "unknown"}},
     )
     return router

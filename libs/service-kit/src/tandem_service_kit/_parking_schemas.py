@@ -8,6 +8,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# At least one printable character that is not white space, by any regex dialect's reckoning
+# (the schema's pattern is the rule; the validator only trims).
+_SAYS_SOMETHING = r"[^\s\x00-\x1f\x7f-\x9f]"
+
 __all__ = [
     "ParkedActionCreate",
     "ParkedActionRead",
@@ -73,19 +77,29 @@ class ParkedActionCreate(BaseModel):
     widen the selection.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["ids"], "properties": {"ids": {"minItems": 1}}},
+                {"required": ["consumer"], "properties": {"consumer": {"type": "string"}}},
+                {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
+                {"required": ["event_type"], "properties": {"event_type": {"type": "string"}}},
+            ]
+        },
+    )
 
     ids: list[UUID] = Field(default_factory=list, max_length=_MAX_IDS)
     consumer: str | None = Field(default=None, min_length=1, max_length=200)
     reason: str | None = Field(default=None, min_length=1, max_length=200)
     event_type: str | None = Field(default=None, min_length=1, max_length=100)
-    why: str = Field(max_length=_MAX_WHY, description="why (audited)")
+    why: str = Field(
+        min_length=1, max_length=_MAX_WHY, pattern=_SAYS_SOMETHING, description="why (audited)"
+    )
 
     @field_validator("why")
     @classmethod
     def _check_why(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("say why: the reason is audited")
         return value.strip()
 
     @model_validator(mode="after")

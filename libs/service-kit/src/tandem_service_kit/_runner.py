@@ -24,7 +24,7 @@ from tandem_service_kit._companies import resolve_companies
 from tandem_service_kit._jobs import Job, Scheduler
 from tandem_service_kit._service import InboundSource, Resources, ServiceDefinition, Wiring
 from tandem_service_kit._settings import ServiceSettings
-from tandem_service_kit._worker import WorkerResources
+from tandem_service_kit._worker import STARTING, WorkerResources
 from tandem_service_kit._worker_http import WorkerHttp
 
 __all__ = ["every", "service_worker"]
@@ -42,18 +42,24 @@ def service_worker(
     """The worker main of ``definition`` (for ``run_worker``)."""
 
     async def main(resources: WorkerResources[S]) -> None:
-        settings, stopping = resources.settings, resources.stopping
+        settings, stopping, http = resources.settings, resources.stopping, resources.http
+        if http is not None:
+            # Before the first await (see run_worker): not ready until the roles run.
+            http.checks[STARTING] = lambda: False
         async with AsyncExitStack() as stack:
             wiring = await definition.wire(
                 Resources(settings, resources.pool, resources.connection, stack)
             )
             loops, checks = await _roles(wiring, resources, stack)
-            if settings.worker_http_port is not None:
+            if http is None and settings.worker_http_port is not None:
                 http = WorkerHttp(
                     settings.http_host, settings.worker_http_port, resources.pool,
                     resources.connection, checks=checks,
                 )  # fmt: skip
                 loops.append(http.serve(stopping))
+            elif http is not None:
+                http.checks.update(checks)
+                del http.checks[STARTING]
             logger.info("worker roles: %s", ", ".join(sorted(settings.worker_roles)))
             await asyncio.gather(*loops, stopping.wait())
 

@@ -10,7 +10,9 @@ from fastapi import FastAPI, Request
 
 from tandem_service_kit._app import create_app
 from tandem_service_kit._companies_api import companies_router
+from tandem_service_kit._deps import check_started
 from tandem_service_kit._inbound_api import inbound_router
+from tandem_service_kit._insecure import refuse_insecure
 from tandem_service_kit._main import service_main
 from tandem_service_kit._parking_api import parking_router
 from tandem_service_kit._runner import service_worker
@@ -23,12 +25,19 @@ S = TypeVar("S", bound=ServiceSettings)
 
 
 def service_app(definition: ServiceDefinition[S], settings: S) -> FastAPI:
-    """The api process of ``definition``: its routes, the parking lot's, and its webhooks'."""
+    """The api process of ``definition``: its routes, the parking lot's, and its webhooks'.
+
+    Refuses (``InsecureSettingsError``) settings that configure no authentication, and, once
+    wired, a webhook source without a secret, unless ``dev_mode`` is on."""
+    refuse_insecure(settings)
     stack = AsyncExitStack()
 
     async def start(app: FastAPI) -> None:
         resources = Resources(settings, app.state.pool, app.state.broker, stack)
-        app.state.wiring = await definition.wire(resources)
+        wiring = await definition.wire(resources)
+        if definition.inbound:
+            refuse_insecure(settings, wiring.sources)
+        app.state.wiring = wiring
 
     async def stop(app: FastAPI) -> None:
         await stack.aclose()
@@ -50,7 +59,8 @@ def service_app(definition: ServiceDefinition[S], settings: S) -> FastAPI:
 
 def wired(request: Request) -> Any:
     """The service's dependencies as its composition root wired them (for route signatures:
-    ``Annotated[MyDeps, Depends(wired)]``)."""
+    ``Annotated[MyDeps, Depends(wired)]``); 503 while the process is still starting."""
+    check_started(request)
     return cast(Wiring, request.app.state.wiring).deps
 
 

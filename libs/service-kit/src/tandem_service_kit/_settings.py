@@ -21,6 +21,7 @@ outbox (any number of replicas), ``schedule`` its periodic jobs (one replica at 
 _KEBAB = r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$"
 _MIN_HS256_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key is at least as long as the hash
 _MIB = 1_048_576
+_INBOUND_BODY_BYTES = 262_144
 
 
 def redact_url(url: str) -> str:
@@ -82,12 +83,19 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str | None = None
     api_keys: dict[SecretStr, frozenset[str]] = Field(default_factory=dict)
     max_body_bytes: int = Field(default=_MIB, ge=1)
-    body_limits: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    body_limits: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: {"/v1/inbound/": _INBOUND_BODY_BYTES}
+    )
+    """Body limits per path prefix (longest wins), over ``max_body_bytes``: a webhook carries
+    one record of a system of record, never a megabyte."""
     rate_limit: str = "600/minute"
     rate_limits: dict[str, str] = Field(default_factory=lambda: {"/v1/inbound/": "12000/minute"})
     """Rate limits per path prefix (longest wins), over ``rate_limit``: a system of record's
     signed webhooks come in bursts from few addresses."""
     trust_forwarded_for: bool = False
+    dev_mode: bool = False
+    """Development only: lets a service start with no authentication configured or with an
+    empty webhook secret (which then refuses every webhook). Off, such settings stop it."""
 
     @field_validator("log_level", mode="before")
     @classmethod

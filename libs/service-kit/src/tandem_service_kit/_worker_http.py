@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from tandem_service_kit._health import build_health_router
+from tandem_service_kit._resources import Connections
 
 __all__ = ["WorkerHttp"]
 
@@ -52,23 +53,29 @@ class _QuietServer(uvicorn.Server):
 
 
 class WorkerHttp:
-    """Serve the health router, plus extra readiness ``checks``, from a worker process."""
+    """Serve the health router, plus extra readiness ``checks``, from a worker process.
+
+    ``pool`` is a pool and ``connection`` its broker connection, or ``pool`` is the
+    ``Connections`` a worker is still waiting for (then ``/readyz`` names what is missing).
+    ``checks`` may change while serving: a worker adds those of its roles once they run.
+    """
 
     def __init__(
         self,
         host: str,
         port: int,
-        pool: asyncpg.Pool,
-        connection: AbstractRobustConnection,
+        pool: asyncpg.Pool | Connections,
+        connection: AbstractRobustConnection | None = None,
         *,
         registry: CollectorRegistry = REGISTRY,
         checks: Mapping[str, Callable[[], bool]] | None = None,
     ) -> None:
         self.host = host
+        self.connections = pool if isinstance(pool, Connections) else Connections(pool, connection)
+        self.checks: dict[str, Callable[[], bool]] = dict(checks or {})
         self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-        self.app.state.pool = pool
-        self.app.state.broker = connection
-        self.app.include_router(build_health_router(registry, checks))
+        self.app.state.connections = self.connections
+        self.app.include_router(build_health_router(registry, self.checks))
         # Access logs stay off: the only callers are probes and scrapes, every few seconds.
         config = uvicorn.Config(
             self.app,

@@ -6,10 +6,15 @@
     tandem replay --actor A --why W (--id UUID [--id ...] | --consumer C [...] | --all)
     tandem erp-company link --legal-entity LE --instance I --company C --why W [--api URL]
     tandem erp-company show --legal-entity LE --instance I [--api URL]
+    tandem inbound set-aside list --system S --instance I [--after SEQ] [--limit N] [--json]
+    tandem inbound set-aside replay --system S --instance I --actor A --why W (--id SEQ ... | --all)
 
-The parking-lot commands use the database and broker of ``TANDEM_DATABASE_URL`` /
-``TANDEM_AMQP_URL``; ``erp-company`` calls a service's API (``--api`` or ``TANDEM_API_URL``)
-with ``TANDEM_API_KEY``, so the link is audited with that key's identity.
+The parking-lot and inbound commands use the database (and broker) of ``TANDEM_DATABASE_URL`` /
+``TANDEM_AMQP_URL``; nothing proves who runs them, so a replay or discard is audited as
+``cli:unauthenticated:<os user>@<host>`` with ``--actor`` kept as the claimed, unproven name
+(``... claims <actor>`` in the parking lot's audit, ``claimed_actor`` in the inbound one).
+``erp-company`` calls a service's API (``--api`` or ``TANDEM_API_URL``) with
+``TANDEM_API_KEY``, so the link is audited with that key's identity.
 
 Exit codes: 0 done, 1 nothing matched, 2 usage error, 3 the operation failed.
 """
@@ -25,6 +30,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from tandem_service_kit._cli_companies import add_company_commands, run_company_command
+from tandem_service_kit._cli_inbound import add_inbound_commands, cli_actor, run_inbound_command
 from tandem_service_kit._cli_ops import CliOps, CliSettings, messaging_ops
 from tandem_service_kit._cli_output import (
     detail_json,
@@ -107,13 +113,15 @@ def _add_selection(command: argparse.ArgumentParser, verb: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``tandem`` argument parser."""
     parser = argparse.ArgumentParser(
-        prog="tandem", description="Inspect the parking lot, replay or discard parked messages."
+        prog="tandem",
+        description="Inspect the parking lot and set-aside records; replay or discard them.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_parked(commands)
     replay = commands.add_parser("replay", help="republish parked messages to their consumer")
     _add_selection(replay, "replays")
     add_company_commands(commands)
+    add_inbound_commands(commands)
     return parser
 
 
@@ -158,10 +166,15 @@ def _selection(args: argparse.Namespace, ops: CliOps) -> object:
     )
 
 
+def _audited(args: argparse.Namespace) -> str:
+    # Nothing proves who runs the CLI: the audit row says so, and keeps the claimed name apart.
+    return f"{cli_actor()} claims {args.actor}"
+
+
 async def _discard(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
     selection = _selection(args, ops)
     async with ops.connect(settings, False) as (pool, _):
-        result = await ops.discard(pool, selection, actor=args.actor, why=args.why)
+        result = await ops.discard(pool, selection, actor=_audited(args), why=args.why)
     _out(discard_json(result) if args.json else discard_text(result))
     if result.discarded == 0:
         _err("no parked messages match")
@@ -172,7 +185,7 @@ async def _discard(args: argparse.Namespace, ops: CliOps, settings: CliSettings)
 async def _replay(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
     selection = _selection(args, ops)
     async with ops.connect(settings, True) as (pool, connection):
-        result = await ops.replay(pool, connection, selection, actor=args.actor, why=args.why)
+        result = await ops.replay(pool, connection, selection, actor=_audited(args), why=args.why)
     _out(replay_json(result) if args.json else replay_text(result))
     if result.replayed == 0:
         _err("no parked messages match")
@@ -193,6 +206,15 @@ async def _company(args: argparse.Namespace, ops: CliOps, settings: CliSettings)
     return EXIT_OK
 
 
+async def _inbound(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
+    found, text = await run_inbound_command(args, settings.database_url)
+    _out(text)
+    if found == 0:
+        _err("no set-aside records match")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
 _Command = Callable[[argparse.Namespace, CliOps, CliSettings], Coroutine[None, None, int]]
 _COMMANDS: dict[tuple[str, str | None], _Command] = {
     ("parked", "list"): _list,
@@ -201,6 +223,7 @@ _COMMANDS: dict[tuple[str, str | None], _Command] = {
     ("replay", None): _replay,
     ("erp-company", "link"): _company,
     ("erp-company", "show"): _company,
+    ("inbound", "set-aside"): _inbound,
 }
 
 

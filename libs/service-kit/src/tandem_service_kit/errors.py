@@ -1,6 +1,7 @@
 """The service kit's exception tree.
 
 ServiceKitError
+├── InsecureSettingsError
 ├── MigrationError
 │   └── MigrationChecksumError
 └── AuthenticationError
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "InsecureSettingsError",
     "MigrationChecksumError",
     "MigrationError",
     "ServiceKitError",
@@ -20,6 +22,11 @@ __all__ = [
 
 class ServiceKitError(Exception):
     """Base of every error raised by ``tandem_service_kit``."""
+
+
+class InsecureSettingsError(ServiceKitError):
+    """The settings would leave a door open (no authentication, an empty webhook secret); the
+    service refuses to start unless ``TANDEM_DEV_MODE`` says it is a development run."""
 
 
 class MigrationError(ServiceKitError):

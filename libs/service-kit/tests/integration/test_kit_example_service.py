@@ -59,7 +59,7 @@ def lost_opportunity(opportunity_id: str, version: int) -> bytes:
 
 
 def signed(body: bytes, delivery: str) -> dict[str, str]:
-    return {SIGNATURE_HEADER: sign(SECRET.encode(), body, int(time.time())),
+    return {SIGNATURE_HEADER: sign(SECRET.encode(), body, int(time.time()), delivery=delivery),
             DELIVERY_HEADER: delivery}  # fmt: skip
 
 

@@ -40,7 +40,11 @@ DEADLINE_SECONDS = 30
 
 
 async def start(code: str, database_url: str, amqp_url: str) -> asyncio.subprocess.Process:
-    env = os.environ | {"TANDEM_DATABASE_URL": database_url, "TANDEM_AMQP_URL": amqp_url}
+    env = os.environ | {
+        "TANDEM_DATABASE_URL": database_url,
+        "TANDEM_AMQP_URL": amqp_url,
+        "TANDEM_WORKER_HTTP_PORT": "0",  # probes on any free port, never a shared 9000
+    }
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",

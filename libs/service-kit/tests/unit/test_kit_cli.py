@@ -10,6 +10,7 @@ from uuid import UUID
 
 import pytest
 
+from tandem_service_kit._cli_inbound import cli_actor
 from tandem_service_kit.cli import (
     EXIT_FAILED,
     EXIT_NOTHING,
@@ -226,7 +227,10 @@ def test_replay_by_ids_is_audited(lot: FakeParkingLot, capsys: pytest.CaptureFix
     )  # fmt: skip
 
     assert code == EXIT_OK
-    assert lot.replays == [(FakeSelection(ids=(FIRST, SECOND)), "sre.alice", "P-1 reopened")]
+    # Nothing proves who runs the CLI: the audit says so and keeps the claimed name apart.
+    actor = f"{cli_actor()} claims sre.alice"
+    assert actor.startswith("cli:unauthenticated:")
+    assert lot.replays == [(FakeSelection(ids=(FIRST, SECOND)), actor, "P-1 reopened")]
     assert lot.opened[0][1] is True  # replaying publishes, so it needs the broker
     out = capsys.readouterr().out
     assert f"replay {REPLAY}: 2 message(s) replayed" in out
@@ -381,7 +385,8 @@ def test_discard_by_ids_is_audited_without_the_broker(
     )  # fmt: skip
 
     assert code == EXIT_OK
-    assert lot.discards == [(FakeSelection(ids=(FIRST,)), "sre.alice", "duplicate from the PSA")]
+    actor = f"{cli_actor()} claims sre.alice"
+    assert lot.discards == [(FakeSelection(ids=(FIRST,)), actor, "duplicate from the PSA")]
     assert lot.replays == []
     assert lot.opened[0][1] is False  # discarding publishes nothing
     out = capsys.readouterr().out

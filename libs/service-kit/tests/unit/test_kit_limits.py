@@ -278,7 +278,7 @@ def test_limit_settings_have_safe_defaults() -> None:
     settings = ServiceSettings(service_name="time-expense")
 
     assert settings.max_body_bytes == 1_048_576
-    assert settings.body_limits == {}
+    assert settings.body_limits == {"/v1/inbound/": 262_144}  # one record per webhook
     assert settings.rate_limit == "600/minute"
     assert settings.trust_forwarded_for is False
 

@@ -4,6 +4,7 @@ connects."""
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+from pydantic import SecretStr
 
 from tandem_connectors.inbound import Inbound
 from tandem_service_kit import (
@@ -34,7 +35,7 @@ async def never_wired(_: Resources[ServiceSettings]) -> Wiring:
 
 
 def settings() -> ServiceSettings:
-    return ServiceSettings(service_name="kit-test")
+    return ServiceSettings(service_name="kit-test", api_keys={SecretStr("k"): frozenset()})
 
 
 def definition(
