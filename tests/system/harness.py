@@ -41,6 +41,12 @@ __all__ = [
 
 WEBHOOK_SECRET = "psa-webhook-secret-for-system-tests"
 API_KEY = "system-test-reader-key"
+OPERATOR_KEY = "system-test-operator-key"
+"""Every scope the kit and time-expense know, for tests that drive every route."""
+OPERATOR_SCOPES = [
+    "time:read", "time:admin", "time:reconcile", "parked:read", "parked:replay",
+    "parked:discard", "links:read", "links:write", "inbound:read", "inbound:write",
+]  # fmt: skip
 TENANT = "acme"
 # As deployed: the ordered consumer in a process of its own; ingestion, the relay and the
 # scheduled jobs in another.
@@ -107,7 +113,7 @@ def deployment_of(sandbox: Sandbox, database_url: str, amqp_url: str, logs: Path
         psa_instances={"psa": psa},
         settings={
             "TANDEM_LOG_LEVEL": "WARNING",
-            "TANDEM_API_KEYS": json.dumps({API_KEY: scopes}),
+            "TANDEM_API_KEYS": json.dumps({API_KEY: scopes, OPERATOR_KEY: OPERATOR_SCOPES}),
             "TANDEM_ERP_BY_REGION": json.dumps({"us": "erp-sandbox", "eu": "erp-sandbox"}),
             "TANDEM_POLL_INTERVAL_S": "1",
             "TANDEM_POLL_LAG_S": "0.5",

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import calendar
-import re
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from tandem_contracts.events import PostingFailureReason
 from tandem_service_kit import PoolDep, Principal, require_scopes
@@ -22,8 +19,10 @@ from time_expense.entrypoints.schemas import (
     ExceptionRead,
     FxRatesLoad,
     FxRatesLoaded,
+    Period,
     PostingSummary,
     SummaryRow,
+    period_bounds,
 )
 
 __all__ = ["router"]
@@ -32,11 +31,14 @@ router = APIRouter(prefix="/v1", tags=["time-expense"])
 Reader = Annotated[Principal, Depends(require_scopes("time:read"))]
 Admin = Annotated[Principal, Depends(require_scopes("time:admin"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+Key = Annotated[str | None, Query(min_length=1, max_length=255)]
+"""An id filter or a page cursor: ids are at most 255 characters anywhere in Tandem."""
 
 
 @router.get("/time-entries/{entry_id}")
-async def read_time_entry(entry_id: str, pool: PoolDep, caller: Reader) -> EntryRead:
+async def read_time_entry(
+    entry_id: Annotated[str, Path(max_length=255)], pool: PoolDep, caller: Reader
+) -> EntryRead:
     """Read one time entry's sync status, its ERP postings and its open exception."""
     async with pool.acquire() as db:
         found = await Views(db).entry(entry_id)
@@ -49,15 +51,13 @@ async def read_time_entry(entry_id: str, pool: PoolDep, caller: Reader) -> Entry
 async def list_time_entries(
     pool: PoolDep,
     caller: Reader,
-    timesheet_id: str | None = None,
-    project_id: str | None = None,
+    timesheet_id: Key = None,
+    project_id: Key = None,
     stage: Stage | None = None,
-    after: str | None = None,
+    after: Key = None,
     limit: Limit = 100,
 ) -> EntryPage:
-    """List time entries by timesheet, project or stage (pages in entry-id order)."""
-    if timesheet_id is None and project_id is None and stage is None:
-        raise HTTPException(422, "give timesheet_id, project_id or stage")
+    """List time entries, by timesheet, project and stage if given (pages in entry-id order)."""
     async with pool.acquire() as db:
         rows = await Views(db).entries(
             timesheet_id=timesheet_id,
@@ -74,16 +74,12 @@ async def list_time_entries(
 async def posting_summary(
     pool: PoolDep,
     caller: Reader,
-    period: Annotated[str, Query(description="accounting period, YYYY-MM", examples=["2026-10"])],
-    project_id: str | None = None,
-    legal_entity_id: str | None = None,
+    period: Annotated[Period, Query(description="accounting period, YYYY-MM")],
+    project_id: Key = None,
+    legal_entity_id: Key = None,
 ) -> PostingSummary:
     """Sum what was posted per project and currency with accounting dates in ``period``."""
-    matched = _PERIOD.match(period)
-    if matched is None:
-        raise HTTPException(422, f"period must be YYYY-MM, not {period!r}")
-    year, month = int(matched[1]), int(matched[2])
-    start, end = date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    start, end = period_bounds(period)
     async with pool.acquire() as db:
         rows = await Views(db).summary(start, end, project_id, legal_entity_id)
     return PostingSummary(
@@ -96,11 +92,13 @@ async def list_exceptions(
     pool: PoolDep,
     caller: Reader,
     reason: PostingFailureReason | None = None,
-    legal_entity_id: str | None = None,
-    region: str | None = None,
-    practice_id: Annotated[str | None, Query(description="an org unit of the project")] = None,
+    legal_entity_id: Key = None,
+    region: Annotated[str | None, Query(pattern=r"^[a-z]{2,8}$")] = None,
+    practice_id: Annotated[
+        str | None, Query(min_length=1, max_length=255, description="an org unit of the project")
+    ] = None,
     open_only: bool = True,
-    after: str | None = None,
+    after: Key = None,
     limit: Limit = 100,
 ) -> ExceptionPage:
     """List business exceptions by reason, legal entity, region and practice."""

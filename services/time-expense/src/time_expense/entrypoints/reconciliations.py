@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -12,7 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from tandem_connectors import ConnectorError
 from tandem_service_kit import Principal, require_scopes
 from time_expense.entrypoints.deps import Deps
-from time_expense.entrypoints.schemas import ReconciliationRead, ReconciliationRequest
+from time_expense.entrypoints.schemas import (
+    ReconciliationRead,
+    ReconciliationRequest,
+    period_bounds,
+)
 from time_expense.service_layer.reconciliation import ReconciliationError
 
 __all__ = ["router"]
@@ -29,8 +31,7 @@ async def run_reconciliation(
     reconcilers = deps.reconcilers
     if not reconcilers:
         raise HTTPException(409, "no PSA instance is configured to reconcile against")
-    year, month = (int(part) for part in body.period.split("-"))
-    start, end = date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    start, end = period_bounds(body.period)
     reports = []
     for reconciler in reconcilers.values():
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from tandem_contracts.entities import FxRate
 
@@ -19,12 +21,26 @@ __all__ = [
     "FxRatesLoaded",
     "MismatchRead",
     "OpenException",
+    "Period",
     "PostingLineRead",
     "PostingSummary",
     "ReconciliationRead",
     "ReconciliationRequest",
     "SummaryRow",
+    "period_bounds",
 ]
+
+Period = Annotated[
+    str,
+    StringConstraints(pattern=r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"),
+    Field(examples=["2026-10"], description="an accounting period, YYYY-MM, years 1900-2999"),
+]
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """The first and last day of a ``Period``."""
+    year, month = (int(part) for part in period.split("-"))
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
 class PostingLineRead(BaseModel):
@@ -137,7 +153,7 @@ class ReconciliationRequest(BaseModel):
     """Reconcile one legal entity's approved time of one month (repairing what is safe)."""
 
     legal_entity_id: str = Field(min_length=1, max_length=64)
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+    period: Period
     repair: bool = True
 
 
@@ -172,7 +188,7 @@ class ReconciliationRead(BaseModel):
 class FxRatesLoad(BaseModel):
     """FX rates for cost conversion at the work date (finance's published rates)."""
 
-    rates: list[FxRate] = Field(min_length=1, max_length=10_000)
+    rates: list[FxRate] = Field(min_length=1, max_length=5_000)  # fits the 1 MiB body limit
 
 
 class FxRatesLoaded(BaseModel):
