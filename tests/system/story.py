@@ -33,7 +33,7 @@ from tandem_contracts.entities import (
 )
 from tandem_contracts.events import ConsultantOnboarded, ProjectActivated, RateCardPublished
 
-from .harness import Deployment, announce
+from .harness import Deployment, announce, eventually
 
 ERP_INSTANCE = "erp-sandbox"
 ROLE = "r-consultant"
@@ -157,6 +157,23 @@ async def build(
         published = RateCardPublished(rate_card=card, published_version=1, published_at=_now())
         events.append((published, "le-us", "us", 1))
     await announce(deployment.amqp_url, *events)
+    # As in a firm, the reference data is in place before anyone logs time: time approved
+    # before its rate card is handled would be refused (rate_unresolved), as it should be.
+    onboarded = sum(1 for c in firm.consultants if c.worker_id not in not_onboarded)
+    wanted = {"rate_cards": len(RATES), "projects": len(firm.projects), "workers": onboarded}
+
+    async def reference_data_kept() -> bool:
+        connection = await asyncpg.connect(deployment.database_url)
+        try:
+            for table, count in wanted.items():
+                found = await connection.fetchval(f"SELECT count(*) FROM time_expense.{table}")
+                if found < count:
+                    return False
+            return True
+        finally:
+            await connection.close()
+
+    await eventually(reference_data_kept, within=60, what="time-expense to keep the firm's data")
 
 
 async def log_week(
