@@ -35,6 +35,10 @@ from tandem_contracts.events import ConsultantOnboarded, ProjectActivated, RateC
 
 from .harness import Deployment, announce, eventually
 
+_REFERENCE_KEPT = """
+SELECT (SELECT count(*) FROM time_expense.rate_cards), (SELECT count(*) FROM time_expense.projects),
+       (SELECT count(*) FROM time_expense.workers)
+"""
 ERP_INSTANCE = "erp-sandbox"
 ROLE = "r-consultant"
 ENTITIES = {
@@ -160,18 +164,15 @@ async def build(
     # As in a firm, the reference data is in place before anyone logs time: time approved
     # before its rate card is handled would be refused (rate_unresolved), as it should be.
     onboarded = sum(1 for c in firm.consultants if c.worker_id not in not_onboarded)
-    wanted = {"rate_cards": len(RATES), "projects": len(firm.projects), "workers": onboarded}
+    wanted = (len(RATES), len(firm.projects), onboarded)
 
     async def reference_data_kept() -> bool:
         connection = await asyncpg.connect(deployment.database_url)
         try:
-            for table, count in wanted.items():
-                found = await connection.fetchval(f"SELECT count(*) FROM time_expense.{table}")
-                if found < count:
-                    return False
-            return True
+            kept = tuple(await connection.fetchrow(_REFERENCE_KEPT) or ())
         finally:
             await connection.close()
+        return all(found >= count for found, count in zip(kept, wanted, strict=True))
 
     await eventually(reference_data_kept, within=60, what="time-expense to keep the firm's data")
 
