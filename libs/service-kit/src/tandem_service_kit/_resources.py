@@ -6,25 +6,32 @@ capped at ``probe_max_s`` and every failed attempt logged, instead of exiting: a
 connection reconnects only after a first success, so a worker that gave up at once would
 crash-loop for as long as a broker restart lasts. Once both have answered, a later outage is
 the robust connection's and the pool's business, and readiness reports it.
+
+Several broker nodes (``TANDEM_AMQP_URL`` a comma-separated list, one URL per node of a
+cluster): a process tries them in an order of its own (rotated by its pid, so processes spread
+over the nodes) and keeps the first that answers; whenever that connection is lost, or an
+attempt to reconnect fails, the robust connection moves on to the next node.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.connection import make_url
+from yarl import URL
 
 from tandem_service_kit._settings import ServiceSettings, redact_url
 
-__all__ = ["Connections", "open_connections", "open_resources"]
+__all__ = ["ClusterConnection", "Connections", "broker_urls", "open_connections", "open_resources"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +80,7 @@ class Connections:
             return await _connect_broker(settings)
 
         self.broker = await self._retry("broker", settings.amqp_url, settings, connect)
-        logger.info("connected to broker %s", redact_url(settings.amqp_url))
+        logger.info("connected to broker %s", self.broker)  # its str hides the password
         self._tried("broker")
 
     async def _retry(
@@ -86,7 +93,7 @@ class Connections:
             except Exception as exc:  # whatever keeps a dependency away, wait for it
                 logger.warning(
                     "%s at %s unavailable (%s: %s); trying again in %.1f s",
-                    name, redact_url(url), type(exc).__name__, exc, delay,
+                    name, _redact_all(url), type(exc).__name__, exc, delay,
                 )  # fmt: skip
             self._tried(name)
             await asyncio.sleep(delay)
@@ -98,10 +105,57 @@ class Connections:
             self.delayed.set()
 
 
+def broker_urls(amqp_url: str) -> list[str]:
+    """Split a broker setting into its URLs: one, or one per node, separated by commas."""
+    return [url.strip() for url in amqp_url.split(",") if url.strip()]
+
+
+def _redact_all(amqp_url: str) -> str:
+    return ",".join(redact_url(url) for url in broker_urls(amqp_url))
+
+
+class ClusterConnection(aio_pika.RobustConnection):
+    """A robust connection to one of several broker nodes: each time the connection closes
+    (lost, or an attempt failed) it moves on to the next node, so it comes back on any node
+    that answers. With one URL it is aio-pika's ``RobustConnection``. Connection options
+    (query parameters) are read from the first URL."""
+
+    def __init__(self, urls: Sequence[URL], **kwargs: Any) -> None:
+        if not urls:
+            raise ValueError("a broker connection needs at least one URL")
+        super().__init__(urls[0], **kwargs)
+        self.urls = tuple(urls)
+        self._current = 0
+
+    async def _on_connection_close(self, closing: asyncio.Future[Any]) -> None:
+        # aio-pika calls this for a lost connection and for every failed attempt, and reads
+        # ``url`` afresh on each attempt: pointing it at the next node is all it takes.
+        if len(self.urls) > 1 and not self.close_called:
+            self._current = (self._current + 1) % len(self.urls)
+            self.url = self.urls[self._current]
+        await super()._on_connection_close(closing)
+
+
 async def _connect_broker(settings: ServiceSettings) -> AbstractRobustConnection:
-    connection = aio_pika.RobustConnection(
-        make_url(settings.amqp_url),
-        client_properties={"connection_name": settings.service_name},
+    urls = [make_url(url) for url in broker_urls(settings.amqp_url)]
+    # Rotated by pid: the processes of a deployment spread over the nodes.
+    start = os.getpid() % len(urls)
+    failure: BaseException | None = None
+    for shift in range(len(urls)):
+        first = (start + shift) % len(urls)
+        try:
+            return await _connect_to(urls[first:] + urls[:first], settings)
+        except Exception as exc:  # this node is away: try the next before waiting
+            if len(urls) > 1:
+                logger.info("broker node %s unavailable (%s)", redact_url(str(urls[first])), exc)
+            failure = exc
+    assert failure is not None  # noqa: S101 - at least one URL was tried
+    raise failure
+
+
+async def _connect_to(urls: Sequence[URL], settings: ServiceSettings) -> ClusterConnection:
+    connection = ClusterConnection(
+        urls, client_properties={"connection_name": settings.service_name}
     )
     try:
         await connection.connect(timeout=_ATTEMPT_S)

@@ -1,7 +1,10 @@
 """Test support for Tandem: real RabbitMQ / PostgreSQL per test (a pytest plugin), waiting with
-a deadline (``eventually``), and a service's processes on this machine (``LocalService``)."""
+a deadline (``eventually``), a service's processes on this machine (``LocalService``), and
+parts to break: a private RabbitMQ cluster and a private PostgreSQL."""
 
 from tandem_testing._local import LocalService
+from tandem_testing._private_pg import PrivatePostgres, running_private_postgres
+from tandem_testing._rabbit_cluster import RabbitCluster, RabbitNode, running_rabbit_cluster
 from tandem_testing._servers import AmqpServer, PostgresServer, in_ci, with_path
 from tandem_testing._tryton import TrytonServer, tryton_server
 from tandem_testing._waiting import eventually, free_port
@@ -12,10 +15,15 @@ __all__ = [
     "AmqpServer",
     "LocalService",
     "PostgresServer",
+    "PrivatePostgres",
+    "RabbitCluster",
+    "RabbitNode",
     "TrytonServer",
     "eventually",
     "free_port",
     "in_ci",
+    "running_private_postgres",
+    "running_rabbit_cluster",
     "tryton_server",
     "with_path",
 ]

@@ -121,20 +121,28 @@ class LocalService:
         await self._wait_ready(f"{self.worker_url(name)}/readyz", within, f"worker {name}")
 
     async def wait_consuming(self, queue: str, within: float = 60.0) -> None:
-        """Wait until ``queue`` has a consumer (events published before are not queued)."""
+        """Wait until every partition of consumer group ``queue`` (``queue.p0``, ``queue.p1``,
+        ...) has a consumer: events published before its topology exists are not queued."""
         connection = await aio_pika.connect_robust(self.amqp_url)
         async with connection:
 
-            async def consuming() -> bool:
+            async def consumers(name: str) -> int | None:
                 channel = await connection.channel()
                 try:
-                    declared = await channel.declare_queue(queue, passive=True)
-                    return bool(declared.declaration_result.consumer_count)
+                    declared = await channel.declare_queue(name, passive=True)
+                    return int(declared.declaration_result.consumer_count or 0)
                 except aio_pika.exceptions.ChannelClosed:
-                    return False
+                    return None  # not declared (yet, or beyond the last partition)
                 finally:
                     if not channel.is_closed:
                         await channel.close()
+
+            async def consuming() -> bool:
+                partition, counts = 0, []
+                while (count := await consumers(f"{queue}.p{partition}")) is not None:
+                    counts.append(count)
+                    partition += 1
+                return bool(counts) and all(counts)
 
             await eventually(consuming, within=within, what=f"a consumer on {queue}", every=0.1)
 

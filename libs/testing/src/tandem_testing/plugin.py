@@ -3,9 +3,12 @@
 Fixtures ``amqp_url`` and ``database_url`` give each test its own vhost / database on the
 servers named by ``TEST_AMQP_URL`` / ``TEST_DATABASE_URL`` (else testcontainers when a Docker
 engine answers, else the test is skipped with the reason); ``tryton`` gives a test its own
-real Tryton ERP server (see ``_tryton``). With ``CI=true`` a real-service
-test that would skip fails instead, so a suite can never pass having tested nothing. Tests that
-use these fixtures are marked ``real_services``, and the run ends with their count.
+real Tryton ERP server (see ``_tryton``); ``rabbit_cluster`` (session) a private three-node
+RabbitMQ cluster and ``private_postgres`` a PostgreSQL instance of the test's own, for tests
+that kill broker nodes or crash the database (these fail, never skip, when they cannot
+start). With ``CI=true`` a real-service test that would skip fails instead, so a suite can
+never pass having tested nothing. Tests that use these fixtures are marked ``real_services``,
+and the run ends with their count.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import pytest
 import pytest_asyncio
 from _pytest.terminal import TerminalReporter
 
+from tandem_testing._private_pg import PrivatePostgres, running_private_postgres
+from tandem_testing._rabbit_cluster import RabbitCluster, running_rabbit_cluster
 from tandem_testing._servers import (
     AmqpServer,
     PostgresServer,
@@ -35,7 +40,15 @@ from tandem_testing._servers import (
 from tandem_testing._tryton import TrytonServer, tryton_server
 
 REAL_SERVICE_FIXTURES = frozenset(
-    {"amqp_url", "database_url", "amqp_server_info", "postgres_info", "tryton"}
+    {
+        "amqp_url",
+        "database_url",
+        "amqp_server_info",
+        "postgres_info",
+        "tryton",
+        "rabbit_cluster",
+        "private_postgres",
+    }
 )
 """Fixtures whose use marks a test as one that talks to a real service."""
 
@@ -117,6 +130,27 @@ def tryton(request: pytest.FixtureRequest) -> Iterator[TrytonServer]:
             yield server
     except ServerUnavailable as exc:
         _unavailable(f"no Tryton: {exc}")
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster() -> Iterator[RabbitCluster]:
+    """A private three-node RabbitMQ cluster for the session; a test restarts what it kills."""
+    try:
+        with running_rabbit_cluster() as cluster:
+            yield cluster
+    except ServerUnavailable as exc:
+        # A fault test that cannot make its faults has tested nothing: fail, never skip.
+        pytest.fail(f"no RabbitMQ cluster: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL instance of this test's own, which it may stop and start."""
+    try:
+        with running_private_postgres() as server:
+            yield server
+    except ServerUnavailable as exc:
+        pytest.fail(f"no private PostgreSQL: {exc}", pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
