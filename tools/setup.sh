@@ -53,6 +53,12 @@ ensure_rabbitmq() {
     log "enabling the RabbitMQ management plugin (vhosts per test)"
     $SUDO rabbitmq-plugins -q enable rabbitmq_management >/dev/null
   fi
+  # Partitioned consumer groups route through an x-consistent-hash exchange (docs/adr/0008).
+  if ! rabbitmq-plugins -q list -e rabbitmq_consistent_hash_exchange \
+      | grep -q rabbitmq_consistent_hash_exchange; then
+    log "enabling the RabbitMQ consistent-hash exchange plugin (partitioned consumers)"
+    $SUDO rabbitmq-plugins -q enable rabbitmq_consistent_hash_exchange >/dev/null
+  fi
   for _ in $(seq 1 60); do
     curl -fsS -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null 2>&1 && return
     sleep 1

@@ -21,13 +21,13 @@ import httpx
 from tandem_connectors.http import HttpTarget, RetryPolicy
 from tandem_connectors.rest import RestErp
 from tandem_contracts import Envelope, Event, Producer, SystemKind, encode
-from tandem_messaging import declare_events_exchange
+from tandem_messaging import declare_events_exchange, partition_header
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import Sandbox
 from tandem_service_kit import apply_migrations
 from tandem_testing import LocalService, eventually
 from time_expense.bootstrap import DEFINITION
-from time_expense.service_layer.handlers import QUEUE
+from time_expense.service_layer.handlers import QUEUE, worker_of
 
 __all__ = [
     "Deployment",
@@ -142,7 +142,12 @@ async def announce(amqp_url: str, *events: tuple[Event, str, str, int]) -> None:
                 occurred_at=datetime.now(UTC),
             )
             await exchange.publish(
-                aio_pika.Message(encode(envelope), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                aio_pika.Message(
+                    encode(envelope),
+                    # Keyed as time-expense orders them, so they join their key's partition.
+                    headers=partition_header(worker_of(envelope)),
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
                 routing_key=envelope.routing_key,
             )
 

@@ -10,7 +10,12 @@ import pytest
 
 from tandem_contracts import Envelope, Producer, SystemKind, encode
 from tandem_contracts.events import OpportunityLost
-from tandem_messaging import MIGRATIONS, ConsumerSettings, declare_events_exchange
+from tandem_messaging import (
+    MIGRATIONS,
+    ConsumerSettings,
+    declare_events_exchange,
+    partition_header,
+)
 from tandem_testing import eventually
 
 
@@ -81,7 +86,8 @@ def lost_event_fixture() -> Callable[..., Envelope[OpportunityLost]]:
 
 
 async def publish(connection: aio_pika.abc.AbstractConnection, *envelopes: Envelope[Any]) -> None:
-    """Publish envelopes straight to the events exchange, persistent, with confirms."""
+    """Publish envelopes straight to the events exchange, persistent, with confirms, keyed to
+    their subject's partition."""
     channel = await connection.channel(publisher_confirms=True)
     try:
         exchange = await declare_events_exchange(channel)
@@ -90,6 +96,7 @@ async def publish(connection: aio_pika.abc.AbstractConnection, *envelopes: Envel
                 aio_pika.Message(
                     encode(envelope),
                     message_id=str(envelope.event_id),
+                    headers=partition_header(envelope.subject.id),
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 ),
                 routing_key=envelope.routing_key,

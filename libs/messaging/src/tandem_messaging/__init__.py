@@ -28,6 +28,7 @@ from tandem_messaging._errors import (
     DependencyMissing,
     DownstreamUnavailable,
     HandlerError,
+    LeaseLostError,
     MessagingError,
     PermanentError,
     TopologyMismatchError,
@@ -36,6 +37,7 @@ from tandem_messaging._errors import (
     classify,
 )
 from tandem_messaging._inbox import Claim
+from tandem_messaging._leases import Lease, assign, member_id
 from tandem_messaging._metrics import Metrics, default_metrics
 from tandem_messaging._outbox import Outbox, OutboxRelay
 from tandem_messaging._parking import (
@@ -48,6 +50,12 @@ from tandem_messaging._parking import (
     replay,
 )
 from tandem_messaging._parking_detail import ParkedDetail, get_parked
+from tandem_messaging._partition_status import (
+    GroupStatus,
+    MemberStatus,
+    PartitionStatus,
+    partition_status,
+)
 from tandem_messaging._router import (
     Flush,
     Handler,
@@ -59,11 +67,14 @@ from tandem_messaging._router import (
 )
 from tandem_messaging._topology import (
     DEAD_LETTER_EXCHANGE,
+    PARTITION_HEADER,
     RETRY_EXCHANGE,
     ConsumerTopology,
     binding_for,
     declare_consumer,
     declare_events_exchange,
+    hash_exchange,
+    partition_header,
 )
 from tandem_messaging._transactions import Transactions, transactions
 
@@ -73,6 +84,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 __all__ = [
     "DEAD_LETTER_EXCHANGE",
     "MIGRATIONS",
+    "PARTITION_HEADER",
     "RETRY_EXCHANGE",
     "Claim",
     "Consumer",
@@ -83,9 +95,13 @@ __all__ = [
     "DiscardResult",
     "DownstreamUnavailable",
     "Flush",
+    "GroupStatus",
     "Handler",
     "HandlerContext",
     "HandlerError",
+    "Lease",
+    "LeaseLostError",
+    "MemberStatus",
     "MessagingError",
     "Metrics",
     "Outbox",
@@ -93,6 +109,7 @@ __all__ = [
     "ParkedDetail",
     "ParkedHook",
     "ParkedMessage",
+    "PartitionStatus",
     "PermanentError",
     "ReplayResult",
     "ReplaySelection",
@@ -103,6 +120,7 @@ __all__ = [
     "TransientError",
     "UnitOfWork",
     "Verdict",
+    "assign",
     "binding_for",
     "classify",
     "correlation_id",
@@ -111,7 +129,11 @@ __all__ = [
     "default_metrics",
     "discard",
     "get_parked",
+    "hash_exchange",
     "list_parked",
+    "member_id",
+    "partition_header",
+    "partition_status",
     "record_satisfied",
     "release",
     "release_satisfied",

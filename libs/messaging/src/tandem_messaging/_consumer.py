@@ -1,10 +1,12 @@
 """The consumer: inbox-deduplicated, per-key ordered, classified failures, graceful stop.
 
-Messages are decoded on arrival and queued to one of ``concurrency`` lanes by the hash of
-their subject id (or of the router's ``lane_key``), so one subject's events are handled in
-order while different subjects run in parallel. Each message is handled in one database
-transaction with its inbox row and the events it publishes; it is acked only after that
-commits.
+A consumer is one member of its queue's consumer group: it consumes the partitions whose
+leases it holds (``_partitions``), one basic.consume each on one channel. Messages are decoded
+on arrival and queued to one of ``concurrency`` lanes by the hash of their subject id (or of
+the router's ``lane_key``), so one key's events are handled in order while different keys run
+in parallel. Each message is handled in one database transaction with its inbox row and the
+events it publishes, fenced by the leases of the partitions it came from; it is acked only
+after that commits.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aio_pika
@@ -29,16 +32,26 @@ from tandem_messaging._db import DbConnection
 from tandem_messaging._errors import (
     DependencyMissing,
     DownstreamUnavailable,
+    LeaseLostError,
     PermanentError,
     Verdict,
     classify,
 )
 from tandem_messaging._flow import Breakers
 from tandem_messaging._inbox import Claim, claim, claim_many
+from tandem_messaging._leases import Lease, LeaseStore, member_id
 from tandem_messaging._metrics import Metrics, default_metrics
 from tandem_messaging._outbox import Outbox
+from tandem_messaging._partitions import Partitions
 from tandem_messaging._router import HandlerContext, Router, TransactionScope
-from tandem_messaging._settle import Settler, ack, attempt_of, give_back, stopped_within
+from tandem_messaging._settle import (
+    Settler,
+    ack,
+    attempt_of,
+    give_back,
+    requeue,
+    stopped_within,
+)
 from tandem_messaging._topology import ConsumerTopology, DeclaredTopology, declare_consumer
 from tandem_messaging._tracing import consume_span
 
@@ -46,7 +59,14 @@ __all__ = ["Consumer", "ConsumerSettings"]
 
 logger = logging.getLogger(__name__)
 
-_Delivery = tuple[AbstractIncomingMessage, Envelope[Any]]
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    message: AbstractIncomingMessage
+    envelope: Envelope[Any]
+    lease: Lease
+
+
 _DATABASE_DOWN = (
     OSError,
     asyncpg.PostgresConnectionError,
@@ -65,6 +85,11 @@ class ConsumerSettings:
     by ``make bench-runtime``: fewer lanes make bigger batches); raise ``concurrency`` for
     handlers that wait on slow downstream calls, and lower ``batch_size`` to 1 for handlers
     whose external calls are expensive to repeat when a batch is redone one by one.
+
+    ``partitions`` is how many partition queues the consumer group has (every member must
+    agree; it may grow, never shrink). Members heartbeat every ``heartbeat_s``; a lease not
+    renewed within ``lease_ttl_s`` may be taken over. ``prefetch`` applies per partition
+    consumed (quorum queues have no channel-wide limit).
     """
 
     prefetch: int = 256
@@ -78,6 +103,16 @@ class ConsumerSettings:
     shutdown_grace: float = 30.0
     max_body_bytes: int = DEFAULT_MAX_BYTES
     regions: tuple[str, ...] = ("*",)
+    partitions: int = 1
+    heartbeat_s: float = 1.0
+    lease_ttl_s: float = 5.0
+    depth_every_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.partitions <= 256:
+            raise ValueError("partitions must be between 1 and 256")
+        if not 0 < self.heartbeat_s < self.lease_ttl_s:
+            raise ValueError("heartbeat_s must be positive and shorter than lease_ttl_s")
 
 
 class Consumer:
@@ -93,6 +128,7 @@ class Consumer:
         settings: ConsumerSettings | None = None,
         outbox: Outbox | None = None,
         metrics: Metrics | None = None,
+        member: str | None = None,
     ) -> None:
         if not router.service:
             raise ValueError("a consumer's router names its service: Router(service=...)")
@@ -104,6 +140,7 @@ class Consumer:
             bindings=router.bindings(self.settings.regions),
             retry_delays=self.settings.retry_delays,
             delivery_limit=self.settings.delivery_limit,
+            partitions=self.settings.partitions,
         )
         self._pool = pool
         self._connection = connection
@@ -113,12 +150,22 @@ class Consumer:
             self.settings.breaker_threshold, *self.settings.probe_backoff, self._pause, self._resume
         )
         self._stopping = asyncio.Event()
+        self._leases = LeaseStore(
+            pool, queue, member or member_id(), self.settings.partitions, self.settings.lease_ttl_s
+        )
+        self._partitions = Partitions(
+            self._leases,
+            self._on_message,
+            self._metrics,
+            self._stopping,
+            self.settings.heartbeat_s,
+            self.settings.depth_every_s,
+        )
         self._lanes: list[asyncio.Queue[_Delivery | None]] = []
         self._workers: list[asyncio.Task[None]] = []
         self._channel: AbstractChannel | None = None
         self._publisher: AbstractChannel | None = None
         self._declared: DeclaredTopology | None = None
-        self._tag: str | None = None
         self._dead_letter_tag: str | None = None
         self._paused_by: set[str] = set()
         self._children: dict[str, tuple[Any, Any]] = {}
@@ -135,7 +182,8 @@ class Consumer:
         )
 
     async def start(self) -> None:
-        """Declare the topology and start consuming."""
+        """Declare the topology, join the consumer group, consume this member's partitions
+        (those it can lease at once; the rest as the group rebalances)."""
         self._channel = await self._connection.channel()
         await self._channel.set_qos(prefetch_count=self.settings.prefetch)
         self._publisher = await self._connection.channel(publisher_confirms=True)
@@ -143,18 +191,20 @@ class Consumer:
         self._declared = await declare_consumer(self._channel, self.topology)
         self._lanes = [asyncio.Queue() for _ in range(self.settings.concurrency)]
         self._workers = [asyncio.create_task(self._work(lane)) for lane in self._lanes]
-        self._tag = await self._declared.queue.consume(self._on_message)
         self._dead_letter_tag = await self._declared.dead_letter_queue.consume(
             self._settle.dead_letter
         )
+        self._partitions.queues = self._declared.partitions
+        self._partitions.channel = self._channel
+        await self._partitions.start()
 
     async def stop(self) -> None:
-        """Stop taking messages, finish the ones in hand, ack nothing uncommitted, close."""
+        """Stop taking messages, finish the ones in hand, ack nothing uncommitted, close the
+        channels (the rest goes back to the queues), then hand the leases back."""
         self._stopping.set()
+        await self._partitions.stop_intake()
         if self._declared is not None:
             with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
-                if self._tag is not None:
-                    await self._declared.queue.cancel(self._tag)
                 if self._dead_letter_tag is not None:
                     await self._declared.dead_letter_queue.cancel(self._dead_letter_tag)
         for lane in self._lanes:
@@ -167,6 +217,7 @@ class Consumer:
             if channel is not None and not channel.is_closed:
                 with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
                     await channel.close()
+        await self._partitions.release_all()
 
     async def __aenter__(self) -> Consumer:
         await self.start()
@@ -177,30 +228,46 @@ class Consumer:
 
     @property
     def running(self) -> bool:
-        """True from ``start`` until ``stop``, with every lane alive (paused or not)."""
+        """True from ``start`` until ``stop``, with every lane and the heartbeat alive (paused
+        or not, holding partitions or standing by with none)."""
         return (
             bool(self._workers)
             and not self._stopping.is_set()
             and not any(task.done() for task in self._workers)
+            and self._partitions.alive
         )
+
+    @property
+    def member(self) -> str:
+        """This consumer's member id in its group."""
+        return self._leases.member
+
+    @property
+    def partitions(self) -> frozenset[int]:
+        """The partitions this member holds a lease on right now."""
+        return frozenset(self._partitions.held)
 
     @property
     def paused(self) -> bool:
         """True while intake is paused because a downstream is down."""
         return bool(self._paused_by)
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_message(self, lease: Lease, message: AbstractIncomingMessage) -> None:
         # No await before the lane is chosen: deliveries reach lanes in broker order.
+        self._partitions.taken(lease)
         try:
             envelope = decode(
                 message.body, max_bytes=self.settings.max_body_bytes, type_hint=message.type
             )
         except DecodeError as exc:
-            await self._settle.park_undecodable(message, exc)
+            try:
+                await self._settle.park_undecodable(message, exc)
+            finally:
+                self._partitions.settled(lease)
             return
         ordering = self.router.lane_key(envelope) if self.router.lane_key else envelope.subject.id
         key = zlib.crc32(ordering.encode()) % len(self._lanes)
-        self._lanes[key].put_nowait((message, envelope))
+        self._lanes[key].put_nowait(_Delivery(message, envelope, lease))
 
     async def _work(self, lane: asyncio.Queue[_Delivery | None]) -> None:
         stop = False
@@ -212,12 +279,40 @@ class Consumer:
                     stop = True
                     break
                 batch.append(item)
-            if self._stopping.is_set():
-                continue  # leave them unacked: the broker hands them out again
-            if len(batch) > 1 and await self._handle_batch(batch):
-                continue
-            for message, envelope in batch:
-                await self._handle_one(message, envelope)
+            try:
+                if not self._stopping.is_set():  # else unacked: the broker hands them out again
+                    await self._run(batch)
+            finally:
+                for delivery in batch:
+                    self._partitions.settled(delivery.lease)
+
+    async def _run(self, batch: list[_Delivery]) -> None:
+        batch = await self._without(batch, {d.lease for d in batch if not self._holds(d)})
+        if len(batch) > 1 and await self._handle_batch(batch):
+            return
+        for delivery in batch:
+            if self._holds(delivery):
+                await self._handle_one(delivery)
+            else:
+                await requeue(delivery.message)
+
+    def _holds(self, delivery: _Delivery) -> bool:
+        return self._partitions.holds(delivery.lease)
+
+    async def _without(self, batch: list[_Delivery], lost: Collection[Lease]) -> list[_Delivery]:
+        """Stop the partitions of ``lost`` leases, give their deliveries back to the broker
+        (the partition's new owner takes them), and answer the rest of ``batch``."""
+        if not lost:
+            return batch
+        for lease in lost:
+            await self._partitions.lose(lease)
+        kept = []
+        for delivery in batch:
+            if delivery.lease in lost:
+                await requeue(delivery.message)
+            else:
+                kept.append(delivery)
+        return kept
 
     async def _handle_batch(self, batch: list[_Delivery]) -> bool:
         """Handle consecutive deliveries of a lane in one transaction; False if any failed.
@@ -232,9 +327,14 @@ class Consumer:
             started = time.perf_counter()
             try:
                 results = await self._apply_batch(batch)
+            except LeaseLostError as exc:
+                batch = await self._without(batch, exc.lost)
+                if not batch:
+                    return True
+                continue
             except DownstreamUnavailable as exc:
                 held_for = exc.downstream
-                if await self._hold(exc, [envelope for _, envelope in batch]):
+                if await self._hold(exc, [delivery.envelope for delivery in batch]):
                     return True  # unacked: redelivered after restart, nothing parked
                 continue
             except Exception as exc:
@@ -248,19 +348,21 @@ class Consumer:
             await self._breakers.recovered(held_for)
         elapsed = (time.perf_counter() - started) / len(batch)
         released: list[str] = []
-        for (message, envelope), (outcome, satisfied) in zip(batch, results, strict=True):
-            self._record_success(envelope, outcome, elapsed)
-            await ack(message)
+        for delivery, (outcome, satisfied) in zip(batch, results, strict=True):
+            self._record_success(delivery.envelope, outcome, elapsed)
+            await ack(delivery.message)
             released += satisfied
         if released:
             await self._settle.release(released)
         return True
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[DbConnection]:
-        """A pooled connection in a transaction; losing the database is a downstream outage."""
+    async def _transaction(self, leases: Collection[Lease]) -> AsyncIterator[DbConnection]:
+        """A pooled connection in a transaction fenced by ``leases`` (``LeaseLostError`` when
+        one is no longer held); losing the database is a downstream outage."""
         try:
             async with self._pool.acquire() as connection, connection.transaction():
+                await self._leases.fence(connection, leases)
                 yield connection
         except _DATABASE_DOWN as exc:
             # The service's own database is a downstream too: hold, pause, probe.
@@ -277,49 +379,58 @@ class Consumer:
 
     async def _apply_batch(self, batch: list[_Delivery]) -> list[tuple[Claim, list[str]]]:
         """Claim and handle every delivery of ``batch`` in one transaction."""
-        async with self._transaction() as connection:
+        async with self._transaction({d.lease for d in batch}) as connection:
             results = []
             scope, published = self._scope(connection), list[Envelope[Any]]()
-            claims = await claim_many(connection, self.queue_name, [e for _, e in batch])
+            claims = await claim_many(
+                connection, self.queue_name, [d.envelope for d in batch], [d.lease for d in batch]
+            )
             limit = self.settings.max_attempts
-            for index, (message, envelope) in enumerate(batch):
+            for index, delivery in enumerate(batch):
+                message, envelope = delivery.message, delivery.envelope
                 with _handling(envelope, message, self.queue_name):
                     results.append(
                         await self._apply(
                             connection, envelope, attempt_of(message, limit), scope, published,
-                            claims[index] if claims is not None else None,
+                            delivery.lease, claims[index] if claims is not None else None,
                         )
                     )  # fmt: skip
             await self._finish(connection, scope, published)
         return results
 
-    async def _handle_one(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
+    async def _handle_one(self, delivery: _Delivery) -> None:
+        message, envelope = delivery.message, delivery.envelope
         with _handling(envelope, message, self.queue_name):
             try:
-                await self._handle(message, envelope)
+                await self._handle(delivery)
+            except LeaseLostError as exc:
+                await self._without([delivery], exc.lost)
             except Exception:
                 logger.exception("runtime error on %s; the message goes back", self.queue_name)
                 await give_back(message, self._stopping)
 
-    async def _handle(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
+    async def _handle(self, delivery: _Delivery) -> None:
+        message, envelope, lease = delivery.message, delivery.envelope, delivery.lease
         attempt = attempt_of(message, self.settings.max_attempts)
         held_for: str | None = None
         while True:
             started = time.perf_counter()
             try:
-                async with self._transaction() as connection:
+                async with self._transaction([lease]) as connection:
                     scope, published = self._scope(connection), list[Envelope[Any]]()
                     outcome, satisfied = await self._apply(
-                        connection, envelope, attempt, scope, published
+                        connection, envelope, attempt, scope, published, lease
                     )
                     await self._finish(connection, scope, published)
+            except LeaseLostError:
+                raise
             except DownstreamUnavailable as exc:
                 held_for = exc.downstream
                 if await self._hold(exc, [envelope]):
                     return  # unacked: redelivered after restart, nothing parked
                 continue
             except Exception as exc:
-                await self._fail(message, envelope, exc, attempt)
+                await self._fail(delivery, exc, attempt)
             else:
                 self._record_success(envelope, outcome, time.perf_counter() - started)
                 if held_for is not None:
@@ -331,24 +442,22 @@ class Consumer:
             await ack(message)
             return
 
-    async def _fail(
-        self,
-        message: AbstractIncomingMessage,
-        envelope: Envelope[Any],
-        exc: Exception,
-        attempt: int,
-    ) -> None:
+    async def _fail(self, delivery: _Delivery, exc: Exception, attempt: int) -> None:
         """Park or send to a retry queue, as the failure's verdict (``classify``) says."""
+        message, envelope = delivery.message, delivery.envelope
         verdict = classify(exc)
         self._count_failure(envelope, verdict.value)
+        fence = partial(self._leases.fence, leases=[delivery.lease])
         if isinstance(exc, DependencyMissing):
-            await self._settle.park(message, envelope, exc, attempt, waiting_for=exc.key)
+            await self._settle.park(
+                message, envelope, exc, attempt, waiting_for=exc.key, fence=fence
+            )
         elif verdict is Verdict.PARK:
-            await self._settle.park(message, envelope, exc, attempt)
+            await self._settle.park(message, envelope, exc, attempt, fence=fence)
         else:
             if verdict is Verdict.RETRY_UNFORESEEN:
                 logger.warning("handler of %s raised %r", envelope.event_type, exc)
-            await self._settle.retry_or_park(message, envelope, exc, attempt)
+            await self._settle.retry_or_park(message, envelope, exc, attempt, fence=fence)
 
     def _scope(self, connection: DbConnection) -> TransactionScope[Any]:
         """The scope of a new transaction, with the router's unit of work on ``connection``."""
@@ -361,6 +470,7 @@ class Consumer:
         attempt: int,
         scope: TransactionScope[Any],
         published: list[Envelope[Any]],
+        lease: Lease,
         claimed: Claim | None = None,
     ) -> tuple[Claim, list[str]]:
         """Claim ``envelope`` in the inbox (unless the batch ``claimed`` it already) and run
@@ -369,7 +479,7 @@ class Consumer:
         handler = self.router.handlers.get(envelope.event_type)
         if handler is None:
             raise PermanentError("no_handler", f"{self.queue_name} has no handler for it")
-        outcome = claimed or await claim(connection, self.queue_name, envelope)
+        outcome = claimed or await claim(connection, self.queue_name, envelope, lease)
         if outcome is Claim.STALE and self.router.accept_stale:
             outcome = Claim.NEW
         if outcome is not Claim.NEW:
@@ -426,16 +536,14 @@ class Consumer:
         self._metrics.paused.labels(self.queue_name, downstream).set(1)
         first = not self._paused_by
         self._paused_by.add(downstream)
-        if first and self._tag is not None and self._declared is not None:
-            await self._declared.queue.cancel(self._tag)
-            self._tag = None
+        if first:
+            await self._partitions.pause()
 
     async def _resume(self, downstream: str) -> None:
         self._metrics.paused.labels(self.queue_name, downstream).set(0)
         self._paused_by.discard(downstream)
-        if not self._paused_by and self._tag is None and self._declared is not None:
-            if not self._stopping.is_set():
-                self._tag = await self._declared.queue.consume(self._on_message)
+        if not self._paused_by and not self._stopping.is_set():
+            await self._partitions.resume()
 
     def _count_failure(self, envelope: Envelope[Any], failure: str) -> None:
         self._metrics.failed.labels(self.queue_name, envelope.event_type, failure).inc()

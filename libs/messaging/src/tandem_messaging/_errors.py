@@ -10,17 +10,24 @@ A handler tells the runtime what kind of failure it met by the exception it rais
 
 Any other exception is a bug or an unforeseen condition: it is retried like a transient error
 and parked when the attempts run out. ``TopologyMismatchError`` stops start-up;
-``PublishNotConfirmedError`` makes the relay retry a batch.
+``PublishNotConfirmedError`` makes the relay retry a batch; ``LeaseLostError`` rolls back a
+transaction whose partition leases were taken over, and its deliveries go back to the queue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tandem_messaging._leases import Lease
 
 __all__ = [
     "DependencyMissing",
     "DownstreamUnavailable",
     "HandlerError",
+    "LeaseLostError",
     "MessagingError",
     "PermanentError",
     "PublishNotConfirmedError",
@@ -41,6 +48,15 @@ class TopologyMismatchError(MessagingError):
 
 class PublishNotConfirmedError(MessagingError):
     """The broker nacked a publish (or returned it); the outbox row stays unsent."""
+
+
+class LeaseLostError(MessagingError):
+    """A transaction relied on partition leases its consumer no longer holds (taken over, or
+    expired); it was rolled back."""
+
+    def __init__(self, lost: Collection[Lease]) -> None:
+        self.lost = frozenset(lost)
+        super().__init__(f"leases lost: {sorted(lease.partition for lease in self.lost)}")
 
 
 class HandlerError(Exception):

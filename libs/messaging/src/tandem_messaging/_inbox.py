@@ -8,14 +8,15 @@ from typing import Any
 
 from tandem_contracts import Envelope
 from tandem_messaging._db import DbConnection
+from tandem_messaging._leases import Lease
 
 __all__ = ["Claim", "claim", "claim_many"]
 
 # One round trip: record the event, and advance its subject's version only if it is new.
 _CLAIM = """
 WITH recorded AS (
-    INSERT INTO messaging.inbox (consumer, event_id, idempotency_key, event_type)
-    VALUES ($1, $2, $3, $4)
+    INSERT INTO messaging.inbox (consumer, event_id, idempotency_key, event_type, partition, epoch)
+    VALUES ($1, $2, $3, $4, $8, $9)
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), advanced AS (
@@ -31,12 +32,13 @@ SELECT EXISTS (SELECT 1 FROM recorded) AS recorded, EXISTS (SELECT 1 FROM advanc
 # The same for many events of distinct ids, keys and subjects, in one round trip.
 _CLAIM_MANY = """
 WITH input AS (
-    SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+    SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                         $8::int[], $9::bigint[])
         WITH ORDINALITY AS i(event_id, idempotency_key, event_type, subject_type, subject_id,
-                             version, n)
+                             version, partition, epoch, n)
 ), recorded AS (
-    INSERT INTO messaging.inbox (consumer, event_id, idempotency_key, event_type)
-    SELECT $1, event_id, idempotency_key, event_type FROM input ORDER BY n
+    INSERT INTO messaging.inbox (consumer, event_id, idempotency_key, event_type, partition, epoch)
+    SELECT $1, event_id, idempotency_key, event_type, partition, epoch FROM input ORDER BY n
     ON CONFLICT DO NOTHING
     RETURNING event_id
 ), advanced AS (
@@ -63,8 +65,11 @@ class Claim(Enum):
     STALE = "stale"
 
 
-async def claim(connection: DbConnection, consumer: str, envelope: Envelope[Any]) -> Claim:
-    """Record ``envelope`` as handled by ``consumer`` inside the caller's transaction.
+async def claim(
+    connection: DbConnection, consumer: str, envelope: Envelope[Any], lease: Lease | None = None
+) -> Claim:
+    """Record ``envelope`` as handled by ``consumer`` inside the caller's transaction, under
+    the partition ``lease`` it came by.
 
     A duplicate has the same event id or idempotency key as a handled one; a stale event's
     subject version is not newer than the last one applied for its subject.
@@ -78,15 +83,21 @@ async def claim(connection: DbConnection, consumer: str, envelope: Envelope[Any]
         envelope.subject.type,
         envelope.subject.id,
         envelope.subject_version,
+        lease.partition if lease else None,
+        lease.epoch if lease else None,
     )
     assert row is not None  # noqa: S101 - a SELECT of two EXISTS always returns a row
     return _outcome(row)
 
 
 async def claim_many(
-    connection: DbConnection, consumer: str, envelopes: Sequence[Envelope[Any]]
+    connection: DbConnection,
+    consumer: str,
+    envelopes: Sequence[Envelope[Any]],
+    leases: Sequence[Lease | None] | None = None,
 ) -> list[Claim] | None:
-    """``claim`` each of ``envelopes`` with one statement, answering in their order; ``None``
+    """``claim`` each of ``envelopes`` (under the ``leases`` they came by) with one
+    statement, answering in their order; ``None``
     (nothing claimed) when two share an event id, an idempotency key or a subject, since each
     must then see the other's claim: claim those one at a time."""
     ids = [e.event_id for e in envelopes]
@@ -103,6 +114,8 @@ async def claim_many(
         [subject_type for subject_type, _ in subjects],
         [subject_id for _, subject_id in subjects],
         [e.subject_version for e in envelopes],
+        [lease.partition if lease else None for lease in leases or [None] * len(envelopes)],
+        [lease.epoch if lease else None for lease in leases or [None] * len(envelopes)],
     )
     return [_outcome(row) for row in rows]
 

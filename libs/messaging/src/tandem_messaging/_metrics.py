@@ -45,6 +45,31 @@ class Metrics:
             ("consumer", "downstream"),
             registry=registry,
         )
+        self.partitions_owned = Gauge(
+            "tandem_partitions_owned",
+            "Partitions of a consumer group this member holds a lease on",
+            ("consumer", "member"),
+            registry=registry,
+        )
+        self.partition_depth = Gauge(
+            "tandem_partition_depth",
+            "Messages ready in a partition's queue, as its owner last saw them",
+            ("consumer", "partition"),
+            registry=registry,
+        )
+        self.rebalances = Counter(
+            "tandem_partition_rebalances_total",
+            "Partition leases changing hands at this member: acquired (free), taken_over "
+            "(expired), released (drained and handed back), lost (taken over while held)",
+            ("consumer", "reason"),
+            registry=registry,
+        )
+        self.lease_losses = Counter(
+            "tandem_partition_lease_losses_total",
+            "Leases this member found taken over while it still held them",
+            ("consumer",),
+            registry=registry,
+        )
 
 
 _default: Metrics | None = None

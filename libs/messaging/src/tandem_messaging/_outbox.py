@@ -6,9 +6,11 @@ confirms and marks them sent. Rows are spread over buckets by partition key; a r
 transaction-scoped advisory lock per bucket, so several replicas never publish one key's events
 concurrently and each key's events leave in commit order (a batch is pipelined on one channel,
 which keeps that order, and its confirms are awaited together). A crash between publish and
-mark republishes: consumers' inboxes drop the duplicate. A batch with a refused (nacked)
-publish is republished whole, so a key's later event may then arrive before the refused one:
-the inbox's subject versions keep an older version of one subject from overriding a newer.
+mark republishes: consumers' inboxes drop the duplicate. Each message carries its partition key
+in ``x-tandem-partition-key``, so consumer groups keep one key on one partition. A batch with
+a refused (nacked) publish is republished whole, so a key's later event may then arrive
+before the refused one: the inbox's subject versions keep an older version of one subject
+from overriding a newer.
 
 Producers must write their state change before adding its event, so that two transactions
 touching one subject take outbox ids in commit order.
@@ -34,7 +36,7 @@ from tandem_contracts import CONTENT_TYPE, EVENTS_EXCHANGE, Envelope, encode, me
 from tandem_messaging._db import DbConnection
 from tandem_messaging._errors import PublishNotConfirmedError
 from tandem_messaging._metrics import Metrics, default_metrics
-from tandem_messaging._topology import declare_events_exchange
+from tandem_messaging._topology import declare_events_exchange, partition_header
 from tandem_messaging._tracing import enabled as tracing_enabled
 from tandem_messaging._tracing import inject, publish_span
 
@@ -238,7 +240,8 @@ class OutboxRelay:
                     delivery_mode=2,
                     message_id=envelope_id,
                     message_type=row["message_type"],
-                    headers=inject({}),
+                    # The consumer groups' hash exchanges put one key's events on one partition.
+                    headers=inject(partition_header(row["partition_key"])),
                 ),
             )
         if not isinstance(confirmation, Basic.Ack):

@@ -29,6 +29,7 @@ from tandem_messaging._headers import (
     routing_key_in,
     storable_headers,
 )
+from tandem_messaging._topology import hash_exchange
 
 __all__ = [
     "DiscardResult",
@@ -126,10 +127,11 @@ ON CONFLICT DO NOTHING
 _RELEASE = """
 UPDATE messaging.parked SET status = 'released', resolved_at = clock_timestamp()
 WHERE consumer = $1 AND waiting_for = ANY($2::text[]) AND status = 'parked'
-RETURNING id, queue, body, headers::text, event_id, event_type
+RETURNING id, queue, routing_key, body, headers::text, event_id, event_type
 """
 _SELECT_FOR_REPLAY = """
-SELECT id, consumer, queue, body, headers::text, event_id, event_type FROM messaging.parked
+SELECT id, consumer, queue, routing_key, body, headers::text, event_id, event_type
+FROM messaging.parked
 WHERE status = 'parked'
   AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
   AND ($2::text IS NULL OR consumer = $2)
@@ -299,9 +301,12 @@ async def list_parked(
 async def _republish(
     channel: AbstractChannel, rows: Sequence[asyncpg.Record], extra: dict[str, Any]
 ) -> None:
+    """Publish parked messages back through their consumer group's hash exchange, with their
+    stored headers (the partition key among them), so each reaches its key's partition."""
     for row in rows:
         headers = {**json.loads(row["headers"]), **extra}
-        await channel.default_exchange.publish(
+        spread = await channel.get_exchange(hash_exchange(row["queue"]), ensure=False)
+        await spread.publish(
             aio_pika.Message(
                 bytes(row["body"]),
                 headers=headers,
@@ -310,7 +315,7 @@ async def _republish(
                 type=row["event_type"],
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
-            routing_key=row["queue"],
+            routing_key=row["routing_key"],
         )
 
 

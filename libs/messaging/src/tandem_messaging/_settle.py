@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,9 +37,12 @@ from tandem_messaging._outbox import Outbox
 from tandem_messaging._router import HandlerContext, Router, TransactionScope
 from tandem_messaging._topology import RETRY_EXCHANGE, ConsumerTopology
 
-__all__ = ["Settler", "ack", "attempt_of", "give_back", "stopped_within"]
+__all__ = ["Fence", "Settler", "ack", "attempt_of", "give_back", "requeue", "stopped_within"]
 
 logger = logging.getLogger(__name__)
+
+Fence = Callable[[DbConnection], Awaitable[None]]
+"""Checks, in a transaction, that the partition lease a delivery came by is still held."""
 
 
 @dataclass
@@ -68,9 +71,12 @@ class Settler:
         envelope: Envelope[Any],
         exc: Exception,
         attempt: int,
+        fence: Fence | None = None,
     ) -> None:
         if attempt >= self.max_attempts:
-            await self.park(message, envelope, exc, attempt, reason="retries_exhausted")
+            await self.park(
+                message, envelope, exc, attempt, reason="retries_exhausted", fence=fence
+            )
             return
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         level = self.topology.level_for(attempt, retry_after)
@@ -95,6 +101,7 @@ class Settler:
         *,
         reason: str | None = None,
         waiting_for: str | None = None,
+        fence: Fence | None = None,
     ) -> None:
         headers = message.headers or {}
         if waiting_for is not None and attempt >= self.max_attempts:
@@ -111,6 +118,8 @@ class Settler:
             waiting_for=waiting_for,
         )
         async with self.pool.acquire() as connection, connection.transaction():
+            if fence is not None:  # the parking hook's effects count as the partition's
+                await fence(connection)
             parked = await parking.park(
                 connection,
                 consumer=self.queue,
@@ -124,9 +133,9 @@ class Settler:
                 await self._on_parked(connection, envelope, exc, attempt)
         if parked is None:  # the dependency was met meanwhile: try again at once
             again = {**headers, ATTEMPT_HEADER: attempt + 1}
-            await self.channel().default_exchange.publish(
-                copy_message(message, again), routing_key=self.queue
-            )
+            spread = await self.channel().get_exchange(self.topology.hash_exchange, ensure=False)
+            rekeyed = message.routing_key or ""
+            await spread.publish(copy_message(message, again), routing_key=rekeyed)
             return
         self.metrics.parked.labels(self.queue, failure.reason).inc()
         logger.warning(
@@ -227,6 +236,12 @@ async def give_back(message: AbstractIncomingMessage, stopping: asyncio.Event) -
     if not await stopped_within(stopping, 1.0):
         with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
             await message.nack(requeue=True)
+
+
+async def requeue(message: AbstractIncomingMessage) -> None:
+    """Give ``message`` back to its queue at once (its partition's lease was lost)."""
+    with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
+        await message.nack(requeue=True)
 
 
 async def stopped_within(stopping: asyncio.Event, seconds: float) -> bool:

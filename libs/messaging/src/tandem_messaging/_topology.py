@@ -1,19 +1,23 @@
 """Broker topology: declared idempotently at start, and checked against what already exists.
 
-For a consumer queue ``Q`` (e.g. ``time-expense.posting``):
+For a consumer group ``Q`` (e.g. ``time-expense.postings``) with P partitions:
 
-    tandem.events (topic) --bindings--> Q (quorum, delivery limit, dead-letters onwards)
-    tandem.retry (direct) --Q.retry.N--> Q.retry.N (TTL = delay N, dead-letters back to Q)
+    tandem.events (topic) --bindings--> Q.hash (x-consistent-hash on x-tandem-partition-key)
+    Q.hash --"1" each--> Q.p0 .. Q.p{P-1} (quorum, single active consumer, delivery limit)
+    Q.hash --alternate-exchange--> Q.unkeyed (fanout) --> Q.p0 (what Q.hash could not route)
+    tandem.retry (direct) --Q.retry.N--> Q.retry.N (TTL = delay N, dead-letters to Q.hash)
     tandem.dead-letter (direct) --Q--> Q.dead-letter (quorum; drained into the parking lot)
 
-Retries go to the consumer's own retry queues and come back to its own queue only, never to
-the other subscribers of the event.
+A key's messages hash to one partition, and a retried, released or replayed message goes back
+through ``Q.hash`` to the partition of its key: never to the other subscribers of the event.
+Partition queues are bound in order, so the broker's hash ring is the same wherever declared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika
 import aiormq
@@ -24,15 +28,32 @@ from tandem_messaging._errors import TopologyMismatchError
 
 __all__ = [
     "DEAD_LETTER_EXCHANGE",
+    "PARTITION_HEADER",
     "RETRY_EXCHANGE",
     "ConsumerTopology",
     "DeclaredTopology",
     "binding_for",
     "declare_events_exchange",
+    "hash_exchange",
+    "partition_header",
 ]
 
 RETRY_EXCHANGE = "tandem.retry"
 DEAD_LETTER_EXCHANGE = "tandem.dead-letter"
+PARTITION_HEADER = "x-tandem-partition-key"
+"""The header a consumer group's hash exchange hashes on: the publisher's ordering key."""
+_CONSISTENT_HASH = "x-consistent-hash"
+
+
+def partition_header(key: str) -> dict[str, Any]:
+    """The headers a direct publisher sets so that ``key``'s messages share a partition: the
+    same key as the consumer's lane key (the router's ``lane_key``, else the subject id)."""
+    return {PARTITION_HEADER: key}
+
+
+def hash_exchange(queue: str) -> str:
+    """The exchange that spreads consumer group ``queue``'s messages over its partitions."""
+    return f"{queue}.hash"
 
 
 def binding_for(model: type[Event], *, region: str = "*", legal_entity: str = "*") -> str:
@@ -48,6 +69,21 @@ class ConsumerTopology:
     bindings: Sequence[str]
     retry_delays: Sequence[float] = (1.0, 5.0, 30.0, 120.0)
     delivery_limit: int = 10
+    partitions: int = 1
+
+    def partition_queue(self, partition: int) -> str:
+        """Return the name of partition ``partition``'s queue."""
+        return f"{self.queue}.p{partition}"
+
+    @property
+    def hash_exchange(self) -> str:
+        """The consistent-hash exchange in front of the partition queues."""
+        return hash_exchange(self.queue)
+
+    @property
+    def unkeyed_exchange(self) -> str:
+        """Where the hash exchange sends what it cannot route: to partition 0."""
+        return f"{self.queue}.unkeyed"
 
     def retry_queue(self, level: int) -> str:
         """Return the name of the retry queue for delay level ``level``."""
@@ -73,7 +109,7 @@ class DeclaredTopology:
 
     events: AbstractExchange
     retry: AbstractExchange
-    queue: AbstractQueue
+    partitions: list[AbstractQueue]
     dead_letter_queue: AbstractQueue
     retry_queues: list[AbstractQueue] = field(default_factory=list)
 
@@ -90,21 +126,10 @@ async def declare_consumer(
     events = await declare_events_exchange(channel)
     retry = await _exchange(channel, RETRY_EXCHANGE, aio_pika.ExchangeType.DIRECT)
     dead = await _exchange(channel, DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT)
-    queue = await _queue(
-        channel,
-        topology.queue,
-        {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": topology.delivery_limit,
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": topology.queue,
-        },
-    )
-    for pattern in topology.bindings:
-        await queue.bind(events, routing_key=pattern)
+    partitions = await _declare_partitions(channel, topology, events)
     dead_queue = await _queue(channel, topology.dead_letter_queue, {"x-queue-type": "quorum"})
     await dead_queue.bind(dead, routing_key=topology.queue)
-    declared = DeclaredTopology(events, retry, queue, dead_queue)
+    declared = DeclaredTopology(events, retry, partitions, dead_queue)
     for level, delay in enumerate(topology.retry_delays):
         name = topology.retry_queue(level)
         retry_queue = await _queue(
@@ -112,8 +137,7 @@ async def declare_consumer(
             name,
             {
                 "x-message-ttl": round(delay * 1000),
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": topology.queue,
+                "x-dead-letter-exchange": topology.hash_exchange,
             },
         )
         await retry_queue.bind(retry, routing_key=name)
@@ -121,16 +145,56 @@ async def declare_consumer(
     return declared
 
 
+async def _declare_partitions(
+    channel: AbstractChannel, topology: ConsumerTopology, events: AbstractExchange
+) -> list[AbstractQueue]:
+    unkeyed = await _exchange(channel, topology.unkeyed_exchange, aio_pika.ExchangeType.FANOUT)
+    spread = await _exchange(
+        channel,
+        topology.hash_exchange,
+        _CONSISTENT_HASH,
+        {"hash-header": PARTITION_HEADER, "alternate-exchange": topology.unkeyed_exchange},
+    )
+    queues = []
+    for partition in range(topology.partitions):
+        queue = await _queue(
+            channel,
+            topology.partition_queue(partition),
+            {
+                "x-queue-type": "quorum",
+                "x-single-active-consumer": True,
+                "x-delivery-limit": topology.delivery_limit,
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": topology.queue,
+            },
+        )
+        await queue.bind(spread, routing_key="1")  # equal weight on the hash ring
+        queues.append(queue)
+    await queues[0].bind(unkeyed)
+    for pattern in topology.bindings:
+        await spread.bind(events, routing_key=pattern)
+    return queues
+
+
 async def _exchange(
-    channel: AbstractChannel, name: str, kind: aio_pika.ExchangeType
+    channel: AbstractChannel,
+    name: str,
+    kind: aio_pika.ExchangeType | str,
+    arguments: dict[str, object] | None = None,
 ) -> AbstractExchange:
+    kind_name = kind.value if isinstance(kind, aio_pika.ExchangeType) else kind
     try:
-        return await channel.declare_exchange(name, kind, durable=True)
+        return await channel.declare_exchange(name, kind, durable=True, arguments=arguments)  # type: ignore[arg-type]
     except aiormq.exceptions.ChannelPreconditionFailed as exc:
         await _reopen(channel)
         raise TopologyMismatchError(
             f"exchange {name!r} already exists with other settings than the declared "
-            f"durable {kind.value} exchange: {exc}"
+            f"durable {kind_name} exchange ({arguments or {}}): {exc}"
+        ) from exc
+    except aiormq.exceptions.ConnectionCommandInvalid as exc:
+        raise TopologyMismatchError(
+            f"the broker refused exchange {name!r} of type {kind_name}: {exc}. A partitioned "
+            "consumer needs the plugin rabbitmq_consistent_hash_exchange enabled."
         ) from exc
 
 

@@ -151,7 +151,8 @@ async def _publish_raw(amqp, routing_key: str, body: bytes, headers: dict[str, A
 def _side_queues(consumer: Consumer, settings: Any) -> list[str]:
     levels = range(len(settings.retry_delays))
     return [consumer.topology.retry_queue(level) for level in levels] + [
-        consumer.topology.dead_letter_queue
+        consumer.topology.dead_letter_queue,
+        consumer.topology.partition_queue(0),
     ]
 
 

@@ -148,7 +148,7 @@ async def _duplicates(registry: CollectorRegistry, queue: str, n: int) -> bool:
 async def _drained(amqp: aio_pika.abc.AbstractConnection, queue: str) -> bool:
     channel = await amqp.channel()
     try:
-        declared = await channel.declare_queue(queue, passive=True)
+        declared = await channel.declare_queue(f"{queue}.p0", passive=True)  # one partition
         return declared.declaration_result.message_count == 0
     finally:
         await channel.close()

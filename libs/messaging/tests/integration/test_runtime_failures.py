@@ -244,7 +244,7 @@ async def _true(value: bool) -> bool:
 async def _depth(amqp, queue: str) -> int:
     channel = await amqp.channel()
     try:
-        declared = await channel.declare_queue(queue, passive=True)
+        declared = await channel.declare_queue(f"{queue}.p0", passive=True)  # one partition
         return int(declared.declaration_result.message_count or 0)
     finally:
         await channel.close()

@@ -46,6 +46,6 @@ async def test_stop_finishes_the_message_in_hand_and_leaves_the_rest_queued(
     # The finished message was committed and acked; the four not started went back, unacked.
     assert await pool.fetchval("SELECT count(*) FROM effects") == 1
     channel = await amqp.channel()
-    declared = await channel.declare_queue("t.stop", passive=True)
+    declared = await channel.declare_queue("t.stop.p0", passive=True)
     assert declared.declaration_result.message_count == 4
     await channel.close()

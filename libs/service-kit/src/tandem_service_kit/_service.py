@@ -126,4 +126,7 @@ def consumer_settings(settings: ServiceSettings) -> ConsumerSettings:
         concurrency=settings.concurrency,
         batch_size=settings.batch_size,
         probe_backoff=(0.5, settings.probe_max_s),
+        partitions=settings.partitions,
+        heartbeat_s=settings.partition_heartbeat_s,
+        lease_ttl_s=settings.partition_lease_ttl_s,
     )

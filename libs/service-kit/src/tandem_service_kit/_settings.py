@@ -25,7 +25,9 @@ _INBOUND_BODY_BYTES = 262_144
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
+    """Return ``url`` (or each URL of a comma-separated list) with any password as ``***``."""
+    if "," in url:
+        return ",".join(redact_url(part) for part in url.split(","))
     parts = urlsplit(url)
     if not parts.password:
         return url
@@ -55,6 +57,10 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = Field(pattern=_KEBAB, max_length=63)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    """The broker: one AMQP URL, or a comma-separated list of URLs, one per node of a cluster
+    (``amqp://u:p@rabbit-0:5672/vh,amqp://u:p@rabbit-1:5672/vh``). A process connects to the
+    first node that answers, in an order of its own, and moves to another node when that
+    connection is lost. Commas inside a URL must be percent-encoded."""
     database_url: str = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
@@ -68,6 +74,14 @@ class ServiceSettings(BaseSettings):
     """Deliveries a consumer lane commits in one transaction."""
     probe_max_s: float = Field(default=30.0, gt=0, le=600)
     """The longest wait between probes of an unavailable downstream."""
+    partitions: int = Field(default=8, ge=1, le=256)
+    """Partitions of the service's consumer group: its replicas share them by lease, each key
+    on one partition, so one key is handled by one replica at a time (ADR 0008). Every replica
+    must agree; the count may grow, never shrink."""
+    partition_heartbeat_s: float = Field(default=1.0, gt=0, le=60)
+    """How often a consumer renews its leases and rebalances."""
+    partition_lease_ttl_s: float = Field(default=5.0, gt=0, le=600)
+    """How long a lease outlives its last renewal: the pause after a replica dies."""
     worker_roles: frozenset[WorkerRole] = frozenset({"consume", "ingest", "relay", "schedule"})
     ingest_interval_s: float = Field(default=0.2, gt=0, le=60)
     """How often landed records are turned into events."""
@@ -96,6 +110,16 @@ class ServiceSettings(BaseSettings):
     dev_mode: bool = False
     """Development only: lets a service start with no authentication configured or with an
     empty webhook secret (which then refuses every webhook). Off, such settings stop it."""
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _check_amqp_urls(cls, value: str) -> str:
+        # Only a value with no URL at all is refused here: an error would echo the input, and
+        # a URL carries a password. A malformed URL shows at connect, logged redacted.
+        urls = [url.strip() for url in value.split(",") if url.strip()]
+        if not urls:
+            raise ValueError("needs at least one AMQP URL")
+        return ",".join(urls)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -135,6 +159,14 @@ class ServiceSettings(BaseSettings):
         if bad := sorted(prefix for prefix in value if not prefix.startswith("/")):
             raise ValueError(f"path prefixes must start with '/': {', '.join(bad)}")
         return {prefix: _one_rate_limit(limit) for prefix, limit in value.items()}
+
+    @model_validator(mode="after")
+    def _check_lease_timing(self) -> Self:
+        if self.partition_heartbeat_s >= self.partition_lease_ttl_s:
+            raise ValueError(
+                "TANDEM_PARTITION_HEARTBEAT_S must be below TANDEM_PARTITION_LEASE_TTL_S"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_one_key_source(self) -> Self:

@@ -8,13 +8,15 @@
     tandem erp-company show --legal-entity LE --instance I [--api URL]
     tandem inbound set-aside list --system S --instance I [--after SEQ] [--limit N] [--json]
     tandem inbound set-aside replay --system S --instance I --actor A --why W (--id SEQ ... | --all)
+    tandem partitions status --queue Q [--json]
 
 The parking-lot and inbound commands use the database (and broker) of ``TANDEM_DATABASE_URL`` /
 ``TANDEM_AMQP_URL``; nothing proves who runs them, so a replay or discard is audited as
 ``cli:unauthenticated:<os user>@<host>`` with ``--actor`` kept as the claimed, unproven name
 (``... claims <actor>`` in the parking lot's audit, ``claimed_actor`` in the inbound one).
 ``erp-company`` calls a service's API (``--api`` or ``TANDEM_API_URL``) with
-``TANDEM_API_KEY``, so the link is audited with that key's identity.
+``TANDEM_API_KEY``, so the link is audited with that key's identity. ``partitions status``
+reads a consumer group's members and leases, and asks the broker each partition's depth.
 
 Exit codes: 0 done, 1 nothing matched, 2 usage error, 3 the operation failed.
 """
@@ -42,6 +44,7 @@ from tandem_service_kit._cli_output import (
     replay_json,
     replay_text,
 )
+from tandem_service_kit._cli_partitions import add_partition_commands, run_partition_command
 
 __all__ = [
     "EXIT_FAILED",
@@ -122,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(replay, "replays")
     add_company_commands(commands)
     add_inbound_commands(commands)
+    add_partition_commands(commands)
     return parser
 
 
@@ -215,6 +219,15 @@ async def _inbound(args: argparse.Namespace, ops: CliOps, settings: CliSettings)
     return EXIT_OK
 
 
+async def _partitions(args: argparse.Namespace, ops: CliOps, settings: CliSettings) -> int:
+    found, text = await run_partition_command(args, settings.database_url, settings.amqp_url)
+    _out(text)
+    if found == 0:
+        _err(f"no consumer group {args.queue} (no partition leases)")
+        return EXIT_NOTHING
+    return EXIT_OK
+
+
 _Command = Callable[[argparse.Namespace, CliOps, CliSettings], Coroutine[None, None, int]]
 _COMMANDS: dict[tuple[str, str | None], _Command] = {
     ("parked", "list"): _list,
@@ -224,6 +237,7 @@ _COMMANDS: dict[tuple[str, str | None], _Command] = {
     ("erp-company", "link"): _company,
     ("erp-company", "show"): _company,
     ("inbound", "set-aside"): _inbound,
+    ("partitions", "status"): _partitions,
 }
 
 

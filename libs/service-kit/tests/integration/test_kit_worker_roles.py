@@ -123,11 +123,11 @@ async def stop(process: asyncio.subprocess.Process, logs: Path) -> None:
 
 
 async def consumers(amqp_url: str) -> int | None:
-    """How many consumers the service's queue has (None: it was never declared)."""
+    """How many consumers the service's first partition has (None: it was never declared)."""
     async with await aio_pika.connect_robust(amqp_url) as connection:
         channel = await connection.channel()
         try:
-            queue = await channel.declare_queue(QUEUE, passive=True)
+            queue = await channel.declare_queue(f"{QUEUE}.p0", passive=True)
         except aio_pika.exceptions.ChannelClosed:
             return None
         count = queue.declaration_result.consumer_count

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from tandem_service_kit import ServiceSettings
+from tandem_service_kit import ServiceSettings, consumer_settings
 
 SECRET = "s" * 32
 
@@ -112,3 +112,25 @@ def test_services_extend_the_settings_with_their_own(monkeypatch: pytest.MonkeyP
     settings = TimeExpenseSettings(service_name="time-expense")
 
     assert settings.late_time_days == 9
+
+
+def test_partitions_and_lease_timing_reach_the_consumer_settings() -> None:
+    settings = ServiceSettings(
+        service_name="svc", partitions=12, partition_heartbeat_s=0.5, partition_lease_ttl_s=3
+    )
+    consumer = consumer_settings(settings)
+    assert (consumer.partitions, consumer.heartbeat_s, consumer.lease_ttl_s) == (12, 0.5, 3.0)
+    assert ServiceSettings(service_name="svc").partitions == 8
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"partitions": 0},
+        {"partitions": 257},
+        {"partition_heartbeat_s": 5, "partition_lease_ttl_s": 5},
+    ],
+)
+def test_partition_settings_that_cannot_work_are_rejected(changes: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        ServiceSettings(service_name="svc", **changes)  # type: ignore[arg-type]

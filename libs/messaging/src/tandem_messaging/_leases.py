@@ -1,0 +1,223 @@
+"""Partition leases in PostgreSQL: which member of a consumer group consumes which partition.
+
+Members heartbeat into ``messaging.consumer_members``; a member is live while its heartbeat is
+younger than the lease TTL. The live members, sorted, share the partitions round-robin
+(``assign``). A member takes a partition it is assigned only when its lease is free or expired
+(the epoch grows by one), renews what it holds, and hands a partition back only once every
+delivery taken from it is settled. Every decision uses the database's ``clock_timestamp()``,
+never a member's own clock. Each tenure is logged in ``messaging.partition_log``.
+
+Fencing: a handling transaction locks the rows of the leases it relies on ``FOR KEY SHARE``
+and checks they are still its own and unexpired; a takeover locks the row ``FOR UPDATE`` and so
+waits until such a transaction has committed. Renewals are plain updates of ``expires_at``,
+which a key-share lock does not block (ADR 0008).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from tandem_messaging._db import DbConnection
+from tandem_messaging._errors import LeaseLostError
+
+__all__ = ["Lease", "LeaseStore", "assign", "member_id"]
+
+logger = logging.getLogger(__name__)
+
+_REGISTER = """
+INSERT INTO messaging.partition_leases (grp, partition)
+SELECT $1, generate_series(0, $2 - 1) ON CONFLICT DO NOTHING
+"""
+_KNOWN = "SELECT coalesce(max(partition) + 1, 0) FROM messaging.partition_leases WHERE grp = $1"
+_HEARTBEAT = """
+INSERT INTO messaging.consumer_members AS m (grp, member) VALUES ($1, $2)
+ON CONFLICT (grp, member) DO UPDATE SET heartbeat_at = clock_timestamp()
+"""
+_LIVE = """
+SELECT member FROM messaging.consumer_members
+WHERE grp = $1 AND heartbeat_at > clock_timestamp() - make_interval(secs => $2)
+ORDER BY member
+"""
+_FORGET_DEAD = """
+DELETE FROM messaging.consumer_members
+WHERE grp = $1 AND heartbeat_at < clock_timestamp() - make_interval(secs => $2 * 100)
+"""
+_RENEW = """
+UPDATE messaging.partition_leases l
+SET expires_at = clock_timestamp() + make_interval(secs => $3)
+FROM unnest($4::int[], $5::bigint[]) AS held(partition, epoch)
+WHERE l.grp = $1 AND l.owner = $2 AND l.partition = held.partition AND l.epoch = held.epoch
+RETURNING l.partition
+"""
+_LOCK = """
+SELECT owner, epoch, expires_at FROM messaging.partition_leases
+WHERE grp = $1 AND partition = $2 FOR UPDATE
+"""
+_TAKE = """
+UPDATE messaging.partition_leases
+SET owner = $3, epoch = epoch + 1, expires_at = clock_timestamp() + make_interval(secs => $4)
+WHERE grp = $1 AND partition = $2 AND (owner IS NULL OR expires_at < clock_timestamp())
+RETURNING epoch
+"""
+_CLOSE_EXPIRED = """
+UPDATE messaging.partition_log SET released_at = $4, how = 'expired'
+WHERE grp = $1 AND partition = $2 AND epoch = $3 AND released_at IS NULL
+"""
+_OPEN = "INSERT INTO messaging.partition_log (grp, partition, owner, epoch) VALUES ($1, $2, $3, $4)"
+_RELEASE = """
+UPDATE messaging.partition_leases SET owner = NULL, expires_at = NULL
+WHERE grp = $1 AND partition = $2 AND owner = $3 AND epoch = $4
+RETURNING 1
+"""
+_CLOSE_RELEASED = """
+UPDATE messaging.partition_log SET released_at = clock_timestamp(), how = 'released'
+WHERE grp = $1 AND partition = $2 AND epoch = $3 AND released_at IS NULL
+"""
+_MARK_LOST = """
+UPDATE messaging.partition_log
+SET how = 'lost', released_at = coalesce(released_at, clock_timestamp())
+WHERE grp = $1 AND partition = $2 AND epoch = $3 AND owner = $4
+"""
+_LEAVE = "DELETE FROM messaging.consumer_members WHERE grp = $1 AND member = $2"
+_FENCE = """
+SELECT l.partition FROM messaging.partition_leases l
+JOIN unnest($3::int[], $4::bigint[]) AS held(partition, epoch)
+  ON l.partition = held.partition AND l.epoch = held.epoch
+WHERE l.grp = $1 AND l.owner = $2 AND l.expires_at > clock_timestamp()
+ORDER BY l.partition
+FOR KEY SHARE OF l
+"""
+
+
+@dataclass(frozen=True, order=True)
+class Lease:
+    """One tenure of a partition: the partition and the epoch it was acquired at."""
+
+    partition: int
+    epoch: int
+
+
+def assign(members: Sequence[str], member: str, partitions: int) -> frozenset[int]:
+    """The partitions ``member`` should hold: partition p goes to the (p mod n)-th of the
+    ``n`` live ``members`` in sorted order; none when ``member`` is not among them."""
+    ordered = sorted(set(members))
+    if member not in ordered:
+        return frozenset()
+    return frozenset(p for p in range(partitions) if ordered[p % len(ordered)] == member)
+
+
+def member_id() -> str:
+    """A member id unique to this process: ``hostname:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class LeaseStore:
+    """The lease statements of one member of one consumer group."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, group: str, member: str, partitions: int, ttl: float
+    ) -> None:
+        self.pool = pool
+        self.group = group
+        self.member = member
+        self.partitions = partitions
+        self.ttl = ttl
+
+    async def register(self) -> None:
+        """Create the group's lease rows; refuse fewer partitions than the group already has
+        (their queues would never be consumed again)."""
+        async with self.pool.acquire() as connection:
+            known = int(await connection.fetchval(_KNOWN, self.group))
+            if known > self.partitions:
+                raise ValueError(
+                    f"consumer group {self.group!r} has {known} partitions; this member was "
+                    f"configured with {self.partitions} (partitions can grow, never shrink)"
+                )
+            await connection.execute(_REGISTER, self.group, self.partitions)
+
+    async def heartbeat(self) -> list[str]:
+        """Record this member's heartbeat; return the live members, sorted."""
+        async with self.pool.acquire() as connection:
+            await connection.execute(_HEARTBEAT, self.group, self.member)
+            await connection.execute(_FORGET_DEAD, self.group, self.ttl)
+            rows = await connection.fetch(_LIVE, self.group, self.ttl)
+        return [str(row["member"]) for row in rows]
+
+    async def renew(self, held: Collection[Lease]) -> set[int]:
+        """Extend the leases still ours; return their partitions (a missing one was lost)."""
+        if not held:
+            return set()
+        partitions = [lease.partition for lease in held]
+        epochs = [lease.epoch for lease in held]
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(
+                _RENEW, self.group, self.member, self.ttl, partitions, epochs
+            )
+        return {int(row["partition"]) for row in rows}
+
+    async def acquire(self, partition: int) -> tuple[Lease, str] | None:
+        """Take ``partition`` if its lease is free or expired, answering the lease and how
+        (``acquired`` free, ``taken_over`` expired); None if someone holds it, or a
+        transaction relying on it is still running (tried again at the next heartbeat)."""
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                # A batch still committing under the old lease makes the takeover wait; a
+                # long one makes it give up for now rather than stall the heartbeat.
+                await connection.execute("SET LOCAL lock_timeout = '2s'")
+                before = await connection.fetchrow(_LOCK, self.group, partition)
+                epoch = await connection.fetchval(
+                    _TAKE, self.group, partition, self.member, self.ttl
+                )
+                if before is None or epoch is None:
+                    return None
+                if before["owner"] is not None:
+                    await connection.execute(
+                        _CLOSE_EXPIRED, self.group, partition, before["epoch"], before["expires_at"]
+                    )
+                await connection.execute(_OPEN, self.group, partition, self.member, epoch)
+        except asyncpg.LockNotAvailableError:
+            return None
+        return Lease(partition, int(epoch)), "acquired" if before["owner"] is None else "taken_over"
+
+    async def release(self, lease: Lease) -> None:
+        """Hand ``lease`` back (its deliveries all settled)."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            released = await connection.fetchval(
+                _RELEASE, self.group, lease.partition, self.member, lease.epoch
+            )
+            if released:
+                await connection.execute(_CLOSE_RELEASED, self.group, lease.partition, lease.epoch)
+
+    async def mark_lost(self, lease: Lease) -> None:
+        """Record that this member, alive, found ``lease`` taken over."""
+        async with self.pool.acquire() as connection:
+            await connection.execute(
+                _MARK_LOST, self.group, lease.partition, lease.epoch, self.member
+            )
+
+    async def leave(self) -> None:
+        """Leave the group: the others rebalance at their next heartbeat, not after the TTL."""
+        async with self.pool.acquire() as connection:
+            await connection.execute(_LEAVE, self.group, self.member)
+
+    async def fence(self, connection: DbConnection, leases: Collection[Lease]) -> None:
+        """In the caller's transaction: lock ``leases`` against takeover until it ends; raise
+        ``LeaseLostError`` naming those no longer this member's or expired."""
+        wanted = sorted(set(leases))
+        rows = await connection.fetch(
+            _FENCE,
+            self.group,
+            self.member,
+            [lease.partition for lease in wanted],
+            [lease.epoch for lease in wanted],
+        )
+        valid = {int(row["partition"]) for row in rows}
+        if lost := [lease for lease in wanted if lease.partition not in valid]:
+            raise LeaseLostError(lost)
