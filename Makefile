@@ -5,7 +5,7 @@ export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run systems test bench-runtime bench-month-end check fmt contracts
+.PHONY: help setup run systems test bench-runtime bench-month-end bench-scale check fmt contracts
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ bench-runtime: setup  ## measure the messaging runtime against plain aio-pika: e
 
 bench-month-end: setup  ## month-end burst PSA -> time-expense -> ERP (sandbox, Tryton, outage) beside the raw ceiling
 	cd tools && uv run python -m month.bench
+
+bench-scale: setup  ## time-expense's consumer at 1, 2, 3 replicas on one backlog, a SIGKILL rebalance, per-entry costs
+	uv run python tools/bench_scale.py
 
 check:  ## lint, format check and strict type check
 	@tools/setup.sh python

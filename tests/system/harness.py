@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -83,6 +84,14 @@ class Deployment(LocalService):
             if name in self.processes:
                 await self.wait_worker(name, within)
         await self.wait_consuming(QUEUE, within)
+
+    async def leave(self, name: str, within: float = 30.0) -> int:
+        """SIGTERM process ``name`` and wait (without blocking the loop, which may serve the
+        sandbox it drains into) until it exits; answer its exit code."""
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGTERM)
+        await eventually(lambda: process.poll() is not None, within=within, what=f"{name} to exit")
+        return process.returncode
 
     async def worker_metric(self, name: str, sample: str, **labels: str) -> float:
         """The sum of a Prometheus sample a worker exposes (0 when absent)."""

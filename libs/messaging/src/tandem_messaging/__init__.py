@@ -56,6 +56,7 @@ from tandem_messaging._partition_status import (
     PartitionStatus,
     partition_status,
 )
+from tandem_messaging._resize import BrokerBindings, Resized, ResizeError, resize_partitions
 from tandem_messaging._router import (
     Flush,
     Handler,
@@ -75,6 +76,7 @@ from tandem_messaging._topology import (
     declare_events_exchange,
     hash_exchange,
     partition_header,
+    resize_queue,
 )
 from tandem_messaging._transactions import Transactions, transactions
 
@@ -86,6 +88,7 @@ __all__ = [
     "MIGRATIONS",
     "PARTITION_HEADER",
     "RETRY_EXCHANGE",
+    "BrokerBindings",
     "Claim",
     "Consumer",
     "ConsumerSettings",
@@ -113,6 +116,8 @@ __all__ = [
     "PermanentError",
     "ReplayResult",
     "ReplaySelection",
+    "ResizeError",
+    "Resized",
     "Router",
     "TopologyMismatchError",
     "TransactionScope",
@@ -138,6 +143,8 @@ __all__ = [
     "release",
     "release_satisfied",
     "replay",
+    "resize_partitions",
+    "resize_queue",
     "transactions",
     "waiting_keys",
 ]

@@ -330,6 +330,7 @@ class Consumer:
             except LeaseLostError as exc:
                 batch = await self._without(batch, exc.lost)
                 if not batch:
+                    await self._probe_given_back(held_for)
                     return True
                 continue
             except DownstreamUnavailable as exc:
@@ -356,6 +357,14 @@ class Consumer:
             await self._settle.release(released)
         return True
 
+    async def _probe_given_back(self, downstream: str | None) -> None:
+        """A probe's messages went back with their lost lease (a partition taken over during
+        an outage): close the breaker, so that fresh deliveries probe ``downstream`` again
+        (it opens again if the downstream is still down). Else it stays open with nothing
+        left to probe it, and intake never resumes."""
+        if downstream is not None:
+            await self._breakers.recovered(downstream)
+
     @contextlib.asynccontextmanager
     async def _transaction(self, leases: Collection[Lease]) -> AsyncIterator[DbConnection]:
         """A pooled connection in a transaction fenced by ``leases`` (``LeaseLostError`` when
@@ -367,6 +376,11 @@ class Consumer:
         except _DATABASE_DOWN as exc:
             # The service's own database is a downstream too: hold, pause, probe.
             raise DownstreamUnavailable("database", repr(exc)) from exc
+        except asyncpg.InterfaceError as exc:
+            # The rollback after a lost connection fails too, hiding why: look beneath it.
+            if not isinstance(exc.__context__, _DATABASE_DOWN):
+                raise
+            raise DownstreamUnavailable("database", repr(exc.__context__)) from exc
 
     async def _hold(self, exc: DownstreamUnavailable, envelopes: list[Envelope[Any]]) -> bool:
         """Count the failure, trip the downstream's breaker and wait before the next probe;
@@ -423,6 +437,7 @@ class Consumer:
                     )
                     await self._finish(connection, scope, published)
             except LeaseLostError:
+                await self._probe_given_back(held_for)
                 raise
             except DownstreamUnavailable as exc:
                 held_for = exc.downstream

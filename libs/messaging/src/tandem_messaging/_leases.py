@@ -11,6 +11,10 @@ Fencing: a handling transaction locks the rows of the leases it relies on ``FOR 
 and checks they are still its own and unexpired; a takeover locks the row ``FOR UPDATE`` and so
 waits until such a transaction has committed. Renewals are plain updates of ``expires_at``,
 which a key-share lock does not block (ADR 0008).
+
+The group's partition count and the phase of a change to it live in
+``messaging.partition_groups``; members follow that count, not their configured one, and the
+holder of the catch-up lease (partition ``CATCH_UP``) consumes ``Q.resize`` (ADR 0009).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import asyncpg
 from tandem_messaging._db import DbConnection
 from tandem_messaging._errors import LeaseLostError
 
-__all__ = ["Lease", "LeaseStore", "assign", "member_id"]
+__all__ = ["CATCH_UP", "GroupState", "Lease", "LeaseStore", "assign", "member_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,16 @@ _REGISTER = """
 INSERT INTO messaging.partition_leases (grp, partition)
 SELECT $1, generate_series(0, $2 - 1) ON CONFLICT DO NOTHING
 """
-_KNOWN = "SELECT coalesce(max(partition) + 1, 0) FROM messaging.partition_leases WHERE grp = $1"
+_ADOPT = """
+INSERT INTO messaging.partition_groups (grp, partitions) VALUES ($1, $2) ON CONFLICT DO NOTHING
+"""
+_GROUP = "SELECT partitions, phase, sealed FROM messaging.partition_groups WHERE grp = $1"
+_GROUP_SHARED = f"{_GROUP} FOR SHARE"
+_CAUGHT_UP = """
+UPDATE messaging.partition_groups
+SET phase = 'running', target = NULL, sealed = false, updated_at = clock_timestamp()
+WHERE grp = $1 AND phase = 'catching_up' AND sealed
+"""
 _HEARTBEAT = """
 INSERT INTO messaging.consumer_members AS m (grp, member) VALUES ($1, $2)
 ON CONFLICT (grp, member) DO UPDATE SET heartbeat_at = clock_timestamp()
@@ -96,6 +109,20 @@ FOR KEY SHARE OF l
 """
 
 
+CATCH_UP = -1
+"""The lease row whose holder consumes ``Q.resize`` while the group catches up (ADR 0009)."""
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """A group's partition count and the phase of ``tandem partitions resize`` (``running``
+    when none is under way); ``sealed`` once ``Q.resize`` receives nothing more."""
+
+    partitions: int
+    phase: str
+    sealed: bool
+
+
 @dataclass(frozen=True, order=True)
 class Lease:
     """One tenure of a partition: the partition and the epoch it was acquired at."""
@@ -131,16 +158,32 @@ class LeaseStore:
         self.ttl = ttl
 
     async def register(self) -> None:
-        """Create the group's lease rows; refuse fewer partitions than the group already has
-        (their queues would never be consumed again)."""
-        async with self.pool.acquire() as connection:
-            known = int(await connection.fetchval(_KNOWN, self.group))
-            if known > self.partitions:
-                raise ValueError(
-                    f"consumer group {self.group!r} has {known} partitions; this member was "
-                    f"configured with {self.partitions} (partitions can grow, never shrink)"
-                )
+        """Create the group with this member's partition count if it is new, and its lease
+        rows; a member configured with another count follows the group's (ADR 0009)."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            await connection.execute(_ADOPT, self.group, self.partitions)
+            # FOR SHARE: a resize changing the count waits, and so does this.
+            row = _group_row(await connection.fetchrow(_GROUP_SHARED, self.group))
+            if int(row["partitions"]) != self.partitions:
+                logger.warning(
+                    "%s has %d partitions; this member was configured with %d and follows "
+                    "the group (tandem partitions resize changes the count)",
+                    self.group, row["partitions"], self.partitions,
+                )  # fmt: skip
+            self.partitions = int(row["partitions"])
             await connection.execute(_REGISTER, self.group, self.partitions)
+
+    async def state(self) -> GroupState:
+        """Read the group's partition count and resize phase, and follow the count."""
+        async with self.pool.acquire() as connection:
+            row = _group_row(await connection.fetchrow(_GROUP, self.group))
+        self.partitions = int(row["partitions"])
+        return GroupState(self.partitions, str(row["phase"]), bool(row["sealed"]))
+
+    async def caught_up(self) -> None:
+        """Q.resize is handled and deleted: the group runs on its partitions again."""
+        async with self.pool.acquire() as connection:
+            await connection.execute(_CAUGHT_UP, self.group)
 
     async def heartbeat(self) -> list[str]:
         """Record this member's heartbeat; return the live members, sorted."""
@@ -221,3 +264,9 @@ class LeaseStore:
         valid = {int(row["partition"]) for row in rows}
         if lost := [lease for lease in wanted if lease.partition not in valid]:
             raise LeaseLostError(lost)
+
+
+def _group_row(row: asyncpg.Record | None) -> asyncpg.Record:
+    if row is None:  # registered at start, never deleted by the runtime
+        raise RuntimeError("the consumer group's row in messaging.partition_groups is gone")
+    return row

@@ -30,6 +30,8 @@ from typing import Any
 import aiormq.abc
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
+from asyncpg import Record
+from asyncpg.pool import PoolConnectionProxy
 from pamqp.commands import Basic
 
 from tandem_contracts import CONTENT_TYPE, EVENTS_EXCHANGE, Envelope, encode, message_type
@@ -67,6 +69,8 @@ SELECT extract(epoch FROM clock_timestamp() - created_at)
 FROM messaging.outbox WHERE published_at IS NULL ORDER BY id LIMIT 1
 """
 _PURGE = "DELETE FROM messaging.outbox WHERE published_at < clock_timestamp() - $1::interval"
+_MAX_BACKOFF_S = 5.0  # the longest wait between two failed rounds (unless polling is slower)
+_LET_GO_S = 5.0  # how long shutdown waits for the listening connection to UNLISTEN
 
 
 class Outbox:
@@ -135,18 +139,16 @@ class OutboxRelay:
         self._metrics = metrics or default_metrics()
         self._wake = asyncio.Event()
         self._channel: AbstractChannel | None = None
+        self._listener: _Listener | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Relay until ``stopping`` is set: wake on NOTIFY, poll as the fallback."""
+        """Relay until ``stopping`` is set: wake on NOTIFY, poll as the fallback. The
+        listening connection is taken again after the database comes back."""
         await self.open()
         try:
-            async with self._pool.acquire() as listener:
-                await listener.add_listener(CHANNEL, self._on_notify)
-                try:
-                    await self._loop(stopping)
-                finally:
-                    await listener.remove_listener(CHANNEL, self._on_notify)
+            await self._loop(stopping)
         finally:
+            await self._unlisten()
             await self.close()
 
     async def drain(self) -> int:
@@ -171,23 +173,60 @@ class OutboxRelay:
                 await channel.close()
 
     async def _loop(self, stopping: asyncio.Event) -> None:
-        idle_rounds = 0
+        idle_rounds = failures = 0
         while not stopping.is_set():
             # Cleared before relaying: a NOTIFY that lands during the batch wakes the next round.
             self._wake.clear()
             try:
+                await self._listen()
                 published = await self.relay_once()
                 if published < self._batch_size and idle_rounds % 60 == 0:
                     await self._housekeeping()
             except Exception as exc:  # the relay outlives broker and database outages
+                failures += 1
                 logger.warning("outbox relay failed, retrying: %r", exc)
-                await _wait(stopping, self._poll_interval)
+                await _wait(stopping, self._backoff(failures))
                 await self._reopen()
                 continue
+            failures = 0
             if published >= self._batch_size:
                 continue
             idle_rounds += 1
             await _wait_any(stopping, self._wake, self._poll_interval)
+
+    def _backoff(self, failures: int) -> float:
+        longest = max(_MAX_BACKOFF_S, self._poll_interval)
+        return min(self._poll_interval * 2.0 ** min(failures - 1, 16), longest)
+
+    async def _listen(self) -> None:
+        """LISTEN on a connection of the relay's own, again if the last one was lost (a round
+        follows at once, so what was notified meanwhile is relayed)."""
+        if self._listener is not None and not self._listener.lost:
+            return
+        await self._unlisten()
+        self._listener = _Listener(await self._pool.acquire(), self._wake)
+        try:
+            await self._listener.connection.add_listener(CHANNEL, self._on_notify)
+        except BaseException:
+            await self._unlisten()
+            raise
+
+    async def _unlisten(self) -> None:
+        """Give the listening connection back, whatever state it is in (gone, released by the
+        pool when it was lost, or fine)."""
+        listener, self._listener = self._listener, None
+        if listener is None or listener.lost:
+            return  # the pool took a lost connection back when it closed
+        connection = listener.connection
+        try:
+            connection.remove_termination_listener(listener.on_lost)
+            async with asyncio.timeout(_LET_GO_S):
+                await connection.remove_listener(CHANNEL, self._on_notify)
+                await self._pool.release(connection)
+        except Exception as exc:  # lost or hung: close it, the pool makes another
+            logger.info("outbox relay drops its listening connection: %r", exc)
+            with contextlib.suppress(Exception):
+                connection.terminate()
 
     async def _reopen(self) -> None:
         try:
@@ -256,6 +295,20 @@ class OutboxRelay:
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
+
+
+class _Listener:
+    """The relay's LISTEN connection; ``lost`` once it closed (the relay then takes another)."""
+
+    def __init__(self, connection: PoolConnectionProxy[Record], wake: asyncio.Event) -> None:
+        self.connection = connection
+        self.lost = False
+        self._wake = wake
+        connection.add_termination_listener(self.on_lost)
+
+    def on_lost(self, *_: object) -> None:
+        self.lost = True
+        self._wake.set()  # the next round listens again at once
 
 
 async def _wait(stopping: asyncio.Event, seconds: float) -> None:

@@ -22,8 +22,12 @@ FROM messaging.consumer_members WHERE grp = $1 ORDER BY member
 _LEASES = """
 SELECT partition, owner, epoch, expires_at,
        extract(epoch FROM expires_at - clock_timestamp())::float8 AS expires_in_s
-FROM messaging.partition_leases WHERE grp = $1 ORDER BY partition
+FROM messaging.partition_leases
+WHERE grp = $1 AND partition >= 0
+  AND partition < coalesce((SELECT partitions FROM messaging.partition_groups WHERE grp = $1), 0)
+ORDER BY partition
 """
+_GROUP = "SELECT phase, target FROM messaging.partition_groups WHERE grp = $1"
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,14 @@ class PartitionStatus:
 
 @dataclass(frozen=True)
 class GroupStatus:
-    """A consumer group: its members and its partitions."""
+    """A consumer group: its members and its partitions; ``phase`` is ``running`` unless
+    ``tandem partitions resize`` is moving it to ``target`` partitions (ADR 0009)."""
 
     group: str
     members: tuple[MemberStatus, ...]
     partitions: tuple[PartitionStatus, ...]
+    phase: str = "running"
+    target: int | None = None
 
 
 async def partition_status(
@@ -67,13 +74,15 @@ async def partition_status(
     async with pool.acquire() as db:
         members = [MemberStatus(**dict(row)) for row in await db.fetch(_MEMBERS, group)]
         leases = await db.fetch(_LEASES, group)
+        resize = await db.fetchrow(_GROUP, group)
     topology = ConsumerTopology(queue=group, bindings=(), partitions=max(len(leases), 1))
     partitions = []
     for row in leases:
         name = topology.partition_queue(row["partition"])
         depth, consumers = await _queue_counts(connection, name) if connection else (None, None)
         partitions.append(PartitionStatus(**dict(row), depth=depth, consumers=consumers))
-    return GroupStatus(group, tuple(members), tuple(partitions))
+    phase, target = (resize["phase"], resize["target"]) if resize else ("running", None)
+    return GroupStatus(group, tuple(members), tuple(partitions), phase, target)
 
 
 async def _queue_counts(connection: AbstractConnection, name: str) -> tuple[int | None, int | None]:

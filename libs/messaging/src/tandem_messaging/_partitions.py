@@ -6,6 +6,11 @@ no longer assigned: basic.cancel, wait until every delivery taken from the parti
 settled, then release the lease. Each held partition has one basic.consume on the consumer's
 channel; its deliveries are counted from arrival until settled (acked, retried, parked or given
 back), which is what a drain waits for.
+
+While ``tandem partitions resize`` runs (ADR 0009) the member follows the group's phase: holding
+or draining, it keeps a partition only while messages are in it or in hand, and takes one only
+when messages wait in it; catching up, it holds no partition, and the first live member takes
+the catch-up lease and consumes ``Q.resize`` through the same lanes until it is empty.
 """
 
 from __future__ import annotations
@@ -21,8 +26,14 @@ from functools import partial
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
-from tandem_messaging._leases import Lease, LeaseStore, assign
+from tandem_messaging._leases import CATCH_UP, GroupState, Lease, LeaseStore, assign
 from tandem_messaging._metrics import Metrics
+from tandem_messaging._topology import (
+    ConsumerTopology,
+    delete_queue,
+    queue_counts,
+    resize_queue,
+)
 
 __all__ = ["Partitions"]
 
@@ -36,6 +47,7 @@ class _Held:
     lease: Lease
     tag: str | None = None
     draining: bool = False
+    queue: AbstractQueue | None = None
 
 
 @dataclass
@@ -59,6 +71,8 @@ class Partitions:
     _task: asyncio.Task[None] | None = None
     _paused: bool = False
     _depth_at: float = 0.0
+    _gate: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Taken by every basic.consume and basic.cancel (see ``_consume``)."""
 
     @property
     def group(self) -> str:
@@ -101,11 +115,14 @@ class Partitions:
     async def beat(self) -> None:
         """One heartbeat: renew, take the assigned free partitions, drain the others."""
         members = await self.store.heartbeat()
+        state = await self.store.state()
         renewed = await self.store.renew([held.lease for held in self.held.values()])
         for held in list(self.held.values()):
             if held.lease.partition not in renewed:
                 await self.lose(held.lease)
         wanted = assign(members, self.store.member, self.store.partitions)
+        if state.phase != "running":
+            wanted = await self._wanted_while_resizing(members, state, wanted)
         for partition in sorted(wanted - self.held.keys()):
             if self.stopping.is_set():
                 return
@@ -138,7 +155,7 @@ class Partitions:
     async def pause(self) -> None:
         """Stop taking deliveries from every held partition (a downstream is down)."""
         self._paused = True
-        for held in self.held.values():
+        for held in list(self.held.values()):
             await self._cancel(held)
 
     async def resume(self) -> None:
@@ -158,7 +175,7 @@ class Partitions:
         for task in list(self._drains):
             task.cancel()
         await asyncio.gather(*self._drains, return_exceptions=True)
-        for held in self.held.values():
+        for held in list(self.held.values()):
             await self._cancel(held)
 
     async def release_all(self) -> None:
@@ -187,16 +204,86 @@ class Partitions:
             except Exception as exc:  # the database or broker is down: the next beat retries
                 logger.warning("%s heartbeat failed: %r", self.group, exc)
 
+    async def _wanted_while_resizing(
+        self, members: Sequence[str], state: GroupState, assigned: frozenset[int]
+    ) -> frozenset[int]:
+        """What to hold while the partition count changes (ADR 0009)."""
+        if state.phase == "catching_up":
+            if CATCH_UP in self.held:
+                return frozenset() if await self._caught_up(state) else frozenset({CATCH_UP})
+            first = list(members[:1]) == [self.store.member]
+            return frozenset({CATCH_UP}) if first else frozenset()
+        keep = set()
+        for partition in assigned:
+            counts = await queue_counts(self._channel(), self._queue_name(partition))
+            waiting = counts is not None and counts[0] > 0
+            held = self.held.get(partition)
+            if waiting or (held is not None and self._in_flight.get(held.lease)):
+                keep.add(partition)
+        return frozenset(keep)
+
+    async def _caught_up(self, state: GroupState) -> bool:
+        """Once Q.resize is sealed, empty and settled: delete it, let the group run again,
+        hand the catch-up lease back. False while anything of it is left."""
+        held = self.held[CATCH_UP]
+        name = resize_queue(self.group)
+        if not state.sealed or self._in_flight.get(held.lease):
+            return False
+        counts = await queue_counts(self._channel(), name)
+        if counts is not None and counts[0] > 0:
+            return False
+        await self._cancel(held)
+        # A delivery dispatched before the cancel took effect is handled first.
+        if self._in_flight.get(held.lease):
+            await self._consume(held)
+            return False
+        if lost := await delete_queue(self._channel(), name):
+            # Sealed, Q.resize gets only what a member that started during the resize bound
+            # to it; the procedure bound the same patterns to Q.hash, so these are copies.
+            logger.warning("%s: %d copies arrived in %s as it was deleted", self.group, lost, name)
+        await self.store.caught_up()
+        await self.store.release(held.lease)
+        del self.held[CATCH_UP]
+        self.metrics.rebalances.labels(self.group, "released").inc()
+        logger.info("%s caught up: %s handled and deleted", self.group, name)
+        return True
+
+    def _channel(self) -> AbstractChannel:
+        if self.channel is None:
+            raise RuntimeError("the partitions' channel is set when the topology is declared")
+        return self.channel
+
+    def _queue_name(self, partition: int) -> str:
+        if partition == CATCH_UP:
+            return resize_queue(self.group)
+        return ConsumerTopology(queue=self.group, bindings=()).partition_queue(partition)
+
+    async def _queue(self, partition: int) -> AbstractQueue:
+        name = self._queue_name(partition)
+        if 0 <= partition < len(self.queues) and self.queues[partition].name == name:
+            return self.queues[partition]
+        # Declared by ``tandem partitions resize`` after this member started.
+        return await self._channel().get_queue(name, ensure=False)
+
     async def _consume(self, held: _Held) -> None:
-        if held.tag is None and not held.draining and not self._paused:
-            queue = self.queues[held.lease.partition]
-            held.tag = await queue.consume(partial(self.on_message, held.lease))
+        # Consumes and cancels take turns, and each decides once it is its turn: a pause,
+        # resume, loss or takeover that lands while another awaits the broker then acts on
+        # what that one did, so a partition ends with one basic.consume, or none, either way.
+        async with self._gate:
+            if held.tag is None and self._consumable(held):
+                held.queue = await self._queue(held.lease.partition)
+                held.tag = await held.queue.consume(partial(self.on_message, held.lease))
+
+    def _consumable(self, held: _Held) -> bool:
+        current = self.held.get(held.lease.partition) is held
+        return current and not held.draining and not self._paused and not self.stopping.is_set()
 
     async def _cancel(self, held: _Held) -> None:
-        tag, held.tag = held.tag, None
-        if tag is not None:
-            with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
-                await self.queues[held.lease.partition].cancel(tag)
+        async with self._gate:
+            tag, held.tag = held.tag, None
+            if tag is not None and held.queue is not None:
+                with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
+                    await held.queue.cancel(tag)
 
     def _drain_later(self, held: _Held) -> None:
         held.draining = True
@@ -231,8 +318,8 @@ class Partitions:
         if self.channel is None:
             return
         for partition in sorted(self.held):
-            declared = await self.channel.declare_queue(self.queues[partition].name, passive=True)
-            count = declared.declaration_result.message_count or 0
+            counts = await queue_counts(self.channel, self._queue_name(partition))
+            count = counts[0] if counts is not None else 0
             self.metrics.partition_depth.labels(self.group, str(partition)).set(count)
 
     def _gauge_owned(self) -> None:

@@ -5,17 +5,24 @@ For a consumer group ``Q`` (e.g. ``time-expense.postings``) with P partitions:
     tandem.events (topic) --bindings--> Q.hash (x-consistent-hash on x-tandem-partition-key)
     Q.hash --"1" each--> Q.p0 .. Q.p{P-1} (quorum, single active consumer, delivery limit)
     Q.hash --alternate-exchange--> Q.unkeyed (fanout) --> Q.p0 (what Q.hash could not route)
-    tandem.retry (direct) --Q.retry.N--> Q.retry.N (TTL = delay N, dead-letters to Q.hash)
+    tandem.retry (direct) --Q.retry.N--> Q.retry.N (quorum, TTL = delay N, dead-letters to Q.hash)
     tandem.dead-letter (direct) --Q--> Q.dead-letter (quorum; drained into the parking lot)
 
 A key's messages hash to one partition, and a retried, released or replayed message goes back
 through ``Q.hash`` to the partition of its key: never to the other subscribers of the event.
 Partition queues are bound in order, so the broker's hash ring is the same wherever declared.
+
+Only the first member of a new group binds partition queues: once ``Q.p0`` exists, a member
+binds the partition queues that exist and creates none, so a member configured with another P
+never reshuffles keys; P changes only through ``tandem partitions resize`` (ADR 0009). While
+that runs (``Q.resize`` exists), a starting member binds its patterns to ``Q.resize``, and no
+partition queue, so it cannot undo the procedure's hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +41,11 @@ __all__ = [
     "DeclaredTopology",
     "binding_for",
     "declare_events_exchange",
+    "delete_queue",
     "hash_exchange",
     "partition_header",
+    "queue_counts",
+    "resize_queue",
 ]
 
 RETRY_EXCHANGE = "tandem.retry"
@@ -54,6 +64,45 @@ def partition_header(key: str) -> dict[str, Any]:
 def hash_exchange(queue: str) -> str:
     """The exchange that spreads consumer group ``queue``'s messages over its partitions."""
     return f"{queue}.hash"
+
+
+def resize_queue(queue: str) -> str:
+    """The queue holding consumer group ``queue``'s intake while its partition count changes."""
+    return f"{queue}.resize"
+
+
+@contextlib.asynccontextmanager
+async def _side_channel(channel: AbstractChannel) -> AsyncIterator[aiormq.abc.AbstractChannel]:
+    # A failed passive declare closes its channel: probe on a channel of its own.
+    underlay = await channel.get_underlay_channel()
+    side = await underlay.connection.channel()
+    try:
+        yield side
+    finally:
+        if not side.is_closed:
+            await side.close()
+
+
+async def queue_counts(channel: AbstractChannel, name: str) -> tuple[int, int] | None:
+    """Ask the broker (on a side channel of ``channel``'s connection) queue ``name``'s ready
+    messages and consumers; None when it does not exist."""
+    async with _side_channel(channel) as side:
+        try:
+            declared = await side.queue_declare(name, passive=True)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            return None
+    return declared.message_count or 0, declared.consumer_count or 0
+
+
+async def delete_queue(channel: AbstractChannel, name: str) -> int:
+    """Delete queue ``name`` (on a side channel); answer how many messages went with it (0
+    when it did not exist). Quorum queues refuse ``if-empty``: the caller makes sure first."""
+    async with _side_channel(channel) as side:
+        try:
+            deleted = await side.queue_delete(name)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            return 0
+    return deleted.message_count or 0
 
 
 def binding_for(model: type[Event], *, region: str = "*", legal_entity: str = "*") -> str:
@@ -136,8 +185,13 @@ async def declare_consumer(
             channel,
             name,
             {
+                # Quorum, as every queue here: a classic queue is lost with its home node.
+                "x-queue-type": "quorum",
                 "x-message-ttl": round(delay * 1000),
                 "x-dead-letter-exchange": topology.hash_exchange,
+                # Expired messages leave only once the hash exchange's queue confirmed them.
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",  # at-least-once requires it
             },
         )
         await retry_queue.bind(retry, routing_key=name)
@@ -155,8 +209,12 @@ async def _declare_partitions(
         _CONSISTENT_HASH,
         {"hash-header": PARTITION_HEADER, "alternate-exchange": topology.unkeyed_exchange},
     )
+    fresh = await queue_counts(channel, topology.partition_queue(0)) is None
+    resizing = await queue_counts(channel, resize_queue(topology.queue)) is not None
     queues = []
-    for partition in range(topology.partitions):
+    for partition in range(topology.partitions if fresh else 256):
+        if not fresh and await queue_counts(channel, topology.partition_queue(partition)) is None:
+            break  # an existing group's partitions are those whose queues exist
         queue = await _queue(
             channel,
             topology.partition_queue(partition),
@@ -168,11 +226,15 @@ async def _declare_partitions(
                 "x-dead-letter-routing-key": topology.queue,
             },
         )
-        await queue.bind(spread, routing_key="1")  # equal weight on the hash ring
+        if not resizing:
+            await queue.bind(spread, routing_key="1")  # equal weight on the hash ring
         queues.append(queue)
     await queues[0].bind(unkeyed)
+    intake: AbstractQueue | AbstractExchange = spread
+    if resizing:
+        intake = await channel.get_queue(resize_queue(topology.queue), ensure=False)
     for pattern in topology.bindings:
-        await spread.bind(events, routing_key=pattern)
+        await intake.bind(events, routing_key=pattern)
     return queues
 
 
@@ -205,11 +267,39 @@ async def _queue(
         return await channel.declare_queue(name, durable=True, arguments=arguments)  # type: ignore[arg-type]
     except aiormq.exceptions.ChannelPreconditionFailed as exc:
         await _reopen(channel)
+        classic = await _is_classic_of_old(channel, name, arguments)
         raise TopologyMismatchError(
             f"queue {name!r} already exists with other arguments than declared "
-            f"({arguments}); the broker says: {exc}. Delete or migrate the queue, or fix "
-            "the consumer's settings."
+            f"({arguments}); the broker says: {exc}. "
+            + (_CLASSIC_HINT if classic else _MISMATCH_HINT)
         ) from exc
+
+
+async def _is_classic_of_old(
+    channel: AbstractChannel, name: str, arguments: dict[str, object]
+) -> bool:
+    """True if ``name`` is the classic queue an earlier version declared in place of this
+    quorum one (the broker names only the first argument that differs, so ask it again)."""
+    if arguments.get("x-queue-type") != "quorum":
+        return False
+    older = {k: v for k, v in arguments.items() if k not in _ADDED_WITH_QUORUM}
+    try:
+        await channel.declare_queue(name, durable=True, arguments=older)  # type: ignore[arg-type]
+    except aiormq.exceptions.ChannelPreconditionFailed:
+        await _reopen(channel)
+        return False
+    return True
+
+
+_ADDED_WITH_QUORUM = ("x-queue-type", "x-dead-letter-strategy", "x-overflow")
+_MISMATCH_HINT = "Delete or migrate the queue, or fix the consumer's settings."
+_CLASSIC_HINT = (
+    "It is a classic queue from an earlier Tandem version, and every queue is a quorum queue "
+    "now. One-time step: stop the group's consumers, wait until the queue is empty (a retry "
+    "queue empties itself within its delay), delete it (rabbitmqctl delete_queue <name> "
+    "--vhost <vhost> --if-empty) and start the consumers again, which declare it anew "
+    "(libs/messaging README, 'Upgrading classic retry queues')."
+)
 
 
 async def _reopen(channel: AbstractChannel) -> None:

@@ -9,6 +9,7 @@
     tandem inbound set-aside list --system S --instance I [--after SEQ] [--limit N] [--json]
     tandem inbound set-aside replay --system S --instance I --actor A --why W (--id SEQ ... | --all)
     tandem partitions status --queue Q [--json]
+    tandem partitions resize --queue Q --to P [--timeout S] [--management-url URL]
 
 The parking-lot and inbound commands use the database (and broker) of ``TANDEM_DATABASE_URL`` /
 ``TANDEM_AMQP_URL``; nothing proves who runs them, so a replay or discard is audited as
@@ -16,7 +17,9 @@ The parking-lot and inbound commands use the database (and broker) of ``TANDEM_D
 (``... claims <actor>`` in the parking lot's audit, ``claimed_actor`` in the inbound one).
 ``erp-company`` calls a service's API (``--api`` or ``TANDEM_API_URL``) with
 ``TANDEM_API_KEY``, so the link is audited with that key's identity. ``partitions status``
-reads a consumer group's members and leases, and asks the broker each partition's depth.
+reads a consumer group's members and leases, and asks the broker each partition's depth;
+``partitions resize`` changes a group's partition count by hold, drain, re-bind and resume,
+keeping each key in order (docs/adr/0009).
 
 Exit codes: 0 done, 1 nothing matched, 2 usage error, 3 the operation failed.
 """
@@ -238,6 +241,7 @@ _COMMANDS: dict[tuple[str, str | None], _Command] = {
     ("erp-company", "show"): _company,
     ("inbound", "set-aside"): _inbound,
     ("partitions", "status"): _partitions,
+    ("partitions", "resize"): _partitions,
 }
 
 
