@@ -1,7 +1,7 @@
 """The consumer: inbox-deduplicated, per-key ordered, classified failures, graceful stop.
 
 A consumer is one member of its queue's consumer group: it consumes the partitions whose
-leases it holds (``_partitions``), one basic.consume each on one channel. Messages are decoded
+leases it holds (``_partitions``), each on a channel of its own. Messages are decoded
 on arrival and queued to one of ``concurrency`` lanes by the hash of their subject id (or of
 the router's ``lane_key``), so one key's events are handled in order while different keys run
 in parallel. Each message is handled in one database transaction with its inbox row and the
@@ -49,7 +49,6 @@ from tandem_messaging._settle import (
     ack,
     attempt_of,
     give_back,
-    requeue,
     stopped_within,
 )
 from tandem_messaging._topology import ConsumerTopology, DeclaredTopology, declare_consumer
@@ -160,6 +159,7 @@ class Consumer:
             self._stopping,
             self.settings.heartbeat_s,
             self.settings.depth_every_s,
+            self.settings.prefetch,
         )
         self._lanes: list[asyncio.Queue[_Delivery | None]] = []
         self._workers: list[asyncio.Task[None]] = []
@@ -185,7 +185,7 @@ class Consumer:
         """Declare the topology, join the consumer group, consume this member's partitions
         (those it can lease at once; the rest as the group rebalances)."""
         self._channel = await self._connection.channel()
-        await self._channel.set_qos(prefetch_count=self.settings.prefetch)
+        await self._channel.set_qos(prefetch_count=self.settings.prefetch)  # the dead letters
         self._publisher = await self._connection.channel(publisher_confirms=True)
         self._settle.publisher = self._publisher
         self._declared = await declare_consumer(self._channel, self.topology)
@@ -194,13 +194,14 @@ class Consumer:
         self._dead_letter_tag = await self._declared.dead_letter_queue.consume(
             self._settle.dead_letter
         )
-        self._partitions.queues = self._declared.partitions
+        self._partitions.connection = self._connection
         self._partitions.channel = self._channel
         await self._partitions.start()
 
     async def stop(self) -> None:
         """Stop taking messages, finish the ones in hand, ack nothing uncommitted, close the
-        channels (the rest goes back to the queues), then hand the leases back."""
+        channels (the rest goes back to the queues), then hand the leases back (the leases
+        are renewed until then)."""
         self._stopping.set()
         await self._partitions.stop_intake()
         if self._declared is not None:
@@ -291,28 +292,22 @@ class Consumer:
         if len(batch) > 1 and await self._handle_batch(batch):
             return
         for delivery in batch:
-            if self._holds(delivery):
+            if self._holds(delivery):  # else its partition's channel closed, and took it back
                 await self._handle_one(delivery)
-            else:
-                await requeue(delivery.message)
 
     def _holds(self, delivery: _Delivery) -> bool:
         return self._partitions.holds(delivery.lease)
 
     async def _without(self, batch: list[_Delivery], lost: Collection[Lease]) -> list[_Delivery]:
-        """Stop the partitions of ``lost`` leases, give their deliveries back to the broker
-        (the partition's new owner takes them), and answer the rest of ``batch``."""
+        """Stop the partitions of ``lost`` leases and answer the rest of ``batch``. Their
+        deliveries are dropped unsettled: closing a lost partition's channel gave every one
+        of them back to the broker at once, in order, before the partition's next owner could
+        take any (a nack one by one would let that owner overtake them)."""
         if not lost:
             return batch
         for lease in lost:
             await self._partitions.lose(lease)
-        kept = []
-        for delivery in batch:
-            if delivery.lease in lost:
-                await requeue(delivery.message)
-            else:
-                kept.append(delivery)
-        return kept
+        return [delivery for delivery in batch if delivery.lease not in lost]
 
     async def _handle_batch(self, batch: list[_Delivery]) -> bool:
         """Handle consecutive deliveries of a lane in one transaction; False if any failed.

@@ -8,9 +8,11 @@ delivery taken from it is settled. Every decision uses the database's ``clock_ti
 never a member's own clock. Each tenure is logged in ``messaging.partition_log``.
 
 Fencing: a handling transaction locks the rows of the leases it relies on ``FOR KEY SHARE``
-and checks they are still its own and unexpired; a takeover locks the row ``FOR UPDATE`` and so
-waits until such a transaction has committed. Renewals are plain updates of ``expires_at``,
-which a key-share lock does not block (ADR 0008).
+and checks they are still its own and unexpired; a takeover locks the row ``FOR UPDATE NOWAIT``
+and so gives up (until the next heartbeat) while such a transaction has not committed.
+Renewals are plain updates of ``expires_at``, which a key-share lock does not block, and run on
+the member's own connection (``keep``), so that neither handler traffic nor a takeover waiting
+for a lock delays them (ADR 0008).
 
 The group's partition count and the phase of a change to it live in
 ``messaging.partition_groups``; members follow that count, not their configured one, and the
@@ -71,7 +73,7 @@ RETURNING l.partition
 """
 _LOCK = """
 SELECT owner, epoch, expires_at FROM messaging.partition_leases
-WHERE grp = $1 AND partition = $2 FOR UPDATE
+WHERE grp = $1 AND partition = $2 FOR UPDATE NOWAIT
 """
 _TAKE = """
 UPDATE messaging.partition_leases
@@ -156,6 +158,8 @@ class LeaseStore:
         self.member = member
         self.partitions = partitions
         self.ttl = ttl
+        self._own: asyncpg.pool.PoolConnectionProxy | None = None
+        """Taken from the pool for ``keep`` alone, and held until ``close``."""
 
     async def register(self) -> None:
         """Create the group with this member's partition count if it is new, and its lease
@@ -185,25 +189,46 @@ class LeaseStore:
         async with self.pool.acquire() as connection:
             await connection.execute(_CAUGHT_UP, self.group)
 
-    async def heartbeat(self) -> list[str]:
-        """Record this member's heartbeat; return the live members, sorted."""
+    async def keep(self, held: Collection[Lease]) -> set[int]:
+        """On this member's own connection (never queued behind handlers for the pool):
+        extend the leases of ``held`` still ours, then record the member's heartbeat; return
+        the partitions renewed (a missing one was lost). A failure drops the connection, and
+        the next call takes another."""
+        if self._own is None:
+            self._own = await self.pool.acquire()
+        try:
+            rows = await self._own.fetch(
+                _RENEW,
+                self.group,
+                self.member,
+                self.ttl,
+                [lease.partition for lease in held],
+                [lease.epoch for lease in held],
+            )
+            await self._own.execute(_HEARTBEAT, self.group, self.member)
+        except BaseException:  # a timeout too: the connection may be mid-statement
+            await self._drop_own()
+            raise
+        return {int(row["partition"]) for row in rows}
+
+    async def live(self) -> list[str]:
+        """Forget long-dead members; return the live ones, sorted."""
         async with self.pool.acquire() as connection:
-            await connection.execute(_HEARTBEAT, self.group, self.member)
             await connection.execute(_FORGET_DEAD, self.group, self.ttl)
             rows = await connection.fetch(_LIVE, self.group, self.ttl)
         return [str(row["member"]) for row in rows]
 
-    async def renew(self, held: Collection[Lease]) -> set[int]:
-        """Extend the leases still ours; return their partitions (a missing one was lost)."""
-        if not held:
-            return set()
-        partitions = [lease.partition for lease in held]
-        epochs = [lease.epoch for lease in held]
-        async with self.pool.acquire() as connection:
-            rows = await connection.fetch(
-                _RENEW, self.group, self.member, self.ttl, partitions, epochs
-            )
-        return {int(row["partition"]) for row in rows}
+    async def close(self) -> None:
+        """Give ``keep``'s connection back to the pool."""
+        if self._own is not None:
+            own, self._own = self._own, None
+            await self.pool.release(own)
+
+    async def _drop_own(self) -> None:
+        if self._own is not None:
+            own, self._own = self._own, None
+            own.terminate()
+            await self.pool.release(own)
 
     async def acquire(self, partition: int) -> tuple[Lease, str] | None:
         """Take ``partition`` if its lease is free or expired, answering the lease and how
@@ -211,9 +236,9 @@ class LeaseStore:
         transaction relying on it is still running (tried again at the next heartbeat)."""
         try:
             async with self.pool.acquire() as connection, connection.transaction():
-                # A batch still committing under the old lease makes the takeover wait; a
-                # long one makes it give up for now rather than stall the heartbeat.
-                await connection.execute("SET LOCAL lock_timeout = '2s'")
+                # A batch still committing under the old lease makes the takeover give up at
+                # once (NOWAIT), rather than stall the heartbeat; so does a renewal under way.
+                await connection.execute("SET LOCAL lock_timeout = '500ms'")
                 before = await connection.fetchrow(_LOCK, self.group, partition)
                 epoch = await connection.fetchval(
                     _TAKE, self.group, partition, self.member, self.ttl

@@ -60,13 +60,14 @@ class Metrics:
         self.rebalances = Counter(
             "tandem_partition_rebalances_total",
             "Partition leases changing hands at this member: acquired (free), taken_over "
-            "(expired), released (drained and handed back), lost (taken over while held)",
+            "(expired), released (drained and handed back), lost (taken over while held), "
+            "fenced (given up, not renewed within 2/3 of the TTL)",
             ("consumer", "reason"),
             registry=registry,
         )
         self.lease_losses = Counter(
             "tandem_partition_lease_losses_total",
-            "Leases this member found taken over while it still held them",
+            "Leases this member found taken over, or gave up unrenewed, while it held them",
             ("consumer",),
             registry=registry,
         )

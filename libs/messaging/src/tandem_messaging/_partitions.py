@@ -1,11 +1,20 @@
 """The partitions one consumer holds: leases kept, partition queues consumed, drained on handover.
 
-Every heartbeat the member renews what it holds (a lease that did not renew was taken over:
-that partition stops at once), takes the free partitions assigned to it, and drains the ones
-no longer assigned: basic.cancel, wait until every delivery taken from the partition is
-settled, then release the lease. Each held partition has one basic.consume on the consumer's
-channel; its deliveries are counted from arrival until settled (acked, retried, parked or given
-back), which is what a drain waits for.
+Two loops. The keeper renews every heartbeat what the member holds, on the member's own
+database connection, so neither handler traffic nor a takeover waiting for a lock delays it. A
+lease that did not renew was taken over, and a lease the keeper could not renew for
+``FENCE_AFTER`` of the TTL is about to be: either way that partition is *lost*, at once.
+The beat takes the free partitions assigned to the member and drains the ones no longer
+assigned: basic.cancel, wait until every delivery taken from the partition is settled, close
+its channel, then release the lease.
+
+Each held partition is consumed on a channel of its own (prefetch applies per partition). A
+lost partition's channel is closed, not merely cancelled: the broker then puts every delivery
+it still has out back in the queue, in order, before the single-active-consumer queue hands the
+partition to the next owner's consumer; later events of a key never overtake earlier ones.
+Deliveries of that channel still in a lane are dropped unsettled (``holds`` is False; the fence
+rolls back a transaction that relies on them). Each partition's deliveries are counted from
+arrival until settled (acked, retried, parked or given back), which is what a drain waits for.
 
 While ``tandem partitions resize`` runs (ADR 0009) the member follows the group's phase: holding
 or draining, it keeps a partition only while messages are in it or in hand, and takes one only
@@ -24,7 +33,12 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
 
 from tandem_messaging._leases import CATCH_UP, GroupState, Lease, LeaseStore, assign
 from tandem_messaging._metrics import Metrics
@@ -35,19 +49,28 @@ from tandem_messaging._topology import (
     resize_queue,
 )
 
-__all__ = ["Partitions"]
+__all__ = ["FENCE_AFTER", "Partitions"]
 
 logger = logging.getLogger(__name__)
 
 OnMessage = Callable[[Lease, AbstractIncomingMessage], Awaitable[None]]
 
+FENCE_AFTER = 2 / 3
+"""The share of the lease TTL after which a member that could not renew a lease stops its
+partition itself, while the lease is still its own: its deliveries are back in the queue
+before anyone else may take the partition."""
+
 
 @dataclass
 class _Held:
     lease: Lease
+    renewed_at: float
+    """``time.monotonic()`` when the statement that last extended the lease was sent."""
     tag: str | None = None
     draining: bool = False
+    releasing: bool = False
     queue: AbstractQueue | None = None
+    channel: AbstractChannel | None = None
 
 
 @dataclass
@@ -60,15 +83,21 @@ class Partitions:
     stopping: asyncio.Event
     heartbeat_s: float
     depth_every_s: float = 5.0
-    queues: Sequence[AbstractQueue] = ()
-    """The partition queues, in partition order (set when the topology is declared)."""
+    prefetch: int = 256
+    """Unacked deliveries at most, per partition consumed."""
+    connection: AbstractConnection | None = None
+    """The broker connection the partitions' channels are opened on."""
     channel: AbstractChannel | None = None
-    """The channel the partitions are consumed on (set with ``queues``)."""
+    """The consumer's channel: queues are probed on side channels of it (set when the
+    topology is declared)."""
     held: dict[int, _Held] = field(default_factory=dict)
     _in_flight: dict[Lease, int] = field(default_factory=dict)
     _idle: dict[Lease, asyncio.Event] = field(default_factory=dict)
     _drains: set[asyncio.Task[None]] = field(default_factory=set)
+    _chores: set[asyncio.Task[None]] = field(default_factory=set)
     _task: asyncio.Task[None] | None = None
+    _keeper: asyncio.Task[None] | None = None
+    _leaving: asyncio.Event = field(default_factory=asyncio.Event)
     _paused: bool = False
     _depth_at: float = 0.0
     _gate: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -82,13 +111,16 @@ class Partitions:
     async def start(self) -> None:
         """Register the group's partitions, take this member's share now, keep it up after."""
         await self.store.register()
+        await self.keep()
         await self.beat()
+        self._keeper = asyncio.create_task(self._keep_up())
         self._task = asyncio.create_task(self._run())
 
     @property
     def alive(self) -> bool:
-        """True while the heartbeat loop runs."""
-        return self._task is not None and not self._task.done()
+        """True while the heartbeat loop and the keeper run."""
+        loops = (self._task, self._keeper)
+        return all(task is not None and not task.done() for task in loops)
 
     def holds(self, lease: Lease) -> bool:
         """True while ``lease`` is still this member's (draining or not)."""
@@ -112,23 +144,55 @@ class Partitions:
         if not self.holds(lease):
             self._idle.pop(lease, None)
 
-    async def beat(self) -> None:
-        """One heartbeat: renew, take the assigned free partitions, drain the others."""
-        members = await self.store.heartbeat()
-        state = await self.store.state()
-        renewed = await self.store.renew([held.lease for held in self.held.values()])
+    async def keep(self) -> None:
+        """One renewal of every lease held. A lease whose renewal has not come back when
+        ``FENCE_AFTER`` of its TTL has gone by since the last one is given up meanwhile, and
+        one the database did not renew was lost."""
+        snapshot = list(self.held.values())
+        sent = time.monotonic()
+        renewal = asyncio.ensure_future(self.store.keep([held.lease for held in snapshot]))
+        first = min((self._fence_at(held) for held in snapshot), default=sent + self._fence_s)
+        done, _ = await asyncio.wait({renewal}, timeout=max(first - sent, 0.0))
+        if not done:
+            await self._fence_overdue()
+            done, _ = await asyncio.wait({renewal}, timeout=self._fence_s)
+        if not done:  # the connection is dropped with it, and the next round takes another
+            renewal.cancel()
+        await asyncio.gather(renewal, return_exceptions=True)
+        if renewal.cancelled() or renewal.exception() is not None:
+            problem = "timed out" if renewal.cancelled() else repr(renewal.exception())
+            logger.warning("%s could not renew its leases: %s", self.group, problem)
+        else:
+            renewed = renewal.result()
+            current = [held for held in snapshot if self.held.get(held.lease.partition) is held]
+            for held in current:
+                if held.lease.partition in renewed:
+                    held.renewed_at = sent
+            for held in current:
+                if held.lease.partition not in renewed and not held.releasing:
+                    await self.lose(held.lease, "lost")
+        await self._fence_overdue()
+
+    async def _fence_overdue(self) -> None:
+        now = time.monotonic()
         for held in list(self.held.values()):
-            if held.lease.partition not in renewed:
-                await self.lose(held.lease)
+            if now >= self._fence_at(held) and not held.releasing:
+                await self.lose(held.lease, "fenced")
+
+    async def beat(self) -> None:
+        """One heartbeat: take the assigned free partitions, drain the others."""
+        members = await self.store.live()
+        state = await self.store.state()
         wanted = assign(members, self.store.member, self.store.partitions)
         if state.phase != "running":
             wanted = await self._wanted_while_resizing(members, state, wanted)
         for partition in sorted(wanted - self.held.keys()):
             if self.stopping.is_set():
                 return
+            sent = time.monotonic()
             if (acquired := await self.store.acquire(partition)) is not None:
                 lease, how = acquired
-                self.held[partition] = _Held(lease)
+                self.held[partition] = _Held(lease, renewed_at=sent)
                 self.metrics.rebalances.labels(self.group, how).inc()
                 logger.info("%s holds partition %d (epoch %d)", self.group, *_pair(lease))
                 await self._consume(self.held[partition])
@@ -137,20 +201,26 @@ class Partitions:
                 self._drain_later(self.held[partition])
         self._gauge_owned()
 
-    async def lose(self, lease: Lease) -> None:
-        """``lease`` was taken over: stop consuming its partition at once; its deliveries
-        still in hand are given back as they come up (see ``holds``)."""
+    async def lose(self, lease: Lease, reason: str = "lost") -> None:
+        """``lease`` was taken over (``lost``), or could not be renewed in time (``fenced``):
+        close its partition's channel at once, which puts back every delivery of it still in
+        hand before another member's consumer gets any; those still in a lane are dropped
+        (see ``holds``)."""
         held = self.held.get(lease.partition)
         if held is None or held.lease != lease:
             return
         del self.held[lease.partition]
-        await self._cancel(held)
-        self.metrics.rebalances.labels(self.group, "lost").inc()
+        await self._close(held)
+        self.metrics.rebalances.labels(self.group, reason).inc()
         self.metrics.lease_losses.labels(self.group).inc()
-        logger.warning("%s lost partition %d (epoch %d)", self.group, *_pair(lease))
+        logger.warning("%s %s partition %d (epoch %d)", self.group, reason, *_pair(lease))
+        # In the background: the keeper must not wait for the pool before its next renewal.
+        self._later(self._mark_lost(lease))
+        self._gauge_owned()
+
+    async def _mark_lost(self, lease: Lease) -> None:
         with contextlib.suppress(Exception):  # the log only; the lease is gone either way
             await self.store.mark_lost(lease)
-        self._gauge_owned()
 
     async def pause(self) -> None:
         """Stop taking deliveries from every held partition (a downstream is down)."""
@@ -166,7 +236,8 @@ class Partitions:
 
     async def stop_intake(self) -> None:
         """Stop the heartbeat loop and every basic.consume (graceful stop, first step; the
-        caller has set ``stopping``, which ends the loop after its current beat)."""
+        caller has set ``stopping``, which ends the loop after its current beat). The keeper
+        goes on renewing until ``release_all``."""
         if self._task is not None:
             _, pending = await asyncio.wait([self._task], timeout=5 * self.heartbeat_s)
             for task in pending:
@@ -179,8 +250,13 @@ class Partitions:
             await self._cancel(held)
 
     async def release_all(self) -> None:
-        """Hand every lease back and leave the group (graceful stop, once nothing is in
-        hand: the channel is closed, so whatever was not settled is back in its queue)."""
+        """Close every partition's channel (whatever was not settled goes back to its queue),
+        then hand every lease back and leave the group (graceful stop, last step)."""
+        self._leaving.set()
+        if self._keeper is not None:
+            await asyncio.gather(self._keeper, return_exceptions=True)
+        for held in list(self.held.values()):
+            await self._close(held)
         try:
             for held in list(self.held.values()):
                 await self.store.release(held.lease)
@@ -190,6 +266,31 @@ class Partitions:
             logger.warning("%s could not release its leases: %r", self.group, exc)
         self.held.clear()
         self._gauge_owned()
+        await asyncio.gather(*self._chores, return_exceptions=True)
+        await self.store.close()
+
+    @property
+    def _fence_s(self) -> float:
+        return FENCE_AFTER * self.store.ttl
+
+    def _fence_at(self, held: _Held) -> float:
+        return held.renewed_at + self._fence_s
+
+    async def _keep_up(self) -> None:
+        while not self._leaving.is_set():
+            started = time.monotonic()
+            try:
+                await self.keep()
+            except Exception as exc:  # lose() talks to the broker; the next round retries
+                logger.warning("%s lease keeper failed: %r", self.group, exc)
+            pause = self.heartbeat_s - (time.monotonic() - started)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._leaving.wait(), max(pause, 0.0))
+
+    def _later(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     async def _run(self) -> None:
         while not self.stopping.is_set():
@@ -237,6 +338,7 @@ class Partitions:
         if self._in_flight.get(held.lease):
             await self._consume(held)
             return False
+        await self._close(held)
         if lost := await delete_queue(self._channel(), name):
             # Sealed, Q.resize gets only what a member that started during the resize bound
             # to it; the procedure bound the same patterns to Q.hash, so these are copies.
@@ -258,21 +360,28 @@ class Partitions:
             return resize_queue(self.group)
         return ConsumerTopology(queue=self.group, bindings=()).partition_queue(partition)
 
-    async def _queue(self, partition: int) -> AbstractQueue:
-        name = self._queue_name(partition)
-        if 0 <= partition < len(self.queues) and self.queues[partition].name == name:
-            return self.queues[partition]
-        # Declared by ``tandem partitions resize`` after this member started.
-        return await self._channel().get_queue(name, ensure=False)
+    async def _queue(self, channel: AbstractChannel, partition: int) -> AbstractQueue:
+        """Partition ``partition``'s queue, to consume on ``channel`` (declared already).
+        Declared passively: a robust channel then consumes it again after a reconnection."""
+        return await channel.declare_queue(self._queue_name(partition), passive=True)
 
     async def _consume(self, held: _Held) -> None:
-        # Consumes and cancels take turns, and each decides once it is its turn: a pause,
-        # resume, loss or takeover that lands while another awaits the broker then acts on
-        # what that one did, so a partition ends with one basic.consume, or none, either way.
+        # Consumes, cancels and closes take turns, and each decides once it is its turn: a
+        # pause, resume, loss or takeover that lands while another awaits the broker then acts
+        # on what that one did, so a partition ends with one basic.consume, or none, either way.
         async with self._gate:
             if held.tag is None and self._consumable(held):
-                held.queue = await self._queue(held.lease.partition)
+                if held.channel is None or held.channel.is_closed:
+                    held.channel = await self._open_channel()
+                held.queue = await self._queue(held.channel, held.lease.partition)
                 held.tag = await held.queue.consume(partial(self.on_message, held.lease))
+
+    async def _open_channel(self) -> AbstractChannel:
+        if self.connection is None:
+            raise RuntimeError("the partitions' connection is set when the topology is declared")
+        channel = await self.connection.channel()
+        await channel.set_qos(prefetch_count=self.prefetch)
+        return channel
 
     def _consumable(self, held: _Held) -> bool:
         current = self.held.get(held.lease.partition) is held
@@ -284,6 +393,15 @@ class Partitions:
             if tag is not None and held.queue is not None:
                 with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
                     await held.queue.cancel(tag)
+
+    async def _close(self, held: _Held) -> None:
+        """Close the partition's channel: the broker takes back what it had delivered on it."""
+        async with self._gate:
+            held.tag = None
+            channel, held.channel = held.channel, None
+            if channel is not None and not channel.is_closed:
+                with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
+                    await channel.close()
 
     def _drain_later(self, held: _Held) -> None:
         held.draining = True
@@ -299,13 +417,15 @@ class Partitions:
             await self._idle.setdefault(lease, asyncio.Event()).wait()
         if not self.holds(lease):
             return  # lost meanwhile
+        await self._close(held)
+        held.releasing = True
         try:
             await self.store.release(lease)
         except Exception as exc:  # kept, and renewed, until a later beat drains it again
             logger.warning(
                 "%s could not release partition %d: %r", self.group, lease.partition, exc
             )
-            held.draining = False
+            held.draining = held.releasing = False
             await self._consume(held)
             return
         del self.held[lease.partition]

@@ -37,7 +37,7 @@ from tandem_messaging._outbox import Outbox
 from tandem_messaging._router import HandlerContext, Router, TransactionScope
 from tandem_messaging._topology import RETRY_EXCHANGE, ConsumerTopology
 
-__all__ = ["Fence", "Settler", "ack", "attempt_of", "give_back", "requeue", "stopped_within"]
+__all__ = ["Fence", "Settler", "ack", "attempt_of", "give_back", "stopped_within"]
 
 logger = logging.getLogger(__name__)
 
@@ -236,12 +236,6 @@ async def give_back(message: AbstractIncomingMessage, stopping: asyncio.Event) -
     if not await stopped_within(stopping, 1.0):
         with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
             await message.nack(requeue=True)
-
-
-async def requeue(message: AbstractIncomingMessage) -> None:
-    """Give ``message`` back to its queue at once (its partition's lease was lost)."""
-    with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
-        await message.nack(requeue=True)
 
 
 async def stopped_within(stopping: asyncio.Event, seconds: float) -> bool:

@@ -169,24 +169,37 @@ class _HeldUp:
     """A real partition queue whose next basic.consume waits until ``go`` is set, so that a
     test decides what happens while that consume is on its way to the broker."""
 
-    queue: AbstractQueue
+    name: str
+    queue: AbstractQueue | None = None
+    """The queue on the channel of the partition's latest tenure."""
     go: asyncio.Event = field(default_factory=asyncio.Event)
     waiting: asyncio.Event = field(default_factory=asyncio.Event)
     hold_next: bool = False
 
-    @property
-    def name(self) -> str:
-        return self.queue.name
-
     async def consume(self, callback: Any) -> str:
+        queue = self.queue
+        assert queue is not None
         if self.hold_next:
             self.hold_next = False
             self.waiting.set()
             await self.go.wait()
-        return await self.queue.consume(callback)
+        return await queue.consume(callback)
 
     async def cancel(self, tag: str) -> Any:
+        assert self.queue is not None
         return await self.queue.cancel(tag)
+
+
+@dataclass
+class _HeldUpPartitions(Partitions):
+    """Partitions whose partition 0 is consumed through ``held_up``."""
+
+    held_up: _HeldUp | None = None
+
+    async def _queue(self, channel: Any, partition: int) -> AbstractQueue:
+        assert self.held_up is not None
+        self.held_up.queue = await super()._queue(channel, partition)
+        return cast(AbstractQueue, self.held_up)
 
 
 @dataclass
@@ -223,7 +236,7 @@ class _Member:
 async def member(pool: asyncpg.Pool, amqp: AbstractRobustConnection) -> AsyncIterator[_Member]:
     channel = await amqp.channel()
     declared = await declare_consumer(channel, ConsumerTopology(queue=GROUP, bindings=()))
-    queue = _HeldUp(declared.partitions[0])
+    queue = _HeldUp(declared.partitions[0].name)
     deliveries: asyncio.Queue[tuple[Lease, AbstractIncomingMessage]] = asyncio.Queue()
 
     async def on_message(lease: Lease, message: AbstractIncomingMessage) -> None:
@@ -231,19 +244,27 @@ async def member(pool: asyncpg.Pool, amqp: AbstractRobustConnection) -> AsyncIte
         deliveries.put_nowait((lease, message))
 
     store = LeaseStore(pool, GROUP, "member-a", partitions=1, ttl=30)
-    partitions = Partitions(
+    partitions = _HeldUpPartitions(
         store, on_message, Metrics(CollectorRegistry()), asyncio.Event(), heartbeat_s=1.0
     )
-    partitions.queues = [cast(AbstractQueue, queue)]
+    partitions.held_up = queue
+    partitions.connection = amqp
     partitions.channel = channel
     # Beats are driven by the test, not by a loop.
     await store.register()
-    await partitions.beat()
+    await _heartbeat(partitions)
     assert partitions.held[0].lease.epoch == 1
     yield _Member(partitions, queue, LeaseStore(pool, GROUP, "member-b", 1, 30), deliveries)
     partitions.stopping.set()
     await partitions.stop_intake()
+    await partitions.release_all()
     await channel.close()
+
+
+async def _heartbeat(partitions: Partitions) -> None:
+    """What the keeper and the heartbeat loop do in one round: renew, then take and drain."""
+    await partitions.keep()
+    await partitions.beat()
 
 
 def _not_epoch_1(partitions: Partitions) -> bool:
@@ -270,7 +291,7 @@ async def test_a_resume_under_way_when_the_lease_is_lost_leaves_one_consume(
     resuming = asyncio.create_task(member.partitions.resume())
     await member.queue.waiting.wait()
     # ...when the heartbeat finds the lease lost and takes the partition again.
-    beating = asyncio.create_task(member.partitions.beat())
+    beating = asyncio.create_task(_heartbeat(member.partitions))
     await eventually(lambda: _not_epoch_1(member.partitions), what="the loss")
     member.queue.go.set()
     await asyncio.gather(resuming, beating)
@@ -285,7 +306,7 @@ async def test_a_lease_lost_and_taken_again_before_the_resume_leaves_one_consume
     await member.partitions.pause()
     await member.taken_over_and_given_back()
     # The heartbeat loses the lease and takes the partition again, then the breaker resumes.
-    await member.partitions.beat()
+    await _heartbeat(member.partitions)
     assert await member.consumers(amqp) == 0
     await member.partitions.resume()
     assert member.lease().epoch == 3
@@ -299,7 +320,7 @@ async def test_a_pause_while_a_partition_is_being_taken_leaves_it_unconsumed(
     await member.taken_over_and_given_back()
     # The heartbeat takes the partition again; its basic.consume is on its way...
     member.queue.hold_next = True
-    beating = asyncio.create_task(member.partitions.beat())
+    beating = asyncio.create_task(_heartbeat(member.partitions))
     await member.queue.waiting.wait()
     # ...when the breaker pauses intake.
     pausing = asyncio.create_task(member.partitions.pause())
