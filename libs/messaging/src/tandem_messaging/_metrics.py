@@ -57,6 +57,13 @@ class Metrics:
             ("consumer", "partition"),
             registry=registry,
         )
+        self.partition_progress = Gauge(
+            "tandem_partition_last_progress_timestamp_seconds",
+            "When this member last settled a delivery of the partition (Unix time): while the "
+            "partition's depth is above 0, time() minus this is how far it lags",
+            ("consumer", "partition"),
+            registry=registry,
+        )
         self.rebalances = Counter(
             "tandem_partition_rebalances_total",
             "Partition leases changing hands at this member: acquired (free), taken_over "

@@ -134,6 +134,7 @@ class Partitions:
 
     def settled(self, lease: Lease) -> None:
         """A delivery of ``lease`` is settled."""
+        self.metrics.partition_progress.labels(self.group, str(lease.partition)).set(time.time())
         left = self._in_flight.get(lease, 0) - 1
         if left > 0:
             self._in_flight[lease] = left

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,12 @@ async def test_the_same_event_delivered_twice_has_one_effect(
         await publish(amqp, event, event, same_fact_new_id)
         await eventually(lambda: _duplicates(registry, "t.dup", 2), what="two duplicates")
     assert await count(pool, "SELECT count(*) FROM effects") == 1
+    # The partition's progress is visible: its last settle is recent (lag = now - this).
+    settled_at = registry.get_sample_value(
+        "tandem_partition_last_progress_timestamp_seconds", {"consumer": "t.dup", "partition": "0"}
+    )
+    assert settled_at is not None
+    assert 0 <= time.time() - settled_at < 60
 
 
 async def test_a_consumer_killed_between_commit_and_ack_causes_one_effect(
