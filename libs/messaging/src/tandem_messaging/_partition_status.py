@@ -12,7 +12,7 @@ from aio_pika.abc import AbstractConnection
 
 from tandem_messaging._topology import ConsumerTopology
 
-__all__ = ["GroupStatus", "MemberStatus", "PartitionStatus", "partition_status"]
+__all__ = ["GroupStatus", "MemberStatus", "PartitionStatus", "TenureStatus", "partition_status"]
 
 _MEMBERS = """
 SELECT member, started_at, heartbeat_at,
@@ -28,6 +28,11 @@ WHERE grp = $1 AND partition >= 0
 ORDER BY partition
 """
 _GROUP = "SELECT phase, target FROM messaging.partition_groups WHERE grp = $1"
+_TENURES = """
+SELECT partition, owner, epoch, acquired_at, released_at, how FROM messaging.partition_log
+WHERE grp = $1 ORDER BY acquired_at DESC LIMIT $2
+"""
+RECENT_TENURES = 20
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,19 @@ class PartitionStatus:
 
 
 @dataclass(frozen=True)
+class TenureStatus:
+    """One tenure of a partition, newest first: the rebalances (``how``: released, expired,
+    lost; None while it lasts)."""
+
+    partition: int
+    owner: str
+    epoch: int
+    acquired_at: datetime
+    released_at: datetime | None
+    how: str | None
+
+
+@dataclass(frozen=True)
 class GroupStatus:
     """A consumer group: its members and its partitions; ``phase`` is ``running`` unless
     ``tandem partitions resize`` is moving it to ``target`` partitions (ADR 0009)."""
@@ -64,6 +82,7 @@ class GroupStatus:
     partitions: tuple[PartitionStatus, ...]
     phase: str = "running"
     target: int | None = None
+    recent: tuple[TenureStatus, ...] = ()
 
 
 async def partition_status(
@@ -75,6 +94,9 @@ async def partition_status(
         members = [MemberStatus(**dict(row)) for row in await db.fetch(_MEMBERS, group)]
         leases = await db.fetch(_LEASES, group)
         resize = await db.fetchrow(_GROUP, group)
+        recent = tuple(
+            TenureStatus(**dict(row)) for row in await db.fetch(_TENURES, group, RECENT_TENURES)
+        )
     topology = ConsumerTopology(queue=group, bindings=(), partitions=max(len(leases), 1))
     partitions = []
     for row in leases:
@@ -82,7 +104,7 @@ async def partition_status(
         depth, consumers = await _queue_counts(connection, name) if connection else (None, None)
         partitions.append(PartitionStatus(**dict(row), depth=depth, consumers=consumers))
     phase, target = (resize["phase"], resize["target"]) if resize else ("running", None)
-    return GroupStatus(group, tuple(members), tuple(partitions), phase, target)
+    return GroupStatus(group, tuple(members), tuple(partitions), phase, target, recent)
 
 
 async def _queue_counts(connection: AbstractConnection, name: str) -> tuple[int | None, int | None]:

@@ -170,7 +170,7 @@ def status_json(status: GroupStatus) -> str:
 
 
 def status_text(status: GroupStatus) -> str:
-    """The group's status as two tables: members, then partitions."""
+    """The group's status as tables: members, partitions, then the recent tenures."""
     lines = [f"consumer group {status.group}"]
     if status.phase != "running":
         lines.append(f"resizing to {status.target} partitions: {status.phase}")
@@ -185,6 +185,16 @@ def status_text(status: GroupStatus) -> str:
             f"{p.partition}  {p.owner or '(free)'}  {p.epoch}  {expires}  "
             f"{_or_dash(p.depth)}  {_or_dash(p.consumers)}"
         )
+    lines += [
+        "",
+        "recent tenures (rebalances), newest first",
+        "partition  epoch  owner  acquired_at  ended",
+    ]
+    lines += [
+        f"{t.partition}  {t.epoch}  {t.owner}  {t.acquired_at.isoformat()}  "
+        + (f"{t.how} {t.released_at.isoformat()}" if t.released_at else "(holding)")
+        for t in status.recent
+    ] or ["(none)"]
     return "\n".join(lines)
 
 

@@ -53,13 +53,27 @@ async def test_partitions_status_shows_members_owners_epochs_and_depths(
             for p in status["partitions"]
         ] == [(0, "member-a", 1, 0, 1), (1, "member-a", 1, 0, 1), (2, "member-a", 1, 0, 1)]
         assert all(0 < p["expires_in_s"] <= 5 for p in status["partitions"])
+        held = {(t["partition"], t["owner"], t["epoch"], t["how"]) for t in status["recent"]}
+        assert held == {
+            (0, "member-a", 1, None),
+            (1, "member-a", 1, None),
+            (2, "member-a", 1, None),
+        }
 
         text = await asyncio.to_thread(main, argv[:-1], settings=settings)
         assert text == EXIT_OK
-        assert "member-a" in capsys.readouterr().out
+        printed = capsys.readouterr().out
+        assert "member-a" in printed
+        assert "recent tenures (rebalances)" in printed
 
     # After a graceful stop the leases are free and the member has left.
     await asyncio.to_thread(main, argv, settings=settings)
     status = json.loads(capsys.readouterr().out)
     assert status["members"] == []
     assert {(p["owner"], p["consumers"]) for p in status["partitions"]} == {(None, 0)}
+    # The rebalances: each tenure ended, handed back after its drain.
+    assert {(t["partition"], t["how"]) for t in status["recent"]} == {
+        (0, "released"),
+        (1, "released"),
+        (2, "released"),
+    }
