@@ -8,15 +8,11 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tandem_contracts import unsafe_text
-
-# At least one printable character that is not white space, by any regex dialect's reckoning
-# (the schema's pattern is the rule; the validator only trims).
-_SAYS_SOMETHING = r"[^\s\x00-\x1f\x7f-\x9f]"
+from tandem_service_kit._parking_schemas import AuditedWhy
 
 __all__ = ["Landed", "SetAsidePage", "SetAsideRead", "SetAsideReplayCreate", "SetAsideReplayRead"]
 
 _MAX_IDS = 1000
-_MAX_WHY = 500
 # Within what a JSON number holds exactly (RFC 7493): a client's float parser, or a schema
 # validator's, would otherwise round an id near 2**63 to another one.
 JSON_SAFE_INT = 2**53 - 1
@@ -80,16 +76,14 @@ class SetAsideReplayCreate(BaseModel):
 
     ids: list[_SequenceNumber] = Field(default_factory=list, max_length=_MAX_IDS)
     all: bool = False
-    why: str = Field(
-        min_length=1, max_length=_MAX_WHY, pattern=_SAYS_SOMETHING, description="why (audited)"
-    )
+    why: AuditedWhy
 
     @field_validator("why")
     @classmethod
     def _check_why(cls, value: str) -> str:
         if (unsafe := unsafe_text(value)) is not None:
             raise ValueError(f"the reason holds a {unsafe}")
-        return value.strip()
+        return value
 
     @model_validator(mode="after")
     def _check_selected(self) -> Self:

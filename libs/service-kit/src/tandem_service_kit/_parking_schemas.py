@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-# At least one printable character that is not white space, by any regex dialect's reckoning
-# (the schema's pattern is the rule; the validator only trims).
-_SAYS_SOMETHING = r"[^\s\x00-\x1f\x7f-\x9f]"
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "AuditedWhy",
     "ParkedActionCreate",
     "ParkedActionRead",
     "ParkedDetailRead",
@@ -24,7 +21,16 @@ __all__ = [
 ParkedStatus = Literal["parked", "replayed", "released", "discarded"]
 
 _MAX_IDS = 1000
-_MAX_WHY = 500
+
+AuditedWhy = Annotated[
+    str,
+    # At least one printable character that is not white space, by any regex dialect's
+    # reckoning: the schema's pattern is the rule, the validator only trims.
+    Field(min_length=1, max_length=500, pattern=r"[^\s\x00-\x1f\x7f-\x9f]"),
+    Field(description="why (audited)"),
+    AfterValidator(str.strip),
+]
+"""The reason an operator gives for an audited action (replay, discard)."""
 
 
 class ParkedRead(BaseModel):
@@ -93,14 +99,7 @@ class ParkedActionCreate(BaseModel):
     consumer: str | None = Field(default=None, min_length=1, max_length=200)
     reason: str | None = Field(default=None, min_length=1, max_length=200)
     event_type: str | None = Field(default=None, min_length=1, max_length=100)
-    why: str = Field(
-        min_length=1, max_length=_MAX_WHY, pattern=_SAYS_SOMETHING, description="why (audited)"
-    )
-
-    @field_validator("why")
-    @classmethod
-    def _check_why(cls, value: str) -> str:
-        return value.strip()
+    why: AuditedWhy
 
     @model_validator(mode="after")
     def _check_selected(self) -> Self:
