@@ -5,7 +5,7 @@ export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run systems test bench-runtime bench-month-end bench-scale check fmt contracts
+.PHONY: help setup run systems test images bench-runtime bench-month-end bench-scale check fmt contracts
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,6 +21,10 @@ systems: setup  ## start the sandbox CRM/PSA/HRIS/ERP (seeded firm) and a real T
 
 test: setup  ## run every test; real-service tests use the local RabbitMQ and PostgreSQL
 	uv run pytest
+
+images:  ## build every service's image and the sandbox's with podman (base made locally) and print sizes
+	@tools/setup.sh deploy
+	docker/images.sh
 
 bench-runtime: setup  ## measure the messaging runtime against plain aio-pika: events/s, latency, RSS
 	uv run python tools/bench_runtime.py

@@ -5,6 +5,7 @@
 #   tools/setup.sh python     uv and the workspace only
 #   tools/setup.sh services   RabbitMQ and PostgreSQL only
 #   tools/setup.sh tryton     the Tryton ERP (a virtualenv under .tandem/tryton)
+#   tools/setup.sh deploy     podman (images), checkov (a virtualenv under .tandem/tools), kubectl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,6 +84,32 @@ ensure_tryton() {
   uv pip install --quiet --python "$TRYTON_HOME/venv/bin/python" "${TRYTON_PACKAGES[@]}"
 }
 
+CHECKOV_HOME="$PWD/.tandem/tools/checkov"
+
+ensure_deploy_tools() {
+  # Images are built and run with podman (no Docker engine); debootstrap makes the base image.
+  local missing=()
+  command -v podman >/dev/null 2>&1 || missing+=(podman)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} (container images)"
+    apt_install "${missing[@]}"
+  fi
+  # checkov pins old libraries: it lives in a virtualenv of its own.
+  if [ ! -x "$CHECKOV_HOME/bin/checkov" ]; then
+    log "installing checkov into $CHECKOV_HOME"
+    uv venv --quiet --python 3.11 "$CHECKOV_HOME"
+    uv pip install --quiet --python "$CHECKOV_HOME/bin/python" 'checkov>=3.2,<4'
+  fi
+  # kustomize comes with kubectl; Debian's own kubectl is too old, so only a configured
+  # Kubernetes or Google Cloud apt source provides it.
+  if ! command -v kubectl >/dev/null 2>&1; then
+    log "installing kubectl (kustomize) from the configured apt sources"
+    apt_install kubectl || log "kubectl is not in any configured apt source: the k8s/ tests will fail" >&2
+  fi
+}
+
 pg_ok() { psql "postgresql://postgres:postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; }
 
 ensure_postgres() {
@@ -110,7 +137,8 @@ case "$what" in
   python) ensure_uv; ensure_workspace ;;
   services) ensure_rabbitmq; ensure_postgres ;;
   tryton) ensure_uv; ensure_tryton ;;
-  all) ensure_uv; ensure_workspace; ensure_rabbitmq; ensure_postgres; ensure_tryton ;;
-  *) echo "usage: $0 [all|python|services|tryton]" >&2; exit 2 ;;
+  deploy) ensure_uv; ensure_deploy_tools ;;
+  all) ensure_uv; ensure_workspace; ensure_rabbitmq; ensure_postgres; ensure_tryton; ensure_deploy_tools ;;
+  *) echo "usage: $0 [all|python|services|tryton|deploy]" >&2; exit 2 ;;
 esac
 log "ready ($what)"

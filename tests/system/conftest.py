@@ -1,9 +1,13 @@
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tandem_sandbox import Sandbox, SandboxSettings, run_sandbox
+from tandem_testing import in_ci
 
 from .harness import Deployment, deployment_of, migrate
 
@@ -25,3 +29,21 @@ async def deployment(
         yield deployed
     finally:
         deployed.stop()
+
+
+@pytest.fixture(scope="session")
+def time_expense_image(request: pytest.FixtureRequest) -> str:
+    """time-expense's image, built by ``docker/images.sh`` (layers cached between runs)."""
+    if shutil.which("podman") is None:
+        reason = "podman is not installed (tools/setup.sh containers installs it)"
+        if in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    root = request.config.rootpath
+    env = {**os.environ, "TANDEM_IMAGE_TAG": "test"}
+    built = subprocess.run(  # noqa: S603 - the repository's own build script
+        [str(root / "docker" / "images.sh"), "time-expense"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return "localhost/tandem/time-expense:test"

@@ -36,7 +36,10 @@ _KEBAB = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
 @dataclass(frozen=True)
 class Job:
-    """A named coroutine to run every ``interval_s`` seconds, first after ``initial_delay_s``."""
+    """A named coroutine to run every ``interval_s`` seconds, first after ``initial_delay_s``.
+
+    A run that answers a number (what it found: a reconciliation's mismatches, say) has it
+    shown as ``tandem_job_last_found``, which alerts can watch."""
 
     name: str
     interval_s: float
@@ -64,6 +67,12 @@ class JobMetrics:
         self.last_success = Gauge(
             "tandem_job_last_success_timestamp_seconds",
             "Unix time of the job's last successful run",
+            labels,
+            registry=registry,
+        )
+        self.last_found = Gauge(
+            "tandem_job_last_found",
+            "What the job's last successful run found (e.g. reconciliation mismatches)",
             labels,
             registry=registry,
         )
@@ -235,13 +244,15 @@ class Scheduler:
     async def _run_once(self, job: Job) -> None:
         started = time.perf_counter()
         try:
-            await job.run()
+            found = await job.run()
         except Exception:
             logger.exception("job %s of %s failed", job.name, self._service)
             outcome = "failed"
         else:
             outcome = "ok"
             self._metrics.last_success.labels(self._service, job.name).set_to_current_time()
+            if isinstance(found, int | float) and not isinstance(found, bool):
+                self._metrics.last_found.labels(self._service, job.name).set(found)
         self._metrics.duration.labels(self._service, job.name).observe(
             time.perf_counter() - started
         )

@@ -134,6 +134,30 @@ async def test_a_failing_job_keeps_its_schedule_and_is_counted(database_url: str
     assert registry.get_sample_value("tandem_job_duration_seconds_count", labels) == len(calls)
 
 
+async def test_what_a_successful_run_found_is_shown_and_a_failed_run_leaves_it(
+    database_url: str,
+) -> None:
+    registry = CollectorRegistry()
+    labels = {"service": "kit-jobs", "job": "reconcile"}
+    answers: list[int | Exception] = [3, RuntimeError("the ERP said no"), 0, 5]
+    shown_at_start: list[float | None] = []
+
+    async def reconcile() -> int:
+        # What the previous runs left shown, read as each run starts.
+        shown_at_start.append(registry.get_sample_value("tandem_job_last_found", labels))
+        answer = answers[min(len(shown_at_start) - 1, len(answers) - 1)]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    job = Job("reconcile", 0.05, reconcile)
+    async with running(scheduler(database_url, job, registry=registry)):
+        await eventually(lambda: len(shown_at_start) >= 5)
+
+    # Nothing before the first run; 3 kept through the failure; then 0, then 5.
+    assert shown_at_start[:5] == [None, 3.0, 3.0, 0.0, 5.0]
+
+
 async def test_runs_are_spaced_by_the_interval_from_their_starts(database_url: str) -> None:
     job = Counted()
 

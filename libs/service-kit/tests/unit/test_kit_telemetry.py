@@ -1,7 +1,9 @@
 """Telemetry follows only the standard OTEL_* variables."""
 
+import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME
+from opentelemetry.sdk.trace.sampling import ParentBased
 
 from tandem_service_kit._telemetry import build_tracer_provider, span_exporter
 
@@ -27,3 +29,27 @@ def test_spans_are_exported_only_when_an_endpoint_is_configured() -> None:
 
     assert isinstance(generic, OTLPSpanExporter)
     assert isinstance(traces, OTLPSpanExporter)
+
+
+def test_the_chart_s_resource_attributes_and_sampler_reach_the_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As the Helm chart sets them: the downward API's pod, namespace and node, and a sampler.
+    monkeypatch.setenv(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "k8s.pod.name=time-expense-worker-7d9f,k8s.namespace.name=tandem,k8s.node.name=n1",
+    )
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
+
+    provider = build_tracer_provider("time-expense", {"OTEL_SERVICE_NAME": "time-expense"})
+
+    assert provider is not None
+    attributes = provider.resource.attributes
+    assert attributes["k8s.pod.name"] == "time-expense-worker-7d9f"
+    assert attributes["k8s.namespace.name"] == "tandem"
+    assert attributes["k8s.node.name"] == "n1"
+    assert attributes[SERVICE_NAME] == "time-expense"
+    assert isinstance(provider.sampler, ParentBased)
+    description = provider.sampler.get_description()  # type: ignore[no-untyped-call]
+    assert "TraceIdRatioBased{0.25}" in description

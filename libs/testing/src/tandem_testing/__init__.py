@@ -1,7 +1,9 @@
 """Test support for Tandem: real RabbitMQ / PostgreSQL per test (a pytest plugin), waiting with
-a deadline (``eventually``), a service's processes on this machine (``LocalService``), and
-parts to break: a private RabbitMQ cluster and a private PostgreSQL."""
+a deadline (``eventually``), a service's processes on this machine (``LocalService``), its
+image run as containers under podman (``running_podman_api``, ``hardened``), and parts to
+break: a private RabbitMQ cluster and a private PostgreSQL."""
 
+from tandem_testing._containers import PodmanApi, hardened, running_podman_api
 from tandem_testing._local import LocalService
 from tandem_testing._private_pg import PrivatePostgres, running_private_postgres
 from tandem_testing._rabbit_cluster import RabbitCluster, RabbitNode, running_rabbit_cluster
@@ -14,6 +16,7 @@ __all__ = [
     "REAL_SERVICE_FIXTURES",
     "AmqpServer",
     "LocalService",
+    "PodmanApi",
     "PostgresServer",
     "PrivatePostgres",
     "RabbitCluster",
@@ -21,7 +24,9 @@ __all__ = [
     "TrytonServer",
     "eventually",
     "free_port",
+    "hardened",
     "in_ci",
+    "running_podman_api",
     "running_private_postgres",
     "running_rabbit_cluster",
     "tryton_server",

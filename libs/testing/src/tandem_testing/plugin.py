@@ -26,6 +26,7 @@ import pytest
 import pytest_asyncio
 from _pytest.terminal import TerminalReporter
 
+from tandem_testing._containers import PodmanApi, running_podman_api
 from tandem_testing._private_pg import PrivatePostgres, running_private_postgres
 from tandem_testing._rabbit_cluster import RabbitCluster, running_rabbit_cluster
 from tandem_testing._servers import (
@@ -48,6 +49,7 @@ REAL_SERVICE_FIXTURES = frozenset(
         "tryton",
         "rabbit_cluster",
         "private_postgres",
+        "podman_api",
     }
 )
 """Fixtures whose use marks a test as one that talks to a real service."""
@@ -151,6 +153,16 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             yield server
     except ServerUnavailable as exc:
         pytest.fail(f"no private PostgreSQL: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def podman_api() -> Iterator[PodmanApi]:
+    """podman's Docker-compatible API on a socket of the session's own (testcontainers' engine)."""
+    try:
+        with running_podman_api() as engine:
+            yield engine
+    except ServerUnavailable as exc:
+        _unavailable(f"no container engine: {exc}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -18,7 +18,7 @@ from tandem_sandbox._seed import seed, seed_database
 from tandem_sandbox._settings import SYSTEMS, SandboxSettings
 from tandem_sandbox._store import Event, Record, Store
 
-MIGRATIONS = Path(__file__).parents[2] / "migrations"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 __all__ = [
     "MIGRATIONS",

@@ -39,7 +39,7 @@ from time_expense.settings import Settings
 
 __all__ = ["DEFINITION", "Dependencies", "consumer_router", "dependencies", "wire"]
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = Path(__file__).parent / "migrations"
 UnitOfWorkFactory = Callable[[DbConnection], AbstractUnitOfWork]
 
 
