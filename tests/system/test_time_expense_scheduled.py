@@ -1,9 +1,11 @@
 """What runs on its own: reconciliation on a schedule (on one replica of several), the ERP's
-periods watched (a reopened period releases what was held for it), and an expense rejected
-after it was posted, reversed in the ERP."""
+periods watched (a reopened period releases what was held for it; one closed before the watch
+saw it is learnt from the ERP's refusal), and an expense rejected after it was posted, reversed
+in the ERP."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
@@ -13,8 +15,8 @@ import asyncpg
 
 from tandem_sandbox import Sandbox
 
-from .harness import WEBHOOK_SECRET, Deployment, clients, eventually, weekdays
-from .story import build, decide, log_week, posted_count, psa_approved, the_firm
+from .harness import WEBHOOK_SECRET, Clients, Deployment, clients, eventually, weekdays
+from .story import Firm, build, decide, log_week, posted_count, psa_approved, the_firm
 
 WEEK = weekdays(date(2026, 10, 12), date(2026, 10, 16))
 SCHEDULERS = {"ingest-a": frozenset({"ingest", "relay", "schedule"}),
@@ -116,6 +118,96 @@ async def test_time_held_for_a_closed_period_posts_once_finance_reopens_it(
         assert dates == {(d, False) for d in september}
 
 
+async def test_time_the_erp_refuses_for_a_period_closed_unseen_is_held_until_it_reopens(
+    sandbox: Sandbox, deployment: Deployment
+) -> None:
+    # Finance holds late time; the periods are watched once an hour, so time-expense does not
+    # see September close in the ERP: only the ERP's refusal of a posting tells it.
+    deployment.settings |= {
+        "TANDEM_LATE_TIME_POLICY": "park",
+        "TANDEM_PERIOD_WATCH_INTERVAL_S": "3600",
+    }
+    firm = the_firm(us_consultants=1, de_consultants=0)
+    first, rest = date(2026, 9, 28), weekdays(date(2026, 9, 29), date(2026, 9, 30))
+    async with clients(sandbox, deployment) as http:
+        deployment.start("api")
+        deployment.start_workers()
+        await deployment.wait_api()
+        await deployment.wait_workers()
+        await build(firm, deployment, http.erp, http.psa)
+
+        # A September day posts while September is open: time-expense knows it as open.
+        await _approve(firm, http, [first])
+        await eventually(lambda: _posted_is(deployment, 1), within=60, what="the first day")
+        assert await _period_status(deployment.database_url, date(2026, 9, 1)) == "open"
+        september = await _erp_period(firm, http, date(2026, 9, 15))
+        await http.erp.close_period(september)
+
+        # The rest of September is approved: the ERP refuses it, so it is held for the reopening.
+        await _approve(firm, http, rest)
+        await eventually(
+            lambda: _count_is(lambda: _held(http), 2), within=60, what="two entries held"
+        )
+        assert {(e["waiting_for"], e["retryable"]) for e in await _held(http)} == {
+            ("period-open:le-us:2026-09-01", True)
+        }
+        assert await posted_count(deployment.database_url) == 1
+
+        # The periods are watched every second from now on (the scheduling worker replaced);
+        # once the watch has seen September closed, finance reopens it in the ERP.
+        await deployment.leave("ingest")
+        deployment.start("worker", name="watching", settings={
+            "TANDEM_WORKER_ROLES": json.dumps(["ingest", "relay", "schedule"]),
+            "TANDEM_PERIOD_WATCH_INTERVAL_S": "1",
+        })  # fmt: skip
+        await deployment.wait_worker("watching")
+
+        async def seen_closed() -> bool:
+            return await _period_status(deployment.database_url, date(2026, 9, 1)) == "closed"
+
+        await eventually(seen_closed, within=60, what="the watch to see September closed")
+        reopened = await http.erp_http.post(f"/v1/accounting-periods/{september}/reopen")
+        assert reopened.status_code == 200, reopened.text
+
+        # Announced, released: the held days post into September, not late.
+        await eventually(lambda: _posted_is(deployment, 3), within=60, what="the held days")
+        assert await _held(http) == []
+        placements = await _placements(deployment.database_url)
+        assert placements == {day: (day, False) for day in (first, *rest)}
+
+
+async def test_time_the_erp_refuses_for_a_period_closed_unseen_posts_late_into_the_next_one(
+    sandbox: Sandbox, deployment: Deployment
+) -> None:
+    # Late time moves on (the default policy); nothing watches the periods during the test.
+    deployment.settings |= {"TANDEM_PERIOD_WATCH_INTERVAL_S": "3600"}
+    firm = the_firm(us_consultants=1, de_consultants=0)
+    first, rest = date(2026, 9, 28), weekdays(date(2026, 9, 29), date(2026, 9, 30))
+    async with clients(sandbox, deployment) as http:
+        deployment.start("api")
+        deployment.start_workers()
+        await deployment.wait_api()
+        await deployment.wait_workers()
+        await build(firm, deployment, http.erp, http.psa)
+
+        # A September day posts while September is open: time-expense knows it as open.
+        await _approve(firm, http, [first])
+        await eventually(lambda: _posted_is(deployment, 1), within=60, what="the first day")
+        await http.erp.close_period(await _erp_period(firm, http, date(2026, 9, 15)))
+
+        # The rest of September is approved: the ERP refuses it, so it posts into October.
+        await _approve(firm, http, rest)
+        await eventually(lambda: _posted_is(deployment, 3), within=60, what="the late days")
+        placements = await _placements(deployment.database_url)
+        assert placements == {
+            first: (first, False),
+            **{day: (date(2026, 10, 1), True) for day in rest},
+        }
+        answer = await http.api.get("/v1/exceptions")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["items"] == []
+
+
 async def test_an_expense_rejected_after_posting_is_reversed_in_the_erp(
     sandbox: Sandbox, deployment: Deployment
 ) -> None:
@@ -163,6 +255,30 @@ async def _count_is(read: Callable[[], Awaitable[list[Any]]], n: int) -> bool:
     return len(await read()) == n
 
 
+async def _posted_is(deployment: Deployment, n: int) -> bool:
+    return await posted_count(deployment.database_url) == n
+
+
+async def _approve(firm: Firm, http: Clients, days: list[date]) -> None:
+    """The firm's consultants log ``days`` on a timesheet, submitted and approved."""
+    for sheet in (await log_week(firm, http.psa, days)).values():
+        await decide(http.psa, sheet, "submit", "approve")
+
+
+async def _held(http: Clients) -> list[dict[str, object]]:
+    answer = await http.api.get("/v1/exceptions", params={"reason": "period_closed"})
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["items"])
+
+
+async def _erp_period(firm: Firm, http: Clients, on: date) -> str:
+    """The ERP's id of le-us's period of ``on``."""
+    [period] = await http.erp.list_periods(
+        company=firm.companies["le-us"], legal_entity_id="le-us", start=on, end=on
+    )
+    return period.refs[0].external_id
+
+
 async def _runs_by_trigger(database_url: str) -> dict[str, int]:
     connection = await asyncpg.connect(database_url)
     try:
@@ -183,3 +299,29 @@ async def _accounting_dates(database_url: str) -> set[tuple[date, bool]]:
     finally:
         await connection.close()
     return {(row["accounting_date"], row["late"]) for row in rows}
+
+
+async def _placements(database_url: str) -> dict[date, tuple[date, bool]]:
+    """Work date -> (accounting date, late) of each posting (one consultant: one a day)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT work_date, accounting_date, late FROM time_expense.postings WHERE kind = 'post'"
+        )
+    finally:
+        await connection.close()
+    return {row["work_date"]: (row["accounting_date"], row["late"]) for row in rows}
+
+
+async def _period_status(database_url: str, start: date) -> str | None:
+    """le-us's period starting on ``start`` as time-expense knows it (None: not known)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        status = await connection.fetchval(
+            "SELECT status FROM time_expense.periods"
+            " WHERE legal_entity_id = 'le-us' AND start_date = $1",
+            start,
+        )
+    finally:
+        await connection.close()
+    return None if status is None else str(status)

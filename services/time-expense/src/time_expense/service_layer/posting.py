@@ -6,7 +6,8 @@ redelivery after a crash writes nothing new), and the journal line, the ledger a
 ``TimePosted`` event commit together. A lane's batch writes its postings to the ERP in one call
 (``write_postings``, deferred to the end of the transaction). A refusal raises the runtime
 error that parks the message (waiting for a dependency, or for finance); ``exceptions``
-records and announces it in the parking transaction.
+records and announces it in the parking transaction. The ERP refusing a period time-expense
+still knows as open places the entry again on the ERP's periods as they are now.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from itertools import groupby
 from typing import Any
 
 from tandem_connectors.directory import ErpDirectory, ErpTarget
+from tandem_connectors.errors import PeriodClosed
 from tandem_connectors.ports import ErpObject, TimeReversal, Written
 from tandem_contracts import Envelope, Money, SystemKind
 from tandem_contracts.entities import TimeEntry
@@ -181,14 +183,50 @@ async def write_postings(batch: list[_Pending]) -> None:
     cross-references (one statement each) and each one's ``TimePosted``."""
     by_instance = sorted(batch, key=lambda pending: pending.target.instance)  # stable: in order
     for _, group in groupby(by_instance, key=lambda pending: pending.target.instance):
-        pending = list(group)
-        target, uow = pending[0].target, pending[0].decided.uow
-        written = await target.erp.post_time([p.prepared.posting for p in pending])
+        pending, written = await _post_time(list(group))
+        uow = pending[0].decided.uow
         pairs = list(zip(pending, written, strict=True))
         await uow.ledgers.journal(*(_journal_line(item, line) for item, line in pairs))
         await uow.refs.link_many("time_entry", [(i.command.entry.id, w.ref) for i, w in pairs])
         for item, line in pairs:
             await _announce_posting(item, line)
+
+
+async def _post_time(pending: list[_Pending]) -> tuple[list[_Pending], list[Written]]:
+    """Write ``pending`` to their ERP in one call; answer the postings written (a lone one
+    perhaps placed again) and the ERP's record of each.
+
+    The ERP refusing a lone posting's period says the periods time-expense knows are stale: read
+    them again and place the entry again (the late-time policy decides: later, or held until the
+    period reopens). A batch is redone one message at a time by the runtime instead.
+    """
+    erp = pending[0].target.erp
+    try:
+        return pending, await erp.post_time([p.prepared.posting for p in pending])
+    except PeriodClosed as closed:
+        if len(pending) > 1:
+            raise
+        refused = closed
+    [item] = pending
+    again = await _placed_again(item)
+    if again.prepared.placement.accounting_date == item.prepared.placement.accounting_date:
+        raise refused  # the ERP refuses a period its own periods call open: for finance
+    return [again], await erp.post_time([again.prepared.posting])
+
+
+async def _placed_again(item: _Pending) -> _Pending:
+    """``item`` prepared again on its entity's periods as read from the ERP now."""
+    decided, target, command = item.decided, item.target, item.command
+    entity = item.prepared.project.legal_entity_id
+    uow, erps = decided.uow, decided.erps
+    try:
+        await ensure_periods(uow, erps, target, entity, command.entry.work_date, refresh=True)
+        prepared = await prepare_posting(
+            uow, erps, decided.policies, target, command.entry, command.key
+        )
+    except PostingRefused as refused:
+        raise as_runtime_error(refused) from refused
+    return replace(item, prepared=prepared)
 
 
 def _journal_line(item: _Pending, written: Written) -> JournalLine:

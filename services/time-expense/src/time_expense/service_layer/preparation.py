@@ -111,16 +111,20 @@ async def ensure_periods(
     target: ErpTarget,
     legal_entity_id: str,
     on: date,
+    *,
+    refresh: bool = False,
 ) -> list[AccountingPeriod]:
-    """The entity's periods from ``on`` on; read from the ERP when none covers ``on`` yet.
+    """The entity's periods from ``on`` on; read from the ERP when none covers ``on`` yet, or
+    always with ``refresh`` (the ERP refused a period they call open: they are stale).
 
     Waits (``legal-entity-in-erp``) while the ERP has no company for the entity: the directory
     finds it by its key once it is made, or an operator links it.
     """
     reference = uow.reference
-    periods = await reference.periods(legal_entity_id, on)
-    if _covers(periods, on):
-        return periods
+    if not refresh:
+        periods = await reference.periods(legal_entity_id, on)
+        if _covers(periods, on):
+            return periods
     company = await erps.company(uow.refs, target, legal_entity_id)
     if company is None:
         raise DependencyPending(
