@@ -1,11 +1,11 @@
-"""Rendering charts/tandem offline and reading what it renders (helpers of test_chart.py)."""
+"""Rendering charts/tandem offline and reading what it renders (helpers of test_chart_*.py)."""
 
 from __future__ import annotations
 
 import copy
 import json
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ CHECKOV = ROOT / ".tandem" / "tools" / "checkov" / "bin" / "checkov"
 CHECKOV_CONFIG = CHART / "checkov.yaml"
 RELEASE = "tandem"
 NAMESPACE = "tandem"
+SERVICE = "time-expense"
 
 # Labels that never change for the life of a workload: the only ones a selector may use.
 IMMUTABLE_LABELS = frozenset(
@@ -103,6 +104,10 @@ class Rendered:
     def yaml(self) -> str:
         dumped: str = yaml.safe_dump_all(self.docs, sort_keys=False)
         return dumped
+
+
+# The `render` fixture: values (and a release name) → what the chart renders.
+Render = Callable[..., Rendered]
 
 
 def labels(doc: Mapping[str, Any]) -> dict[str, str]:
@@ -325,3 +330,30 @@ def env_entries(rendered: Rendered) -> Iterator[tuple[str, dict[str, Any]]]:
         for container in containers(workload):
             for entry in container.get("env", []):
                 yield f"{workload['metadata']['name']}/{container['name']}", entry
+
+
+# Values and objects of the one service the defaults install, and of a second beside it.
+
+
+def te(**service: Any) -> dict[str, Any]:
+    """Values that change time-expense only."""
+    return {"services": {SERVICE: service}}
+
+
+def role(name: str, **values: Any) -> dict[str, Any]:
+    return te(roles={name: values})
+
+
+def deployment(rendered: Rendered, role_name: str, service: str = SERVICE) -> dict[str, Any]:
+    return rendered.one("Deployment", f"{RELEASE}-{service}-{role_name}")
+
+
+def two_services(project_sync_partitions: int = 8) -> dict[str, Any]:
+    """all-features plus a second service: time-expense's entry copied under another name."""
+    values = load_values("all-features.yaml")
+    second = deep_merge(chart_defaults()["services"][SERVICE], values["services"][SERVICE])
+    second.update(module="project_sync", queue="project-sync.events")
+    second["partitions"] = project_sync_partitions
+    second["roles"]["worker"]["keda"]["maxReplicas"] = project_sync_partitions
+    values["services"]["project-sync"] = second
+    return values

@@ -81,7 +81,8 @@ spec:
             runbook_url: {{ include "tandem-lib.runbook" (dict "root" .root "alert" "TandemOutboxLag") }}
         {{- if dig "reconciliation" "enabled" true $alerts }}
         - alert: TandemReconciliationMismatches
-          expr: max(tandem_job_last_found{ {{- $sel -}} ,job="reconcile"}) > 0
+          # Only the replica leading the schedule: one that lost the lead keeps its last count.
+          expr: max(tandem_job_last_found{ {{- $sel -}} ,job="reconcile"} and on(instance) (tandem_scheduler_leader{ {{- $sel -}} } == 1)) > 0
           labels:
             severity: warning
             service: {{ .name }}

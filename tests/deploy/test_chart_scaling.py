@@ -1,0 +1,96 @@
+"""charts/tandem scales each role as its README promises.
+
+No replica count where an autoscaler owns it; a PodDisruptionBudget for each role with more
+than one replica; each service's partition count in its pods; KEDA scaling the consumer on the
+depth of its partition queues, and the HPA on CPU and memory. The fixtures are in conftest.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .chart_support import (
+    RELEASE,
+    SERVICE,
+    Render,
+    Rendered,
+    containers,
+    resolved_env,
+    role,
+    two_services,
+)
+
+
+def test_no_replica_count_where_an_autoscaler_owns_it(
+    defaults: Rendered, all_features: Rendered
+) -> None:
+    for workload in defaults.of_kind("Deployment"):
+        assert workload["spec"]["replicas"] == 2
+    owned = {
+        a["spec"]["scaleTargetRef"]["name"]
+        for kind in ("HorizontalPodAutoscaler", "ScaledObject")
+        for a in all_features.of_kind(kind)
+    }
+    assert owned == {f"{RELEASE}-{SERVICE}-api", f"{RELEASE}-{SERVICE}-worker"}
+    for workload in all_features.of_kind("Deployment"):
+        name = workload["metadata"]["name"]
+        assert ("replicas" in workload["spec"]) is (name not in owned), name
+
+
+def test_a_pdb_guards_each_role_with_more_than_one_replica(
+    rendered: Rendered, render: Render
+) -> None:
+    budgets = rendered.of_kind("PodDisruptionBudget")
+    for workload in rendered.of_kind("Deployment"):
+        selector = workload["spec"]["selector"]["matchLabels"]
+        matching = [b for b in budgets if b["spec"]["selector"]["matchLabels"] == selector]
+        assert len(matching) == 1, workload["metadata"]["name"]
+    assert len(budgets) == len(rendered.of_kind("Deployment"))
+    relay = rendered.one("PodDisruptionBudget", f"{RELEASE}-{SERVICE}-relay")["spec"]
+    assert relay.get("minAvailable", relay.get("maxUnavailable")) == 1
+    # One replica: no budget (it could only block node drains).
+    single = render(role("ingest", replicas=1))
+    assert f"{RELEASE}-{SERVICE}-ingest" not in single.names("PodDisruptionBudget")
+    assert f"{RELEASE}-{SERVICE}-api" in single.names("PodDisruptionBudget")
+
+
+def test_each_service_gets_its_partition_count(render: Render) -> None:
+    rendered = render(two_services(project_sync_partitions=4))
+    for service, partitions in ((SERVICE, "8"), ("project-sync", "4")):
+        workloads = [d for d in rendered.of_service(service) if d["kind"] == "Deployment"]
+        assert len(workloads) == 4
+        for workload in workloads:
+            env = resolved_env(containers(workload)[0], rendered)
+            assert env["TANDEM_PARTITIONS"] == partitions
+            assert env["TANDEM_SERVICE_NAME"] == service
+            assert env["TANDEM_HTTP_HOST"] == "0.0.0.0"  # noqa: S104 - a pod listens on its IP
+
+
+def test_keda_scales_the_consumer_on_its_partition_queues(all_features: Rendered) -> None:
+    scaled = all_features.one("ScaledObject", f"{RELEASE}-{SERVICE}-worker")["spec"]
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (2, 8)
+    (trigger,) = scaled["triggers"]
+    assert trigger["type"] == "rabbitmq"
+    assert trigger["authenticationRef"] == {"name": "tandem-rabbitmq-management"}
+    metadata = trigger["metadata"]
+    assert {k: metadata[k] for k in ("protocol", "mode", "useRegex", "operation", "value")} == {
+        "protocol": "http",
+        "mode": "QueueLength",
+        "useRegex": "true",
+        "operation": "sum",
+        "value": "500",
+    }
+    queues = re.compile(metadata["queueName"])
+    for partition in ("time-expense.postings.p0", "time-expense.postings.p12"):
+        assert queues.fullmatch(partition)
+    for other in (
+        "time-expense.postings",
+        "time-expense.postings.retry",
+        "time-expenseXpostings.p0",
+    ):
+        assert not queues.fullmatch(other), other
+    hpa = all_features.one("HorizontalPodAutoscaler", f"{RELEASE}-{SERVICE}-api")["spec"]
+    targets = {
+        m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]
+    }
+    assert targets == {"cpu": 75, "memory": 80}
