@@ -5,7 +5,7 @@
 #   tools/setup.sh python     uv and the workspace only
 #   tools/setup.sh services   RabbitMQ and PostgreSQL only
 #   tools/setup.sh tryton     the Tryton ERP (a virtualenv under .tandem/tryton)
-#   tools/setup.sh deploy     podman (images), checkov (a virtualenv under .tandem/tools), kubectl
+#   tools/setup.sh deploy     podman (images), promtool, checkov (a virtualenv under .tandem/tools), kubectl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,6 +92,8 @@ ensure_deploy_tools() {
   command -v podman >/dev/null 2>&1 || missing+=(podman)
   command -v runc >/dev/null 2>&1 || missing+=(runc)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  # promtool (Debian's prometheus package) checks and unit-tests the chart's alert rules.
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]} (container images)"
     apt_install "${missing[@]}"

@@ -382,7 +382,7 @@ class Consumer:
         True if the consumer is stopping meanwhile."""
         for envelope in envelopes:
             self._count_failure(envelope, "downstream")
-        await self._breakers.failed(exc.downstream)
+        await self._breakers.failed(exc.downstream, exc)
         delay = self._breakers.backoff(exc.downstream, exc.retry_after)
         return await stopped_within(self._stopping, delay)
 

@@ -34,13 +34,15 @@ class Breakers:
     on_close: Callable[[str], Awaitable[None]]
     _states: dict[str, _State] = field(default_factory=dict)
 
-    async def failed(self, downstream: str) -> None:
-        """Count a failure; open the breaker at the threshold."""
+    async def failed(self, downstream: str, cause: BaseException | None = None) -> None:
+        """Count a failure; open the breaker at the threshold (logging ``cause``, so an outage
+        and a refused credential do not look alike to the operator)."""
         state = self._states.setdefault(downstream, _State())
         state.failures += 1
         if not state.open and state.failures >= self.threshold:
             state.open = True
-            logger.warning("downstream %s is down: pausing intake", downstream)
+            why = f" ({type(cause).__name__}: {str(cause)[:300]})" if cause is not None else ""
+            logger.warning("downstream %s is down%s: pausing intake", downstream, why)
             await self.on_open(downstream)
 
     async def recovered(self, downstream: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -84,6 +85,23 @@ async def test_breaker_opens_at_the_threshold_and_closes_on_recovery() -> None:
     assert not breakers.is_open("erp")
     assert events == ["open:erp", "close:erp"]
     assert breakers.backoff("erp", None) <= 0.5 * 1.2
+
+
+async def test_the_breaker_says_why_it_paused_intake(caplog: pytest.LogCaptureFixture) -> None:
+    async def ignore(name: str) -> None:
+        return None
+
+    breakers = Breakers(2, 0.5, 8.0, ignore, ignore)
+    refused = DownstreamUnavailable("erp:tryton-us", "401 Unauthorized: the ERP refused the key")
+    with caplog.at_level(logging.WARNING, logger="tandem_messaging"):
+        await breakers.failed("erp:tryton-us", refused)
+        assert caplog.records == []  # below the threshold: no pause, nothing said
+        await breakers.failed("erp:tryton-us", refused)
+
+    [record] = caplog.records
+    assert "erp:tryton-us is down" in record.getMessage()
+    assert "401 Unauthorized: the ERP refused the key" in record.getMessage()
+    assert "DownstreamUnavailable" in record.getMessage()
 
 
 async def test_in_memory_broker_classifies_failures_like_the_runtime(lost_event) -> None:
