@@ -31,19 +31,29 @@ async def deployment(
         deployed.stop()
 
 
-@pytest.fixture(scope="session")
-def time_expense_image(request: pytest.FixtureRequest) -> str:
-    """time-expense's image, built by ``docker/images.sh`` (layers cached between runs)."""
+def _built_image(root: Path, service: str) -> str:
+    """``service``'s image, built by ``docker/images.sh`` (layers cached between runs)."""
     if shutil.which("podman") is None:
-        reason = "podman is not installed (tools/setup.sh containers installs it)"
+        reason = "podman is not installed (tools/setup.sh deploy installs it)"
         if in_ci():
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    root = request.config.rootpath
     env = {**os.environ, "TANDEM_IMAGE_TAG": "test"}
     built = subprocess.run(  # noqa: S603 - the repository's own build script
-        [str(root / "docker" / "images.sh"), "time-expense"],
+        [str(root / "docker" / "images.sh"), service],
         cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return "localhost/tandem/time-expense:test"
+    return f"localhost/tandem/{service}:test"
+
+
+@pytest.fixture(scope="session")
+def time_expense_image(request: pytest.FixtureRequest) -> str:
+    """time-expense's image, as ``make images`` builds it."""
+    return _built_image(request.config.rootpath, "time-expense")
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(request: pytest.FixtureRequest) -> str:
+    """The sandbox systems' dev image, as ``make images`` builds it."""
+    return _built_image(request.config.rootpath, "sandbox")
