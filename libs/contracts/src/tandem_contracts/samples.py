@@ -37,6 +37,8 @@ OPPORTUNITY = "opp-0107"
 CONTRACT = "ctr-0107"
 PROJECT = "prj-0001"  # Globex, US
 PROJECT_DE = "prj-0002"  # Initech GmbH, Germany
+OPPORTUNITY_DE = "opp-0118"  # Initech GmbH: committed, then reopened
+PROJECT_DE_SHELL = "prj-0003"  # its shell, cancelled before any time was logged
 WORK_ITEM = "wi-0101"
 RATE_CARD = "rc-globex-2026"
 ROLE_SC = "role-senior-consultant"
@@ -150,6 +152,22 @@ def _opportunity() -> ent.Opportunity:
         expected_start=date(2026, 10, 5),
         lines=(sc, em),
         refs=(_ref(SystemKind.CRM, "salesforce-acme", "Opportunity", "0065g00000XyZ12AAB"),),
+    )
+
+
+def _customer() -> ent.Customer:
+    return ent.Customer(
+        id=CUSTOMER,
+        name="Globex Corporation",
+        legal_entity_id=LE_US,
+        country="US",
+        currency="USD",
+        tax_profile=ent.TaxProfile(country="US", subdivision="NY"),
+        payment_terms_days=30,
+        billing_address="Globex Corporation, Accounts Payable, 200 Park Avenue, New York, NY 10166",
+        status=ent.CustomerStatus.ACTIVE,
+        source_status="Customer - Direct",
+        refs=(_ref(SystemKind.CRM, "salesforce-acme", "Account", "0015g00000GlbX01AAB"),),
     )
 
 
@@ -305,7 +323,31 @@ def sample_envelopes() -> list[Envelope[Any]]:
     b = _Builder()
     tes = ent.TimeEntryStatus
 
-    # CRM and projects: Globex's opportunity is won and becomes a project; another is lost.
+    # CRM and projects: Globex's account gets its ERP customer; its opportunity advances, is won
+    # and becomes a project; another is lost, a third reopened.
+    t = _at(9, 14, 16, 20)
+    account = b.add(ev.AccountUpserted(customer=_customer(), upserted_at=t), t, 4)
+    t = _at(9, 14, 16, 21)
+    linked = ev.CustomerLinked(
+        customer_id=CUSTOMER,
+        erp_ref=_ref(SystemKind.ERP, "tryton-us", "party.party", "412"),
+        crm_ref=_customer().refs[0],
+        created=False,
+        matched_by=ev.CustomerMatch.TAX_ID,
+        linked_at=t,
+    )
+    b.add(linked, t, 5, cause=account)
+    t = _at(9, 22, 10, 5)
+    negotiating = ev.OpportunityStageChanged(
+        opportunity_id=OPPORTUNITY,
+        stage="Negotiation/Review",
+        previous_stage="Proposal/Price Quote",
+        status=ent.OpportunityStatus.OPEN,
+        amount=_opportunity().amount,
+        probability_pct=80,
+        changed_at=t,
+    )
+    b.add(negotiating, t, 6)
     t = _at(10, 1, 15, 30)
     won = b.add(ev.OpportunityCommitted(opportunity=_opportunity(), committed_at=t), t, 7)
     t = _at(10, 2, 11)
@@ -313,18 +355,63 @@ def sample_envelopes() -> list[Envelope[Any]]:
         opportunity_id="opp-0112", stage="Closed Lost", reason="Kept its incumbent", lost_at=t
     )
     b.add(lost, t, 5, le=LE_UK, correlation="crm-opp-0112")
+    t = _at(10, 8, 9, 40)
+    reopened_opp = ev.OpportunityReopened(
+        opportunity_id=OPPORTUNITY_DE,
+        stage="Negotiation/Review",
+        reason="Initech asked to re-scope phase 1",
+        reopened_at=t,
+    )
+    reopening = b.add(reopened_opp, t, 9, le=LE_DE, correlation=f"q2c-{OPPORTUNITY_DE}")
     shell_created = ev.ProjectShellCreated(project=_project(ent.ProjectStatus.SHELL))
     shell = b.add(shell_created, _at(10, 1, 15, 32), 1, cause=won)
     t = _at(10, 2, 17, 5)
     b.add(ev.SOWApproved(contract=_contract(), project_ids=(PROJECT,), approved_at=t), t, 3)
     t = _at(10, 5, 13)
     activated = ev.ProjectActivated(project=_project(ent.ProjectStatus.ACTIVE), activated_at=t)
-    b.add(activated, t, 2, cause=shell)
+    activation = b.add(activated, t, 2, cause=shell)
+    t = _at(11, 12, 15)
+    change_order = ev.ChangeOrderApproved(
+        project_id=PROJECT,
+        change_order_id="co-0107-01",
+        contract_id=CONTRACT,
+        budget=ent.Budget(minutes=560 * 60, amount=Money.of("108000.00", "USD")),
+        total_value=Money.of("108000.00", "USD"),
+        cap=Money.of("115000.00", "USD"),
+        description="Adds the intercompany close workstream: 80 senior consultant hours",
+        effective_from=date(2026, 11, 16),
+        approved_at=t,
+    )
+    b.add(change_order, t, 3, cause=activation)
     t = _at(11, 27, 16)
     closed = ev.ProjectClosedForTime(
         project_id=PROJECT_DE, closed_from=date(2026, 11, 28), reason="Delivered", closed_at=t
     )
     b.add(closed, t, 9, le=LE_DE, correlation="close-prj-0002")
+    # Compensations: the reopened Initech shell had no time and is cancelled; a UK project lost
+    # after time was logged is closed for time and kept for finance.
+    t = _at(10, 8, 9, 42)
+    cancelled = ev.ProjectCancelled(
+        project_id=PROJECT_DE_SHELL,
+        opportunity_id=OPPORTUNITY_DE,
+        reason="Opportunity reopened after commit; the shell had no time and no charges",
+        refs=(
+            _ref(SystemKind.ERP, "tryton-de", "project.work", "388"),
+            _ref(SystemKind.PSA, "kantata-acme", "workspace", "4452"),
+        ),
+        cancelled_at=t,
+    )
+    b.add(cancelled, t, 2, le=LE_DE, cause=reopening, correlation=f"q2c-{OPPORTUNITY_DE}")
+    t = _at(11, 10, 12, 15)
+    flagged = ev.ProjectFlaggedForFinance(
+        project_id="prj-0005",
+        opportunity_id="opp-0121",
+        reason=ev.FinanceFlagReason.LOST_AFTER_TIME_LOGGED,
+        detail="Opportunity lost with 2,880 minutes of approved time and 3 charges logged; "
+        "closed for time from 2026-11-11",
+        flagged_at=t,
+    )
+    b.add(flagged, t, 6, le=LE_UK, correlation="q2c-opp-0121")
     milestone = ent.Milestone(
         id="ms-0003",
         project_id=PROJECT_DE,
@@ -651,4 +738,14 @@ def sample_envelopes() -> list[Envelope[Any]]:
         last_failure_at=_at(11, 2, 14, 33),
     )
     b.add(parked, _at(11, 2, 14, 33), 1, cause=failure, service="time-expense")
+    t = _at(11, 4, 9)
+    stuck = ev.QuoteToCashStuck(
+        opportunity_id="opp-0124",
+        step="validate_customer",
+        since=_at(11, 3, 9),
+        waiting_for="a valid VAT id on the CRM account of cus-initech",
+        reason="VIES rejected the VAT id: the customer's tax profile is invalid",
+        detected_at=t,
+    )
+    b.add(stuck, t, 1, le=LE_DE, correlation="q2c-opp-0124")
     return b.envelopes

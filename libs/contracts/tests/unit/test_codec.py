@@ -172,14 +172,16 @@ def test_older_versions_are_upcast_to_the_current_one(
 
 
 def test_the_default_catalogue_holds_the_v1_catalogue() -> None:
-    required = """OpportunityCommitted OpportunityLost ProjectShellCreated SOWApproved
-    ProjectActivated ProjectClosedForTime ConsultantOnboarded WorkerUpdated CostRateChanged
+    required = """AccountUpserted CustomerLinked OpportunityStageChanged OpportunityCommitted
+    OpportunityLost OpportunityReopened ProjectShellCreated SOWApproved ProjectActivated
+    ChangeOrderApproved ProjectClosedForTime ProjectCancelled ProjectFlaggedForFinance
+    ConsultantOnboarded WorkerUpdated CostRateChanged
     ResourceRequested StaffingOptionsProposed AssignmentConfirmed AssignmentCancelled
     RateCardPublished TimeSubmitted TimeApproved TimeRejected TimeAdjusted TimePosted
     TimePostingFailed ExpenseApproved ExpensePosted ExpenseRejected PeriodClosed PeriodReopened
     MilestoneCompleted ChargeCreated
     InvoiceReady InvoicePosted UtilizationThresholdBreached ReconciliationMismatch
-    MessageParked""".split()
+    MessageParked QuoteToCashStuck""".split()
     assert sorted(m.event_type for m in CATALOGUE) == sorted(required)
 
 

@@ -52,11 +52,21 @@ class PostgresServer:
 
 
 def _docker_answers() -> bool:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not os.path.exists(host.removeprefix("unix://")):
+        # No engine's socket: asking docker-py would leak the socket its failed connect opened.
+        return False
     try:
         docker: Any = importlib.import_module("docker")  # optional: testcontainers brings it
-        docker.from_env(timeout=3).ping()
+        client = docker.from_env(timeout=3)
     except Exception:
         return False
+    try:
+        client.ping()
+    except Exception:
+        return False
+    finally:
+        client.close()
     return True
 
 

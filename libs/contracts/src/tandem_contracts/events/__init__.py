@@ -13,13 +13,19 @@ from tandem_contracts.events.billing import (
     RateCardPublished,
 )
 from tandem_contracts.events.crm import (
+    AccountUpserted,
+    CustomerLinked,
+    CustomerMatch,
     OpportunityCommitted,
     OpportunityLost,
+    OpportunityReopened,
+    OpportunityStageChanged,
 )
 from tandem_contracts.events.ops import (
     BreachDirection,
     MessageParked,
     MismatchKind,
+    QuoteToCashStuck,
     ReconciliationMismatch,
     UtilizationThresholdBreached,
 )
@@ -34,9 +40,13 @@ from tandem_contracts.events.people import (
     WorkerUpdated,
 )
 from tandem_contracts.events.project import (
+    ChangeOrderApproved,
+    FinanceFlagReason,
     MilestoneCompleted,
     ProjectActivated,
+    ProjectCancelled,
     ProjectClosedForTime,
+    ProjectFlaggedForFinance,
     ProjectShellCreated,
     SOWApproved,
 )
@@ -59,12 +69,19 @@ CATALOGUE = Catalogue()
 """Every event version Tandem may put on the wire."""
 
 for _model in (
+    AccountUpserted,
+    CustomerLinked,
+    OpportunityStageChanged,
     OpportunityCommitted,
     OpportunityLost,
+    OpportunityReopened,
     ProjectShellCreated,
     SOWApproved,
     ProjectActivated,
+    ChangeOrderApproved,
     ProjectClosedForTime,
+    ProjectCancelled,
+    ProjectFlaggedForFinance,
     MilestoneCompleted,
     ConsultantOnboarded,
     WorkerUpdated,
@@ -91,23 +108,29 @@ for _model in (
     UtilizationThresholdBreached,
     ReconciliationMismatch,
     MessageParked,
+    QuoteToCashStuck,
 ):
     CATALOGUE.register(_model)
 
 __all__ = [
     "CATALOGUE",
+    "AccountUpserted",
     "AssignmentCancelled",
     "AssignmentConfirmed",
     "BreachDirection",
     "Catalogue",
+    "ChangeOrderApproved",
     "ChargeCreated",
     "ConsultantOnboarded",
     "Context",
     "CostRateChanged",
+    "CustomerLinked",
+    "CustomerMatch",
     "Event",
     "ExpenseApproved",
     "ExpensePosted",
     "ExpenseRejected",
+    "FinanceFlagReason",
     "InvoicePosted",
     "InvoiceReady",
     "MessageParked",
@@ -115,12 +138,17 @@ __all__ = [
     "MismatchKind",
     "OpportunityCommitted",
     "OpportunityLost",
+    "OpportunityReopened",
+    "OpportunityStageChanged",
     "PeriodClosed",
     "PeriodReopened",
     "PostingFailureReason",
     "ProjectActivated",
+    "ProjectCancelled",
     "ProjectClosedForTime",
+    "ProjectFlaggedForFinance",
     "ProjectShellCreated",
+    "QuoteToCashStuck",
     "RateCardPublished",
     "ReconciliationMismatch",
     "ResourceRequested",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tandem_contracts._event import Context, Event
 from tandem_contracts._money import DecimalString
@@ -16,6 +16,7 @@ __all__ = [
     "BreachDirection",
     "MessageParked",
     "MismatchKind",
+    "QuoteToCashStuck",
     "ReconciliationMismatch",
     "UtilizationThresholdBreached",
 ]
@@ -123,3 +124,33 @@ class MessageParked(_OpsEvent):
     @property
     def subject_id(self) -> str:
         return self.parked_id
+
+
+class QuoteToCashStuck(_OpsEvent):
+    """SoR: none (derived by project-sync). Trigger: an opportunity's quote-to-cash saga has been
+    at ``step`` since ``since``, past its configured time: an alert. ``waiting_for`` names the
+    dependency it waits on (a customer not yet in the ERP, an approval), ``reason`` the last
+    failure, if any. The saga also shows as stuck in project-sync's process API.
+    """
+
+    event_type: ClassVar[str] = "QuoteToCashStuck"
+    producers: ClassVar[tuple[str, ...]] = ("project-sync",)
+    subject_type: ClassVar[str] = "opportunity"
+
+    opportunity_id: CanonicalId
+    project_id: CanonicalId | None = None
+    step: str = Field(min_length=1, max_length=80)
+    since: UtcDatetime
+    waiting_for: str | None = Field(default=None, min_length=1, max_length=200)
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+    detected_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _detected_after_it_stuck(self) -> Self:
+        if self.detected_at < self.since:
+            raise ValueError("detected_at cannot be before since")
+        return self
+
+    @property
+    def subject_id(self) -> str:
+        return self.opportunity_id
