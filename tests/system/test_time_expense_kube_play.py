@@ -52,6 +52,7 @@ class Podman:
             self.env["CONTAINERS_CONF"] = engine.containers_conf
         self.played: list[Path] = []
         self.secrets: list[str] = []
+        self.releases: list[str] = []
 
     def __call__(self, *args: str, check: bool = True) -> str:
         done = subprocess.run(  # noqa: S603 - podman with the test's own arguments
@@ -70,6 +71,10 @@ def podman(podman_api: PodmanApi) -> Iterator[Podman]:
     yield cli
     for file in cli.played:
         cli("kube", "down", str(file), check=False)
+    # A play that failed halfway leaves pods kube down does not know: remove them by name.
+    for pod in cli("pod", "ps", "--format", "{{.Name}}", check=False).split():
+        if any(pod.startswith(f"{release}-") for release in cli.releases):
+            cli("pod", "rm", "--force", pod, check=False)
     for name in cli.secrets:
         cli("secret", "rm", name, check=False)
 
@@ -120,6 +125,7 @@ async def test_the_rendered_deployments_come_up_ready_under_podman_kube_play(
 ) -> None:
     env = deployment.env()  # the system tests' settings: sandbox PSA and ERP, API keys
     release = f"kp{secrets.token_hex(4)}"
+    podman.releases.append(release)
 
     # The Secrets the chart reads by reference, as podman secrets (a key -> base64 map).
     contents = {
