@@ -12,6 +12,7 @@ from tandem_sandbox._crm import crm_routers
 from tandem_sandbox._erp import erp_master_routers
 from tandem_sandbox._erp_actions import erp_posting_routers
 from tandem_sandbox._erp_invoices import erp_invoice_routers
+from tandem_sandbox._erp_projects import erp_project_router
 from tandem_sandbox._feed import feed_router
 from tandem_sandbox._hris import hris_routers
 from tandem_sandbox._http import build_app
@@ -35,7 +36,12 @@ _ROUTERS: dict[str, Callable[[], list[APIRouter]]] = {
     "crm": crm_routers,
     "psa": lambda: [*psa_routers(), *psa_time_routers()],
     "hris": hris_routers,
-    "erp": lambda: [*erp_master_routers(), *erp_posting_routers(), *erp_invoice_routers()],
+    "erp": lambda: [
+        *erp_master_routers(),
+        erp_project_router(),
+        *erp_posting_routers(),
+        *erp_invoice_routers(),
+    ],
 }
 
 

@@ -1,7 +1,9 @@
 """The CRM (Salesforce-like): accounts and opportunities moving through sales stages.
 
 A stage change emits ``opportunity.stage_changed``; the ERP project code may be written back
-(``erp_project_code``) only onto a Closed Won opportunity.
+(``erp_project_code``) only onto a Closed Won opportunity. An account's ``tax_id`` (its VAT or
+tax registration number) is kept as typed, unchecked, like a CRM text field: a wrong one is
+fixed by a PATCH.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class AccountCreate(_Model):
     currency: CurrencyCode
     billing_address: str | None = Field(default=None, max_length=1000)
     industry: str | None = Field(default=None, max_length=80)
+    tax_id: str | None = Field(default=None, max_length=40)
     external_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
@@ -49,6 +52,7 @@ class AccountPatch(_Model):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     billing_address: str | None = Field(default=None, max_length=1000)
+    tax_id: str | None = Field(default=None, max_length=40)
     erp_customer_id: str | None = Field(default=None, max_length=100)
 
 

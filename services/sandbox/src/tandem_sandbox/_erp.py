@@ -2,10 +2,14 @@
 
 Every record upserts by ``external_id`` (NetSuite externalId): the same key twice leaves one
 record and answers the same id (201 the first time, 200 after). The ERP mints project codes.
+A customer's ``vat_id`` is kept compact (upper case, without spaces, dots, dashes or
+slashes), so a list filtered by the compact ``vat_id`` finds it however it was typed. A project
+is cancelled only by its action (``_erp_projects``), which checks that nothing is booked on it.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -17,7 +21,7 @@ from tandem_contracts import CountryCode, CurrencyCode
 from tandem_sandbox._collections import Collection, collection_router, require
 from tandem_sandbox._store import Tx
 
-__all__ = ["erp_master_routers"]
+__all__ = ["compact_tax_id", "erp_master_routers"]
 
 Id = Annotated[str, Field(min_length=1, max_length=100)]
 ExternalId = Annotated[str, Field(min_length=1, max_length=100)]
@@ -77,7 +81,9 @@ class ServiceItemCreate(_Model):
     currency: CurrencyCode
 
 
-ProjectStatus = Literal["pending", "in_progress", "closed"]
+ProjectStatus = Literal["pending", "in_progress", "closed", "cancelled"]
+# Cancelling checks the project's postings: only its action may set it, never a create or patch.
+SettableStatus = Literal["pending", "in_progress", "closed"]
 
 
 class ProjectCreate(_Model):
@@ -88,7 +94,7 @@ class ProjectCreate(_Model):
     customer_id: Id
     currency: CurrencyCode
     service_item_id: Id | None = None
-    status: ProjectStatus = "pending"
+    status: SettableStatus = "pending"
     allow_time: bool = True
     allow_expenses: bool = True
     start_date: date | None = None
@@ -99,7 +105,7 @@ class ProjectPatch(_Model):
     """The changeable fields of a project."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    status: ProjectStatus | None = None
+    status: SettableStatus | None = None
     allow_time: bool | None = None
     allow_expenses: bool | None = None
     end_date: date | None = None
@@ -114,8 +120,23 @@ class TaskCreate(_Model):
     planned_minutes: int | None = Field(default=None, ge=0)
 
 
+_NOT_IN_TAX_ID = re.compile(r"[\s./-]+")
+
+
+def compact_tax_id(tax_id: str) -> str:
+    """A tax registration number as the ERP keeps and compares it: upper case, without
+    spaces, dots, dashes or slashes (``"de 123.456.789"`` → ``"DE123456789"``)."""
+    return _NOT_IN_TAX_ID.sub("", tax_id).upper()
+
+
 async def _check_subsidiary(tx: Tx, data: dict[str, Any]) -> None:
     await require(tx, "subsidiaries", data["subsidiary_id"], "subsidiary_id")
+
+
+async def _check_customer(tx: Tx, data: dict[str, Any]) -> None:
+    await _check_subsidiary(tx, data)
+    if data.get("vat_id"):
+        data["vat_id"] = compact_tax_id(data["vat_id"])
 
 
 async def _check_project(tx: Tx, data: dict[str, Any]) -> None:
@@ -140,9 +161,9 @@ CUSTOMERS = Collection(
     "cus",
     CustomerCreate,
     None,
-    ("subsidiary_id",),
+    ("subsidiary_id", "vat_id"),
     "update",
-    before_write=_check_subsidiary,
+    before_write=_check_customer,
 )
 EMPLOYEES = Collection(
     "employees",

@@ -1,10 +1,14 @@
 """The HTTP ERP's postings: accounting periods, time bills, expense lines, reversals, bulk.
 
 A posting dated in a closed or locked period of its project's subsidiary answers 409
-``PERIOD_CLOSED``; a date no period covers is accepted. Time bills and expense lines are
-created once per ``external_id`` (a repeat answers the first record, 200), and carry
-``reverses`` / ``reversed_by``: a reversal is a second posting of the opposite sign. Bulk
-creates take at most 300 items and answer one result per item, in order.
+``PERIOD_CLOSED``; a date no period covers is accepted. A project that does not allow time
+(expenses), or was closed for time from a date on or before the posting's, answers 409
+``PROJECT_CLOSED_FOR_TIME`` (``..._FOR_EXPENSES``); the project is read with a share lock, so
+a concurrent cancel (``_erp_projects``) waits for the posting, or the posting for the cancel.
+
+Time bills and expense lines are created once per ``external_id`` (a repeat answers the first
+record, 200), and carry ``reverses`` / ``reversed_by``: a reversal is a second posting of the
+opposite sign. Bulk creates take at most 300 items and answer one result per item, in order.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tandem_contracts import CurrencyCode, minor_unit
 from tandem_sandbox._collections import Collection, require
 from tandem_sandbox._http import SandboxError, parse
-from tandem_sandbox._store import Tx, mint_id
+from tandem_sandbox._store import Record, Tx, mint_id
 
 __all__ = [
     "BULK_LIMIT",
@@ -118,12 +122,27 @@ async def check_period_open(tx: Tx, subsidiary_id: str, day: str) -> None:
         )
 
 
+async def _project(tx: Tx, project_id: str) -> Record:
+    """The posting's project, share-locked for the transaction (read once per request)."""
+    key = ("projects", "posting", project_id)
+    if key not in tx.memo:
+        tx.memo[key] = await tx.get("projects", project_id, share=True)
+    project: Record | None = tx.memo[key]
+    if project is None:
+        raise SandboxError(400, "INVALID_REFERENCE", f"project_id: no projects record {project_id}")
+    return project
+
+
 async def _check_posting(tx: Tx, data: dict[str, Any], flag: str, code: str) -> None:
     await require(tx, "employees", data["employee_id"], "employee_id")
-    project = await require(tx, "projects", data["project_id"], "project_id")
-    assert project is not None  # noqa: S101 - project_id is required by the model
+    project = await _project(tx, data["project_id"])
     if not project.data[flag]:
         raise SandboxError(409, code, f"project {project.id} does not allow it ({flag} false)")
+    closed_from = project.data.get("closed_from")
+    if closed_from is not None and data["date"] >= closed_from:
+        raise SandboxError(
+            409, code, f"project {project.id} is closed for postings from {closed_from}"
+        )
     data["subsidiary_id"] = project.data["subsidiary_id"]
     await check_period_open(tx, data["subsidiary_id"], data["date"])
     data.update(status="posted", invoice_id=None)

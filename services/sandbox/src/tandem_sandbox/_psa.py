@@ -1,7 +1,11 @@
 """The PSA's delivery and staffing side (Kantata-like): projects, tasks, resources, rate cards.
 
 Money is a decimal string with its currency (Kantata's integer cents are an adapter concern
-the sandbox does not imitate); durations are integer minutes.
+the sandbox does not imitate); durations are integer minutes. A project is cancelled only by
+``POST /v1/projects/{id}/cancel``, while no time entry or expense names it (409
+``PROJECT_HAS_ACTIVITY``), and is then closed to time and expenses; ``GET
+/v1/projects/{id}/activity`` counts what names it. Entries read their project with a share lock
+(``_psa_time``), so a cancel and a first entry on the same project never both pass.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts import CurrencyCode
-from tandem_sandbox._collections import Collection, collection_router, require
+from tandem_sandbox._collections import Collection, collection_router, load, require
+from tandem_sandbox._http import SandboxError
+from tandem_sandbox._state import StateDep
 from tandem_sandbox._store import Tx
 
 __all__ = ["ProjectStatus", "psa_routers"]
@@ -54,11 +60,12 @@ class ProjectCreate(_Model):
 
 
 class ProjectPatch(_Model):
-    """The changeable fields of a project: status, the entry flags, the ERP code."""
+    """The changeable fields of a project: status (cancelled only by its action), the entry
+    flags, the ERP code."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     code: str | None = Field(default=None, max_length=60)
-    status: ProjectStatus | None = None
+    status: Literal["estimate", "in_progress", "on_hold", "completed"] | None = None
     open_for_time: bool | None = None
     open_for_expenses: bool | None = None
     end_date: date | None = None
@@ -183,7 +190,13 @@ async def _check_assignment(tx: Tx, data: dict[str, Any]) -> None:
 
 
 PROJECTS = Collection(
-    "projects", "project", "prj", ProjectCreate, ProjectPatch, ("status", "code"), "update"
+    "projects",
+    "project",
+    "prj",
+    ProjectCreate,
+    ProjectPatch,
+    ("status", "code"),
+    "update",
 )
 TASKS = Collection(
     "tasks", "task", "tsk", TaskCreate, TaskPatch, ("project_id",), "update", _check_task
@@ -204,7 +217,57 @@ ASSIGNMENTS = Collection(
 RATE_CARDS = Collection("rate-cards", "rate_card", "rcd", RateCardCreate, upsert="update")
 
 
+_BOOKED = """
+SELECT count(*) FILTER (WHERE collection = 'time-entries') AS time_entries,
+    count(*) FILTER (WHERE collection = 'time-entries' AND data->>'status' = 'approved')
+        AS approved_time_entries,
+    count(*) FILTER (WHERE collection = 'expenses') AS expenses
+FROM sandbox.records
+WHERE system = 'psa' AND collection IN ('time-entries', 'expenses') AND data->>'project_id' = $1
+"""
+
+
+async def _activity(tx: Tx, project_id: str) -> dict[str, Any]:
+    row = await tx.connection.fetchrow(_BOOKED, project_id)
+    assert row is not None  # noqa: S101 - an aggregate always answers a row
+    return {"project_id": project_id, **{k: int(v) for k, v in row.items()}}
+
+
+def _project_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/projects", tags=["projects"])
+
+    @router.post("/{project_id}/cancel", summary="Cancel a project nobody booked on")
+    async def cancel(state: StateDep, project_id: str) -> dict[str, Any]:
+        """Cancel the project (kept, closed to entry); refused when an entry names it."""
+        async with state.store.tx("psa") as tx:
+            project = await load(tx, "projects", project_id, lock=True)
+            if project.data["status"] == "cancelled":
+                return project.public()
+            booked = await _activity(tx, project_id)
+            if booked["time_entries"] or booked["expenses"]:
+                detail = (
+                    f"project {project_id} has {booked['time_entries']} time entries and "
+                    f"{booked['expenses']} expenses"
+                )
+                raise SandboxError(409, "PROJECT_HAS_ACTIVITY", detail)
+            closed = {"status": "cancelled", "open_for_time": False, "open_for_expenses": False}
+            project = await tx.update(project, {**project.data, **closed})
+            shown = project.public()
+            await tx.emit("project.cancelled", "project", project.id, shown)
+            await tx.emit("project.updated", "project", project.id, shown)
+        return shown
+
+    @router.get("/{project_id}/activity", summary="What names a project")
+    async def activity(state: StateDep, project_id: str) -> dict[str, Any]:
+        """Count the project's time entries (and the approved ones) and expenses."""
+        async with state.store.tx("psa") as tx:
+            await load(tx, "projects", project_id)
+            return await _activity(tx, project_id)
+
+    return router
+
+
 def psa_routers() -> list[APIRouter]:
     """Return the PSA's delivery and staffing routes."""
     specs = (PROJECTS, TASKS, RESOURCES, ASSIGNMENTS, RATE_CARDS)
-    return [collection_router("psa", spec) for spec in specs]
+    return [_project_router(), *(collection_router("psa", spec) for spec in specs)]

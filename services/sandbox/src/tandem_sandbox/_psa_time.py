@@ -101,8 +101,14 @@ async def _check_timesheet(tx: Tx, data: dict[str, Any]) -> None:
 
 async def _check_open(tx: Tx, data: dict[str, Any], flag: str, code: str) -> None:
     await require(tx, "resources", data["resource_id"], "resource_id")
-    project = await require(tx, "projects", data["project_id"], "project_id")
-    if project is not None and not project.data.get(flag):
+    # Share-locked: a cancel (which counts the project's entries) waits for this one, or
+    # this one for the cancel, and then sees the project closed.
+    project = await tx.get("projects", data["project_id"], share=True)
+    if project is None:
+        raise SandboxError(
+            400, "INVALID_REFERENCE", f"project_id: no projects record {data['project_id']}"
+        )
+    if not project.data.get(flag):
         raise SandboxError(409, code, f"project {project.id} is not open ({flag} is false)")
 
 

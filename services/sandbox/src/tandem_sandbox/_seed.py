@@ -21,7 +21,12 @@ from tandem_sandbox.scenario import Firm, generate
 __all__ = ["seed", "seed_database"]
 
 _PSA_PROJECT = {"shell": "estimate", "planned": "estimate", "active": "in_progress"}
-_ERP_PROJECT = {"shell": "pending", "planned": "pending", "closed": "closed", "cancelled": "closed"}
+_ERP_PROJECT = {
+    "shell": "pending",
+    "planned": "pending",
+    "closed": "closed",
+    "cancelled": "cancelled",
+}
 _STAGE = {"committed": "Closed Won", "lost": "Closed Lost"}
 _APPROVAL = {"posted": "approved", "invoiced": "approved", "reimbursed": "approved"}
 
@@ -32,7 +37,10 @@ def _money(value: Money | None) -> str | None:
 
 def _crm(firm: Firm) -> Iterable[tuple[str, str, dict[str, Any]]]:
     for c in firm.customers:
-        yield "accounts", c.id, {"name": c.name, "country": c.country, "currency": c.currency}
+        yield "accounts", c.id, {
+            "name": c.name, "country": c.country, "currency": c.currency,
+            "tax_id": c.tax_profile.vat_id,
+        }  # fmt: skip
     for o in firm.opportunities:
         yield "opportunities", o.id, {
             "account_id": o.customer_id, "name": o.name, "stage": _STAGE.get(o.status, o.stage),

@@ -36,6 +36,7 @@ RETURNING *
 """
 _GET = "SELECT * FROM sandbox.records WHERE system = $1 AND collection = $2 AND id = $3"
 _GET_LOCKED = _GET + " FOR UPDATE"
+_GET_SHARED = _GET + " FOR SHARE"
 _BY_EXTERNAL = """
 SELECT * FROM sandbox.records WHERE system = $1 AND collection = $2 AND external_id = $3
 FOR UPDATE
@@ -189,11 +190,13 @@ class Tx:
         for key in [k for k in self.memo if k[0] == collection]:
             del self.memo[key]
 
-    async def get(self, collection: str, id_: str, *, lock: bool = False) -> Record | None:
-        """Return the record, locked for update when asked, or None."""
-        row = await self.connection.fetchrow(
-            _GET_LOCKED if lock else _GET, self.system, collection, id_
-        )
+    async def get(
+        self, collection: str, id_: str, *, lock: bool = False, share: bool = False
+    ) -> Record | None:
+        """Return the record, locked for update (``lock``) or share-locked (``share``: no one
+        changes it until this transaction ends) when asked, or None."""
+        query = _GET_LOCKED if lock else _GET_SHARED if share else _GET
+        row = await self.connection.fetchrow(query, self.system, collection, id_)
         return Record.from_row(row) if row else None
 
     async def by_external_id(self, collection: str, external_id: str) -> Record | None:

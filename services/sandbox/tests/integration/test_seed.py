@@ -15,6 +15,8 @@ async def test_seeding_a_generated_firm_fills_all_four_systems(sandbox: Sandbox)
     async with httpx.AsyncClient() as client:
         project = (await client.get(f"{urls['psa']}/v1/projects/{firm.projects[0].id}")).json()
         worker = (await client.get(f"{urls['hris']}/v1/workers/{firm.workers[0].id}")).json()
+        taxed = next(c for c in firm.customers if c.tax_profile.vat_id)
+        account = (await client.get(f"{urls['crm']}/v1/accounts/{taxed.id}")).json()
         closed = next(p for p in firm.periods if p.status == "closed")
         customer = next(c for c in firm.customers if c.legal_entity_id == closed.legal_entity_id)
         again = await client.post(
@@ -31,6 +33,7 @@ async def test_seeding_a_generated_firm_fills_all_four_systems(sandbox: Sandbox)
         )
     assert project["name"] == firm.projects[0].name
     assert worker["worker_number"] == firm.workers[0].worker_number
+    assert account["tax_id"] == taxed.tax_profile.vat_id  # the CRM account carries its VAT id
     # The seeded ERP customer answers an upsert by its external id: the same record.
     assert again.status_code == 200
     assert again.json()["id"] == customer.id

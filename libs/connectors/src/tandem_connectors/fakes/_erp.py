@@ -17,10 +17,12 @@ from tandem_connectors.ports import (
     ExpenseReversal,
     InvoiceDraft,
     PostedInvoice,
+    ProjectActivity,
     TimePosting,
     TimeReversal,
     Written,
 )
+from tandem_connectors.taxids import compact_tax_id
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import (
     AccountingPeriod,
@@ -56,7 +58,12 @@ class FakeLine:
 @dataclass
 class FakeErp(AbstractErp):
     """An ERP in memory. ``down`` makes every call raise ``SystemUnavailable``; ``refuse`` maps
-    an idempotency key to the rejection a write under it gets; ``calls`` counts calls by name."""
+    an idempotency key to the rejection a write under it gets; ``calls`` counts calls by name.
+
+    ``customers`` holds each customer with its company (found by key or compact tax id);
+    ``project_status`` is ``open`` (from ``create_project``), ``closed`` or ``cancelled``, with
+    ``closed_from`` and ``cancel_reasons`` beside it, and postings on a project honour them.
+    """
 
     instance: str = "erp-fake"
     prices_time: bool = True
@@ -66,8 +73,12 @@ class FakeErp(AbstractErp):
     calls: dict[str, int] = field(default_factory=dict)
     keys: dict[tuple[ErpObject, str], str] = field(default_factory=dict)
     companies: dict[str, LegalEntity] = field(default_factory=dict)
+    customers: dict[str, tuple[Customer, str]] = field(default_factory=dict)
     employees: dict[str, tuple[Worker, tuple[CostRate, ...], str]] = field(default_factory=dict)
     projects: dict[str, tuple[Project, str]] = field(default_factory=dict)
+    project_status: dict[str, str] = field(default_factory=dict)
+    closed_from: dict[str, dt.date] = field(default_factory=dict)
+    cancel_reasons: dict[str, str] = field(default_factory=dict)
     tasks: dict[str, str] = field(default_factory=dict)
     """task id -> its project id"""
     lines: dict[str, FakeLine] = field(default_factory=dict)
@@ -119,9 +130,30 @@ class FakeErp(AbstractErp):
         return written
 
     async def upsert_customer(self, customer: Customer, *, company: str, key: str) -> Written:
-        """Keep the customer under its key."""
+        """Keep the customer of ``company`` under its key (an update replaces it)."""
         self._call("upsert_customer")
-        return self._written(ErpObject.CUSTOMER, key)
+        written = self._written(ErpObject.CUSTOMER, key)
+        self.customers[written.external_id] = (customer, company)
+        return written
+
+    async def find_customer(
+        self, *, key: str | None, tax_id: str | None, company: str
+    ) -> ExternalRef | None:
+        """The customer ``key`` made, else the company's customer of ``tax_id``."""
+        self._call("find_customer")
+        if key is not None and (found := self.keys.get((ErpObject.CUSTOMER, key))):
+            return self._ref(ErpObject.CUSTOMER, found)
+        wanted = compact_tax_id(tax_id) if tax_id else ""
+        if not wanted:
+            return None
+        matches = [
+            customer_id for customer_id, (customer, owner) in self.customers.items()
+            if owner == company and customer.tax_profile.vat_id
+            and compact_tax_id(customer.tax_profile.vat_id) == wanted
+        ]  # fmt: skip
+        if len(matches) > 1:
+            raise RequestRejected("ambiguous_tax_id", f"customers {matches} carry {wanted}")
+        return self._ref(ErpObject.CUSTOMER, matches[0]) if matches else None
 
     async def upsert_service(self, role: Role, bill_rate: Money, *, key: str) -> Written:
         """Keep the service item under its key."""
@@ -144,7 +176,62 @@ class FakeErp(AbstractErp):
         self._call("create_project")
         external_id, created = self._keyed(ErpObject.PROJECT, key)
         self.projects[external_id] = (project, company)
+        self.project_status.setdefault(external_id, "open")
         return Written(self._ref(ErpObject.PROJECT, external_id), created, f"P-{external_id}")
+
+    async def activate_project(self, project: str, *, key: str) -> Written:
+        """Open the project; a cancelled or closed one is refused."""
+        self._call("activate_project")
+        status = self._status(project)
+        if status != "open":
+            raise RequestRejected(f"project_{status}", f"the fake's project {project} is {status}")
+        return self._project_written(project)
+
+    async def cancel_project(self, project: str, *, reason: str, key: str) -> Written:
+        """Cancel the project unless something is booked on it (first reason kept)."""
+        self._call("cancel_project")
+        if self._status(project) != "cancelled":
+            activity = self._activity(project)
+            if not activity.empty:
+                raise RequestRejected("project_has_activity", f"project {project}: {activity}")
+            self.project_status[project] = "cancelled"
+            self.cancel_reasons[project] = reason
+        return self._project_written(project)
+
+    async def close_project_for_time(
+        self, project: str, *, closed_from: dt.date, key: str
+    ) -> Written:
+        """Close the project to postings dated on or after ``closed_from`` (first date kept)."""
+        self._call("close_project_for_time")
+        status = self._status(project)
+        if status == "cancelled":
+            raise RequestRejected("project_cancelled", f"the fake's project {project} is cancelled")
+        if status == "open":
+            self.project_status[project] = "closed"
+            self.closed_from[project] = closed_from
+        return self._project_written(project)
+
+    async def project_activity(self, project: str) -> ProjectActivity:
+        """The lines booked on the project and its tasks."""
+        self._call("project_activity")
+        self._status(project)
+        return self._activity(project)
+
+    def _status(self, project: str) -> str:
+        if project not in self.project_status:
+            raise NotFound(f"the fake ERP holds no project {project}")
+        return self.project_status[project]
+
+    def _activity(self, project: str) -> ProjectActivity:
+        lines = [line for line in self.lines.values() if self._project_of(line.work) == project]
+        return ProjectActivity(
+            time_lines=sum(line.kind is ErpObject.TIME_LINE for line in lines),
+            expense_lines=sum(line.kind is ErpObject.EXPENSE_LINE for line in lines),
+            invoiced=any(line.invoiced for line in lines),
+        )
+
+    def _project_written(self, project: str) -> Written:
+        return Written(self._ref(ErpObject.PROJECT, project), False, f"P-{project}")
 
     async def create_task(self, item: WorkItem, *, project: str, key: str) -> Written:
         """Keep a task under ``project``."""
@@ -157,7 +244,9 @@ class FakeErp(AbstractErp):
         """Keep each posting once per key; a closed period refuses the whole call."""
         self._call("post_time")
         for posting in postings:
-            self._check_open(posting.work, posting.entry.accounting_date or posting.entry.work_date)
+            day = posting.entry.accounting_date or posting.entry.work_date
+            self._check_taking(posting.work, day, "time")
+            self._check_open(posting.work, day)
         answers = []
         for posting in postings:
             written = self._written(ErpObject.TIME_LINE, posting.key)
@@ -183,6 +272,7 @@ class FakeErp(AbstractErp):
         self._call("post_expenses")
         answers = []
         for posting in postings:
+            self._check_taking(posting.project, posting.expense.expense_date, "expenses")
             self._check_open(posting.project, posting.expense.expense_date)
             written = self._written(ErpObject.EXPENSE_LINE, posting.key)
             if written.created:
@@ -279,6 +369,16 @@ class FakeErp(AbstractErp):
 
     def _project_of(self, work: str) -> str:
         return self.tasks.get(work, work)
+
+    def _check_taking(self, work: str, on: dt.date, what: str) -> None:
+        """Refuse a posting on a cancelled project, or dated from its closing on."""
+        project = self._project_of(work)
+        status = self.project_status.get(project)
+        closed_from = self.closed_from.get(project)
+        if status == "cancelled" or (closed_from is not None and on >= closed_from):
+            raise RequestRejected(
+                f"project_closed_for_{what}", f"project {project} takes no {what} on {on}"
+            )
 
     def _check_open(self, work: str, on: dt.date) -> None:
         company = self.projects.get(self._project_of(work), (None, None))[1]

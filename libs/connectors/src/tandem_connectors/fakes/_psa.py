@@ -8,10 +8,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tandem_connectors.errors import NotFound, SystemUnavailable
+from tandem_connectors.errors import NotFound, RequestRejected, SystemUnavailable
 from tandem_connectors.fakes._erp import _NoChanges
 from tandem_connectors.polling import ChangeSource
-from tandem_connectors.ports import AbstractPsa, PsaExpense, PsaTimeEntry, PsaTimesheet, Written
+from tandem_connectors.ports import (
+    AbstractPsa,
+    PsaExpense,
+    PsaProjectActivity,
+    PsaTimeEntry,
+    PsaTimesheet,
+    Written,
+)
 from tandem_contracts import ExternalRef, SystemKind
 from tandem_contracts.entities import Project
 
@@ -24,7 +31,12 @@ _FEEDS = {"time-entries": "entries", "expenses": "expenses", "timesheets": "time
 @dataclass
 class FakePsa(AbstractPsa):
     """A PSA in memory: a test puts entries, expenses and timesheets in; a record of a feed is
-    the value's fields with ``id`` and ``version`` (what ``read_*`` reads back)."""
+    the value's fields with ``id`` and ``version`` (what ``read_*`` reads back).
+
+    A project made by ``create_project`` has its key as its id and a status in ``statuses``
+    (``estimate``, ``in_progress``, ``completed``, ``cancelled``) that the project calls move
+    as the sandbox PSA's do; its activity is what ``entries`` and ``expenses`` name it in.
+    """
 
     instance: str = "psa-fake"
     down: bool = False
@@ -32,6 +44,7 @@ class FakePsa(AbstractPsa):
     expenses: dict[str, PsaExpense] = field(default_factory=dict)
     timesheets: dict[str, PsaTimesheet] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
 
     def add(self, *values: PsaTimeEntry | PsaExpense | PsaTimesheet) -> None:
         """Hold these values (replacing any with the same id)."""
@@ -52,16 +65,63 @@ class FakePsa(AbstractPsa):
         self._check()
         created = key not in self.projects
         self.projects.setdefault(key, project)
-        ref = ExternalRef(system=SystemKind.PSA, instance=self.instance, object_type="project",
-                          external_id=key)  # fmt: skip
-        return Written(ref, created)
+        self.statuses.setdefault(key, "estimate")
+        return Written(self._project_ref(key), created, project.code)
 
     async def activate_project(self, project: str, *, key: str) -> Written:
-        """Activation is remembered by the caller's events; the fake answers the project."""
+        """Set the project in progress; a cancelled or completed one is refused."""
         self._check()
-        ref = ExternalRef(system=SystemKind.PSA, instance=self.instance, object_type="project",
-                          external_id=project)  # fmt: skip
-        return Written(ref, False)
+        status = self._status(project)
+        if status in ("cancelled", "completed"):
+            reason = "project_cancelled" if status == "cancelled" else "project_closed"
+            raise RequestRejected(reason, f"the fake PSA's project {project} is {status}")
+        self.statuses[project] = "in_progress"
+        return Written(self._project_ref(project), False, self.projects[project].code)
+
+    async def cancel_project(self, project: str, *, key: str) -> Written:
+        """Cancel the project unless an entry or expense names it."""
+        self._check()
+        if self._status(project) != "cancelled":
+            activity = self._activity(project)
+            if not activity.empty:
+                raise RequestRejected(
+                    "project_has_activity", f"the fake PSA's project {project}: {activity}"
+                )
+            self.statuses[project] = "cancelled"
+        return Written(self._project_ref(project), False, self.projects[project].code)
+
+    async def close_project(self, project: str, *, key: str) -> Written:
+        """Complete the project; a cancelled one is refused."""
+        self._check()
+        if self._status(project) == "cancelled":
+            raise RequestRejected("project_cancelled", f"the fake PSA's {project} is cancelled")
+        self.statuses[project] = "completed"
+        return Written(self._project_ref(project), False, self.projects[project].code)
+
+    async def project_activity(self, project: str) -> PsaProjectActivity:
+        """The held entries and expenses naming the project."""
+        self._check()
+        self._status(project)
+        return self._activity(project)
+
+    def _status(self, project: str) -> str:
+        if project not in self.statuses:
+            raise NotFound(f"the fake PSA holds no project {project}")
+        return self.statuses[project]
+
+    def _activity(self, project: str) -> PsaProjectActivity:
+        entries = [e for e in self.entries.values() if e.project_id == project]
+        return PsaProjectActivity(
+            time_entries=len(entries),
+            approved_time_entries=sum(e.status == "approved" for e in entries),
+            expenses=sum(x.project_id == project for x in self.expenses.values()),
+        )
+
+    def _project_ref(self, project: str) -> ExternalRef:
+        return ExternalRef(
+            system=SystemKind.PSA, instance=self.instance, object_type="project",
+            external_id=project,
+        )  # fmt: skip
 
     async def time_entry(self, external_id: str) -> PsaTimeEntry:
         """The held entry."""

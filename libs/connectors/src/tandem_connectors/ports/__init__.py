@@ -27,11 +27,18 @@ from tandem_connectors.ports._erp import (
     ExpenseReversal,
     InvoiceDraft,
     PostedInvoice,
+    ProjectActivity,
     TimePosting,
     TimeReversal,
 )
 from tandem_connectors.ports._hris import AbstractHris, HrisCostRate, HrisWorker
-from tandem_connectors.ports._psa import AbstractPsa, PsaExpense, PsaTimeEntry, PsaTimesheet
+from tandem_connectors.ports._psa import (
+    AbstractPsa,
+    PsaExpense,
+    PsaProjectActivity,
+    PsaTimeEntry,
+    PsaTimesheet,
+)
 
 __all__ = [
     "AbstractCrm",
@@ -49,7 +56,9 @@ __all__ = [
     "HrisWorker",
     "InvoiceDraft",
     "PostedInvoice",
+    "ProjectActivity",
     "PsaExpense",
+    "PsaProjectActivity",
     "PsaTimeEntry",
     "PsaTimesheet",
     "TimePosting",

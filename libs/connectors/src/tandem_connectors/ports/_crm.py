@@ -19,7 +19,9 @@ __all__ = ["AbstractCrm", "CrmAccount", "CrmOpportunity", "CrmOpportunityLine"]
 class CrmAccount:
     """An account (a customer relationship) as the CRM holds it now, in CRM ids.
 
-    ``erp_customer_id`` is the ERP customer written back onto the account, when one was.
+    ``erp_customer_id`` is the ERP customer written back onto the account, when one was
+    (``AbstractCrm.link_customer``); ``tax_id`` is the account's VAT or tax registration
+    number as the CRM holds it (unchecked: validating it is the consuming service's business).
     """
 
     external_id: str
@@ -31,6 +33,7 @@ class CrmAccount:
     industry: str | None
     erp_customer_id: str | None
     updated_at: datetime
+    tax_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,4 +117,14 @@ class AbstractCrm(ABC):
         ``RequestRejected`` (reason ``opportunity_not_won``) when the opportunity is not won,
         and (reason ``opportunity_linked``) when it carries another project code already;
         ``NotFound`` if it does not exist.
+        """
+
+    @abstractmethod
+    async def link_customer(self, account: str, *, erp_customer_id: str, key: str) -> Written:
+        """Write the ERP customer's id back onto the account.
+
+        Answers the account's reference (``object_type`` ``account``; ``code`` None;
+        ``created`` false). Writing the id it already carries changes nothing. Raises
+        ``RequestRejected`` (reason ``account_linked``) when the account carries another ERP
+        customer already, and ``NotFound`` if it does not exist.
         """

@@ -32,6 +32,7 @@ __all__ = [
     "ExpenseReversal",
     "InvoiceDraft",
     "PostedInvoice",
+    "ProjectActivity",
     "TimePosting",
     "TimeReversal",
 ]
@@ -131,6 +132,26 @@ class PostedInvoice:
     total: Money
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectActivity:
+    """What the ERP holds against a project (its tasks included), for deciding whether a
+    shell may be cancelled: nothing booked and nothing invoiced.
+
+    ``time_lines`` and ``expense_lines`` count the postings the ERP keeps on the project,
+    whatever their sign (a reversal the ERP keeps as a second posting counts too);
+    ``invoiced`` says some of its work is on a customer invoice, draft or posted.
+    """
+
+    time_lines: int
+    expense_lines: int
+    invoiced: bool
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing is booked on the project and nothing of it invoiced."""
+        return not (self.time_lines or self.expense_lines or self.invoiced)
+
+
 class AbstractErp(ABC):
     """The financial system of record: legal entities, customers, projects, postings, invoices.
 
@@ -152,6 +173,21 @@ class AbstractErp(ABC):
         """Create the customer of ``company``, or update the one ``key`` already made."""
 
     @abstractmethod
+    async def find_customer(
+        self, *, key: str | None, tax_id: str | None, company: str
+    ) -> ExternalRef | None:
+        """An existing customer: the one ``upsert_customer`` wrote under ``key``, else the
+        customer of ``company`` whose tax registration number is ``tax_id``; never creates.
+
+        Tax ids compare without spaces, dots, dashes or slashes and case-blind
+        (``"de 123.456.789"`` finds ``DE123456789``). ``None`` when neither finds one (or
+        both are ``None``). Raises ``RequestRejected`` with reason ``ambiguous_tax_id`` when
+        several customers carry ``tax_id`` (a duplicate for a person to merge, never a
+        guess), and ``SystemUnavailable`` as every call does. An ERP whose customers are
+        shared by its companies (Tryton) searches them all.
+        """
+
+    @abstractmethod
     async def upsert_service(self, role: Role, bill_rate: Money, *, key: str) -> Written:
         """Create the hourly service item that prices ``role`` at ``bill_rate``."""
 
@@ -166,6 +202,51 @@ class AbstractErp(ABC):
         self, project: Project, *, company: str, customer: str, service: str | None, key: str
     ) -> Written:
         """Create the project shell; ``Written.code`` is the project code the ERP minted."""
+
+    @abstractmethod
+    async def activate_project(self, project: str, *, key: str) -> Written:
+        """Open the project shell for time and expenses (the status the ERP calls active).
+
+        Answers the project's reference with ``code`` = its project code; ``created`` is
+        false. Idempotent: an active project is answered as it is, unchanged. Raises
+        ``RequestRejected`` with reason ``project_cancelled`` or ``project_closed`` for a
+        project cancelled or closed for time (neither is reopened by activation), and
+        ``NotFound`` when ``project`` names no project.
+        """
+
+    @abstractmethod
+    async def cancel_project(self, project: str, *, reason: str, key: str) -> Written:
+        """Cancel a project shell that nothing was booked on: no more time or expenses; the
+        project is kept (never deleted), with ``reason`` readable in the ERP.
+
+        Answers the project's reference (``code`` = its code; ``created`` false).
+        Idempotent: a cancelled project is answered as it is, keeping its first reason.
+        Afterwards ``post_time`` and ``post_expenses`` refuse every posting on it (reasons
+        ``project_closed_for_time``, ``project_closed_for_expenses``). Raises
+        ``RequestRejected`` with reason ``project_has_activity`` when the project has time or
+        expense lines or invoiced work (``project_activity`` not ``empty``): close it for time
+        instead. ``NotFound`` when ``project`` names no project.
+        """
+
+    @abstractmethod
+    async def close_project_for_time(self, project: str, *, closed_from: date, key: str) -> Written:
+        """Close the project for time and expenses dated on or after ``closed_from``; what is
+        booked stays, and postings dated before ``closed_from`` (late approvals of earlier
+        work) are still taken.
+
+        Answers the project's reference (``code`` = its code; ``created`` false).
+        Idempotent: a project already closed is answered as it is, keeping the date it was
+        first closed from. Afterwards ``post_time`` and ``post_expenses`` refuse a posting dated
+        on or after ``closed_from`` with ``RequestRejected`` reason ``project_closed_for_time``
+        or ``project_closed_for_expenses``. Raises
+        ``RequestRejected`` with reason ``project_cancelled`` for a cancelled project, and
+        ``NotFound`` when ``project`` names no project.
+        """
+
+    @abstractmethod
+    async def project_activity(self, project: str) -> ProjectActivity:
+        """What is booked on the project and its tasks, and whether any of it is invoiced;
+        ``NotFound`` when ``project`` names no project."""
 
     @abstractmethod
     async def create_task(self, item: WorkItem, *, project: str, key: str) -> Written:

@@ -14,7 +14,7 @@ from tandem_connectors.ports._common import Written
 from tandem_contracts import Money
 from tandem_contracts.entities import Project
 
-__all__ = ["AbstractPsa", "PsaExpense", "PsaTimeEntry", "PsaTimesheet"]
+__all__ = ["AbstractPsa", "PsaExpense", "PsaProjectActivity", "PsaTimeEntry", "PsaTimesheet"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,21 @@ class PsaExpense:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PsaProjectActivity:
+    """What the PSA holds against a project: its time entries (in any status; how many of
+    them approved) and its expenses."""
+
+    time_entries: int
+    approved_time_entries: int
+    expenses: int
+
+    @property
+    def empty(self) -> bool:
+        """Whether no time entry and no expense names the project."""
+        return not (self.time_entries or self.expenses)
+
+
 class AbstractPsa(ABC):
     """The professional-services / resource-management system: delivery, staffing, time."""
 
@@ -93,7 +108,40 @@ class AbstractPsa(ABC):
 
     @abstractmethod
     async def activate_project(self, project: str, *, key: str) -> Written:
-        """Open the project for time and expense entry."""
+        """Open the project for time and expense entry (in progress).
+
+        Answers the project's reference (``created`` false). Idempotent: an open project is
+        answered as it is. Raises ``RequestRejected`` with reason ``project_cancelled`` or
+        ``project_closed`` for a cancelled or completed project (activation reopens
+        neither), and ``NotFound`` when ``project`` names no project.
+        """
+
+    @abstractmethod
+    async def cancel_project(self, project: str, *, key: str) -> Written:
+        """Cancel a project nobody booked on: status cancelled, closed to time and expenses;
+        kept, never deleted.
+
+        Answers the project's reference (``created`` false). Idempotent: a cancelled project
+        is answered as it is. Raises ``RequestRejected`` with reason ``project_has_activity``
+        when a time entry or an expense names the project (``project_activity`` not
+        ``empty``): close it instead. ``NotFound`` when ``project`` names no project.
+        """
+
+    @abstractmethod
+    async def close_project(self, project: str, *, key: str) -> Written:
+        """Close the project to new time and expenses (delivery done: status completed);
+        what was entered stays.
+
+        Answers the project's reference (``created`` false). Idempotent: a completed project
+        closed to entry is answered as it is. Raises ``RequestRejected`` with reason
+        ``project_cancelled`` for a cancelled project, and ``NotFound`` when ``project``
+        names no project.
+        """
+
+    @abstractmethod
+    async def project_activity(self, project: str) -> PsaProjectActivity:
+        """The time entries and expenses that name the project; ``NotFound`` when
+        ``project`` names no project."""
 
     @abstractmethod
     async def time_entry(self, external_id: str) -> PsaTimeEntry:

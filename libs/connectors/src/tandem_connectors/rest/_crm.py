@@ -1,4 +1,5 @@
-"""The CRM port over a Salesforce-like REST CRM: accounts, opportunities, project write-back."""
+"""The CRM port over a Salesforce-like REST CRM: accounts, opportunities, and the ERP ids
+written back onto them (customer onto the account, project code onto the won deal)."""
 
 from __future__ import annotations
 
@@ -85,11 +86,31 @@ class RestCrm(AbstractCrm):
         logger.info("linked opportunity %s to project %s", opportunity, project_code)
         return self._written(reply.json(), project_code)
 
-    def _written(self, record: Mapping[str, Any], code: str) -> Written:
+    async def link_customer(self, account: str, *, erp_customer_id: str, key: str) -> Written:
+        """Write the ERP customer's id onto the account (once; never over another)."""
+        current = await self.record("accounts", account)
+        linked = current.get("erp_customer_id")
+        if linked == erp_customer_id:
+            return self._written(current, None, "account")
+        if linked is not None:
+            detail = f"account {account} carries ERP customer {linked}, not {erp_customer_id}"
+            raise RequestRejected("account_linked", detail)
+        reply = await self._target.request(
+            "PATCH",
+            f"/v1/accounts/{account}",
+            json={"erp_customer_id": erp_customer_id},
+            idempotency_key=key,
+        )
+        logger.info("linked account %s to ERP customer %s", account, erp_customer_id)
+        return self._written(reply.json(), None, "account")
+
+    def _written(
+        self, record: Mapping[str, Any], code: str | None, kind: str = "opportunity"
+    ) -> Written:
         ref = ExternalRef(
             system=SystemKind.CRM,
             instance=self.instance,
-            object_type="opportunity",
+            object_type=kind,
             external_id=record["id"],
             external_version=str(version) if (version := record.get("version")) else None,
         )
@@ -109,6 +130,7 @@ def crm_account(record: Mapping[str, Any]) -> CrmAccount:
             industry=record.get("industry"),
             erp_customer_id=record.get("erp_customer_id"),
             updated_at=datetime.fromisoformat(record["updated_at"]),
+            tax_id=record.get("tax_id"),
         )
 
 

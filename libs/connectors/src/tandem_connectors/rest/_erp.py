@@ -23,11 +23,13 @@ from tandem_connectors.ports import (
     ExpenseReversal,
     InvoiceDraft,
     PostedInvoice,
+    ProjectActivity,
     TimePosting,
     TimeReversal,
     Written,
 )
 from tandem_connectors.rest._changes import RecordChanges, pages
+from tandem_connectors.taxids import compact_tax_id
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import (
     AccountingPeriod,
@@ -122,6 +124,26 @@ class RestErp(AbstractErp):
         }
         return await self._upsert(ErpObject.CUSTOMER, body)
 
+    async def find_customer(
+        self, *, key: str | None, tax_id: str | None, company: str
+    ) -> ExternalRef | None:
+        """The customer ``key`` wrote, else the subsidiary's customer of ``tax_id`` (the ERP
+        keeps VAT ids compact and lists customers by it); ``ambiguous_tax_id`` for several."""
+        if key is not None and (found := await self.find(ErpObject.CUSTOMER, key)) is not None:
+            return found
+        if not tax_id or not (compact := compact_tax_id(tax_id)):
+            return None
+        params = {"vat_id": compact, "subsidiary_id": company, "limit": 2}
+        items = (await self._target.request("GET", "/v1/customers", params=params)).json()["items"]
+        if len(items) > 1:
+            ids = ", ".join(item["id"] for item in items)
+            raise RequestRejected("ambiguous_tax_id", f"customers {ids} carry tax id {compact}")
+        return (
+            self._ref(ErpObject.CUSTOMER, items[0]["id"], items[0].get("version"))
+            if items
+            else None
+        )
+
     async def upsert_service(self, role: Role, bill_rate: Money, *, key: str) -> Written:
         """Create the hourly service item that prices ``role`` at ``bill_rate``."""
         body = {
@@ -166,6 +188,36 @@ class RestErp(AbstractErp):
             "end_date": project.end_date.isoformat() if project.end_date else None,
         }
         return await self._upsert(ErpObject.PROJECT, body)
+
+    async def activate_project(self, project: str, *, key: str) -> Written:
+        """Set the project in progress, open to time and expenses (the ERP's action)."""
+        return await self._project_action(project, "activate", None, key)
+
+    async def cancel_project(self, project: str, *, reason: str, key: str) -> Written:
+        """Cancel the project; the ERP refuses when anything is booked on it."""
+        return await self._project_action(project, "cancel", {"reason": reason[:500]}, key)
+
+    async def close_project_for_time(self, project: str, *, closed_from: date, key: str) -> Written:
+        """Close the project to postings dated on or after ``closed_from``."""
+        body = {"closed_from": closed_from.isoformat()}
+        return await self._project_action(project, "close-for-time", body, key)
+
+    async def project_activity(self, project: str) -> ProjectActivity:
+        """The project's time bills and expense lines, and whether any is invoiced."""
+        body = (await self._target.request("GET", f"/v1/projects/{project}/activity")).json()
+        return ProjectActivity(
+            time_lines=int(body["time_bills"]),
+            expense_lines=int(body["expense_lines"]),
+            invoiced=bool(body["invoiced"]),
+        )
+
+    async def _project_action(
+        self, project: str, action: str, body: dict[str, Any] | None, key: str
+    ) -> Written:
+        reply = await self._target.request(
+            "POST", f"/v1/projects/{project}/{action}", json=body, idempotency_key=key
+        )
+        return self._written(ErpObject.PROJECT, reply.json(), False)
 
     async def create_task(self, item: WorkItem, *, project: str, key: str) -> Written:
         """Create a task under the ERP project ``project``."""

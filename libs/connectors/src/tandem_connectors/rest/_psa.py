@@ -7,11 +7,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from tandem_connectors.errors import RequestRejected
 from tandem_connectors.http import HttpTarget
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractPsa,
     PsaExpense,
+    PsaProjectActivity,
     PsaTimeEntry,
     PsaTimesheet,
     Written,
@@ -23,6 +25,8 @@ from tandem_contracts.entities import Project
 __all__ = ["RestPsa", "psa_time_entry", "psa_timesheet"]
 
 _FEEDS = frozenset({"time-entries", "expenses", "timesheets", "projects", "assignments"})
+# The statuses a project does not leave by activation, and the reason activating one is refused.
+_ENDED = {"cancelled": "project_cancelled", "completed": "project_closed"}
 
 
 class RestPsa(AbstractPsa):
@@ -52,12 +56,47 @@ class RestPsa(AbstractPsa):
         return self._written("project", reply.json(), reply.status_code == 201)
 
     async def activate_project(self, project: str, *, key: str) -> Written:
-        """Open the project for time and expense entry."""
+        """Set the project in progress, open for time and expense entry (once); a cancelled
+        or completed project is not reopened."""
+        current = (await self._target.request("GET", f"/v1/projects/{project}")).json()
+        if (status := current["status"]) in _ENDED:
+            raise RequestRejected(_ENDED[status], f"PSA project {project} is {status}")
         body = {"status": "in_progress", "open_for_time": True, "open_for_expenses": True}
+        if all(current.get(field) == value for field, value in body.items()):
+            return self._written("project", current, False)
         reply = await self._target.request(
             "PATCH", f"/v1/projects/{project}", json=body, idempotency_key=key
         )
         return self._written("project", reply.json(), False)
+
+    async def cancel_project(self, project: str, *, key: str) -> Written:
+        """Cancel the project (the PSA's action refuses one a time entry or expense names)."""
+        reply = await self._target.request(
+            "POST", f"/v1/projects/{project}/cancel", idempotency_key=key
+        )
+        return self._written("project", reply.json(), False)
+
+    async def close_project(self, project: str, *, key: str) -> Written:
+        """Complete the project and close it to time and expenses (once)."""
+        current = (await self._target.request("GET", f"/v1/projects/{project}")).json()
+        closed = {"status": "completed", "open_for_time": False, "open_for_expenses": False}
+        if current["status"] == "cancelled":
+            raise RequestRejected("project_cancelled", f"PSA project {project} is cancelled")
+        if all(current.get(field) == value for field, value in closed.items()):
+            return self._written("project", current, False)
+        reply = await self._target.request(
+            "PATCH", f"/v1/projects/{project}", json=closed, idempotency_key=key
+        )
+        return self._written("project", reply.json(), False)
+
+    async def project_activity(self, project: str) -> PsaProjectActivity:
+        """The time entries (approved ones among them) and expenses naming the project."""
+        body = (await self._target.request("GET", f"/v1/projects/{project}/activity")).json()
+        return PsaProjectActivity(
+            time_entries=int(body["time_entries"]),
+            approved_time_entries=int(body["approved_time_entries"]),
+            expenses=int(body["expenses"]),
+        )
 
     async def time_entry(self, external_id: str) -> PsaTimeEntry:
         """The time entry as the PSA holds it now; ``NotFound`` if it does not exist."""

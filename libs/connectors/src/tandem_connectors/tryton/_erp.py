@@ -21,11 +21,19 @@ from tandem_connectors.ports import (
     ExpenseReversal,
     InvoiceDraft,
     PostedInvoice,
+    ProjectActivity,
     TimePosting,
     TimeReversal,
     Written,
 )
-from tandem_connectors.tryton import _expenses, _invoicing, _masters, _postings, _setup
+from tandem_connectors.tryton import (
+    _expenses,
+    _invoicing,
+    _masters,
+    _postings,
+    _projects,
+    _setup,
+)
 from tandem_connectors.tryton._changes import TrytonChangeSource
 from tandem_connectors.tryton._client import TrytonClient
 from tandem_connectors.tryton._keys import find_record
@@ -85,6 +93,16 @@ class TrytonErp(AbstractErp):
         party, created = await _masters.upsert_customer(self._client, customer, key)
         return self._written(ErpObject.CUSTOMER, party, created)
 
+    async def find_customer(
+        self, *, key: str | None, tax_id: str | None, company: str
+    ) -> ExternalRef | None:
+        """The party ``key`` wrote, else the customer party whose VAT identifier is
+        ``tax_id``; Tryton's parties belong to no company, so ``company`` is unused."""
+        if key is not None and (found := await self.find(ErpObject.CUSTOMER, key)) is not None:
+            return found
+        party = await _masters.find_customer(self._client, tax_id) if tax_id else None
+        return None if party is None else external_ref(self.instance, ErpObject.CUSTOMER, party)
+
     async def upsert_service(self, role: Role, bill_rate: Money, *, key: str) -> Written:
         """Create the hourly service item that prices ``role`` at ``bill_rate``."""
         product, created = await _masters.upsert_service(self._client, role, bill_rate, key)
@@ -108,6 +126,27 @@ class TrytonErp(AbstractErp):
         )
         work, created, number = await _masters.create_work(self._client, values, key)
         return self._written(ErpObject.PROJECT, work, created, number)
+
+    async def activate_project(self, project: str, *, key: str) -> Written:
+        """Set the project work *Open* and available on timesheets (see ``_projects``)."""
+        number = await _projects.activate(self._client, int(project))
+        return self._written(ErpObject.PROJECT, int(project), False, number)
+
+    async def cancel_project(self, project: str, *, reason: str, key: str) -> Written:
+        """Set the project's works *Cancelled*, off timesheets, with a note of ``reason``."""
+        number = await _projects.cancel(self._client, int(project), reason, key)
+        return self._written(ErpObject.PROJECT, int(project), False, number)
+
+    async def close_project_for_time(
+        self, project: str, *, closed_from: dt.date, key: str
+    ) -> Written:
+        """End the works' timesheets the day before ``closed_from``; status *Closed for time*."""
+        number = await _projects.close_for_time(self._client, int(project), closed_from)
+        return self._written(ErpObject.PROJECT, int(project), False, number)
+
+    async def project_activity(self, project: str) -> ProjectActivity:
+        """Timesheet lines and expense invoices on the project's works; invoiced or not."""
+        return await _projects.activity(self._client, int(project))
 
     async def create_task(self, item: WorkItem, *, project: str, key: str) -> Written:
         """Create a task under the ERP project ``project``."""

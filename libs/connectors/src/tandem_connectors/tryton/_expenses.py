@@ -5,6 +5,11 @@ invoice from the employee's party (the firm owes the reimbursement): one line on
 company's expense account, dated the expense date, the key in ``reference``, then posted, so
 it is numbered, has its account move and sits in the payables.
 
+The invoice's ``comment`` names the project work it was booked on (``project.work,<id>``,
+``_projects.expense_marker``), so that ``project_activity`` counts it; a project cancelled or
+closed for time (``_projects``) refuses an expense dated after its last day
+(``project_closed_for_expenses``).
+
 **Reversal.** A posted supplier invoice is never edited: it is credited by Tryton's own credit
 wizard (``wizard.account.invoice.credit``; ``account.invoice.credit`` is not callable over RPC),
 which makes a draft credit note whose lines point back at the invoice's lines (``origin``). The
@@ -29,6 +34,7 @@ from tandem_connectors.tryton._client import TrytonClient
 from tandem_connectors.tryton._keys import find_keys
 from tandem_connectors.tryton._mapping import company_context
 from tandem_connectors.tryton._postings import answers
+from tandem_connectors.tryton._projects import CANCELLED, expense_marker
 
 __all__ = ["post_expenses", "reverse_expense"]
 
@@ -59,7 +65,16 @@ async def _post_drafts(client: TrytonClient, invoices: list[int]) -> None:
 
 async def _expense_invoice(client: TrytonClient, posting: ExpensePosting) -> dict[str, Any]:
     expense = posting.expense
-    [work] = await client.read("project.work", [int(posting.project)], ["company"])
+    fields = ["company", "timesheet_end_date", "status.name"]
+    [work] = await client.read("project.work", [int(posting.project)], fields)
+    last_day = work["timesheet_end_date"]
+    if work["status."]["name"] == CANCELLED or (
+        last_day is not None and expense.expense_date > last_day
+    ):
+        raise RequestRejected(
+            "project_closed_for_expenses",
+            f"Tryton work {posting.project} takes no expense of {expense.expense_date}",
+        )
     [employee] = await client.read("company.employee", [int(posting.employee)], ["party"])
     company = work["company"]
     context = company_context(company)
@@ -92,6 +107,7 @@ async def _expense_invoice(client: TrytonClient, posting: ExpensePosting) -> dic
         "invoice_date": expense.expense_date,
         "reference": posting.key,
         "description": expense.category,
+        "comment": expense_marker(int(posting.project)),
         "lines": [["create", [line]]],
     }
 

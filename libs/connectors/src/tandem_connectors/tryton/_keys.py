@@ -31,7 +31,7 @@ from tandem_connectors.errors import RequestRejected
 from tandem_connectors.ports import ErpObject
 from tandem_connectors.tryton._client import TrytonClient
 
-__all__ = ["KEY_FIELDS", "find_keys", "find_record"]
+__all__ = ["KEY_FIELDS", "find_keys", "find_record", "not_a_customer"]
 
 KEY_FIELDS = {
     "company.company": "party.code",
@@ -85,7 +85,7 @@ async def find_record(client: TrytonClient, kind: ErpObject, key: str) -> int | 
     found = (await find_keys(client, model, [key], domain=domain)).get(key)
     if found is None:
         return None
-    if kind is ErpObject.CUSTOMER and await _not_a_customer(client, found):
+    if kind is ErpObject.CUSTOMER and await not_a_customer(client, found):
         return None
     if kind is ErpObject.SERVICE:
         # The write answers the template's product variant, not the template.
@@ -94,7 +94,8 @@ async def find_record(client: TrytonClient, kind: ErpObject, key: str) -> int | 
     return found
 
 
-async def _not_a_customer(client: TrytonClient, party: int) -> bool:
+async def not_a_customer(client: TrytonClient, party: int) -> bool:
+    """Whether the party is a company's or an employee's (parties serve all three)."""
     for model in ("company.company", "company.employee"):
         if await client.search(model, [["party", "=", party]], limit=1):
             return True

@@ -10,6 +10,7 @@ from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import BillingModel, PeriodStatus
 
 __all__ = [
+    "EU_COUNTRIES",
     "company_context",
     "duration_of",
     "external_ref",
@@ -20,6 +21,11 @@ __all__ = [
     "period_status",
     "record_key",
 ]
+
+EU_COUNTRIES = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+"""The member states whose customers' VAT ids Tryton keeps as ``eu_vat`` identifiers."""
 
 _PERIOD_STATUS = {
     "open": PeriodStatus.OPEN,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 from tandem_connectors.errors import NotFound, RequestRejected
+from tandem_connectors.taxids import compact_tax_id
 from tandem_connectors.tryton._client import TrytonClient
-from tandem_connectors.tryton._keys import find_keys
-from tandem_connectors.tryton._mapping import company_context, invoice_method
+from tandem_connectors.tryton._keys import find_keys, not_a_customer
+from tandem_connectors.tryton._mapping import EU_COUNTRIES, company_context, invoice_method
 from tandem_connectors.tryton._setup import ensure_payment_term
 from tandem_contracts import Money
 from tandem_contracts.entities import CostRate, Customer, Project, Role, Worker, WorkItem
@@ -17,27 +19,85 @@ from tandem_contracts.entities import CostRate, Customer, Project, Role, Worker,
 __all__ = [
     "SERVICE_CATEGORY",
     "create_work",
+    "find_customer",
     "upsert_customer",
     "upsert_employee",
     "upsert_service",
 ]
 
 SERVICE_CATEGORY = "Tandem services"
+# What Tryton's refusal of an identifier says (party.msg_invalid_code, in English).
+_INVALID_CODE = "is not valid"
 
 
 async def upsert_customer(client: TrytonClient, customer: Customer, key: str) -> tuple[int, bool]:
-    """Create the customer party with key ``key`` as its code, or update the one it made."""
+    """Create the customer party with key ``key`` as its code, or update the one it made.
+
+    The VAT id (``tax_profile.vat_id``), compact, is the party's identifier of type
+    ``eu_vat`` for a customer of an EU country — Tryton checks it, and refuses an invalid one,
+    answered as ``RequestRejected("invalid_tax_id")`` — else an untyped identifier; an update
+    rewrites that identifier when the number changed. No VAT id leaves identifiers as they are.
+    """
     term = await ensure_payment_term(client, customer.payment_terms_days)
     values: dict[str, Any] = {"name": customer.name, "customer_payment_term": term}
+    vat = compact_tax_id(customer.tax_profile.vat_id or "")
+    kind = "eu_vat" if customer.country in EU_COUNTRIES else None
     found = await find_keys(client, "party.party", [key])
-    if key in found:
-        await client.write("party.party", [found[key]], values)
-        return found[key], False
-    # An invoice needs the party's invoice address; the street stays empty when unknown.
-    address = {"street": customer.billing_address or ""}
-    values |= {"code": key, "addresses": [["create", [address]]]}
-    [party] = await client.create("party.party", [values])
+    with _tax_id_refused(vat):
+        if key in found:
+            await client.write("party.party", [found[key]], values)
+            if vat:
+                await _rewrite_tax_id(client, found[key], vat, kind)
+            return found[key], False
+        # An invoice needs the party's invoice address; the street stays empty when unknown.
+        address = {"street": customer.billing_address or ""}
+        values |= {"code": key, "addresses": [["create", [address]]]}
+        if vat:
+            values["identifiers"] = [["create", [{"type": kind, "code": vat}]]]
+        [party] = await client.create("party.party", [values])
     return party, True
+
+
+async def _rewrite_tax_id(client: TrytonClient, party: int, vat: str, kind: str | None) -> None:
+    """Make the party's VAT identifier (``eu_vat`` or untyped) hold ``vat``."""
+    rows = await client.search_read(
+        "party.identifier",
+        [["party", "=", party], ["type", "in", ["eu_vat", None]]],
+        ["code_compact", "type"],
+        order=[("id", "ASC")],
+    )
+    if any(row["code_compact"] == vat and row["type"] == kind for row in rows):
+        return
+    if rows:
+        await client.write("party.identifier", [rows[0]["id"]], {"type": kind, "code": vat})
+    else:
+        await client.create("party.identifier", [{"party": party, "type": kind, "code": vat}])
+
+
+@contextlib.contextmanager
+def _tax_id_refused(vat: str) -> Iterator[None]:
+    try:
+        yield
+    except RequestRejected as exc:
+        if vat and _INVALID_CODE in str(exc):
+            raise RequestRejected("invalid_tax_id", f"Tryton refused the VAT id {vat}") from exc
+        raise
+
+
+async def find_customer(client: TrytonClient, tax_id: str) -> int | None:
+    """The customer party whose VAT identifier is ``tax_id`` (compared compact), or None;
+    ``RequestRejected("ambiguous_tax_id")`` when several parties carry it."""
+    vat = compact_tax_id(tax_id)
+    if not vat:
+        return None
+    rows = await client.search_read(
+        "party.identifier", [["code_compact", "=", vat]], ["party"], order=[("id", "ASC")]
+    )
+    parties = sorted({row["party"] for row in rows})
+    customers = [party for party in parties if not await not_a_customer(client, party)]
+    if len(customers) > 1:
+        raise RequestRejected("ambiguous_tax_id", f"Tryton parties {customers} carry {vat}")
+    return customers[0] if customers else None
 
 
 async def upsert_service(

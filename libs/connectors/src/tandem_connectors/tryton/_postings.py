@@ -25,6 +25,7 @@ from tandem_connectors.ports import ErpTimeLine, ExpensePosting, TimePosting, Ti
 from tandem_connectors.tryton._client import TrytonClient
 from tandem_connectors.tryton._keys import find_keys
 from tandem_connectors.tryton._mapping import company_context, duration_of, minutes_of
+from tandem_connectors.tryton._projects import CANCELLED
 
 __all__ = ["answers", "post_time", "reverse_time", "time_lines"]
 
@@ -39,7 +40,9 @@ async def post_time(
     missing = list({p.key: p for p in postings if p.key not in found}.values())
     if missing:
         works = await _timesheet_works(client, {int(p.work) for p in missing})
-        values = [_line(p, *works[int(p.work)]) for p in missing]
+        for posting in missing:
+            _check_taking(posting, works[int(posting.work)][2])
+        values = [_line(p, *works[int(p.work)][:2]) for p in missing]
         ids = await client.create("timesheet.line", values)
         found |= {p.key: made for p, made in zip(missing, ids, strict=True)}
     return answers(postings, found, {p.key for p in missing})
@@ -69,14 +72,34 @@ def _line(posting: TimePosting, timesheet_work: int, company: int) -> dict[str, 
     }
 
 
-async def _timesheet_works(client: TrytonClient, works: set[int]) -> dict[int, tuple[int, int]]:
-    """Map each project work to (its timesheet work, its company)."""
-    rows = await client.read("project.work", sorted(works), ["timesheet_works", "company"])
-    mapped = {row["id"]: (row["timesheet_works"], row["company"]) for row in rows}
+def _check_taking(posting: TimePosting, last_day: dt.date | None) -> None:
+    """Refuse time dated after the work's timesheet end (a project closed for time) with its
+    reason, before Tryton refuses the whole batch for a domain it breaks."""
+    day = posting.entry.accounting_date or posting.entry.work_date
+    if last_day is not None and day > last_day:
+        raise RequestRejected(
+            "project_closed_for_time",
+            f"Tryton work {posting.work} takes no time after {last_day} ({posting.key}: {day})",
+        )
+
+
+async def _timesheet_works(
+    client: TrytonClient, works: set[int]
+) -> dict[int, tuple[int, int, dt.date | None]]:
+    """Map each project work to (its timesheet work, its company, its last day for time)."""
+    fields = ["timesheet_works", "company", "timesheet_end_date", "status.name"]
+    rows = await client.read("project.work", sorted(works), fields)
+    mapped = {row["id"]: row for row in rows}
     for work in works:
-        if work not in mapped or not mapped[work][0]:
+        row = mapped.get(work)
+        if row is not None and not row["timesheet_works"] and row["status."]["name"] == CANCELLED:
+            raise RequestRejected("project_closed_for_time", f"Tryton work {work} is cancelled")
+        if row is None or not row["timesheet_works"]:
             raise NotFound(f"Tryton project work {work} does not take time")
-    return {work: (tworks[0], company) for work, (tworks, company) in mapped.items()}
+    return {
+        work: (row["timesheet_works"][0], row["company"], row["timesheet_end_date"])
+        for work, row in mapped.items()
+    }
 
 
 async def reverse_time(client: TrytonClient, reversal: TimeReversal) -> tuple[int, bool]:
