@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from stdnum.es import dni as es_dni
+from stdnum.eu import vat as eu_vat
+
 from tandem_contracts.entities import Customer, CustomerStatus, TaxProfile
 from tandem_sandbox.scenario._catalog import (
     CITIES,
@@ -23,6 +26,7 @@ __all__ = ["build_customers"]
 # The first customers land in each entity's home market so every entity sells something.
 _ANCHORS = ("US", "GB", "DE", "IN", "SG", "FR")
 _BY_CODE = {spec.code: spec for spec in COUNTRIES}
+_VAT_DRAWS = 10_000
 
 
 def build_customers(ctx: Context, org: Org, count: int) -> tuple[Customer, ...]:
@@ -109,6 +113,16 @@ def _vat_code(country: str, *, domestic: bool, validated: bool) -> str | None:
 
 
 def _vat_id(rng: random.Random, spec: CountrySpec) -> str:
+    """A VAT id of ``spec``'s format; for an EU country one whose check digits hold (as
+    VIES-style checks and a real ERP such as Tryton verify), drawn until one does."""
+    for _ in range(_VAT_DRAWS):
+        candidate = _vat_candidate(rng, spec)
+        if spec.code not in EU_COUNTRIES or eu_vat.is_valid(candidate):
+            return candidate
+    raise AssertionError(f"no valid {spec.code} VAT id in {_VAT_DRAWS} draws")  # pragma: no cover
+
+
+def _vat_candidate(rng: random.Random, spec: CountrySpec) -> str:
     digits = "".join(rng.choice("0123456789") for _ in range(9))
     if spec.code == "NL":
         return f"NL{digits}B01"
@@ -118,6 +132,14 @@ def _vat_id(rng: random.Random, spec: CountrySpec) -> str:
         return f"FR{rng.randint(10, 99)}{digits}"
     if spec.code == "IE":
         return f"IE{digits[:7]}{rng.choice('ABCDEFGHW')}"
+    if spec.code == "ES":  # a DNI: eight digits and their check letter
+        return f"ES{digits[:8]}{es_dni.calc_check_digit(digits[:8])}"
+    if spec.code == "DE":
+        return f"DE{rng.randint(1, 9)}{digits[1:]}"
+    if spec.code == "IT":
+        return f"IT{digits[:7]}{rng.randint(1, 100):03d}{rng.randint(0, 9)}"
+    if spec.code == "AT":
+        return f"ATU{digits[:8]}"
     return f"{spec.vat_prefix}{digits}"
 
 
