@@ -31,6 +31,10 @@ _CURRENCIES: dict[str, tuple[str, str, Decimal]] = {
     "EUR": ("Euro", "€", Decimal("0.92")),
     "GBP": ("Pound Sterling", "£", Decimal("0.79")),
     "INR": ("Indian Rupee", "₹", Decimal("83.00")),
+    "CAD": ("Canadian Dollar", "CA$", Decimal("1.36")),
+    "CHF": ("Swiss Franc", "CHF", Decimal("0.88")),
+    "SGD": ("Singapore Dollar", "S$", Decimal("1.34")),
+    "AUD": ("Australian Dollar", "A$", Decimal("1.52")),
 }
 _CHART = ("account", "account_template_root_en")
 _MOVE_SEQUENCE = ("account", "sequence_type_account_move")
