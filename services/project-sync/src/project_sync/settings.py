@@ -49,6 +49,22 @@ class Settings(ServiceSettings, SystemsSettings):
     need no statement of work to wait for."""
     watchdog_interval_s: float = Field(default=60.0, gt=0)
     """How often sagas are looked at for being stuck."""
+    resume_interval_s: float = Field(default=30.0, gt=0)
+    """How often held sagas whose dependency is met by now are resumed (the sweep behind the
+    ``CustomerLinked`` release: a link committed while a saga was still deciding)."""
+    entity_by_country: dict[str, str] = Field(default_factory=dict)
+    """A CRM account's country (ISO alpha-2) → the legal entity that sells to it: the
+    canonical customer's legal entity; a country not named takes ``default_legal_entity``."""
+    default_legal_entity: str = Field(default="le-us", min_length=1, max_length=64)
+    """The selling legal entity of accounts whose country ``entity_by_country`` does not name,
+    and of opportunities that name none."""
+    entity_regions: dict[str, str] = Field(default_factory=dict)
+    """Legal entity → its data residency region (envelopes, ERP routing); others take
+    ``default_region``."""
+    default_region: str = Field(default="us", min_length=1, max_length=32)
+    sow_from_opportunity: bool = False
+    """For tenants without a contract system: a commit also approves a time-and-materials
+    contract made from the opportunity itself, so the saga runs to ``ProjectActivated``."""
     # Every saga step calls a system of record: small batches, so one slow write holds few
     # others, and lanes enough to keep many opportunities moving at once.
     concurrency: int = Field(default=16, ge=1, le=10_000)
@@ -69,6 +85,14 @@ class Settings(ServiceSettings, SystemsSettings):
     def stages(self) -> StageMap:
         """The stage map the ingestion classifies CRM stages with."""
         return StageMap(self.stage_map)
+
+    def legal_entity_of(self, country: str) -> str:
+        """The legal entity that sells to an account in ``country``."""
+        return self.entity_by_country.get(country.upper(), self.default_legal_entity)
+
+    def region_of(self, legal_entity_id: str) -> str:
+        """The residency region of ``legal_entity_id``'s data."""
+        return self.entity_regions.get(legal_entity_id, self.default_region)
 
     def step_limits(self) -> dict[Step, timedelta]:
         """The step timeouts as the watchdog's ``is_stuck`` takes them."""

@@ -1,0 +1,1 @@
+"""project-sync's process API (``/v1``)."""

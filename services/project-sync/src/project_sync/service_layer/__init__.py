@@ -1,0 +1,1 @@
+"""project-sync's use cases: customers, the saga runner, ingestion, jobs."""
