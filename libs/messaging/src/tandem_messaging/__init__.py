@@ -57,6 +57,7 @@ from tandem_messaging._partition_status import (
     partition_status,
 )
 from tandem_messaging._resize import BrokerBindings, Resized, ResizeError, resize_partitions
+from tandem_messaging._retention import purge_inbox
 from tandem_messaging._router import (
     Flush,
     Handler,
@@ -139,6 +140,7 @@ __all__ = [
     "member_id",
     "partition_header",
     "partition_status",
+    "purge_inbox",
     "record_satisfied",
     "release",
     "release_satisfied",

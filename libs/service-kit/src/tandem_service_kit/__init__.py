@@ -33,7 +33,7 @@ from tandem_service_kit._migrations import Migration, apply_migrations, discover
 from tandem_service_kit._parking_api import parking_router
 from tandem_service_kit._problems import PROBLEM_JSON, problem_response
 from tandem_service_kit._resources import open_resources
-from tandem_service_kit._runner import every, service_worker
+from tandem_service_kit._runner import every, scheduled_jobs, service_worker
 from tandem_service_kit._service import (
     Consume,
     InboundSource,
@@ -109,6 +109,7 @@ __all__ = [
     "require_scopes",
     "run_service",
     "run_worker",
+    "scheduled_jobs",
     "service_app",
     "service_main",
     "service_worker",

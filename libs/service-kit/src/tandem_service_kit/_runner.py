@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from tandem_connectors.inbound import poll_feeds, publish_landed
-from tandem_messaging import Consumer, OutboxRelay, release_satisfied
+from tandem_messaging import Consumer, OutboxRelay, purge_inbox, release_satisfied
 from tandem_service_kit._companies import resolve_companies
 from tandem_service_kit._jobs import Job, Scheduler
 from tandem_service_kit._service import InboundSource, Resources, ServiceDefinition, Wiring
@@ -27,13 +27,14 @@ from tandem_service_kit._settings import ServiceSettings
 from tandem_service_kit._worker import STARTING, WorkerResources
 from tandem_service_kit._worker_http import WorkerHttp
 
-__all__ = ["every", "service_worker"]
+__all__ = ["every", "scheduled_jobs", "service_worker"]
 
 logger = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
 _SWEEP_S = 60.0
 _COMPANIES_S = 30.0
+_RETENTION_S = 3600.0
 
 
 def service_worker(
@@ -78,7 +79,6 @@ async def _roles(
     if "ingest" in roles:
         for source in wiring.sources:
             loops += _ingest(source, wiring, resources)
-    jobs = list(wiring.jobs)
     if "consume" in roles and wiring.consume is not None:
         consume = wiring.consume
         consumer = Consumer(
@@ -87,12 +87,34 @@ async def _roles(
         )  # fmt: skip
         await stack.enter_async_context(consumer)
         checks["consumer"] = lambda: consumer.running
-    if wiring.consume is not None:  # whichever process schedules, not only the consuming one
-        jobs += _consumer_jobs(wiring, resources, wiring.consume.queue)
-    if "schedule" in roles and jobs:
+    if "schedule" in roles:
+        jobs = scheduled_jobs(wiring, resources)
         scheduler = Scheduler(settings.database_url, settings.service_name, jobs)
         loops.append(scheduler.run(stopping))
     return loops, checks
+
+
+def scheduled_jobs(wiring: Wiring, resources: WorkerResources[Any]) -> list[Job]:
+    """Every job the ``schedule`` role runs for ``wiring``: the service's own, then the kit's
+    (for whichever process schedules, not only the consuming one)."""
+    jobs = list(wiring.jobs)
+    if wiring.consume is not None:
+        jobs += _consumer_jobs(wiring, resources, wiring.consume.queue)
+    jobs.append(_inbox_retention(resources))
+    return jobs
+
+
+def _inbox_retention(resources: WorkerResources[Any]) -> Job:
+    """Every service's: purge inbox rows older than ``TANDEM_INBOX_RETENTION_DAYS``, hourly,
+    first at once; a run answers how many rows it purged."""
+    pool = resources.pool
+    older_than = timedelta(days=resources.settings.inbox_retention_days)
+
+    async def purge() -> int:
+        async with pool.acquire() as db:
+            return await purge_inbox(db, older_than=older_than)
+
+    return Job("inbox-retention", _RETENTION_S, purge)
 
 
 def _consumer_jobs(wiring: Wiring, resources: WorkerResources[Any], queue: str) -> list[Job]:

@@ -82,6 +82,12 @@ class ServiceSettings(BaseSettings):
     """How often a consumer renews its leases and rebalances."""
     partition_lease_ttl_s: float = Field(default=5.0, gt=0, le=600)
     """How long a lease outlives its last renewal: the pause after a replica dies."""
+    inbox_retention_days: float = Field(default=14.0, gt=0, le=3650)
+    """How long the inbox remembers a handled event (the built-in job ``inbox-retention``
+    purges older rows every hour). A duplicate arriving later is no longer recognised as one:
+    it is dropped only as stale (its subject's version already applied), and handled again by a
+    router with ``accept_stale``. Keep it longer than any duplicate can come late (broker
+    redelivery, a replay of a parked message, a producer's retried publish)."""
     worker_roles: frozenset[WorkerRole] = frozenset({"consume", "ingest", "relay", "schedule"})
     ingest_interval_s: float = Field(default=0.2, gt=0, le=60)
     """How often landed records are turned into events."""

@@ -238,6 +238,10 @@ async def test_the_scheduling_worker_of_a_split_deployment_runs_the_kits_jobs(
             runs = await job_runs(client)
             assert "release-satisfied/ok" in runs
             assert "resolve-erp-companies/ok" in runs
+            # So is every service's inbox retention, which runs at once (then hourly).
+            await eventually(
+                lambda: _at_least(_runs(client, "inbox-retention/ok"), 1), what="a purge"
+            )
 
             await stop(process, logs)
 

@@ -134,3 +134,19 @@ def test_partitions_and_lease_timing_reach_the_consumer_settings() -> None:
 def test_partition_settings_that_cannot_work_are_rejected(changes: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
         ServiceSettings(service_name="svc", **changes)  # type: ignore[arg-type]
+
+
+def test_the_inbox_is_kept_two_weeks_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert ServiceSettings(service_name="svc").inbox_retention_days == 14
+
+    monkeypatch.setenv("TANDEM_INBOX_RETENTION_DAYS", "2.5")
+
+    assert ServiceSettings(service_name="svc").inbox_retention_days == 2.5
+
+
+@pytest.mark.parametrize("days", [0, -1, 3651])
+def test_an_inbox_retention_out_of_range_is_rejected(days: float) -> None:
+    with pytest.raises(ValidationError, match="inbox_retention_days"):
+        ServiceSettings.model_validate({"service_name": "svc", "inbox_retention_days": days})
