@@ -24,6 +24,11 @@ CHECKOV_CONFIG = CHART / "checkov.yaml"
 RELEASE = "tandem"
 NAMESPACE = "tandem"
 SERVICE = "time-expense"
+PROJECT_SYNC = "project-sync"
+# The services the defaults install, and their consumer queues.
+SERVICES = (SERVICE, PROJECT_SYNC)
+QUEUES = {SERVICE: "time-expense.postings", PROJECT_SYNC: "project-sync.quote-to-cash"}
+ROLES = ("api", "worker", "ingest", "relay")
 
 # Labels that never change for the life of a workload: the only ones a selector may use.
 IMMUTABLE_LABELS = frozenset(
@@ -332,12 +337,22 @@ def env_entries(rendered: Rendered) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"{workload['metadata']['name']}/{container['name']}", entry
 
 
-# Values and objects of the one service the defaults install, and of a second beside it.
+# Values and objects of the services the defaults install.
 
 
 def te(**service: Any) -> dict[str, Any]:
     """Values that change time-expense only."""
     return {"services": {SERVICE: service}}
+
+
+def ps(**service: Any) -> dict[str, Any]:
+    """Values that change project-sync only."""
+    return {"services": {PROJECT_SYNC: service}}
+
+
+def each(**service: Any) -> dict[str, Any]:
+    """Values that change every service the defaults install alike."""
+    return {"services": {name: copy.deepcopy(service) for name in SERVICES}}
 
 
 def role(name: str, **values: Any) -> dict[str, Any]:
@@ -349,11 +364,11 @@ def deployment(rendered: Rendered, role_name: str, service: str = SERVICE) -> di
 
 
 def two_services(project_sync_partitions: int = 8) -> dict[str, Any]:
-    """all-features plus a second service: time-expense's entry copied under another name."""
+    """all-features with project-sync's partitions (and its KEDA ceiling) set."""
     values = load_values("all-features.yaml")
-    second = deep_merge(chart_defaults()["services"][SERVICE], values["services"][SERVICE])
-    second.update(module="project_sync", queue="project-sync.events")
+    second = values["services"][PROJECT_SYNC]
     second["partitions"] = project_sync_partitions
-    second["roles"]["worker"]["keda"]["maxReplicas"] = project_sync_partitions
-    values["services"]["project-sync"] = second
+    keda = second["roles"]["worker"]["keda"]
+    keda["maxReplicas"] = min(keda["maxReplicas"], project_sync_partitions)
+    keda["minReplicas"] = min(keda["minReplicas"], keda["maxReplicas"])
     return values

@@ -19,9 +19,11 @@ from tandem_service_kit._jobs import JobMetrics
 from .chart_support import (
     CHART,
     NAMESPACE,
+    PROJECT_SYNC,
     RELEASE,
     ROOT,
     SERVICE,
+    SERVICES,
     Render,
     Rendered,
     annotations_of,
@@ -87,8 +89,45 @@ def test_alerts_cover_each_service(all_features: Rendered, render: Render) -> No
         if r.get("alert") == "TandemOutboxLag"
     )
     assert lag["expr"].endswith("> 300")
+    # A service opts out of its own alerts only.
     quiet = render(deep_merge(load_values("all-features.yaml"), te(alerts={"enabled": False})))
-    assert quiet.of_kind("PrometheusRule") == []
+    assert quiet.names("PrometheusRule") == {f"{RELEASE}-{PROJECT_SYNC}"}
+
+
+# project-sync runs no `reconcile` job: it has every other alert, on its own series.
+PROJECT_SYNC_ALERTS = ALERTS - {"TandemReconciliationMismatches", "TandemReconciliationStale"}
+
+
+def test_project_sync_has_its_own_alerts(all_features: Rendered, render: Render) -> None:
+    rule = all_features.one("PrometheusRule", f"{RELEASE}-{PROJECT_SYNC}")
+    rules = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    alerts = {r["alert"]: r for r in rules if "alert" in r}
+    assert set(alerts) == PROJECT_SYNC_ALERTS
+    for alert in alerts.values():
+        assert alert["labels"]["service"] == PROJECT_SYNC
+        assert f'tandem_service="{PROJECT_SYNC}"' in alert["expr"]
+        assert f'tandem_service="{SERVICE}"' not in alert["expr"]
+        assert f'namespace="{NAMESPACE}"' in alert["expr"]
+    assert alerts["TandemPartitionsUnowned"]["expr"].count("< 8") == 1
+    recorded = {r["record"] for r in rules if "record" in r}
+    assert recorded == {f"tandem:messages_park_ratio:rate{w}" for w in ("5m", "30m", "1h", "6h")}
+    for record in (r for r in rules if "record" in r):
+        assert f'tandem_service="{PROJECT_SYNC}"' in record["expr"]
+    # Given a reconcile job after all, it gets the reconciliation alerts back.
+    reconciling = render(
+        deep_merge(
+            load_values("all-features.yaml"),
+            {"services": {PROJECT_SYNC: {"alerts": {"reconciliation": {"enabled": True}}}}},
+        )
+    )
+    back = reconciling.one("PrometheusRule", f"{RELEASE}-{PROJECT_SYNC}")
+    assert {r.get("alert") for g in back["spec"]["groups"] for r in g["rules"]} >= ALERTS
+
+
+def test_every_service_has_a_rule_and_a_monitor(all_features: Rendered) -> None:
+    for service in SERVICES:
+        assert all_features.one("PrometheusRule", f"{RELEASE}-{service}")
+        assert all_features.one("ServiceMonitor", f"{RELEASE}-{service}")
 
 
 def test_alerts_and_dashboards_use_metrics_the_services_export(all_features: Rendered) -> None:

@@ -14,8 +14,10 @@ from typing import Any
 
 from .chart_support import (
     IMMUTABLE_LABELS,
+    PROJECT_SYNC,
     RELEASE,
     SERVICE,
+    SERVICES,
     Render,
     Rendered,
     annotations_of,
@@ -26,6 +28,7 @@ from .chart_support import (
     labels,
     load_values,
     pod_template,
+    ps,
     role,
     selects,
     te,
@@ -62,14 +65,15 @@ def test_each_role_runs_its_command_and_worker_roles(defaults: Rendered) -> None
         "ingest": (["worker"], ["ingest", "schedule"]),
         "relay": (["worker"], ["relay"]),
     }
-    for role_name, (args, worker_roles) in expected.items():
-        (container,) = containers(deployment(defaults, role_name))
-        assert container["args"] == args
-        env = env_of(container)
-        if worker_roles is None:
-            assert "TANDEM_WORKER_ROLES" not in env
-        else:
-            assert json.loads(env["TANDEM_WORKER_ROLES"]["value"]) == worker_roles
+    for service in SERVICES:
+        for role_name, (args, worker_roles) in expected.items():
+            (container,) = containers(deployment(defaults, role_name, service))
+            assert container["args"] == args, (service, role_name)
+            env = env_of(container)
+            if worker_roles is None:
+                assert "TANDEM_WORKER_ROLES" not in env
+            else:
+                assert json.loads(env["TANDEM_WORKER_ROLES"]["value"]) == worker_roles
 
 
 def test_images_follow_registry_repository_service_tag(
@@ -78,10 +82,13 @@ def test_images_follow_registry_repository_service_tag(
     def images(rendered: Rendered) -> set[str]:
         return {c["image"] for w in rendered.workloads() for c in containers(w)}
 
-    assert images(defaults) == {"tandem/time-expense:0.1.0"}
-    assert images(all_features) == {"registry.example.com:5000/tandem/apps/time-expense:0.1.0-rc.1"}
+    assert images(defaults) == {"tandem/time-expense:0.1.0", "tandem/project-sync:0.1.0"}
+    assert images(all_features) == {
+        f"registry.example.com:5000/tandem/apps/{service}:0.1.0-rc.1" for service in SERVICES
+    }
+    # A service's own image overrides change its pods only.
     overridden = render(te(image={"repository": "acme", "tag": "0.2.0"}))
-    assert images(overridden) == {"acme/time-expense:0.2.0"}
+    assert images(overridden) == {"acme/time-expense:0.2.0", "tandem/project-sync:0.1.0"}
     assert all(
         c["imagePullPolicy"] == "IfNotPresent"
         for w in defaults.workloads()
@@ -122,11 +129,14 @@ def test_opentelemetry_variables_name_each_service(rendered: Rendered, render: R
         assert attributes["service.version"] == labels(workload)["app.kubernetes.io/version"]
         assert "OTEL_SDK_DISABLED" not in env
     # Off: the SDK is disabled, and nothing points at a collector.
+    named = set()
     for workload in render({"global": {"tracing": {"enabled": False}}}).of_kind("Deployment"):
         env = env_of(containers(workload)[0])
         assert env["OTEL_SDK_DISABLED"]["value"] == "true"
         assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env
-        assert env["OTEL_SERVICE_NAME"]["value"] == SERVICE
+        assert env["OTEL_SERVICE_NAME"]["value"] == labels(workload)["tandem.io/service"]
+        named.add(env["OTEL_SERVICE_NAME"]["value"])
+    assert named == set(SERVICES)
 
 
 def test_extra_resource_attributes_are_appended(all_features: Rendered) -> None:
@@ -163,10 +173,16 @@ def test_the_migration_is_a_pre_install_and_pre_upgrade_hook(
     env = env_of(container)
     assert {k: env[k]["value"] for k in config} == config
     assert env["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "tandem-database"
-    # Turned off, no Job and no hook account.
+    # project-sync's migration reads its own database.
+    second = env_of(containers(defaults.one("Job", f"{RELEASE}-{PROJECT_SYNC}-migrate"))[0])
+    assert second["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == (
+        "project-sync-database"
+    )
+    # Turned off, no Job and no hook account (the other service keeps its own).
     off = render(te(migrations={"enabled": False}))
-    assert off.of_kind("Job") == []
+    assert off.names("Job") == {f"{RELEASE}-{PROJECT_SYNC}-migrate"}
     assert f"{RELEASE}-{SERVICE}-migrate" not in off.names("ServiceAccount")
+    assert f"{RELEASE}-{PROJECT_SYNC}-migrate" in off.names("ServiceAccount")
 
 
 def test_network_policies_deny_by_default_and_allow_what_each_role_uses(
@@ -242,16 +258,21 @@ def test_secrets_are_only_referred_to(rendered: Rendered, render: Render) -> Non
         for key, value in (config_map.get("data") or {}).items():
             assert not _CREDENTIALS_IN_URL.search(value), key
             assert key in _PLAIN_ALLOWED or not _SECRET_NAME.search(key), key
+    # One database per service: project-sync's own, time-expense the global one.
+    databases = {SERVICE: "tandem-database", PROJECT_SYNC: "project-sync-database"}
     for workload in rendered.workloads():
+        service = labels(workload)["tandem.io/service"]
         for container in containers(workload):
             env = env_of(container)
             assert env["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
-                "name": "tandem-database",
+                "name": databases[service],
                 "key": "url",
             }
             sources = container["envFrom"]
             assert {"secretRef": {"name": "tandem-auth"}} in sources
-            assert {"secretRef": {"name": "time-expense-systems"}} in sources
+            assert {"secretRef": {"name": f"{service}-systems"}} in sources
+            other = next(s for s in SERVICES if s != service)
+            assert {"secretRef": {"name": f"{other}-systems"}} not in sources
             assert all(set(s) <= {"configMapRef", "secretRef"} for s in sources)
             if workload["kind"] == "Deployment":
                 assert env["TANDEM_AMQP_URL"]["valueFrom"]["secretKeyRef"] == {
@@ -263,7 +284,9 @@ def test_secrets_are_only_referred_to(rendered: Rendered, render: Render) -> Non
     overridden = render(te(secrets={"database": {"name": "time-expense-db"}}))
     for workload in overridden.workloads():
         ref = env_of(containers(workload)[0])["TANDEM_DATABASE_URL"]["valueFrom"]
-        assert ref["secretKeyRef"] == {"name": "time-expense-db", "key": "url"}
+        service = labels(workload)["tandem.io/service"]
+        name = "time-expense-db" if service == SERVICE else databases[service]
+        assert ref["secretKeyRef"] == {"name": name, "key": "url"}
 
 
 def test_every_pod_is_hardened(rendered: Rendered) -> None:
@@ -297,15 +320,27 @@ def test_a_config_change_rolls_the_pods_and_nothing_else_does(
             for w in rendered.of_kind("Deployment")
         }
 
+    def of(service: str, sums: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in sums.items() if k.startswith(f"{RELEASE}-{service}-")}
+
     before = checksums(defaults)
-    assert len(set(before.values())) == 1
+    assert len(before) == 4 * len(SERVICES)
+    # One checksum per service: its own ConfigMap's.
+    for service in SERVICES:
+        assert len(of(service, before)) == 4
+        assert len(set(of(service, before).values())) == 1
+    assert len(set(before.values())) == len(SERVICES)
     assert all(re.fullmatch(r"[0-9a-f]{64}", value) for value in before.values())
     assert checksums(render()) == before
     assert checksums(render(role("api", replicas=3))) == before
+    # A service's config change rolls its pods, and not the other service's.
     changed = checksums(render(te(env={"TANDEM_TENANT_ID": "globex"})))
     assert set(changed) == set(before)
-    assert all(changed[name] != before[name] for name in before)
-    assert checksums(render(te(partitions=16))) != before
+    assert all(changed[name] != before[name] for name in of(SERVICE, before))
+    assert of(PROJECT_SYNC, changed) == of(PROJECT_SYNC, before)
+    resized = checksums(render(ps(partitions=16)))
+    assert of(PROJECT_SYNC, resized) != of(PROJECT_SYNC, before)
+    assert of(SERVICE, resized) == of(SERVICE, before)
 
 
 def test_selectors_use_only_immutable_labels(rendered: Rendered) -> None:

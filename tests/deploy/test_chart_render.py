@@ -22,8 +22,11 @@ import pytest
 from .chart_support import (
     CHART,
     NAMESPACE,
+    PROJECT_SYNC,
     RELEASE,
+    ROLES,
     SERVICE,
+    SERVICES,
     CheckovReport,
     Render,
     Rendered,
@@ -36,6 +39,7 @@ from .chart_support import (
     labels,
     load_values,
     pod_template,
+    ps,
     selects,
     start_checkov,
     te,
@@ -71,19 +75,33 @@ def test_the_chart_lints_strict_with_its_library(chart: Any) -> None:
         assert report["total_charts_linted"] >= 1
 
 
-def test_the_defaults_are_a_complete_time_expense(defaults: Rendered) -> None:
-    roles = {"api", "worker", "ingest", "relay"}
-    prefix = f"{RELEASE}-{SERVICE}"
-    assert defaults.names("Deployment") == {f"{prefix}-{r}" for r in roles}
-    assert defaults.names("Service") == {f"{prefix}-{r}" for r in roles}
-    assert defaults.names("ServiceAccount") == {prefix, f"{prefix}-migrate"}
-    assert defaults.names("ConfigMap") == {f"{prefix}-env"}
-    assert defaults.names("Job") == {f"{prefix}-migrate"}
+def test_the_defaults_are_a_complete_time_expense_and_project_sync(defaults: Rendered) -> None:
+    prefixes = [f"{RELEASE}-{service}" for service in SERVICES]
+    assert defaults.names("Deployment") == {f"{p}-{r}" for p in prefixes for r in ROLES}
+    assert defaults.names("Service") == {f"{p}-{r}" for p in prefixes for r in ROLES}
+    assert defaults.names("ServiceAccount") == {n for p in prefixes for n in (p, f"{p}-migrate")}
+    assert defaults.names("ConfigMap") == {f"{p}-env" for p in prefixes}
+    assert defaults.names("Job") == {f"{p}-migrate" for p in prefixes}
     assert defaults.names("NetworkPolicy") == {
         f"{RELEASE}-default-deny",
-        f"{prefix}-migrate",
-        *(f"{prefix}-{r}" for r in roles),
+        *(f"{p}-migrate" for p in prefixes),
+        *(f"{p}-{r}" for p in prefixes for r in ROLES),
     }
+    # Each service's objects carry its own label: exactly these.
+    for service, prefix in zip(SERVICES, prefixes, strict=True):
+        per_role = {
+            (kind, f"{prefix}-{r}")
+            for kind in ("Deployment", "Service", "NetworkPolicy", "PodDisruptionBudget")
+            for r in ROLES
+        }
+        assert {(d["kind"], d["metadata"]["name"]) for d in defaults.of_service(service)} == {
+            *per_role,
+            ("ServiceAccount", prefix),
+            ("ServiceAccount", f"{prefix}-migrate"),
+            ("ConfigMap", f"{prefix}-env"),
+            ("Job", f"{prefix}-migrate"),
+            ("NetworkPolicy", f"{prefix}-migrate"),
+        }
     # The optional objects need operators (Prometheus, KEDA, Grafana): off by default.
     for kind in ("HorizontalPodAutoscaler", "ScaledObject", "ServiceMonitor", "PrometheusRule"):
         assert defaults.of_kind(kind) == []
@@ -93,11 +111,11 @@ def test_the_defaults_are_a_complete_time_expense(defaults: Rendered) -> None:
 
 
 def test_all_features_render_every_optional_object(all_features: Rendered) -> None:
-    prefix = f"{RELEASE}-{SERVICE}"
+    prefix, second = f"{RELEASE}-{SERVICE}", f"{RELEASE}-{PROJECT_SYNC}"
     assert all_features.names("HorizontalPodAutoscaler") == {f"{prefix}-api"}
-    assert all_features.names("ScaledObject") == {f"{prefix}-worker"}
-    assert all_features.names("ServiceMonitor") == {prefix}
-    assert all_features.names("PrometheusRule") == {prefix}
+    assert all_features.names("ScaledObject") == {f"{prefix}-worker", f"{second}-worker"}
+    assert all_features.names("ServiceMonitor") == {prefix, second}
+    assert all_features.names("PrometheusRule") == {prefix, second}
     assert f"{RELEASE}-dashboard-tandem-services" in all_features.names("ConfigMap")
     for workload in all_features.workloads():
         assert pod_template(workload)["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
@@ -109,12 +127,16 @@ def test_a_client_side_install_keeps_the_migration_a_hook(chart: Any) -> None:
     )
     manifest = Rendered.of({"manifest.yaml": release["manifest"]})
     assert manifest.names("Deployment") == {
-        f"{RELEASE}-{SERVICE}-{r}" for r in ("api", "worker", "ingest", "relay")
+        f"{RELEASE}-{service}-{r}" for service in SERVICES for r in ROLES
     }
     # Hooks live beside the release's objects, not among them.
     assert manifest.of_kind("Job") == []
-    assert f"{RELEASE}-{SERVICE}-migrate" not in manifest.names("ServiceAccount")
+    for service in SERVICES:
+        assert f"{RELEASE}-{service}-migrate" not in manifest.names("ServiceAccount")
     assert "Tandem 0.1.0 is installed" in release["notes"]
+    # The notes name each service's own Secrets (project-sync's database is its own).
+    assert "its Secrets: project-sync-database (database), project-sync-systems" in release["notes"]
+    assert "its Secrets: tandem-database (database), time-expense-systems" in release["notes"]
 
 
 def test_a_second_service_gets_its_own_objects(render: Render) -> None:
@@ -141,7 +163,7 @@ def test_a_second_service_gets_its_own_objects(render: Render) -> None:
                 assert not selects(deploy["spec"]["selector"]["matchLabels"], pod_labels)
     worker = rendered.one("ScaledObject", f"{RELEASE}-project-sync-worker")
     assert worker["spec"]["triggers"][0]["metadata"]["queueName"].startswith(
-        r"^project-sync\.events"
+        r"^project-sync\.quote-to-cash"
     )
     env = env_of(containers(deployment(rendered, "api", "project-sync"))[0])
     assert env["OTEL_SERVICE_NAME"]["value"] == "project-sync"
@@ -150,10 +172,16 @@ def test_a_second_service_gets_its_own_objects(render: Render) -> None:
     )
 
 
-def test_a_disabled_service_renders_nothing(render: Render) -> None:
+def test_a_disabled_service_renders_nothing(render: Render, defaults: Rendered) -> None:
     rendered = render(te(enabled=False))
-    assert [d for d in rendered.docs if labels(d).get("tandem.io/service")] == []
-    assert rendered.of_kind("NetworkPolicy") == []
+    assert rendered.of_service(SERVICE) == []
+    # The other service is rendered exactly as in the defaults.
+    assert rendered.of_service(PROJECT_SYNC) == defaults.of_service(PROJECT_SYNC)
+    assert f"{RELEASE}-default-deny" in rendered.names("NetworkPolicy")
+    # Both off: no service's object, and no default-deny policy for pods that do not exist.
+    none = render({"services": {SERVICE: {"enabled": False}, **ps(enabled=False)["services"]}})
+    assert [d for d in none.docs if labels(d).get("tandem.io/service")] == []
+    assert none.of_kind("NetworkPolicy") == []
 
 
 # --- Kubernetes schemas and custom resources -------------------------------------------

@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 
 from .chart_support import (
+    PROJECT_SYNC,
+    QUEUES,
     RELEASE,
     SERVICE,
     Render,
     Rendered,
     containers,
+    deployment,
     resolved_env,
     role,
     two_services,
@@ -31,7 +34,11 @@ def test_no_replica_count_where_an_autoscaler_owns_it(
         for kind in ("HorizontalPodAutoscaler", "ScaledObject")
         for a in all_features.of_kind(kind)
     }
-    assert owned == {f"{RELEASE}-{SERVICE}-api", f"{RELEASE}-{SERVICE}-worker"}
+    assert owned == {
+        f"{RELEASE}-{SERVICE}-api",
+        f"{RELEASE}-{SERVICE}-worker",
+        f"{RELEASE}-{PROJECT_SYNC}-worker",
+    }
     for workload in all_features.of_kind("Deployment"):
         name = workload["metadata"]["name"]
         assert ("replicas" in workload["spec"]) is (name not in owned), name
@@ -94,3 +101,36 @@ def test_keda_scales_the_consumer_on_its_partition_queues(all_features: Rendered
         m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]
     }
     assert targets == {"cpu": 75, "memory": 80}
+
+
+def test_project_syncs_consumer_scales_on_its_own_partition_queues(
+    all_features: Rendered,
+) -> None:
+    scaled = all_features.one("ScaledObject", f"{RELEASE}-{PROJECT_SYNC}-worker")["spec"]
+    assert scaled["scaleTargetRef"]["name"] == f"{RELEASE}-{PROJECT_SYNC}-worker"
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (2, 4)
+    (trigger,) = scaled["triggers"]
+    assert trigger["type"] == "rabbitmq"
+    assert trigger["authenticationRef"] == {"name": "tandem-rabbitmq-management"}
+    assert trigger["metadata"]["value"] == "50"
+    queues = re.compile(trigger["metadata"]["queueName"])
+    own = QUEUES[PROJECT_SYNC]
+    for partition in (f"{own}.p0", f"{own}.p7"):
+        assert queues.fullmatch(partition), partition
+    # Not time-expense's partitions, nor its own queues that are not partitions.
+    for other in (
+        f"{QUEUES[SERVICE]}.p0",
+        own,
+        f"{own}.retry",
+        "project-syncXquote-to-cash.p0",
+        "project-sync.events.p0",
+    ):
+        assert not queues.fullmatch(other), other
+    # And time-expense's trigger does not measure project-sync's queues.
+    theirs = all_features.one("ScaledObject", f"{RELEASE}-{SERVICE}-worker")["spec"]
+    assert not re.compile(theirs["triggers"][0]["metadata"]["queueName"]).fullmatch(f"{own}.p0")
+    # Its workers are told the partition count the trigger's queues are cut into.
+    (container,) = containers(deployment(all_features, "worker", PROJECT_SYNC))
+    env = resolved_env(container, all_features)
+    assert env["TANDEM_PARTITIONS"] == "8"
+    assert env["TANDEM_SERVICE_NAME"] == PROJECT_SYNC

@@ -22,10 +22,12 @@ from .chart_support import (
     RELEASE,
     ROOT,
     SERVICE,
+    SERVICES,
     Render,
     chart_defaults,
     containers,
     env_of,
+    labels,
     load_values,
     role,
     te,
@@ -175,10 +177,16 @@ def test_bad_values_are_refused_with_a_clear_message(
 def test_the_k8s_overlays_values_install_the_chart(render: Render, overlay: str) -> None:
     # k8s/overlays/<env>/values.yaml is what `helm install -f` gets on a cluster k8s/ built.
     rendered = render(load_values(ROOT / "k8s" / "overlays" / overlay / "values.yaml"))
-    assert len(rendered.of_kind("Deployment")) == 4
+    assert len(rendered.of_kind("Deployment")) == 4 * len(SERVICES)
+    databases: dict[str, set[str]] = {}
     for workload in rendered.workloads():
         ref = env_of(containers(workload)[0])["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
         assert ref["name"]
+        databases.setdefault(labels(workload)["tandem.io/service"], set()).add(ref["name"])
+    # One database per service: each service reads one Secret, and no two share it.
+    assert set(databases) == set(SERVICES)
+    assert all(len(names) == 1 for names in databases.values()), databases
+    assert len(set.union(*databases.values())) == len(SERVICES), databases
 
 
 def test_the_chart_defaults_and_the_test_values_pass_the_schema(chart: Any) -> None:

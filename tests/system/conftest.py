@@ -57,3 +57,9 @@ def time_expense_image(request: pytest.FixtureRequest) -> str:
 def sandbox_image(request: pytest.FixtureRequest) -> str:
     """The sandbox systems' dev image, as ``make images`` builds it."""
     return _built_image(request.config.rootpath, "sandbox")
+
+
+@pytest.fixture(scope="session")
+def project_sync_image(request: pytest.FixtureRequest) -> str:
+    """project-sync's image, as ``make images`` builds it."""
+    return _built_image(request.config.rootpath, "project-sync")

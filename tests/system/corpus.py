@@ -18,6 +18,7 @@ __all__ = [
     "HttpCase",
     "amqp_cases",
     "body_cases",
+    "id_path_values",
     "key_values",
     "limit_values",
     "period_values",
@@ -67,6 +68,27 @@ def key_values(found: int = 200) -> list[tuple[str, str, int]]:
         ("percent", "%25", found),
         ("json-escape-text", "%5Cu0000", found),
         ("whitespace", "%20%09%0A", found),
+    ]
+
+
+def id_path_values(found: int = 404) -> list[tuple[str, str, int]]:
+    """Hostile values of a path id held to ``[A-Za-z0-9_-:]{1,64}``; ``found`` is the answer
+    to a well-formed one (unknown ids: 404). The last two are the well-formed ones."""
+    return [
+        ("nul", "%00abc", 400),
+        ("nul-at-end", "abc%00", 400),
+        ("over-64", "a" * 65, 422),
+        ("sql-injection", "%27%20OR%201%3D1%20--", 422),
+        ("sql-comment", "x%27%3B%20DROP%20TABLE%20sagas%3B--", 422),
+        ("unicode", "caf%C3%A9%F0%9F%98%80", 422),
+        ("rtl-override", "%E2%80%AEabc", 422),
+        ("escape-sequence", "%1B%5B31m", 422),
+        ("invalid-utf8", "%FF%FE", 422),
+        ("percent", "%25", 422),
+        ("whitespace", "%20%09%0A", 422),
+        ("dot-segments", "..%2F..%2Fetc", 404),  # decoded: no route has that path
+        ("longest", "a" * 64, found),
+        ("well-formed", "crm-0061x000:opp_1", found),
     ]
 
 

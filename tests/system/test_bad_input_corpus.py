@@ -1,9 +1,15 @@
-"""Hostile and careless input at every ingress of time-expense, on real parts.
+"""Hostile and careless input at every ingress of time-expense and project-sync, on real parts.
 
-The process API, the kit's routes, the signed webhooks and the AMQP queue each get a corpus of
-bad input (``corpus``); every case must get its answer (a 4xx that says what is wrong) or its
-parked reason, never a 500; the processes stay ready; and a month's valid work sent after the
-corpus is still posted to the ERP. Schemathesis then holds the API to its OpenAPI document.
+time-expense: the process API, the kit's routes, the signed webhooks and the AMQP queue each get
+a corpus of bad input (``corpus``); every case must get its answer (a 4xx that says what is
+wrong) or its parked reason, never a 500; the processes stay ready; and a month's valid work
+sent after the corpus is still posted to the ERP. Schemathesis then holds the API to its OpenAPI
+document.
+
+project-sync: its api as a real process gets the same HTTP classes (its own routes, the kit's,
+the credentials matrix, signed CRM webhooks), each answered with its 4xx problem and never a
+500; it stays ready and still answers valid calls; and schemathesis, with the same options,
+holds it to its OpenAPI document.
 """
 
 from __future__ import annotations
@@ -15,18 +21,22 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import aio_pika
 import httpx
+import pytest
 
+from project_sync.bootstrap import DEFINITION as PROJECT_SYNC
 from tandem_connectors.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, sign
 from tandem_contracts import Envelope, Producer, SystemKind, encode, new_id
 from tandem_messaging import declare_events_exchange
 from tandem_sandbox import Sandbox
+from tandem_service_kit import apply_migrations
+from tandem_testing import LocalService
 from time_expense.service_layer.handlers import QUEUE
 
 from .corpus import (
@@ -34,6 +44,7 @@ from .corpus import (
     HttpCase,
     amqp_cases,
     body_cases,
+    id_path_values,
     key_values,
     limit_values,
     nested,
@@ -149,8 +160,9 @@ def process_api_cases() -> Iterator[HttpCase]:
     )  # fmt: skip
 
 
-def kit_cases() -> Iterator[HttpCase]:
-    """The routes every service gets from the kit: parking lot, company links, webhooks."""
+def kit_cases(inbound: str = "psa/psa") -> Iterator[HttpCase]:
+    """The routes every service gets from the kit: parking lot, company links, webhooks
+    (``inbound``: a ``<system>/<instance>`` the service ingests)."""
     for parameter in ("consumer", "reason", "event_type"):
         yield from query_cases(
             "/v1/parked", parameter, [v for v in key_values() if v[2] != 422 or v[1]]
@@ -191,22 +203,29 @@ def kit_cases() -> Iterator[HttpCase]:
             ("company-nul", b'{"instance": "erp-sandbox", "company": "\\u0000", "why": "x"}', 400),
         ],
     )
-    yield HttpCase("POST inbound unknown system", "POST", "/v1/inbound/nope/psa", 404, b"{}")
+    instance = inbound.split("/")[1]
+    yield HttpCase(
+        "POST inbound unknown system", "POST", f"/v1/inbound/nope/{instance}", 404, b"{}"
+    )
     yield from query_cases(
-        "/v1/inbound/psa/psa/set-aside", "limit", [v for v in limit_values() if v[2] != 200]
+        f"/v1/inbound/{inbound}/set-aside", "limit", [v for v in limit_values() if v[2] != 200]
     )
 
 
-def auth_cases() -> Iterator[HttpCase]:
-    """The credentials matrix on a route of each kind."""
-    routes = [("GET", "/v1/exceptions"), ("GET", "/v1/parked"), ("PUT", "/v1/fx-rates"),
-              ("GET", "/v1/inbound/psa/psa/set-aside")]  # fmt: skip
+def auth_cases(
+    own: tuple[tuple[str, str], ...] = (("GET", "/v1/exceptions"), ("PUT", "/v1/fx-rates")),
+    inbound: str = "psa/psa",
+    reader_key: str = API_KEY,
+) -> Iterator[HttpCase]:
+    """The credentials matrix on a route of each kind (``own``: the service's own routes);
+    ``reader_key`` holds the service's read scope only."""
+    routes = [*own, ("GET", "/v1/parked"), ("GET", f"/v1/inbound/{inbound}/set-aside")]
     credentials = [
         ("none", {}),
         ("unknown-key", {"X-API-Key": "not-a-key"}),
         ("empty-key", {"X-API-Key": ""}),
         ("garbage-bearer", {"Authorization": "Bearer not.a.jwt"}),
-        ("basic-beside-a-good-key", {"Authorization": "Basic YTpi", "X-API-Key": API_KEY}),
+        ("basic-beside-a-good-key", {"Authorization": "Basic YTpi", "X-API-Key": reader_key}),
         ("alg-none-jwt", {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}),
     ]
     for method, route in routes:
@@ -215,17 +234,26 @@ def auth_cases() -> Iterator[HttpCase]:
                 f"{method} {route} credentials={name}", method, route, 401, b"{}", headers
             )
     # The reader's key lacks these scopes.
-    reader = {"X-API-Key": API_KEY, "content-type": "application/json"}
+    reader = {"X-API-Key": reader_key, "content-type": "application/json"}
     yield HttpCase("replay without parked:replay", "POST", "/v1/parked/replay", 403, b"{}", reader)
     yield HttpCase(
-        "set-aside without inbound:read", "GET", "/v1/inbound/psa/psa/set-aside", 403, None, reader
-    )
+        "set-aside without inbound:read", "GET", f"/v1/inbound/{inbound}/set-aside", 403, None,
+        reader,
+    )  # fmt: skip
 
 
-def webhook_cases() -> Iterator[HttpCase]:
-    """Signed and unsigned deliveries to the PSA's webhook route."""
-    route = "/v1/inbound/psa/psa"
-    secret = WEBHOOK_SECRET.encode()
+TIME_ENTRY = ("time_entry", {"id": "te-corpus", "version": 1, "worker_id": "w", "minutes": 60})
+
+
+def webhook_cases(
+    inbound: str = "psa/psa",
+    subject: tuple[str, dict[str, Any]] = TIME_ENTRY,
+    webhook_secret: str = WEBHOOK_SECRET,
+) -> Iterator[HttpCase]:
+    """Signed and unsigned deliveries to a system's webhook route (``inbound``:
+    ``<system>/<instance>``), of a ``subject`` type and a record holding the value ``"w"``."""
+    route = f"/v1/inbound/{inbound}"
+    secret = webhook_secret.encode()
 
     def signed(body: bytes, **overrides: str) -> dict[str, str]:
         delivery = overrides.pop("delivery", new_id())
@@ -237,8 +265,8 @@ def webhook_cases() -> Iterator[HttpCase]:
         }
         return headers | overrides
 
-    record = {"id": "te-corpus", "version": 1, "worker_id": "w", "minutes": 60}
-    event = {"subject": {"type": "time_entry"}, "data": record}
+    kind, record = subject
+    event = {"subject": {"type": kind}, "data": record}
 
     def shaped(name: str, body: object | bytes, status: int) -> HttpCase:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -268,7 +296,7 @@ def webhook_cases() -> Iterator[HttpCase]:
     )  # fmt: skip
     yield shaped("not json", b"{nope", 400)
     yield shaped("an array", [1, 2], 400)
-    yield shaped("data not an object", {"subject": {"type": "time_entry"}, "data": "x"}, 400)
+    yield shaped("data not an object", {"subject": {"type": kind}, "data": "x"}, 400)
     yield shaped("id a number", {**event, "data": record | {"id": 7}}, 400)
     yield shaped("id 10k", {**event, "data": record | {"id": "x" * 10_000}}, 400)
     yield shaped("version a string", {**event, "data": record | {"version": "1"}}, 400)
@@ -391,23 +419,305 @@ async def test_every_ingress_answers_bad_input_and_valid_work_still_posts(
         assert aside[0]["reason"]
 
 
-async def test_the_process_api_holds_to_its_openapi_document(
-    sandbox: Sandbox, deployment: Deployment, tmp_path: Path
-) -> None:
-    deployment.start("api")
-    await deployment.wait_api()
+async def schemathesis(api_url: str, key: str, folder: Path) -> tuple[int, str]:
+    """Schemathesis over the API's OpenAPI document, every check; its exit code and summary."""
     command = [
-        sys.executable, "-m", "schemathesis.cli", "run", f"{deployment.api_url}/openapi.json",
+        sys.executable, "-m", "schemathesis.cli", "run", f"{api_url}/openapi.json",
         "--checks", "all", "--max-examples", "25", "--seed", "20261128",
-        "--header", f"X-API-Key: {OPERATOR_KEY}", "--request-timeout", "10",
+        "--header", f"X-API-Key: {key}", "--request-timeout", "10",
         "--generation-allow-x00", "false", "--generation-with-security-parameters", "false",
         "--no-color", "--max-failures", "20", "--workers", "1",
     ]  # fmt: skip
     run = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env=os.environ | {"SCHEMATHESIS_HOOKS": ""}, cwd=tmp_path,
+        env=os.environ | {"SCHEMATHESIS_HOOKS": ""}, cwd=folder,
     )  # fmt: skip
     output, _ = await asyncio.wait_for(run.communicate(), timeout=600)
     summary = output.decode(errors="replace")[-6000:]
     logger.info("schemathesis: %s", summary)
-    assert run.returncode == 0, summary
+    assert run.returncode is not None
+    return run.returncode, summary
+
+
+async def test_the_process_api_holds_to_its_openapi_document(
+    sandbox: Sandbox, deployment: Deployment, tmp_path: Path
+) -> None:
+    deployment.start("api")
+    await deployment.wait_api()
+    returncode, summary = await schemathesis(deployment.api_url, OPERATOR_KEY, tmp_path)
+    assert returncode == 0, summary
+
+
+# --- project-sync ------------------------------------------------------------------------
+# Its api as a real process (``python -m project_sync api``) against the sandbox CRM, PSA and
+# ERP, with an operator key holding every scope it and the kit know, and a reader's key.
+
+PS_OPERATOR_KEY = "system-test-q2c-operator-key"
+PS_READER_KEY = "system-test-q2c-reader-key"
+PS_OPERATOR_SCOPES = [
+    "q2c:read", "q2c:write", "parked:read", "parked:replay", "parked:discard",
+    "inbound:read", "inbound:write", "links:read", "links:write",
+]  # fmt: skip
+CRM_SECRET = "crm-webhook-secret-for-system-tests"
+OPPORTUNITY = (
+    "opportunity",
+    {"id": "opp-corpus", "version": 1, "account_id": "acct-corpus", "name": "Corpus",
+     "stage": "Negotiation", "owner": "w"},
+)  # fmt: skip
+SETUP: dict[str, Any] = {
+    "selling_legal_entity_id": "le-us",
+    "customer_id": "crm-acct-corpus",
+    "currency": "USD",
+}
+CONTRACT: dict[str, Any] = {
+    "billing_model": "time_and_materials", "total_value": {"amount": "1000.00", "currency": "USD"},
+    "start_date": "2026-10-01", "why": "corpus",
+}  # fmt: skip
+
+
+@pytest.fixture
+async def project_sync(
+    sandbox: Sandbox, database_url: str, amqp_url: str, tmp_path: Path
+) -> AsyncIterator[LocalService]:
+    """project-sync's processes (none started yet), its schema applied as `migrate` would."""
+    await apply_migrations(database_url, PROJECT_SYNC.migrations)
+    urls = sandbox.urls
+    limits = {"requests_per_second": 400, "burst": 200}
+    deployed = LocalService(
+        module="project_sync",
+        name="project-sync",
+        database_url=database_url,
+        amqp_url=amqp_url,
+        logs=tmp_path,
+        settings={
+            "TANDEM_LOG_LEVEL": "WARNING",
+            "TANDEM_TENANT_ID": "acme",
+            "TANDEM_API_KEYS": json.dumps(
+                {PS_OPERATOR_KEY: PS_OPERATOR_SCOPES, PS_READER_KEY: ["q2c:read"]}
+            ),
+            "TANDEM_CRM_INSTANCES": json.dumps(
+                {"crm": {"url": urls["crm"], "webhook_secret": CRM_SECRET, **limits}}
+            ),
+            "TANDEM_PSA_INSTANCES": json.dumps({"psa": {"url": urls["psa"], **limits}}),
+            "TANDEM_ERP_INSTANCES": json.dumps(
+                {"erp-sandbox": {"kind": "rest", "url": urls["erp"], **limits}}
+            ),
+            "TANDEM_ERP_BY_REGION": json.dumps({"us": "erp-sandbox", "eu": "erp-sandbox"}),
+            "TANDEM_RATE_LIMIT": "100000/minute",
+        },
+    )
+    try:
+        yield deployed
+    finally:
+        deployed.stop()
+
+
+def project_sync_api_cases() -> Iterator[HttpCase]:
+    """project-sync's own routes (``/v1``)."""
+    for parameter in ("opportunity", "customer", "project"):
+        yield from query_cases(
+            "/v1/quote-to-cash", parameter, [*key_values(found=404), ("over-64", "a" * 65, 422)]
+        )
+    # Without a filter nothing is listed: nothing matches (the OpenAPI cannot require one of
+    # three optional parameters, so a 400 would refuse a request its schema allows).
+    yield HttpCase("GET quote-to-cash no filter", "GET", "/v1/quote-to-cash", 404)
+    yield HttpCase("GET quote-to-cash only unknown", "GET", "/v1/quote-to-cash?colour=red", 404)
+    yield from query_cases(
+        "/v1/sagas", "state",
+        [("unknown", "nope", 422), ("upper-case", "STUCK", 422), ("nul", "%00", 400),
+         ("list", "stuck,failed", 422), ("stuck", "stuck", 200), ("waiting", "waiting", 200)],
+    )  # fmt: skip
+    yield from query_cases(
+        "/v1/sagas", "reason",
+        [("unknown", "because", 422), ("empty", "", 422), ("known", "refused", 200)],
+    )  # fmt: skip
+    yield from query_cases("/v1/sagas", "limit", limit_values())
+    for name, value, status in id_path_values():
+        yield HttpCase(f"GET customer {name}", "GET", f"/v1/customers/{value}", status)
+    yield HttpCase("GET customer path-too-long", "GET", "/v1/customers/" + "a" * 3000, 414)
+    yield HttpCase("GET customers (no collection)", "GET", "/v1/customers", 404)
+    for name, value, status in id_path_values()[
+        :-2
+    ]:  # the well-formed: answered below  # a well-formed id: its saga is unknown, answered below
+        yield HttpCase(
+            f"POST saga retry {name}", "POST", f"/v1/sagas/{value}/retry", status,
+            b'{"why": "corpus"}', {"content-type": "application/json"},
+        )  # fmt: skip
+    action = "/v1/sagas/opp-none/retry"
+    yield from body_cases(
+        "POST",
+        action,
+        {"why": "corpus"},
+        [
+            ("unknown-opportunity", {}, 404),
+            ("empty-why", {"why": ""}, 422),
+            ("blank-why", {"why": "   "}, 422),
+            ("control-why", {"why": "\u0007\t"}, 422),
+            ("why-501", {"why": "w" * 501}, 422),
+            ("no-why", {"why": ...}, 422),
+            ("why-a-number", {"why": 7}, 422),
+            ("unknown-field", {"actor": "someone-else"}, 422),
+            ("not-json", b"{why:", 422),
+            ("a-json-array", b"[]", 422),
+            ("empty-body", b"", 422),
+            ("nested-100k", nested(100_000), 400),
+            ("nul-in-why", b'{"why": "c\\u0000"}', 400),
+            ("lone-surrogate", b'{"why": "\\ud800"}', 400),
+            ("two-megabytes", {"pad": "x" * 2_000_000}, 413),
+        ],
+    )
+    for verb in ("resume", "cancel"):
+        yield HttpCase(f"POST saga {verb} unknown", "POST", f"/v1/sagas/opp-none/{verb}", 404,
+                       b'{"why": "corpus"}', {"content-type": "application/json"})  # fmt: skip
+    yield HttpCase("POST saga unknown action", "POST", "/v1/sagas/opp-none/explode", 422,
+                   b'{"why": "corpus"}', {"content-type": "application/json"})  # fmt: skip
+    yield HttpCase("GET saga action", "GET", action, 405)
+    yield from body_cases(
+        "POST",
+        "/v1/projects/validate",
+        SETUP,
+        [
+            ("unknown-everything", {}, 200),
+            ("unknown-currency", {"currency": "AAA"}, 422),
+            ("lower-case-currency", {"currency": "usd"}, 422),
+            ("currency-a-number", {"currency": 840}, 422),
+            ("entity-with-space", {"selling_legal_entity_id": "le us"}, 422),
+            ("entity-65", {"selling_legal_entity_id": "e" * 65}, 422),
+            ("customer-empty", {"customer_id": ""}, 422),
+            ("customer-missing", {"customer_id": ...}, 422),
+            ("customer-sql", {"customer_id": "x' OR 1=1 --"}, 422),
+            ("rate-card-unicode", {"rate_card_id": "caf\u00e9"}, 422),
+            ("name-empty", {"name": ""}, 422),
+            ("name-201", {"name": "n" * 201}, 422),
+            ("tax-profile-unknown", {"tax_profile": "pirate"}, 422),
+            ("unknown-field", {"discount": "100%"}, 422),
+            ("not-json", b"{selling:", 422),
+            ("a-json-array", b"[]", 422),
+            ("empty-body", b"", 422),
+            ("nested-100k", nested(100_000), 400),
+            ("nul-in-name", json.dumps(SETUP | {"name": "a"}).replace(
+                '"a"', '"a\\u0000"').encode(), 400),
+            ("lone-surrogate", json.dumps(SETUP | {"name": "a"}).replace(
+                '"a"', '"\\udc00"').encode(), 400),
+            ("two-megabytes", {"name": "n", "pad": "x" * 2_000_000}, 413),
+        ],
+    )  # fmt: skip
+    code = "/v1/billing-codes/P-NONE"
+    yield from query_cases(
+        code, "date",
+        [("garbage", "garbage", 422), ("year-zero", "0000-01-01", 422),
+         ("february-30", "2026-02-30", 422), ("empty", "", 422), ("nul", "2026-10-01%00", 400),
+         ("a-number", "20261001", 422), ("unknown-code", "2026-10-01", 404)],
+    )  # fmt: skip
+    yield HttpCase("GET billing code without date", "GET", code, 422)
+    yield HttpCase("GET billing code 61 long", "GET",
+                   "/v1/billing-codes/" + "C" * 61 + "?date=2026-10-01", 422)  # fmt: skip
+    yield HttpCase("GET billing code nul", "GET", "/v1/billing-codes/P%00?date=2026-10-01", 400)
+    yield from query_cases(
+        code, "worker", [("over-64", "w" * 65, 422), ("empty", "", 422), ("known", "w-1", 404)],
+        fixed="date=2026-10-01",
+    )  # fmt: skip
+    contract = "/v1/opportunities/opp-none/contract"
+    money: dict[str, str] = CONTRACT["total_value"]
+    yield from body_cases(
+        "PUT",
+        contract,
+        CONTRACT,
+        [
+            ("unknown-opportunity", {}, 404),
+            ("billing-model-unknown", {"billing_model": "barter"}, 422),
+            ("amount-word", {"total_value": money | {"amount": "lots"}}, 422),
+            ("amount-nan", {"total_value": money | {"amount": "NaN"}}, 422),
+            ("amount-infinite", {"total_value": money | {"amount": "Infinity"}}, 422),
+            ("amount-huge-exponent", {"total_value": money | {"amount": "1e400"}}, 422),
+            ("amount-10^18", {"total_value": money | {"amount": "1" + "0" * 18}}, 422),
+            ("amount-18-digits", {"total_value": money | {"amount": "9" * 18 + ".99"}}, 404),
+            ("cap-10^18", {"cap": money | {"amount": "-1" + "0" * 18}}, 422),
+            ("currency-unknown", {"total_value": money | {"currency": "AAA"}}, 422),
+            ("money-extra-field", {"total_value": money | {"fx": "1"}}, 422),
+            ("terms-366", {"payment_terms_days": 366}, 422),
+            ("terms-negative", {"payment_terms_days": -1}, 422),
+            ("terms-beyond-64-bits", {"payment_terms_days": 2**70}, 422),
+            ("start-february-30", {"start_date": "2026-02-30"}, 422),
+            ("start-year-zero", {"start_date": "0000-01-01"}, 422),
+            ("start-missing", {"start_date": ...}, 422),
+            ("po-61", {"po_number": "p" * 61}, 422),
+            ("contract-id-with-space", {"contract_id": "a b"}, 422),
+            ("po-required-a-word", {"po_required": "maybe"}, 422),
+            ("empty-why", {"why": ""}, 422),
+            ("blank-why", {"why": " \t "}, 422),
+            ("unknown-field", {"approved_by": "someone-else"}, 422),
+            ("not-json", b"{billing:", 422),
+            ("a-json-array", b"[]", 422),
+            ("nested-100k", nested(100_000), 400),
+            ("nul-in-po", json.dumps(CONTRACT | {"po_number": "p"}).replace(
+                '"p"', '"p\\u0000"').encode(), 400),
+            ("two-megabytes", {"pad": "x" * 2_000_000}, 413),
+        ],
+    )  # fmt: skip
+    for name, value, status in id_path_values()[:-2]:  # the well-formed: answered below
+        yield HttpCase(f"PUT contract {name}", "PUT", f"/v1/opportunities/{value}/contract",
+                       status, json.dumps(CONTRACT).encode(),
+                       {"content-type": "application/json"})  # fmt: skip
+
+
+def project_sync_auth_cases() -> Iterator[HttpCase]:
+    """The credentials matrix on project-sync's routes, and its reader's missing scopes."""
+    own = (("GET", "/v1/sagas"), ("PUT", "/v1/opportunities/opp-none/contract"))
+    yield from auth_cases(own, inbound="crm/crm", reader_key=PS_READER_KEY)
+    reader = {"X-API-Key": PS_READER_KEY, "content-type": "application/json"}
+    body = json.dumps(CONTRACT).encode()
+    yield HttpCase("contract without q2c:write", "PUT", "/v1/opportunities/opp-none/contract",
+                   403, body, reader)  # fmt: skip
+    yield HttpCase("cancel without q2c:write", "POST", "/v1/sagas/opp-none/cancel", 403,
+                   b'{"why": "corpus"}', reader)  # fmt: skip
+
+
+async def test_project_sync_answers_bad_input_and_valid_traffic_still_answered(
+    project_sync: LocalService,
+) -> None:
+    project_sync.start("api")
+    await project_sync.wait_api()
+    operator_cases = [*project_sync_api_cases(), *kit_cases(inbound="crm/crm")]
+    bare_cases = [
+        *project_sync_auth_cases(),
+        *webhook_cases("crm/crm", OPPORTUNITY, CRM_SECRET),
+    ]
+    async with (
+        httpx.AsyncClient(base_url=project_sync.api_url) as bare,
+        httpx.AsyncClient(
+            base_url=project_sync.api_url, headers={"X-API-Key": PS_OPERATOR_KEY}
+        ) as operator,
+    ):
+        wrong = await run_http(operator, operator_cases)
+        wrong += await run_http(bare, bare_cases)
+        logger.info(
+            "project-sync corpus: %d HTTP cases, %d answered wrongly",
+            len(operator_cases) + len(bare_cases), len(wrong),
+        )  # fmt: skip
+        assert wrong == [], "\n".join(wrong)
+
+        # Still ready, and valid traffic is still answered, with what it asked for.
+        assert (await bare.get("/readyz")).status_code == 200
+        checked = await operator.post(
+            "/v1/projects/validate", json=SETUP | {"rate_card_id": "rc-none"}
+        )
+        assert checked.status_code == 200, checked.text
+        assert checked.json()["valid"] is False
+        codes = {problem["code"] for problem in checked.json()["problems"]}
+        assert {"customer_unknown", "rate_card_unknown"} <= codes, codes
+        sagas = await operator.get("/v1/sagas", params={"state": "failed", "limit": 10})
+        assert sagas.status_code == 200, sagas.text
+        assert sagas.json() == {"items": []}
+        # The one signed record the corpus delivered landed once, for the ingestion.
+        landed = await operator.get("/v1/inbound/crm/crm/set-aside")
+        assert landed.status_code == 200, landed.text
+
+
+async def test_project_sync_holds_to_its_openapi_document(
+    project_sync: LocalService, tmp_path: Path
+) -> None:
+    project_sync.start("api")
+    await project_sync.wait_api()
+    returncode, summary = await schemathesis(project_sync.api_url, PS_OPERATOR_KEY, tmp_path)
+    assert returncode == 0, summary

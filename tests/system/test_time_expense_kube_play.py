@@ -152,7 +152,7 @@ async def test_the_rendered_deployments_come_up_ready_under_podman_kube_play(
                         "auth": {"name": f"{release}-auth"}},
             "tracing": {"enabled": False},
         },
-        "services": {"time-expense": {
+        "services": {"project-sync": {"enabled": False}, "time-expense": {
             "secrets": {"systems": {"name": f"{release}-systems"}},
             "env": {"TANDEM_ERP_BY_REGION": env["TANDEM_ERP_BY_REGION"],
                     "TANDEM_LOG_LEVEL": "WARNING", "TANDEM_POLL_INTERVAL_S": "1"},

@@ -58,7 +58,11 @@ async def quote_to_cash(
     """An opportunity's, a customer's or a project's quote-to-cash: each step with when, what
     holds it, and which records it made in the ERP, the PSA and the CRM."""
     if opportunity is None and customer is None and project is None:
-        raise HTTPException(400, "name an opportunity, a customer or a project")
+        # Nothing is listed without a filter; the OpenAPI cannot say that one of three optional
+        # parameters is needed, so this is the "nothing matches" of a valid request.
+        raise HTTPException(
+            404, "no quote-to-cash matches: name an opportunity, a customer or a project"
+        )
     async with pool.acquire() as db:
         rows = await Views(db).quote_to_cash(
             opportunity=opportunity, customer=customer, project=project

@@ -6,7 +6,7 @@ import datetime as dt
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from tandem_contracts import CurrencyCode, Money
 from tandem_contracts.entities import BillingModel, TaxProfile
@@ -28,7 +28,31 @@ __all__ = [
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:]+$")]
-Why = Annotated[str, Field(min_length=1, max_length=500)]
+Why = Annotated[
+    str,
+    # As the kit's audited reasons: at least one printable character that is not white space
+    # (the schema's pattern is the rule, the validator only trims), so an audited action
+    # never records a blank reason.
+    Field(min_length=1, max_length=500, pattern=r"[^\s\x00-\x1f\x7f-\x9f]"),
+    AfterValidator(str.strip),
+]
+
+
+def _bounded_money_schema() -> dict[str, Any]:
+    """Money's schema, its amount's pattern bounded as ``Money`` bounds it: below 10^18."""
+    schema = Money.model_json_schema()
+    schema.pop("description", None)
+    schema["properties"]["amount"] = {
+        "type": "string",
+        # At most 18 digits before the point (leading zeros aside): what Money accepts.
+        "pattern": r"^-?0*\d{1,18}(\.\d+)?$",
+        "examples": ["1000.00"],
+    }
+    return schema
+
+
+BoundedMoney = Annotated[Money, WithJsonSchema(_bounded_money_schema())]
+"""``Money`` with its schema saying how large an amount may be (the OpenAPI is the rule)."""
 
 
 class _Body(BaseModel):
@@ -175,8 +199,8 @@ class ContractBody(_Body):
 
     contract_id: Id | None = None
     billing_model: BillingModel
-    total_value: Money
-    cap: Money | None = None
+    total_value: BoundedMoney
+    cap: BoundedMoney | None = None
     po_number: str | None = Field(default=None, max_length=60)
     po_required: bool = False
     payment_terms_days: int = Field(default=30, ge=0, le=365)

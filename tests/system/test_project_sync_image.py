@@ -1,0 +1,161 @@
+"""project-sync as shipped: its image (built by ``docker/images.sh``) runs ``migrate`` against a
+fresh database and then ``api``, as containers under podman — started through testcontainers
+over podman's Docker-compatible API, hardened as the Helm chart runs them (uid 10001, read-only
+root filesystem, no capabilities) — against the local RabbitMQ and PostgreSQL: the schema is
+the one its wheel carries, and the api answers ``/readyz`` and an authenticated ``/v1`` call."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tandem_testing import PodmanApi, eventually, free_port, hardened
+
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = ROOT / "services" / "project-sync" / "src" / "project_sync" / "migrations"
+KEY = "system-test-q2c-reader-key"
+
+
+@pytest.fixture
+def containers() -> Iterator[list[Any]]:
+    started: list[Any] = []
+    yield started
+    for container in reversed(started):
+        container.stop()
+
+
+def _logs(container: Any) -> str:
+    out, err = container.get_logs()
+    return str((out + err).decode(errors="replace")[-3000:])
+
+
+async def _until(check: Any, within: float, what: str, container: Any) -> None:
+    """``eventually``, failing with the container's last log lines."""
+    try:
+        await eventually(check, within=within, what=what)
+    except AssertionError as late:
+        raise AssertionError(f"{late}; its logs:\n{_logs(container)}") from None
+
+
+async def _exited(container: Any, within: float) -> int:
+    wrapped = container.get_wrapped_container()
+
+    async def done() -> bool:
+        wrapped.reload()
+        return bool(wrapped.status == "exited")
+
+    await _until(done, within, "the container to exit", container)
+    return int(wrapped.attrs["State"]["ExitCode"])
+
+
+def _env(database_url: str, amqp_url: str, port: int) -> dict[str, str]:
+    """project-sync's settings as the chart gives them (no systems of record configured)."""
+    return {
+        "TANDEM_SERVICE_NAME": "project-sync",
+        "TANDEM_DATABASE_URL": database_url,
+        "TANDEM_AMQP_URL": amqp_url,
+        "TANDEM_HTTP_HOST": "127.0.0.1",
+        "TANDEM_HTTP_PORT": str(port),
+        "TANDEM_TENANT_ID": "acme",
+        "TANDEM_API_KEYS": json.dumps({KEY: ["q2c:read"]}),
+        "TANDEM_LOG_FORMAT": "json",
+        "OTEL_SDK_DISABLED": "true",
+    }
+
+
+async def test_the_image_migrates_a_fresh_database_and_serves(
+    podman_api: PodmanApi,
+    project_sync_image: str,
+    database_url: str,
+    amqp_url: str,
+    containers: list[Any],
+) -> None:
+    port = free_port()
+    env = _env(database_url, amqp_url, port)
+    connection = await asyncpg.connect(database_url)
+    try:
+        assert await connection.fetchval("SELECT to_regnamespace('project_sync')") is None
+
+        # migrate: messaging, connectors and project-sync's schemas from the wheel, then exit 0.
+        migrate = hardened(podman_api, project_sync_image, ["migrate"], env)
+        containers.append(migrate.start())
+        assert await _exited(migrate, within=90) == 0, _logs(migrate)
+        applied = {
+            row["id"]
+            for row in await connection.fetch("SELECT id FROM public.tandem_schema_migrations")
+        }
+        tables = {
+            row["table_name"]
+            for row in await connection.fetch(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'project_sync'"
+            )
+        }
+    finally:
+        await connection.close()
+    shipped = {f"project_sync/{p.name}" for p in MIGRATIONS.glob("*.sql")}
+    assert shipped
+    assert shipped <= applied, shipped - applied
+    assert any(m.startswith("tandem_messaging/") for m in applied), applied
+    assert any(m.startswith("tandem_connectors/") for m in applied), applied
+    assert {"sagas", "saga_steps", "saga_log", "customers", "projects"} <= tables, tables
+
+    # api, as the chart runs it: ready, and its /v1 answers an authenticated caller.
+    api = hardened(podman_api, project_sync_image, ["api"], env)
+    containers.append(api.start())
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base) as client:
+
+        async def ready() -> bool:
+            try:
+                return (await client.get("/readyz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await _until(ready, 60, "the api's /readyz", api)
+        sagas = await client.get("/v1/sagas", headers={"X-API-Key": KEY})
+        assert sagas.status_code == 200, sagas.text
+        assert sagas.json() == {"items": []}
+        refused = await client.get("/v1/sagas")
+        assert refused.status_code == 401, refused.text
+
+
+async def test_the_image_holds_the_service_and_nothing_to_build_with(
+    podman_api: PodmanApi, project_sync_image: str
+) -> None:
+    docker: Any = importlib.import_module("docker")  # testcontainers brings it
+    client = docker.DockerClient(base_url=podman_api.docker_host, timeout=60)
+    try:
+        config = client.images.get(project_sync_image).attrs["Config"]
+    finally:
+        client.close()
+    assert config["User"] == "10001:10001"
+    assert config["Entrypoint"] == ["/usr/local/bin/tandem-entrypoint"]
+    assert config["Labels"]["org.opencontainers.image.title"] == "tandem-project-sync"
+
+    # Inside, as the chart runs it: no compiler, no uv or pip, no source tree; its module runs.
+    look = (
+        "id -u; for tool in gcc cc uv pip pip3; do command -v $tool; done; "
+        "ls -d /root/.cache /src /app/venv/bin/pip 2>/dev/null; "
+        "python -c 'import project_sync; print(project_sync.__file__)'; "
+        "python -m project_sync --help | head -n 1"
+    )
+    shell = hardened(podman_api, project_sync_image, ["-c", look], {}, entrypoint=["/bin/sh"])
+    shell.start()
+    try:
+        await _exited(shell, within=30)
+        lines = _logs(shell).splitlines()
+    finally:
+        shell.stop()
+    assert [line.strip() for line in lines if line.strip()] == [
+        "10001",
+        "/app/venv/lib/python3.11/site-packages/project_sync/__init__.py",
+        "usage: python -m project_sync [-h] {api,worker,migrate}",
+    ]
