@@ -587,3 +587,46 @@ async def test_a_step_waits_for_the_selling_entitys_company_and_resumes(
         assert linked.status_code == 200, linked.text
         shell = await q2c.reaches(opportunity, "awaiting_sow")  # resumed by the sweep
         assert shell["project_code"]
+
+
+async def test_a_saga_waiting_for_its_customer_fails_when_the_account_has_an_invalid_vat_id(
+    database_url: str, amqp_url: str
+) -> None:
+    # The opportunity is committed before its account is known (a dropped webhook, the feed
+    # not read yet): its saga waits for the customer. The account then lands with an invalid
+    # VAT id: the saga is checked again and fails with the reason, instead of waiting for a
+    # link that never comes; fixed in the CRM, it resumes. No webhooks, no polling, no sweep:
+    # the test lands each record itself, in that order.
+    quiet = {"poll_interval_s": 3600, "resume_interval_s": 3600}
+    async with running(database_url, amqp_url, **quiet) as q2c:
+        await ok(await q2c.control.put("/_sandbox/faults/crm", json={"webhook_drop_pct": 100}))
+        account = await q2c.account("Initrode GmbH", "DE", "DE123456789")  # check digit wrong
+        deal = await q2c.opportunity(account)
+        await q2c.stage(deal, "Closed Won")
+        opportunity = canonical_id("crm", deal)
+        customer_id = canonical_id("crm", account)
+
+        async def land(kind: str, path: str, record_id: str) -> None:
+            record = await ok(await q2c.crm.get(f"/v1/{path}/{record_id}"))
+            async with q2c.pool.acquire() as db:
+                await Landing(db).land("crm", "crm", kind, record, "webhook")
+
+        await land("opportunity", "opportunities", deal)
+        waiting = await q2c.reaches(opportunity, "waiting")
+        assert waiting["waiting_for"] == f"customer:{customer_id}"
+
+        await land("account", "accounts", account)
+        held = await q2c.reaches(opportunity, "failed")
+        assert held["step"] == "validate"
+        assert held["failure_reason"] == "setup_invalid"
+        assert "vat_invalid" in [problem["code"] for problem in held["problems"]]
+        failed = await ok(await q2c.api.get("/v1/sagas", params={"state": "failed"}))
+        assert [(s["opportunity_id"], s["reason"]) for s in failed["items"]] == [
+            (opportunity, "setup_invalid")
+        ]
+
+        await ok(await q2c.crm.patch(f"/v1/accounts/{account}", json={"tax_id": VALID_VAT}))
+        await land("account", "accounts", account)
+        resumed = await q2c.reaches(opportunity, "awaiting_sow")
+        assert resumed["failure_reason"] is None
+        assert resumed["project_code"]

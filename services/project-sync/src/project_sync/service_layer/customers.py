@@ -6,7 +6,8 @@ to the ERP; the account fixed in the CRM arrives again and is linked then. Other
 customer is looked up by its key (``upsert_customer`` wrote it under the canonical customer id),
 then by the tax id; only when neither finds one is it created. The link is kept both ways (a
 cross-reference here, the ERP customer's id on the CRM account), ``CustomerLinked`` announces
-it, and the dependency ``customer:<id>`` is met: the sagas held by it resume.
+it, and the dependency ``customer:<id>`` is met: the sagas held by it resume. An account found
+unfit releases the sagas waiting for it too, which then fail with its tax problems.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from project_sync.domain import check_tax_profile
 from project_sync.domain.keys import customer_key
-from project_sync.service_layer.runner import Clock
+from project_sync.service_layer.runner import Clock, SagaRunner
 from project_sync.service_layer.unit_of_work import AbstractUnitOfWork, CustomerRecord
 from project_sync.settings import Settings
 from tandem_connectors.directory import ErpDirectory, company_key
@@ -39,6 +40,7 @@ async def link_customer(
     crms: dict[str, AbstractCrm],
     settings: Settings,
     clock: Clock,
+    runner: SagaRunner,
 ) -> None:
     """Check the account's tax registration; find or create its ERP customer; link both ways."""
     customer = envelope.payload.customer
@@ -58,6 +60,10 @@ async def link_customer(
         )  # fmt: skip
     if problems:
         await uow.customers.save(record)  # held: fixed in the CRM, it comes again
+        # A saga that reached validation before its customer was known waits for it: now
+        # that it is known and unfit, it is checked again and fails with the tax problems (a
+        # business exception with its reason), rather than wait for a link that never comes.
+        await runner.release(uow, key)
         return
     entity = customer.legal_entity_id
     target = erps.target(entity, settings.region_of(entity))

@@ -38,9 +38,11 @@ async def resume_held(transactions: Transactions[AbstractUnitOfWork], runner: Sa
     """Resume the held sagas whose dependency is met by now; answer how many were resumed.
 
     A waiting saga resumes once its key is met (the customer linked and fit, the company found
-    in the ERP, the rate card known). A failed one resumes here only on its customer, and only
-    when the customer changed after the failure: other fixes come with their own releases or
-    an operator's resume, and a saga whose problems remain is not checked again and again.
+    in the ERP, the rate card known), or once its customer is known to be unfit (checked
+    again, it fails with the customer's tax problems). A failed one resumes here only on its
+    customer, and only when the customer changed after the failure: other fixes come with
+    their own releases or an operator's resume, and a saga whose problems remain is not
+    checked again and again.
     """
     async with transactions() as uow:
         held = await uow.sagas.held(_SCAN)
@@ -61,8 +63,12 @@ async def _met(
     if key == customer_key(rest):
         customer = await uow.customers.get(rest, lock=False)
         fit = customer is not None and customer.linked and not customer.tax_problems
-        if failed_at is None or customer is None or customer.updated_at is None:
-            return fit and failed_at is None
+        if failed_at is None:
+            # Waiting: linked and fit, or known to be unfit (checked again, it fails with the
+            # customer's tax problems instead of waiting for a link that never comes).
+            return fit or (customer is not None and bool(customer.tax_problems))
+        if customer is None or customer.updated_at is None:
+            return False
         return fit and customer.updated_at > failed_at
     if failed_at is not None:
         return False
