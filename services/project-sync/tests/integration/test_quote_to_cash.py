@@ -571,9 +571,19 @@ async def test_a_step_waits_for_the_selling_entitys_company_and_resumes(
         await q2c.stage(deal, "Closed Won")
         opportunity = canonical_id("crm", deal)
 
-        waiting = await q2c.reaches(opportunity, "waiting")
+        # It may wait for its customer first (the account's link races the commit); then,
+        # once validated, for the company at the ERP shell.
+        company_key = "legal-entity-in-erp:erp:le-fr"
+
+        async def waits_for_the_company() -> bool:
+            saga = await q2c.saga(opportunity)
+            return saga is not None and saga.get("waiting_for") == company_key
+
+        await eventually(waits_for_the_company, within=20, what=f"{opportunity} to wait for le-fr")
+        waiting = await q2c.saga(opportunity)
+        assert waiting is not None
+        assert waiting["state"] == "waiting"
         assert waiting["step"] == "erp_shell"
-        assert waiting["waiting_for"] == "legal-entity-in-erp:erp:le-fr"
         listed = await ok(await q2c.api.get("/v1/sagas", params={"state": "waiting"}))
         assert [s["opportunity_id"] for s in listed["items"]] == [opportunity]
 
