@@ -1,6 +1,7 @@
 """TrytonErp finding customers by key or VAT id, and a project's life after creation
 (activate, cancel, close for time, activity), on a real trytond."""
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable
 
@@ -277,3 +278,29 @@ async def test_a_project_of_another_name_is_still_activated_by_its_id(
     assert (opened.external_id, opened.code) == (second.external_id, second.code)
     assert (row["timesheet_available"], row["status."]["name"]) == (True, "Open")
     assert posted.created
+
+
+async def test_projects_created_at_once_each_get_their_own_number(tryton: TrytonServer) -> None:
+    # Tryton draws each project's number from its sequence; creations at the same moment may
+    # draw one twice, which it refuses "must be unique": the adapter draws again.
+    async with client_of(tryton) as client:
+        erp = TrytonErp(client, instance="us")
+        world = await firm(erp)
+        shells = [project(f"Rollout {n}").model_copy(update={"id": f"p-{n}"}) for n in range(8)]
+        written = await asyncio.gather(*(
+            erp.create_project(shell, company=world.company, customer=world.customer,
+                               service=world.service, key=f"shell-{shell.id}")
+            for shell in shells
+        ))  # fmt: skip
+        again = await erp.create_project(
+            shells[0],
+            company=world.company,
+            customer=world.customer,
+            service=world.service,
+            key="shell-p-0",
+        )
+    codes = [w.code for w in written]
+    assert len(set(codes)) == len(shells), codes
+    assert all(w.created for w in written)
+    assert not again.created
+    assert again.external_id == written[0].external_id

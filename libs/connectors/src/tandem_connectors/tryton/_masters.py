@@ -7,6 +7,8 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
+
 from tandem_connectors.errors import NotFound, RequestRejected
 from tandem_connectors.taxids import compact_tax_id
 from tandem_connectors.tryton._client import TrytonClient
@@ -28,6 +30,9 @@ __all__ = [
 SERVICE_CATEGORY = "Tandem services"
 # What Tryton's refusal of an identifier says (party.msg_invalid_code, in English).
 _INVALID_CODE = "is not valid"
+
+_NUMBER_TAKEN = "must be unique"
+_CREATE_ATTEMPTS = 6
 
 
 async def upsert_customer(client: TrytonClient, customer: Customer, key: str) -> tuple[int, bool]:
@@ -179,18 +184,35 @@ async def _employee(client: TrytonClient, worker: Worker, company: int, key: str
 async def create_work(
     client: TrytonClient, values: dict[str, Any], key: str
 ) -> tuple[int, bool, str | None]:
-    """Create the project work ``values`` keyed ``key`` (or find it); answer id and number."""
-    found = await find_keys(client, "project.work", [key])
-    created = key not in found
-    if created:
-        context = company_context(values["company"])
-        [found[key]] = await client.create(
-            "project.work",
-            [{**values, "comment": key, "timesheet_available": True}],
-            context=context,
-        )
+    """Create the project work ``values`` keyed ``key`` (or find it); answer id and number.
+
+    Tryton draws the project's number from its sequence; two creations at the same moment can
+    draw the same one (seen on SQLite) and the second is refused "must be unique". The work
+    is keyed, so it is looked for and drawn again after a jittered pause, a few times, before
+    the refusal stands.
+    """
+    context = company_context(values["company"])
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(_number_taken),
+        stop=stop_after_attempt(_CREATE_ATTEMPTS),
+        wait=wait_random(0, 0.3),
+        reraise=True,
+    ):
+        with attempt:
+            found = await find_keys(client, "project.work", [key])
+            created = key not in found
+            if created:
+                [found[key]] = await client.create(
+                    "project.work",
+                    [{**values, "comment": key, "timesheet_available": True}],
+                    context=context,
+                )
     [row] = await client.read("project.work", [found[key]], ["number"])
     return found[key], created, row["number"]
+
+
+def _number_taken(error: BaseException) -> bool:
+    return isinstance(error, RequestRejected) and _NUMBER_TAKEN in str(error)
 
 
 async def project_values(
