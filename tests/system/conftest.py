@@ -1,8 +1,9 @@
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,12 @@ def sandbox_image(request: pytest.FixtureRequest) -> str:
 def project_sync_image(request: pytest.FixtureRequest) -> str:
     """project-sync's image, as ``make images`` builds it."""
     return _built_image(request.config.rootpath, "project-sync")
+
+
+@pytest.fixture
+def containers() -> Iterator[list[Any]]:
+    """Containers a test started (append them): stopped and removed afterwards."""
+    started: list[Any] = []
+    yield started
+    for container in reversed(started):
+        container.stop()

@@ -8,51 +8,24 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
-from tandem_testing import PodmanApi, eventually, free_port, hardened
+from tandem_testing import (
+    PodmanApi,
+    container_logs,
+    exit_code,
+    free_port,
+    hardened,
+    until_or_logs,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "services" / "project-sync" / "src" / "project_sync" / "migrations"
 KEY = "system-test-q2c-reader-key"
-
-
-@pytest.fixture
-def containers() -> Iterator[list[Any]]:
-    started: list[Any] = []
-    yield started
-    for container in reversed(started):
-        container.stop()
-
-
-def _logs(container: Any) -> str:
-    out, err = container.get_logs()
-    return str((out + err).decode(errors="replace")[-3000:])
-
-
-async def _until(check: Any, within: float, what: str, container: Any) -> None:
-    """``eventually``, failing with the container's last log lines."""
-    try:
-        await eventually(check, within=within, what=what)
-    except AssertionError as late:
-        raise AssertionError(f"{late}; its logs:\n{_logs(container)}") from None
-
-
-async def _exited(container: Any, within: float) -> int:
-    wrapped = container.get_wrapped_container()
-
-    async def done() -> bool:
-        wrapped.reload()
-        return bool(wrapped.status == "exited")
-
-    await _until(done, within, "the container to exit", container)
-    return int(wrapped.attrs["State"]["ExitCode"])
 
 
 def _env(database_url: str, amqp_url: str, port: int) -> dict[str, str]:
@@ -86,7 +59,7 @@ async def test_the_image_migrates_a_fresh_database_and_serves(
         # migrate: messaging, connectors and project-sync's schemas from the wheel, then exit 0.
         migrate = hardened(podman_api, project_sync_image, ["migrate"], env)
         containers.append(migrate.start())
-        assert await _exited(migrate, within=90) == 0, _logs(migrate)
+        assert await exit_code(migrate, within=90) == 0, container_logs(migrate)
         applied = {
             row["id"]
             for row in await connection.fetch("SELECT id FROM public.tandem_schema_migrations")
@@ -119,7 +92,7 @@ async def test_the_image_migrates_a_fresh_database_and_serves(
             except httpx.TransportError:
                 return False
 
-        await _until(ready, 60, "the api's /readyz", api)
+        await until_or_logs(ready, within=60, what="the api's /readyz", container=api)
         sagas = await client.get("/v1/sagas", headers={"X-API-Key": KEY})
         assert sagas.status_code == 200, sagas.text
         assert sagas.json() == {"items": []}
@@ -150,8 +123,8 @@ async def test_the_image_holds_the_service_and_nothing_to_build_with(
     shell = hardened(podman_api, project_sync_image, ["-c", look], {}, entrypoint=["/bin/sh"])
     shell.start()
     try:
-        await _exited(shell, within=30)
-        lines = _logs(shell).splitlines()
+        await exit_code(shell, within=30)
+        lines = container_logs(shell).splitlines()
     finally:
         shell.stop()
     assert [line.strip() for line in lines if line.strip()] == [

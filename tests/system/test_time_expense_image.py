@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,10 @@ import pytest
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import Sandbox, SandboxSettings, run_sandbox
 from tandem_service_kit import apply_migrations
-from tandem_testing import PodmanApi, free_port, hardened
+from tandem_testing import PodmanApi, container_logs, exit_code, free_port, hardened, until_or_logs
 from time_expense.service_layer.handlers import QUEUE
 
-from .harness import WEBHOOK_SECRET, Deployment, clients, deployment_of, eventually
+from .harness import WEBHOOK_SECRET, Deployment, clients, deployment_of
 from .story import build, decide, erp_time_bills, log_week, minutes_on, the_firm
 
 DAY = date(2026, 10, 14)
@@ -48,38 +48,6 @@ async def sandbox(database_url: str) -> AsyncIterator[Sandbox]:
         yield running
 
 
-@pytest.fixture
-def containers() -> Iterator[list[Any]]:
-    started: list[Any] = []
-    yield started
-    for container in reversed(started):
-        container.stop()
-
-
-def _logs(container: Any) -> str:
-    out, err = container.get_logs()
-    return str((out + err).decode(errors="replace")[-3000:])
-
-
-async def _until(check: Any, within: float, what: str, container: Any) -> None:
-    """``eventually``, failing with the container's last log lines."""
-    try:
-        await eventually(check, within=within, what=what)
-    except AssertionError as late:
-        raise AssertionError(f"{late}; its logs:\n{_logs(container)}") from None
-
-
-async def _exited(container: Any, within: float) -> int:
-    wrapped = container.get_wrapped_container()
-
-    async def done() -> bool:
-        wrapped.reload()
-        return bool(wrapped.status == "exited")
-
-    await _until(done, within, "the container to exit", container)
-    return int(wrapped.attrs["State"]["ExitCode"])
-
-
 async def test_the_image_migrates_serves_and_posts_an_approved_entry_to_the_erp(
     podman_api: PodmanApi,
     time_expense_image: str,
@@ -95,7 +63,7 @@ async def test_the_image_migrates_serves_and_posts_an_approved_entry_to_the_erp(
     # migrate: time-expense's schema, from the SQL files the wheel carries, then exit 0.
     migrate = hardened(podman_api, time_expense_image, ["migrate"], env)
     containers.append(migrate.start())
-    assert await _exited(migrate, within=60) == 0, _logs(migrate)
+    assert await exit_code(migrate, within=60) == 0, container_logs(migrate)
     connection = await asyncpg.connect(database_url)
     try:
         applied = await connection.fetchval(
@@ -126,9 +94,13 @@ async def test_the_image_migrates_serves_and_posts_an_approved_entry_to_the_erp(
                 return False
 
         api_ready = f"{deployment.api_url}/readyz"
-        await _until(lambda: ready(api_ready), 60, "the api's /readyz", api)
+        await until_or_logs(
+            lambda: ready(api_ready), within=60, what="the api's /readyz", container=api
+        )
         worker_ready = f"{deployment.worker_url('worker')}/readyz"
-        await _until(lambda: ready(worker_ready), 60, "the worker's /readyz", worker)
+        await until_or_logs(
+            lambda: ready(worker_ready), within=60, what="the worker's /readyz", container=worker
+        )
     await deployment.wait_consuming(QUEUE)
 
     # One consultant's approved day, heard by webhook, reaches the ERP.
@@ -146,7 +118,9 @@ async def test_the_image_migrates_serves_and_posts_an_approved_entry_to_the_erp(
         async def posted() -> bool:
             return len(await erp_time_bills(http.erp_http)) == 1
 
-        await _until(posted, 60, "the approved entry in the ERP", worker)
+        await until_or_logs(
+            posted, within=60, what="the approved entry in the ERP", container=worker
+        )
         [bill] = await erp_time_bills(http.erp_http)
     [consultant] = firm.consultants
     assert bill["minutes"] == minutes_on(consultant.worker_id, DAY)
@@ -183,8 +157,8 @@ async def test_the_image_holds_the_service_and_nothing_to_build_with(
     shell = hardened(podman_api, time_expense_image, ["-c", look], {}, entrypoint=["/bin/sh"])
     shell.start()
     try:
-        await _exited(shell, within=30)
-        lines = _logs(shell).split()
+        await exit_code(shell, within=30)
+        lines = container_logs(shell).split()
     finally:
         shell.stop()
     assert lines == ["10001", "/app/venv/lib/python3.11/site-packages/time_expense/__init__.py"]

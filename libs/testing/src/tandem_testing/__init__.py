@@ -3,7 +3,14 @@ a deadline (``eventually``), a service's processes on this machine (``LocalServi
 image run as containers under podman (``running_podman_api``, ``hardened``), and parts to
 break: a private RabbitMQ cluster and a private PostgreSQL."""
 
-from tandem_testing._containers import PodmanApi, hardened, running_podman_api
+from tandem_testing._containers import (
+    PodmanApi,
+    container_logs,
+    exit_code,
+    hardened,
+    running_podman_api,
+    until_or_logs,
+)
 from tandem_testing._local import LocalService
 from tandem_testing._private_pg import PrivatePostgres, running_private_postgres
 from tandem_testing._rabbit_cluster import RabbitCluster, RabbitNode, running_rabbit_cluster
@@ -22,7 +29,9 @@ __all__ = [
     "RabbitCluster",
     "RabbitNode",
     "TrytonServer",
+    "container_logs",
     "eventually",
+    "exit_code",
     "free_port",
     "hardened",
     "in_ci",
@@ -30,5 +39,6 @@ __all__ = [
     "running_private_postgres",
     "running_rabbit_cluster",
     "tryton_server",
+    "until_or_logs",
     "with_path",
 ]

@@ -22,8 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from tandem_testing._servers import ServerUnavailable
+from tandem_testing._waiting import eventually
 
-__all__ = ["PodmanApi", "hardened", "running_podman_api"]
+__all__ = [
+    "PodmanApi",
+    "container_logs",
+    "exit_code",
+    "hardened",
+    "running_podman_api",
+    "until_or_logs",
+]
 
 _START_TIMEOUT_S = 30.0
 
@@ -128,3 +136,29 @@ def hardened(
         **({"entrypoint": list(entrypoint)} if entrypoint is not None else {}),
     )
     return container
+
+
+def container_logs(container: Any, tail: int = 3000) -> str:
+    """The last ``tail`` characters a testcontainers container wrote (stdout, then stderr)."""
+    out, err = container.get_logs()
+    return str((out + err).decode(errors="replace")[-tail:])
+
+
+async def until_or_logs(check: Any, *, within: float, what: str, container: Any) -> None:
+    """``eventually``, failing with ``container``'s last log lines."""
+    try:
+        await eventually(check, within=within, what=what)
+    except AssertionError as late:
+        raise AssertionError(f"{late}; its logs:\n{container_logs(container)}") from None
+
+
+async def exit_code(container: Any, *, within: float) -> int:
+    """Wait until ``container`` has exited; answer its exit code."""
+    wrapped = container.get_wrapped_container()
+
+    async def done() -> bool:
+        wrapped.reload()
+        return bool(wrapped.status == "exited")
+
+    await until_or_logs(done, within=within, what="the container to exit", container=container)
+    return int(wrapped.attrs["State"]["ExitCode"])
