@@ -14,8 +14,8 @@ the CRM stage change alone runs the saga to ``ProjectActivated`` (no contract AP
      PATCHes to the CRM);
    - **steady**: the other ``--opportunities`` moved to Closed Won at ``--rate`` per second;
 2. Tryton: the same with ``--tryton`` opportunities in a burst (0 skips it), the worker at
-   ``--tryton-lanes`` (default 1: shells created concurrently in Tryton collide on the project
-   number it mints, "The number on work must be unique.", and the saga fails ``refused``);
+   ``--tryton-lanes`` (default 1, as the figures in docs/capacity.md were measured: before the
+   adapter drew a colliding project number again, concurrent shells failed ``refused``);
 3. the raw ceiling: plain aio-pika publish-with-confirms and consume on a quorum queue
    (``tools/bench_runtime.py``'s raw run, median of three) of as many messages as the burst
    put on the bus.

@@ -142,8 +142,8 @@ def deployment_of(
             "TANDEM_PROBE_MAX_S": "0.5",
             "TANDEM_RATE_LIMIT": "100000/minute",
             # One handling at a time: the test's Tryton runs on SQLite, whose emulated
-            # sequences let two concurrent project creations draw the same number ("The number
-            # on work must be unique", answered as a refusal). A PostgreSQL Tryton does not.
+            # sequences let concurrent project creations draw the same number; the adapter
+            # draws again, but the story does not lean on that retry for its timing.
             "TANDEM_CONCURRENCY": "1",
         },
     )
