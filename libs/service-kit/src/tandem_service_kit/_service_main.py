@@ -57,7 +57,7 @@ def service_app(definition: ServiceDefinition[S], settings: S) -> FastAPI:
     )
 
 
-def wired(request: Request) -> Any:
+async def wired(request: Request) -> Any:
     """The service's dependencies as its composition root wired them (for route signatures:
     ``Annotated[MyDeps, Depends(wired)]``); 503 while the process is still starting."""
     check_started(request)
