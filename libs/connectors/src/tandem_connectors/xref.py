@@ -190,14 +190,20 @@ class CrossReferences(AbstractCrossReferences):
         self, canonical_type: str, system: str, instance: str, object_type: str, pairs: list[Link]
     ) -> None:
         try:
-            rows = await self._db.fetch(
-                _LINK_MANY, canonical_type, system, instance, object_type,
-                [canonical_id for canonical_id, _ in pairs],
-                [ref.external_id for _, ref in pairs],
-                [ref.external_version for _, ref in pairs],
-                [ref.sync_status.value for _, ref in pairs],
-            )  # fmt: skip
+            # A savepoint: two transactions writing the same link at once (two customers of
+            # one legal entity both finding its company unlinked) collide on the canonical
+            # side's unique key, which ON CONFLICT cannot name beside the external one.
+            async with self._db.transaction():
+                rows = await self._db.fetch(
+                    _LINK_MANY, canonical_type, system, instance, object_type,
+                    [canonical_id for canonical_id, _ in pairs],
+                    [ref.external_id for _, ref in pairs],
+                    [ref.external_version for _, ref in pairs],
+                    [ref.sync_status.value for _, ref in pairs],
+                )  # fmt: skip
         except asyncpg.UniqueViolationError as exc:
+            if await self._already(canonical_type, system, instance, object_type, pairs):
+                return  # the other transaction wrote these very links: nothing to do
             named = ", ".join(f"{canonical_type}:{canonical_id}" for canonical_id, _ in pairs)
             raise XrefConflict(
                 f"{named}: one already has a {object_type} in {system}/{instance}"
@@ -207,6 +213,16 @@ class CrossReferences(AbstractCrossReferences):
                 f"{len(pairs) - len(rows)} {system}/{instance} {object_type} record(s) "
                 f"are linked to another {canonical_type}"
             )
+
+    async def _already(
+        self, canonical_type: str, system: str, instance: str, object_type: str, pairs: list[Link]
+    ) -> bool:
+        """Whether every pair is linked exactly so already (committed by another transaction)."""
+        for canonical_id, ref in pairs:
+            where = (canonical_type, canonical_id, system, instance, object_type)
+            if await self._db.fetchval(_EXTERNAL, *where) != ref.external_id:
+                return False
+        return True
 
     async def link_by_hand(
         self, canonical_type: str, canonical_id: str, ref: ExternalRef, *, actor: str, why: str

@@ -1,5 +1,6 @@
 """The cross-reference store and signed webhooks, against a real PostgreSQL."""
 
+import asyncio
 import time
 
 import pytest
@@ -49,6 +50,27 @@ async def test_an_external_record_belongs_to_one_canonical_entity(pool) -> None:
         with pytest.raises(XrefConflict, match=r"already has a project\.work"):
             await xref.link("project", "prj-1", ref("18"))
         assert await xref.canonical_id("project", **ERP_US, external_id="17") == "prj-1"
+
+
+async def test_two_transactions_writing_the_same_link_at_once_both_succeed(pool) -> None:
+    """Two customers of one legal entity both find its company unlinked and link it: the
+    second transaction to commit meets the first's row on either unique key, and must take
+    the link as made, not refuse it as a conflict (which would park the customer for good).
+    The collision on the canonical key needs both statements inside one narrow window, so
+    this provokes it many times rather than once (seen in a system test before the fix)."""
+
+    async def link(canonical_id: str, external_id: str, started: asyncio.Barrier) -> None:
+        async with pool.acquire() as db, db.transaction():
+            await started.wait()
+            await CrossReferences(db).link("legal_entity", canonical_id, ref(external_id))
+            await db.execute("SELECT pg_sleep(0.01)")  # hold the uncommitted row a moment
+
+    for round_ in range(60):
+        started = asyncio.Barrier(2)
+        await asyncio.gather(*(link(f"le-{round_}", f"sub-{round_}", started) for _ in range(2)))
+    async with pool.acquire() as db:
+        count = await db.fetchval("SELECT count(*) FROM connectors.external_refs")
+    assert count == 60
 
 
 async def test_a_failed_sync_is_recorded_on_the_link(pool) -> None:
