@@ -89,6 +89,30 @@ async def test_approved_expenses_post_as_supplier_invoices_once(tryton: TrytonSe
     assert {r["party"] for r in rows} == {employee["party"]}
 
 
+async def test_an_expense_in_a_currency_no_company_keeps_posts_in_that_currency(
+    tryton: TrytonServer,
+) -> None:
+    """A US consultant's taxi in Toronto: the company keeps dollars, the receipt says CAD."""
+    async with client_of(tryton) as client:
+        world = await firm(TrytonErp(client, instance="us"))
+        companies = await client.search_read("company.company", [], ["currency.code"])
+        [written] = await world.erp.post_expenses(
+            [ExpensePosting(_expense(7, "64.20", "CAD"), world.employees[0], world.project, "ex-7")]
+        )
+        [invoice] = await client.read(
+            "account.invoice",
+            [int(written.external_id)],
+            ["state", "currency.code", "total_amount"],
+        )
+        cad = await client.search("currency.currency", [["code", "=", "CAD"]])
+    assert {c["currency."]["code"] for c in companies} == {"USD"}
+    assert written.created
+    assert invoice["state"] == "posted"
+    assert invoice["currency."]["code"] == "CAD"
+    assert str(invoice["total_amount"]) == "64.20"
+    assert len(cad) == 1  # made once, at the company's set-up
+
+
 async def test_polling_timesheet_changes_across_a_restart_loses_and_repeats_nothing(
     tryton: TrytonServer, pool
 ) -> None:
@@ -126,7 +150,7 @@ async def test_polling_timesheet_changes_across_a_restart_loses_and_repeats_noth
     assert sorted(keys) == expected
 
 
-def _expense(n: int, amount: str) -> Expense:
+def _expense(n: int, amount: str, currency: str = "USD") -> Expense:
     return Expense(
         id=f"ex-{n}",
         worker_id="w-1",
@@ -134,7 +158,7 @@ def _expense(n: int, amount: str) -> Expense:
         project_legal_entity_id="le-us",
         category="Travel",
         expense_date=TODAY,
-        amount=Money.of(amount, "USD"),
+        amount=Money.of(amount, currency),
         billable=True,
         status=ExpenseStatus.APPROVED,
     )

@@ -65,6 +65,11 @@ async def ensure_company(
         return found[0], False
     since = dt.date(dt.date.today().year - 1, 1, 1)
     currency = await ensure_currency(client, entity.functional_currency, since=since)
+    # Consultants spend in the currency of the place: an expense in a currency no company
+    # keeps needs it too. Made here, once and in turn (Tryton does not keep codes unique, so
+    # concurrent postings must never be the ones to create a currency).
+    for code in _CURRENCIES:
+        await ensure_currency(client, code, since=since)
     parties = await client.search("party.party", [["code", "=", key]], limit=1)
     if not parties:
         parties = await client.create("party.party", [{"name": entity.name, "code": key}])
