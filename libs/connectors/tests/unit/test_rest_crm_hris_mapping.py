@@ -133,6 +133,12 @@ def test_a_seeded_opportunity_without_optional_fields_reads_as_none_and_empty() 
     assert (deal.lines, deal.erp_project_code) == ((), None)
     nulls = crm_opportunity(OPPORTUNITY | {"expected_start": None, "lines": None})
     assert (nulls.expected_start, nulls.lines) == (None, ())
+    assert deal.delivery_units == ()
+
+
+def test_an_opportunitys_delivery_units_are_read_in_order() -> None:
+    deal = crm_opportunity(OPPORTUNITY | {"delivery_units": ["ou-data", "ou-emea"]})
+    assert deal.delivery_units == ("ou-data", "ou-emea")
     assert deal.updated_at.tzinfo is not None
 
 

@@ -8,6 +8,7 @@ in the worker). ``DEFINITION`` is the service as the kit runs it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from project_sync.service_layer import handlers
 from project_sync.service_layer.dependencies import Dependencies
 from project_sync.service_layer.ingest import CRM_INBOUND, CrmIngestion
 from project_sync.service_layer.jobs import resume_held, watch_stuck
+from project_sync.service_layer.psa_ingest import PSA_DELIVERY_INBOUND, PsaDelivery
 from project_sync.service_layer.runner import Clock, SagaRunner
 from project_sync.service_layer.unit_of_work import AbstractUnitOfWork
 from project_sync.settings import Settings
@@ -54,7 +56,7 @@ def dependencies(
     """The use cases' collaborators, on ``systems`` and ``transactions``."""
     runner = SagaRunner(
         systems.erp_directory, systems.psas, systems.crms, settings.tenant_id,
-        settings.region_of, clock,
+        settings.region_of, clock, settings.time_requires_assignment,
     )  # fmt: skip
     return Dependencies(settings, systems.erp_directory, systems.crms, runner, clock, transactions)
 
@@ -75,7 +77,10 @@ async def wire(resources: Resources[Settings]) -> Wiring:
     currencies = {entity: frozenset(c) for entity, c in settings.entity_currencies.items()}
 
     def unit_of_work(connection: DbConnection) -> AbstractUnitOfWork:
-        return SqlUnitOfWork(connection, outbox, currencies)
+        return SqlUnitOfWork(
+            connection, outbox, currencies,
+            time_requires_assignment=settings.time_requires_assignment,
+        )  # fmt: skip
 
     deps = dependencies(settings, systems, transactions(pool, unit_of_work))
     consume = Consume(
@@ -100,10 +105,31 @@ async def wire(resources: Resources[Settings]) -> Wiring:
             webhook_secret=settings.crm_instances[name].webhook_secret,
         )  # fmt: skip
 
+    def psa_source(name: str) -> InboundSource:
+        psa = systems.psas[name]
+
+        def ingestion(connection: DbConnection) -> PsaDelivery:
+            return PsaDelivery(
+                unit_of_work(connection), psa, name, settings.tenant_id, settings.region_of
+            )
+
+        secret = settings.psa_instances[name].webhook_secret
+        # project-sync took no PSA webhooks before: an instance configured without a secret
+        # is polled only, rather than refused at start-up.
+        inbound = PSA_DELIVERY_INBOUND
+        if not secret.get_secret_value():
+            inbound = replace(inbound, webhook_subjects=frozenset())
+        return InboundSource(
+            inbound, name, ingestion, changes=psa.change_source, webhook_secret=secret
+        )
+
     return Wiring(
         outbox=outbox,
         consume=consume,
-        sources=[source(name) for name in systems.crms],
+        sources=[
+            *(source(name) for name in systems.crms),
+            *(psa_source(name) for name in systems.psas),
+        ],
         jobs=[
             Job("watch-stuck-sagas", settings.watchdog_interval_s, watchdog),
             Job("resume-held-sagas", settings.resume_interval_s, resume),
@@ -119,6 +145,6 @@ DEFINITION = ServiceDefinition(
     wire=wire,
     routers=(process_router,),
     migrations=(tandem_messaging.MIGRATIONS, tandem_connectors.MIGRATIONS, MIGRATIONS),
-    inbound=(CRM_INBOUND,),
+    inbound=(CRM_INBOUND, PSA_DELIVERY_INBOUND),
     writes_to_erp=True,
 )

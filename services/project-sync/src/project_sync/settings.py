@@ -62,6 +62,9 @@ class Settings(ServiceSettings, SystemsSettings):
     """Legal entity → its data residency region (envelopes, ERP routing); others take
     ``default_region``."""
     default_region: str = Field(default="us", min_length=1, max_length=32)
+    time_requires_assignment: bool = False
+    """The tenant's projects take time only from workers assigned to them on the date
+    (``AssignmentConfirmed``): the billing-code check and ``ProjectActivated``'s flags."""
     sow_from_opportunity: bool = False
     """For tenants without a contract system: a commit also approves a time-and-materials
     contract made from the opportunity itself, so the saga runs to ``ProjectActivated``."""

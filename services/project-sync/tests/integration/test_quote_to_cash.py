@@ -261,6 +261,9 @@ async def test_a_won_opportunity_runs_to_an_active_project(
         project = json.loads(body)["payload"]["project"]
         assert project["code"] == code
         assert project["status"] == "active"
+        # Open for time and expenses: time-expense takes the flags as the project's gates.
+        assert project["flags"]["time_entry_open"] is True
+        assert project["flags"]["expense_entry_open"] is True
         assert project["contract_id"] == f"sow-{opportunity}"
         assert {(r["system"], r["external_id"]) for r in project["refs"]} == {
             ("erp", active["erp"]["ref"]),
@@ -283,6 +286,17 @@ async def test_a_won_opportunity_runs_to_an_active_project(
         before = str(today - timedelta(days=1))
         early = await ok(await q2c.api.get(f"/v1/billing-codes/{code}", params={"date": before}))
         assert early == early | {"open": False, "reason": "not_open_yet"}
+        # A further project for the same customer validates against the same read model; one
+        # in a currency the entity does not sell in, on an unknown card, lists both problems.
+        proposal = {"name": "Phase 2", "selling_legal_entity_id": "le-de",
+                    "customer_id": canonical_id("crm", account), "currency": "EUR"}  # fmt: skip
+        valid = await ok(await q2c.api.post("/v1/projects/validate", json=proposal))
+        assert valid == {"valid": True, "problems": []}
+        wrong = proposal | {"currency": "USD", "rate_card_id": "rc-none"}
+        invalid = await ok(await q2c.api.post("/v1/projects/validate", json=wrong))
+        assert invalid["valid"] is False
+        codes = {problem["code"] for problem in invalid["problems"]}
+        assert codes == {"currency_not_allowed", "rate_card_unknown"}, invalid
         # Nobody without credentials reads it.
         async with httpx.AsyncClient(base_url=str(q2c.api.base_url)) as anonymous:
             refused = await anonymous.get("/v1/quote-to-cash", params={"opportunity": opportunity})

@@ -67,12 +67,17 @@ class MemoryUow:
         self.customers = MemoryCustomers()
 
 
-def deal(version: int, stage: str, selling_entity: str | None = "le-de") -> dict[str, Any]:
+def deal(
+    version: int,
+    stage: str,
+    selling_entity: str | None = "le-de",
+    delivery_units: tuple[str, ...] = (),
+) -> dict[str, Any]:
     value = CrmOpportunity(
         external_id="opp-9", version=version, account_id="acc-1", name="Roll-out",
         stage=stage, amount=Money.of("1000.00", "EUR"), close_date=date(2026, 12, 1),
         probability=50, expected_start=None, selling_entity=selling_entity, owner=None,
-        lines=(), erp_project_code=None, updated_at=NOW,
+        lines=(), erp_project_code=None, updated_at=NOW, delivery_units=delivery_units,
     )  # fmt: skip
     return RecordCrm.record_of(value)
 
@@ -124,6 +129,24 @@ async def test_a_stage_change_is_classified_against_the_newest_version_seen(
 async def test_an_unmapped_stage_is_set_aside_with_its_reason(ingestion: CrmIngestion) -> None:
     with pytest.raises(RecordRejected, match="Verbal yes"):
         await ingestion.translate(landed(deal(1, "Verbal yes")))
+
+
+async def test_a_won_deal_carries_its_delivery_units_to_the_project(
+    ingestion: CrmIngestion,
+) -> None:
+    """The practice and region that deliver the deal: the project's org units, by which its
+    time finds a practice's rate card (time-expense)."""
+    units = ("ou-practice-data", "ou-region-emea", "ou-practice-data")
+    [_, won] = await ingestion.translate(landed(deal(1, "Closed Won", delivery_units=units)))
+    assert isinstance(won.payload, OpportunityCommitted)
+    assert won.payload.opportunity.org_unit_ids == ("ou-practice-data", "ou-region-emea")
+
+
+async def test_a_delivery_unit_that_is_no_id_is_set_aside_with_its_reason(
+    ingestion: CrmIngestion,
+) -> None:
+    with pytest.raises(RecordRejected, match="not an org unit id"):
+        await ingestion.translate(landed(deal(1, "Closed Won", delivery_units=("Data & AI",))))
 
 
 async def test_an_account_sells_from_its_countrys_entity(ingestion: CrmIngestion) -> None:

@@ -2,9 +2,7 @@
 operator, undoes what the commit created — cancelled when nothing was logged, closed for time
 and flagged for finance otherwise, never deleted."""
 
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -33,8 +31,7 @@ from project_sync.domain.saga import (
     decide,
 )
 
-sys.path.insert(0, str(Path(__file__).parent))  # q2c, the story helper, is beside us
-from q2c import OPP, Driver, at, committed, lost, proposed, reopened, sow_approved
+from .q2c import OPP, Driver, at, committed, lost, proposed, reopened, sow_approved
 
 PID = project_id(OPP, 1)
 

@@ -1,9 +1,7 @@
 """The saga's forward path: commit → validate → ERP shell → PSA shell → code written back →
 ProjectShellCreated → statement of work → activated in ERP then PSA → ProjectActivated."""
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +31,7 @@ from project_sync.domain.saga import (
     decide,
 )
 
-sys.path.insert(0, str(Path(__file__).parent))  # q2c, the story helper, is beside us
-from q2c import OPP, Driver, at, committed, proposed, sow_approved
+from .q2c import OPP, Driver, at, committed, proposed, sow_approved
 
 
 def test_a_commit_starts_generation_one_with_its_validation() -> None:

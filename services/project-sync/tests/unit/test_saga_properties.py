@@ -2,17 +2,13 @@
 logged at any moment: the saga never cancels a project with activity, leaves no orphan shell,
 settles, and ends agreeing with the opportunity's latest status."""
 
-import sys
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from project_sync.domain.keys import Write, write_key
 from project_sync.domain.saga import ENDED, Activity, Event, Step, work_of
 
-sys.path.insert(0, str(Path(__file__).parent))  # q2c, the story helper, is beside us
-from q2c import OPP, Crash, Driver, at, committed, lost, reopened, sow_approved
+from .q2c import OPP, Crash, Driver, at, committed, lost, reopened, sow_approved
 
 SIGNALS = st.lists(st.sampled_from(["commit", "lose", "reopen"]), min_size=1, max_size=6)
 LIVE = frozenset({Step.AWAITING_SOW, Step.ACTIVATING, Step.ACTIVE})

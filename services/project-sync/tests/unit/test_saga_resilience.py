@@ -1,8 +1,5 @@
 """Crashes, redeliveries, reordering and operators: the saga stays one saga with one project."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from project_sync.domain import ActionRefusedError
@@ -23,8 +20,7 @@ from project_sync.domain.saga import (
     work_of,
 )
 
-sys.path.insert(0, str(Path(__file__).parent))  # q2c, the story helper, is beside us
-from q2c import OPP, Driver, at, committed, lost, proposed, reopened, sow_approved
+from .q2c import OPP, Driver, at, committed, lost, proposed, reopened, sow_approved
 
 
 def test_re_running_a_transition_from_a_persisted_state_gives_the_same_decision() -> None:

@@ -1,8 +1,6 @@
 """A saga past its step's configured time is stuck, and raises one alert per visit."""
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +16,7 @@ from project_sync.domain.saga import (
     watch,
 )
 
-sys.path.insert(0, str(Path(__file__).parent))  # q2c, the story helper, is beside us
-from q2c import OPP, Driver, at, committed, lost, proposed, sow_approved
+from .q2c import OPP, Driver, at, committed, lost, proposed, sow_approved
 
 LIMITS = {
     Step.VALIDATE: timedelta(minutes=5),

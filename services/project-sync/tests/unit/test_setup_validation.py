@@ -1,9 +1,6 @@
 """Validate a proposed project set-up before anything is created: every problem at once, each
 typed, each saying whether it waits or needs a fix, and which key releases it."""
 
-import sys
-from pathlib import Path
-
 from project_sync.domain import (
     CustomerFacts,
     Fails,
@@ -18,8 +15,7 @@ from project_sync.domain import (
 )
 from tandem_contracts.entities import TaxProfile
 
-sys.path.insert(0, str(Path(__file__).parent))  # q2c, the story helper, is beside us
-from q2c import proposed
+from .q2c import proposed
 
 BAD_VAT = check_tax("DE", "DE123", key="customer:cust-badvat")
 

@@ -77,6 +77,8 @@ class OpportunityCreate(_Model):
     probability: int | None = Field(default=None, ge=0, le=100)
     expected_start: date | None = None
     selling_entity: str | None = Field(default=None, max_length=100)
+    delivery_units: list[str] = Field(default_factory=list, max_length=10)
+    """The practice and region that will deliver the deal (a custom picklist, in org unit ids)."""
     owner: str | None = Field(default=None, max_length=100)
     lines: list[OpportunityLine] = Field(default_factory=list, max_length=200)
     external_id: str | None = Field(default=None, min_length=1, max_length=100)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tandem_contracts import CurrencyCode
 from tandem_sandbox._collections import Collection, collection_router, load, require
 from tandem_sandbox._http import SandboxError
+from tandem_sandbox._psa_changes import change_order_routers
 from tandem_sandbox._state import StateDep
 from tandem_sandbox._store import Tx
 
@@ -73,7 +74,8 @@ class ProjectPatch(_Model):
 
 
 class TaskCreate(_Model):
-    """A task, phase, milestone or deliverable of a project (Kantata story)."""
+    """A task, phase, milestone or deliverable of a project (Kantata story); a milestone's
+    ``billing_amount`` is its fee, in the project's currency."""
 
     project_id: Id
     parent_id: Id | None = None
@@ -83,6 +85,7 @@ class TaskCreate(_Model):
     start_date: date | None = None
     due_date: date | None = None
     billable: bool = True
+    billing_amount: Rate | None = None
     status: Literal["not_started", "started", "needs_info", "completed"] = "not_started"
     external_id: Id | None = None
 
@@ -94,6 +97,7 @@ class TaskPatch(_Model):
     status: Literal["not_started", "started", "needs_info", "completed"] | None = None
     planned_minutes: int | None = Field(default=None, ge=0)
     due_date: date | None = None
+    billing_amount: Rate | None = None
 
 
 class SkillLevel(_Model):
@@ -178,8 +182,10 @@ class RateCardCreate(_Model):
 
 
 async def _check_task(tx: Tx, data: dict[str, Any]) -> None:
-    await require(tx, "projects", data["project_id"], "project_id")
+    project = await require(tx, "projects", data["project_id"], "project_id")
     await require(tx, "tasks", data.get("parent_id"), "parent_id")
+    if project is not None:  # a milestone's fee is in its project's currency
+        data["currency"] = project.data["currency"]
 
 
 async def _check_assignment(tx: Tx, data: dict[str, Any]) -> None:
@@ -270,4 +276,8 @@ def _project_router() -> APIRouter:
 def psa_routers() -> list[APIRouter]:
     """Return the PSA's delivery and staffing routes."""
     specs = (PROJECTS, TASKS, RESOURCES, ASSIGNMENTS, RATE_CARDS)
-    return [_project_router(), *(collection_router("psa", spec) for spec in specs)]
+    return [
+        _project_router(),
+        *(collection_router("psa", spec) for spec in specs),
+        *change_order_routers(),
+    ]

@@ -1,8 +1,9 @@
-"""The PSA approval actions: submit, approve, reject a timesheet (with its entries) or expense."""
+"""The PSA approval actions: submit, approve, reject a timesheet (with its entries), an expense
+or a change order."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -65,8 +66,15 @@ async def _move_entries(
         await tx.emit(f"time_entry.{status}", "time_entry", entry.id, entry.public())
 
 
-def workflow_router(path: str, subject: str, *, entries: bool) -> APIRouter:
-    """Return submit / approve / reject routes for ``path`` (a timesheet moves its entries)."""
+def workflow_router(
+    path: str,
+    subject: str,
+    *,
+    entries: bool,
+    transitions: Mapping[str, tuple[str, ...]] = _FROM,
+) -> APIRouter:
+    """Return submit / approve / reject routes for ``path`` (a timesheet moves its entries);
+    ``transitions`` names the states each action's status may be reached from."""
     router = APIRouter(prefix=f"/v1/{path}", tags=[path])
     collection = path
 
@@ -76,7 +84,7 @@ def workflow_router(path: str, subject: str, *, entries: bool) -> APIRouter:
         step = {"decision": status, "at": datetime.now(UTC).isoformat(), **decision.model_dump()}
         async with state.store.tx("psa") as tx:
             record = await load(tx, collection, record_id, lock=True)
-            if record.data["status"] not in _FROM[status]:
+            if record.data["status"] not in transitions[status]:
                 raise SandboxError(
                     409,
                     "INVALID_TRANSITION",

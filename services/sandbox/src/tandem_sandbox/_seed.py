@@ -36,6 +36,7 @@ def _money(value: Money | None) -> str | None:
 
 
 def _crm(firm: Firm) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    delivering = {p.opportunity_id: list(p.org_unit_ids) for p in firm.projects}
     for c in firm.customers:
         yield "accounts", c.id, {
             "name": c.name, "country": c.country, "currency": c.currency,
@@ -47,6 +48,7 @@ def _crm(firm: Firm) -> Iterable[tuple[str, str, dict[str, Any]]]:
             "amount": _money(o.amount), "currency": o.amount.currency,
             "close_date": o.close_date.isoformat(), "probability": o.probability_pct,
             "selling_entity": o.selling_legal_entity_id,
+            "delivery_units": delivering.get(o.id, []),
         }  # fmt: skip
 
 

@@ -13,8 +13,11 @@ from tandem_connectors.fakes._erp import _NoChanges
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractPsa,
+    PsaChangeOrder,
     PsaExpense,
+    PsaProject,
     PsaProjectActivity,
+    PsaTask,
     PsaTimeEntry,
     PsaTimesheet,
     Written,
@@ -25,6 +28,7 @@ from tandem_contracts.entities import Project
 __all__ = ["FakePsa"]
 
 V = TypeVar("V")
+Value = PsaTimeEntry | PsaExpense | PsaTimesheet | PsaProject | PsaTask | PsaChangeOrder
 _FEEDS = {"time-entries": "entries", "expenses": "expenses", "timesheets": "timesheets"}
 
 
@@ -150,9 +154,21 @@ class FakePsa(AbstractPsa):
         return self.record_of(self._held(held, external_id))
 
     @staticmethod
-    def record_of(value: PsaTimeEntry | PsaExpense | PsaTimesheet) -> dict[str, Any]:
+    def record_of(value: Value) -> dict[str, Any]:
         """A value as the record a feed or webhook would carry."""
         return {**dataclasses.asdict(value), "id": value.external_id, "version": value.version}
+
+    async def read_project(self, record: Mapping[str, Any]) -> PsaProject:
+        """The project version a record (``record_of``) carries."""
+        return _value_of(PsaProject, record)
+
+    async def read_task(self, record: Mapping[str, Any]) -> PsaTask:
+        """The task version a record (``record_of``) carries."""
+        return _value_of(PsaTask, record)
+
+    async def read_change_order(self, record: Mapping[str, Any]) -> PsaChangeOrder:
+        """The change-order version a record (``record_of``) carries."""
+        return _value_of(PsaChangeOrder, record)
 
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
         """The entry a record names, as held."""
@@ -176,3 +192,9 @@ class FakePsa(AbstractPsa):
         if external_id not in values:
             raise NotFound(f"the fake PSA holds no {external_id}")
         return values[external_id]
+
+
+def _value_of(kind: type[V], record: Mapping[str, Any]) -> V:
+    """The port value whose fields a record holds (``KeyError`` for one missing)."""
+    names = [f.name for f in dataclasses.fields(kind)]  # type: ignore[arg-type]
+    return kind(**{name: record[name] for name in names})

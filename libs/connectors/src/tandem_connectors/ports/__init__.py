@@ -34,8 +34,11 @@ from tandem_connectors.ports._erp import (
 from tandem_connectors.ports._hris import AbstractHris, HrisCostRate, HrisWorker
 from tandem_connectors.ports._psa import (
     AbstractPsa,
+    PsaChangeOrder,
     PsaExpense,
+    PsaProject,
     PsaProjectActivity,
+    PsaTask,
     PsaTimeEntry,
     PsaTimesheet,
 )
@@ -57,8 +60,11 @@ __all__ = [
     "InvoiceDraft",
     "PostedInvoice",
     "ProjectActivity",
+    "PsaChangeOrder",
     "PsaExpense",
+    "PsaProject",
     "PsaProjectActivity",
+    "PsaTask",
     "PsaTimeEntry",
     "PsaTimesheet",
     "TimePosting",

@@ -69,6 +69,8 @@ class CrmOpportunity:
     lines: tuple[CrmOpportunityLine, ...]
     erp_project_code: str | None
     updated_at: datetime
+    delivery_units: tuple[str, ...] = ()
+    """The org units (practice, region) that will deliver the deal, as the CRM names them."""
 
 
 class AbstractCrm(ABC):

@@ -14,7 +14,16 @@ from tandem_connectors.ports._common import Written
 from tandem_contracts import Money
 from tandem_contracts.entities import Project
 
-__all__ = ["AbstractPsa", "PsaExpense", "PsaProjectActivity", "PsaTimeEntry", "PsaTimesheet"]
+__all__ = [
+    "AbstractPsa",
+    "PsaChangeOrder",
+    "PsaExpense",
+    "PsaProject",
+    "PsaProjectActivity",
+    "PsaTask",
+    "PsaTimeEntry",
+    "PsaTimesheet",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,58 @@ class PsaExpense:
     billable: bool
     markup_multiplier: Decimal
     receipt_ref: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PsaProject:
+    """A project version as the PSA sent it (PSA ids): its delivery status and whether it
+    takes time (``open_for_time``); ``end_date`` is its last day, when the PSA knows it."""
+
+    external_id: str
+    version: int
+    status: str
+    open_for_time: bool
+    code: str | None
+    currency: str
+    start_date: date | None
+    end_date: date | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PsaTask:
+    """A task version as the PSA sent it (PSA ids): a phase, task, milestone or deliverable;
+    ``billing_amount`` is a milestone's fee, in the project's currency."""
+
+    external_id: str
+    version: int
+    project_id: str
+    type: str
+    name: str
+    status: str
+    due_date: date | None
+    billing_amount: Money | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PsaChangeOrder:
+    """A change order version as the PSA sent it (PSA ids): from ``effective_from`` the
+    project's budget is ``budget_minutes`` / ``budget_amount`` and, when given, its contract's
+    value ``total_value`` and cap ``cap`` (all in ``currency``)."""
+
+    external_id: str
+    version: int
+    project_id: str
+    status: str
+    description: str | None
+    currency: str
+    budget_minutes: int | None
+    budget_amount: Money | None
+    total_value: Money | None
+    cap: Money | None
+    effective_from: date
     updated_at: datetime
 
 
@@ -155,12 +216,25 @@ class AbstractPsa(ABC):
 
     @abstractmethod
     def change_source(self, feed: str) -> ChangeSource:
-        """The changed records of ``feed`` (``time-entries``, ``expenses``, ``timesheets``),
-        for a ``polling.Poller``; a record may show up again (at-least-once)."""
+        """The changed records of ``feed`` (``time-entries``, ``expenses``, ``timesheets``,
+        ``projects``, ``tasks``, ``change-orders``), for a ``polling.Poller``; a record may
+        show up again (at-least-once)."""
 
     @abstractmethod
     async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
         """One record of ``feed`` in this PSA's own shape (to land it again when repairing)."""
+
+    @abstractmethod
+    async def read_project(self, record: Mapping[str, Any]) -> PsaProject:
+        """A project record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def read_task(self, record: Mapping[str, Any]) -> PsaTask:
+        """A task record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def read_change_order(self, record: Mapping[str, Any]) -> PsaChangeOrder:
+        """A change-order record in this PSA's own shape (a webhook's or a feed's)."""
 
     @abstractmethod
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:

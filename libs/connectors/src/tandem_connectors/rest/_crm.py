@@ -153,6 +153,7 @@ def crm_opportunity(record: Mapping[str, Any]) -> CrmOpportunity:
             lines=tuple(_line(line, currency) for line in record.get("lines") or ()),
             erp_project_code=record.get("erp_project_code"),
             updated_at=datetime.fromisoformat(record["updated_at"]),
+            delivery_units=tuple(record.get("delivery_units") or ()),
         )
 
 

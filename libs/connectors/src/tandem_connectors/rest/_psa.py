@@ -12,19 +12,32 @@ from tandem_connectors.http import HttpTarget
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractPsa,
+    PsaChangeOrder,
     PsaExpense,
+    PsaProject,
     PsaProjectActivity,
+    PsaTask,
     PsaTimeEntry,
     PsaTimesheet,
     Written,
 )
 from tandem_connectors.rest._changes import RecordChanges, pages
+from tandem_connectors.rest._records import optional_date, reading
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import Project
 
-__all__ = ["RestPsa", "psa_time_entry", "psa_timesheet"]
+__all__ = [
+    "RestPsa",
+    "psa_change_order",
+    "psa_project",
+    "psa_task",
+    "psa_time_entry",
+    "psa_timesheet",
+]
 
-_FEEDS = frozenset({"time-entries", "expenses", "timesheets", "projects", "assignments"})
+_FEEDS = frozenset(
+    {"time-entries", "expenses", "timesheets", "projects", "assignments", "tasks", "change-orders"}
+)
 # The statuses a project does not leave by activation, and the reason activating one is refused.
 _ENDED = {"cancelled": "project_cancelled", "completed": "project_closed"}
 
@@ -129,6 +142,18 @@ class RestPsa(AbstractPsa):
             await self._target.request("GET", f"/v1/{feed}/{external_id}")
         ).json()
         return record
+
+    async def read_project(self, record: Mapping[str, Any]) -> PsaProject:
+        """A project record of this PSA (webhook ``data`` or a feed record)."""
+        return psa_project(record)
+
+    async def read_task(self, record: Mapping[str, Any]) -> PsaTask:
+        """A task record of this PSA (webhook ``data`` or a feed record)."""
+        return psa_task(record)
+
+    async def read_change_order(self, record: Mapping[str, Any]) -> PsaChangeOrder:
+        """A change-order record of this PSA (webhook ``data`` or a feed record)."""
+        return psa_change_order(record)
 
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
         """A time-entry record of this PSA (webhook ``data`` or a feed record)."""
@@ -235,3 +260,62 @@ def psa_timesheet(record: Mapping[str, Any], worker_id: str | None) -> PsaTimesh
         entry_ids=tuple(record.get("entry_ids") or ()),
         updated_at=datetime.fromisoformat(record["updated_at"]),
     )
+
+
+def _money(record: Mapping[str, Any], field: str, currency: str) -> Money | None:
+    amount = record.get(field)
+    return None if amount is None else Money(amount=Decimal(str(amount)), currency=currency)
+
+
+def psa_project(record: Mapping[str, Any]) -> PsaProject:
+    """A PSA project record as the port's ``PsaProject``."""
+    with reading("PSA", "project", record):
+        return PsaProject(
+            external_id=record["id"],
+            version=int(record["version"]),
+            status=record["status"],
+            open_for_time=bool(record.get("open_for_time", False)),
+            code=record.get("code"),
+            currency=record["currency"],
+            start_date=optional_date(record.get("start_date")),
+            end_date=optional_date(record.get("end_date")),
+            updated_at=datetime.fromisoformat(record["updated_at"]),
+        )
+
+
+def psa_task(record: Mapping[str, Any]) -> PsaTask:
+    """A PSA task record as the port's ``PsaTask`` (a milestone's fee in its currency)."""
+    with reading("PSA", "task", record):
+        currency = record.get("currency")
+        return PsaTask(
+            external_id=record["id"],
+            version=int(record["version"]),
+            project_id=record["project_id"],
+            type=record.get("type", "task"),
+            name=record["name"],
+            status=record["status"],
+            due_date=optional_date(record.get("due_date")),
+            billing_amount=_money(record, "billing_amount", currency) if currency else None,
+            updated_at=datetime.fromisoformat(record["updated_at"]),
+        )
+
+
+def psa_change_order(record: Mapping[str, Any]) -> PsaChangeOrder:
+    """A PSA change-order record as the port's ``PsaChangeOrder``."""
+    with reading("PSA", "change order", record):
+        currency = record["currency"]
+        minutes = record.get("budget_minutes")
+        return PsaChangeOrder(
+            external_id=record["id"],
+            version=int(record["version"]),
+            project_id=record["project_id"],
+            status=record["status"],
+            description=record.get("description"),
+            currency=currency,
+            budget_minutes=None if minutes is None else int(minutes),
+            budget_amount=_money(record, "budget_amount", currency),
+            total_value=_money(record, "total_value", currency),
+            cap=_money(record, "cap", currency),
+            effective_from=date.fromisoformat(record["effective_from"]),
+            updated_at=datetime.fromisoformat(record["updated_at"]),
+        )

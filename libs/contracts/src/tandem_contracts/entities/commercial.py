@@ -68,6 +68,9 @@ class Opportunity(CanonicalModel):
     owner_id: CanonicalId | None = None
     expected_start: CalendarDate | None = None
     lines: tuple[OpportunityLine, ...] = ()
+    org_unit_ids: tuple[CanonicalId, ...] = ()
+    """The org units (practice, region) that will deliver it: its project's, and the scope
+    its rate card is found by."""
     refs: tuple[ExternalRef, ...] = ()
 
 

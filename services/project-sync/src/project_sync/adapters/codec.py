@@ -41,6 +41,7 @@ def setup_json(setup: ProjectSetup) -> dict[str, Any]:
         "customer_id": setup.customer_id,
         "currency": setup.currency,
         "rate_card_id": setup.rate_card_id,
+        "org_unit_ids": list(setup.org_unit_ids),
         "tax_profile": setup.tax_profile.model_dump(mode="json") if setup.tax_profile else None,
     }
 
@@ -55,6 +56,7 @@ def setup_from(data: dict[str, Any]) -> ProjectSetup:
         currency=data["currency"],
         rate_card_id=data.get("rate_card_id"),
         tax_profile=TaxProfile.model_validate(profile) if profile else None,
+        org_unit_ids=tuple(data.get("org_unit_ids") or ()),
     )
 
 

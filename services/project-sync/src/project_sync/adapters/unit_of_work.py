@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from project_sync.adapters.delivery import SqlAssignments, SqlDelivery
 from project_sync.adapters.repositories import (
     SqlApprovals,
     SqlCustomers,
@@ -30,14 +31,18 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         connection: DbConnection,
         outbox: Outbox,
         entity_currencies: Mapping[str, frozenset[str]] | None = None,
+        *,
+        time_requires_assignment: bool = False,
     ) -> None:
         self.connection = connection
         self.sagas = SqlSagas(connection)
         self.customers = SqlCustomers(connection)
         self.opportunities = SqlOpportunities(connection)
         self.reference = SqlReference(connection, entity_currencies or {})
-        self.projects = SqlProjects(connection)
+        self.projects = SqlProjects(connection, time_requires_assignment)
         self.approvals = SqlApprovals(connection)
+        self.delivery = SqlDelivery(connection)
+        self.assignments = SqlAssignments(connection)
         self.refs = CrossReferences(connection)
         self._outbox = outbox
 

@@ -24,6 +24,16 @@ def is_stuck_row(row: Any, now: datetime, limits: Mapping[Step, timedelta]) -> b
     return step not in SETTLED and limit is not None and now - row["entered_at"] > limit
 
 
+_BILLING_CODE = """
+SELECT p.project_id, p.status, p.open_from, p.closed_from, p.time_requires_assignment,
+       p.time_requires_assignment AND $2::text IS NOT NULL AND EXISTS (
+           SELECT 1 FROM project_sync.project_assignments a
+           WHERE a.project_id = p.project_id AND a.worker_id = $2 AND a.start_date <= $3
+             AND a.end_date >= $3 AND a.status IN ('confirmed', 'active')) AS assigned
+FROM project_sync.projects p WHERE p.code = $1 ORDER BY p.generation DESC LIMIT 1
+"""
+
+
 class Views:
     """The API's reads, on one connection."""
 
@@ -152,11 +162,9 @@ class Views:
         self, code: str, on: date, worker_id: str | None
     ) -> dict[str, Any] | None:
         """Whether the project of ``code`` takes time dated ``on`` (from ``worker_id``)."""
-        row = await self.db.fetchrow(
-            "SELECT project_id, status, open_from, closed_from, time_requires_assignment "
-            "FROM project_sync.projects WHERE code = $1 ORDER BY generation DESC LIMIT 1",
-            code,
-        )
+        # One round trip: the project, and whether the worker is assigned on the date (asked
+        # only when the project requires it), for a check answered in real time.
+        row = await self.db.fetchrow(_BILLING_CODE, code, worker_id, on)
         if row is None:
             return None
         reason = None
@@ -166,16 +174,8 @@ class Views:
             reason = "not_open_yet"
         elif row["closed_from"] is not None and on >= row["closed_from"]:
             reason = "closed_for_time"
-        elif row["time_requires_assignment"]:
-            assigned = worker_id is not None and await self.db.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM project_sync.project_assignments "
-                "WHERE project_id = $1 AND worker_id = $2 AND start_date <= $3 "
-                "AND end_date >= $3 AND status IN ('confirmed', 'active'))",
-                row["project_id"],
-                worker_id,
-                on,
-            )
-            reason = None if assigned else "worker_not_assigned"
+        elif row["time_requires_assignment"] and not row["assigned"]:
+            reason = "worker_not_assigned"
         return {
             "code": code,
             "project_id": row["project_id"],

@@ -38,6 +38,8 @@ class ProjectSetup:
     currency: str
     rate_card_id: str | None = None
     tax_profile: TaxProfile | None = None
+    org_unit_ids: tuple[str, ...] = ()
+    """The org units that will deliver it (practice, region): the project's."""
 
 
 @dataclass(frozen=True)

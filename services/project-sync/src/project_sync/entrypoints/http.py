@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
+from project_sync.adapters.repositories import SqlReference
 from project_sync.adapters.views import Views
 from project_sync.domain import ActionRefusedError, ProjectSetup, validate_setup
 from project_sync.domain.saga import CancelRequested, ResumeRequested, RetryRequested
@@ -129,7 +130,9 @@ async def act_on_saga(
 
 
 @router.post("/projects/validate")
-async def validate_project(body: SetupBody, deps: Deps, caller: Reader) -> Validation:
+async def validate_project(
+    body: SetupBody, pool: PoolDep, deps: Deps, caller: Reader
+) -> Validation:
     """Check a proposed project set-up (entity, customer, tax, currency, rate card) against
     the read model, before anything is created: every problem at once."""
     setup = ProjectSetup(
@@ -137,8 +140,10 @@ async def validate_project(body: SetupBody, deps: Deps, caller: Reader) -> Valid
         selling_legal_entity_id=body.selling_legal_entity_id, customer_id=body.customer_id,
         currency=body.currency, rate_card_id=body.rate_card_id, tax_profile=body.tax_profile,
     )  # fmt: skip
-    async with deps.transactions() as uow:
-        reference = await uow.reference.reference_data([body.customer_id])
+    # Read-only and answered in real time: reads on a pooled connection, no transaction.
+    currencies = {e: frozenset(c) for e, c in deps.settings.entity_currencies.items()}
+    async with pool.acquire() as db:
+        reference = await SqlReference(db, currencies).reference_data([body.customer_id])
     problems = validate_setup(setup, reference)
     return Validation(
         valid=not problems,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from project_sync.service_layer import customers, sagas
+from project_sync.service_layer import assignments, customers, sagas
 from tandem_contracts import Envelope
 from tandem_contracts.events import SOWApproved
 from tandem_messaging import Router
@@ -34,8 +34,9 @@ def router() -> Router:
     ``CustomerLinked`` carries the version of the ``AccountUpserted`` it answers (so would be
     dropped as stale after it). Every handler here weighs versions itself — the saga compares
     the opportunity's and the contract's versions, customers and rate cards keep their latest —
-    so an older version changes nothing; duplicates are still dropped by the inbox.
+    and assignments keep a version only over an older one — so an older version changes
+    nothing; duplicates are still dropped by the inbox.
     """
     return Router(service=SERVICE, lane_key=lane_of, accept_stale=True).include(
-        customers.handlers, sagas.handlers
+        customers.handlers, sagas.handlers, assignments.handlers
     )

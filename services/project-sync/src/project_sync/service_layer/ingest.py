@@ -55,6 +55,15 @@ _SAFE = re.compile(r"^[A-Za-z0-9_\-:]{1,64}$")
 _IDS = uuid.UUID("0b6f4a2e-8c1d-5f3a-9e27-4d5c6b7a8f90")
 
 
+def _org_units(deal: CrmOpportunity) -> tuple[str, ...]:
+    """The deal's delivery units: org unit ids shared with the ERP and the PSA (master data),
+    so taken as they are; one that could not be an id is the record's fault, said so."""
+    for unit in deal.delivery_units:
+        if not _SAFE.fullmatch(unit):
+            raise RecordRejected(f"delivery unit {unit[:80]!r} is not an org unit id")
+    return tuple(dict.fromkeys(deal.delivery_units))
+
+
 def canonical_id(instance: str, external_id: str) -> str:
     """The canonical id of a CRM record (stable: derived, never drawn)."""
     candidate = f"{instance}-{external_id}"
@@ -190,6 +199,7 @@ class CrmIngestion:
             close_date=deal.close_date,
             probability_pct=deal.probability,
             expected_start=deal.expected_start,
+            org_unit_ids=_org_units(deal),
             refs=(self._ref("opportunity", deal.external_id),),
         )
 

@@ -45,6 +45,7 @@ async def committed(
         selling_legal_entity_id=opportunity.selling_legal_entity_id,
         customer_id=opportunity.customer_id,
         currency=opportunity.amount.currency,
+        org_unit_ids=opportunity.org_unit_ids,
     )
     version = envelope.subject_version
     await runner.apply(uow, Committed(opportunity.id, version, event.committed_at, setup))

@@ -17,17 +17,21 @@ from project_sync.domain import Problem, ReferenceData
 from project_sync.domain.saga import Saga
 from tandem_connectors.xref import AbstractCrossReferences
 from tandem_contracts import Envelope
-from tandem_contracts.entities import Contract, Customer, OpportunityStatus
+from tandem_contracts.entities import Assignment, Contract, Customer, Milestone, OpportunityStatus
+from tandem_contracts.events import ChangeOrderApproved
 
 __all__ = [
     "AbstractApprovals",
+    "AbstractAssignments",
     "AbstractCustomers",
+    "AbstractDelivery",
     "AbstractOpportunities",
     "AbstractProjects",
     "AbstractReference",
     "AbstractSagas",
     "AbstractUnitOfWork",
     "CustomerRecord",
+    "DeliveredProject",
     "OpportunityRecord",
     "Placement",
 ]
@@ -168,6 +172,64 @@ class AbstractApprovals(ABC):
         """Keep the approved ``contract`` at ``version`` with who approved it and why."""
 
 
+@dataclass(frozen=True)
+class DeliveredProject:
+    """A project a saga made, as the PSA's reports about it need it (``project_sync.projects``)."""
+
+    project_id: str
+    opportunity_id: str
+    generation: int
+    legal_entity_id: str
+    currency: str
+    contract_id: str | None
+    open_from: date | None
+    closed_from: date | None
+
+
+class AbstractDelivery(ABC):
+    """What the PSA reports about projects after activation, and their announcement versions."""
+
+    @abstractmethod
+    async def project(self, project_id: str) -> DeliveredProject | None:
+        """The project a saga made (None: no saga of ours made it)."""
+
+    @abstractmethod
+    async def next_version(self, project_id: str, floor: int) -> int:
+        """The subject version of the project's next announcement: above every one before,
+        and at least ``floor`` (the saga's fixed order)."""
+
+    @abstractmethod
+    async def close_for_time(self, project_id: str, closed_from: date, reason: str) -> bool:
+        """Refuse the project's time dated from ``closed_from``; answer whether it was open
+        (False: closed already, nothing changed)."""
+
+    @abstractmethod
+    async def record_milestone(
+        self, milestone: Milestone, psa_instance: str, psa_task_id: str, completed_at: datetime
+    ) -> bool:
+        """Keep the completed milestone; answer whether it is new (False: announced before)."""
+
+    @abstractmethod
+    async def record_change_order(
+        self, change: ChangeOrderApproved, psa_instance: str, psa_id: str
+    ) -> bool:
+        """Keep the approved change order and the project's new figures; answer whether it is
+        new (False: announced before)."""
+
+
+class AbstractAssignments(ABC):
+    """Who may book to a project, and when (the billing-code check "for this worker")."""
+
+    @abstractmethod
+    async def confirm(self, assignment: Assignment, version: int) -> bool:
+        """Keep the confirmed assignment unless a version as new is kept (answer whether)."""
+
+    @abstractmethod
+    async def cancel(self, assignment_id: str, project_id: str, version: int) -> bool:
+        """Mark the assignment cancelled (a tombstone if unknown) unless a version as new is
+        kept (answer whether)."""
+
+
 class AbstractUnitOfWork(ABC):
     """project-sync's repositories on one transaction, and its outbox."""
 
@@ -177,6 +239,8 @@ class AbstractUnitOfWork(ABC):
     reference: AbstractReference
     projects: AbstractProjects
     approvals: AbstractApprovals
+    delivery: AbstractDelivery
+    assignments: AbstractAssignments
     refs: AbstractCrossReferences
 
     @abstractmethod
