@@ -48,6 +48,7 @@ import asyncpg
 from month.bench import raw_ceiling
 from month.burst import Pair, approve, pairs_of, wait_known
 from month.firm import set_up
+from month.quote import settings_for
 from month.systems import ROOT, Systems, local_systems
 from tandem_sandbox.scenario import generate
 from time_expense.service_layer.handlers import QUEUE
@@ -422,8 +423,11 @@ async def main(args: argparse.Namespace) -> None:
     settings = {"TANDEM_CONCURRENCY": str(args.lanes), "TANDEM_PREFETCH": str(args.prefetch),
                 "TANDEM_BATCH_SIZE": str(args.batch_size), "TANDEM_POLL_INTERVAL_S": "0.5",
                 "TANDEM_POLL_LAG_S": "0.2"}  # fmt: skip
-    async with local_systems("sandbox", run="bench_scale", logs=logs, settings=settings) as systems:
-        await set_up(firm, systems)
+    async with local_systems(
+        "sandbox", run="bench_scale", logs=logs, settings=settings,
+        quote_settings=settings_for(firm),
+    ) as systems:  # fmt: skip
+        _, won = await set_up(firm, systems)
         await wait_known(systems.database_url, firm)
         await _leave(systems, "worker")  # from here on, only the ingest worker runs
         db = await asyncpg.connect(systems.database_url)
@@ -433,8 +437,8 @@ async def main(args: argparse.Namespace) -> None:
                 broker=_listener(urlsplit(systems.amqp_url).port or 5672),
                 ingest=systems.deployment.pid("ingest"),
             )
-            bench = Bench(systems, pairs_of(firm), firm.month, db, probe, await _partitions(db),
-                          args)  # fmt: skip
+            pairs = pairs_of(firm, won.psa)
+            bench = Bench(systems, pairs, firm.month, db, probe, await _partitions(db), args)
             runs: dict[int, list[Drained]] = {k: [] for k in args.replicas}
             for _ in range(args.repeats):
                 for replicas in args.replicas:

@@ -30,6 +30,7 @@ import httpx
 
 from month.burst import approve, pairs_of, wait_known
 from month.firm import set_up
+from month.quote import settings_for
 from month.systems import ROOT, Flavour, Systems, local_systems
 from tandem_sandbox.scenario import generate
 
@@ -95,11 +96,12 @@ async def burst(flavour: Flavour, entries: int, *, logs: Path, lanes: int) -> Me
     firm = generate(11, consultants=120, customers=20)
     settings = _settings(lanes)
     async with local_systems(
-        flavour, run=f"bench_{flavour}", logs=logs, settings=settings
-    ) as systems:
-        await set_up(firm, systems)
+        flavour, run=f"bench_{flavour}", logs=logs, settings=settings,
+        quote_settings=settings_for(firm),
+    ) as systems:  # fmt: skip
+        _, won = await set_up(firm, systems)
         await wait_known(systems.database_url, firm)
-        await approve(systems.sandbox, pairs_of(firm), entries, firm.month)
+        await approve(systems.sandbox, pairs_of(firm, won.psa), entries, firm.month)
         await _until_settled(systems.database_url, entries, within=3600)
         return await _measure(f"burst into {flavour}", systems, firm.month)
 
@@ -112,14 +114,14 @@ async def outage(
     settings = _settings(lanes)
     total = int(entries_per_second * seconds)
     async with local_systems(
-        "sandbox", run="bench_outage", logs=logs, settings=settings
-    ) as systems:
-        await set_up(firm, systems)
+        "sandbox", run="bench_outage", logs=logs, settings=settings,
+        quote_settings=settings_for(firm),
+    ) as systems:  # fmt: skip
+        _, won = await set_up(firm, systems)
         await wait_known(systems.database_url, firm)
+        pairs = pairs_of(firm, won.psa)
         feeding = asyncio.create_task(
-            approve(
-                systems.sandbox, pairs_of(firm), total, firm.month, per_second=entries_per_second
-            )
+            approve(systems.sandbox, pairs, total, firm.month, per_second=entries_per_second)
         )
         await asyncio.sleep((seconds - down) / 2)  # steady state first, then the outage
         async with httpx.AsyncClient(base_url=systems.sandbox.urls["control"]) as control:

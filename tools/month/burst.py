@@ -38,8 +38,9 @@ class Pair:
         )
 
 
-def pairs_of(firm: Firm) -> list[Pair]:
-    """Every (resource, project) the firm's active assignments allow, within one entity."""
+def pairs_of(firm: Firm, psa_projects: dict[str, str]) -> list[Pair]:
+    """Every (resource, project) the firm's active assignments allow, within one entity; the
+    project as the PSA names it (``psa_projects``: generated id → the PSA's)."""
     projects = {p.id: p for p in firm.projects}
     workers = {w.id: w for w in firm.workers}
     resources = {r.worker_id: r.id for r in firm.resources if r.worker_id}
@@ -55,10 +56,16 @@ def pairs_of(firm: Firm) -> list[Pair]:
             or project.flags.time_requires_assignment  # the bench dates ignore assignment spans
             or worker.legal_entity_id != project.legal_entity_id
             or worker.id not in resources
+            or project.id not in psa_projects
         ):
             continue
         pairs.append(
-            Pair(resources[worker.id], project.id, worker.hire_date, worker.termination_date)
+            Pair(
+                resources[worker.id],
+                psa_projects[project.id],
+                worker.hire_date,
+                worker.termination_date,
+            )
         )
     return sorted(set(pairs), key=lambda p: (p.resource_id, p.project_id))
 

@@ -1,5 +1,7 @@
-"""Put a generated firm where a month needs it: the ERP's masters, the PSA's delivery data,
-and what the other Tandem services would have announced to time-expense."""
+"""Put a generated firm where a month needs it: the ERP's companies, the CRM's accounts and
+opportunities (project-sync makes each won one a project in the ERP and the PSA and announces
+it), the PSA's delivery data on those projects, and what the services not built yet
+(staffing-sync, the HR side) would have announced to time-expense."""
 
 from __future__ import annotations
 
@@ -7,22 +9,20 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aio_pika
 import asyncpg
 import httpx
 
+from month.quote import Won, approve_and_wait, ids_of
 from month.systems import API_KEY, Systems
-from tandem_connectors.ports import Written
 from tandem_contracts import Envelope, Event, Producer, encode
-from tandem_contracts.entities import AssignmentStatus, ProjectStatus, WorkerStatus
+from tandem_contracts.entities import AssignmentStatus, WorkerStatus
 from tandem_contracts.events import (
     AssignmentConfirmed,
     ConsultantOnboarded,
     CostRateChanged,
-    ProjectActivated,
     RateCardPublished,
 )
 from tandem_messaging import declare_events_exchange
@@ -33,30 +33,32 @@ from time_expense.service_layer.handlers import QUEUE
 __all__ = ["set_up"]
 
 
-@dataclass(frozen=True)
-class ErpMasters:
-    """What the ERP holds of the firm: a company per legal entity, a project per project."""
-
-    companies: dict[str, Written]
-    projects: dict[str, Written]
-
-
-async def set_up(firm: Firm, systems: Systems) -> dict[str, int]:
-    """Make the firm exist in the ERP and the PSA, and announce it; answer what was made."""
-    masters = await _erp_masters(firm, systems)
-    await seed(systems.sandbox.store, _without_time(firm), systems=("psa",))
+async def set_up(firm: Firm, systems: Systems) -> tuple[dict[str, int], Won]:
+    """Make the firm exist in the ERP, the CRM and the PSA, through project-sync for its
+    projects; answer what was made, and where its projects live."""
+    for entity in firm.legal_entities:  # the ERP's own set-up: a company per legal entity
+        await systems.erp.ensure_legal_entity(entity, key=entity.id)
     async with httpx.AsyncClient(
         base_url=systems.deployment.api_url, headers={"X-API-Key": API_KEY}, timeout=60
     ) as api:
         rates = [rate.model_dump(mode="json") for rate in firm.fx_rates]
         (await api.put("/v1/fx-rates", json={"rates": rates})).raise_for_status()
-    events = list(_announcements(firm, masters))
+    # Rate cards before the opportunities are won: project-sync validates a project's rate card.
+    events = list(_announcements(firm))
     await _announce(systems.amqp_url, events)
-    # As in a running firm, the reference data (rate cards above all) is known before time is
-    # approved: wait until time-expense has taken in every announcement.
-    await _taken_in(systems.database_url, len(events))
-    return {"companies": len(masters.companies), "customers": len(firm.customers),
-            "projects": len(masters.projects), "announcements": len(events)}  # fmt: skip
+    async with httpx.AsyncClient(
+        base_url=systems.quote.api_url, headers={"X-API-Key": API_KEY}, timeout=60
+    ) as q2c:
+        won = await approve_and_wait(firm, systems.sandbox, q2c)
+    await seed(systems.sandbox.store, _delivery(firm, won), systems=("psa",))
+    # As in a running firm, the projects and the reference data (rate cards above all) are
+    # known before time is approved: wait until time-expense has taken in every announcement
+    # and every project project-sync activated.
+    await _taken_in(systems.database_url, len(events) + won.states["active"])
+    made = {"companies": len(firm.legal_entities), "customers": len(firm.customers),
+            "active": won.states["active"], "shells": won.states["awaiting_sow"],
+            "announcements": len(events)}  # fmt: skip
+    return made, won
 
 
 _TAKEN_IN = """
@@ -78,47 +80,27 @@ async def _taken_in(database_url: str, announced: int, within: float = 300.0) ->
         await connection.close()
 
 
-async def _erp_masters(firm: Firm, systems: Systems) -> ErpMasters:
-    """Companies (each made under its legal entity's id as the key, by which time-expense
-    finds it), customers and projects in the ERP."""
-    erp = systems.erp
-    companies: dict[str, Written] = {}
-    for entity in firm.legal_entities:
-        companies[entity.id] = await erp.ensure_legal_entity(entity, key=entity.id)
-    customers = {}
-    for customer in firm.customers:
-        company = companies[customer.legal_entity_id].external_id
-        customers[customer.id] = await erp.upsert_customer(
-            customer, company=company, key=customer.id
-        )
-    projects: dict[str, Written] = {}
-    for project in firm.projects:
-        projects[project.id] = await erp.create_project(
-            project,
-            company=companies[project.legal_entity_id].external_id,
-            customer=customers[project.customer_id].external_id,
-            service=None,
-            key=project.id,
-        )
-    return ErpMasters(companies, projects)
+def _delivery(firm: Firm, won: Won) -> Firm:
+    """The firm's PSA delivery data (tasks, resources, bookings, rate cards) on the projects
+    project-sync made there; no projects of its own and no time (the month logs it)."""
+    on = won.psa
+    return dataclasses.replace(
+        firm,
+        projects=(),
+        work_items=tuple(i.model_copy(update={"project_id": on[i.project_id]})
+                         for i in firm.work_items if i.project_id in on),
+        assignments=tuple(a.model_copy(update={"project_id": on[a.project_id]})
+                          for a in firm.assignments if a.project_id in on),
+        time_entries=(), timesheets=(), expenses=(),
+    )  # fmt: skip
 
 
-def _without_time(firm: Firm) -> Firm:
-    return dataclasses.replace(firm, time_entries=(), timesheets=(), expenses=())
-
-
-def _announcements(firm: Firm, masters: ErpMasters) -> Iterator[tuple[Event, str, str]]:
-    """(event, legal entity, region) as project-sync, staffing-sync and billing would send."""
+def _announcements(firm: Firm) -> Iterator[tuple[Event, str, str]]:
+    """(event, legal entity, region) as staffing-sync and the HR side would send; the
+    generated project and customer ids as project-sync names them."""
+    projects, customers = ids_of(firm)
     region = {le.id: le.data_residency_region for le in firm.legal_entities}
     now = datetime.now(UTC)
-    for project in firm.projects:
-        if project.status is ProjectStatus.PLANNED:
-            continue  # not activated yet: its time waits
-        refs = (masters.projects[project.id].ref,)
-        activated = ProjectActivated(
-            project=project.model_copy(update={"refs": refs}), activated_at=now
-        )
-        yield activated, project.legal_entity_id, region[project.legal_entity_id]
     for worker in firm.workers:
         if worker.status is WorkerStatus.PRE_HIRE:
             continue
@@ -135,15 +117,26 @@ def _announcements(firm: Firm, masters: ErpMasters) -> Iterator[tuple[Event, str
             )
     home = firm.legal_entities[0]
     for card in firm.rate_cards:
+        scope = card.scope.model_copy(update={
+            "project_id": projects.get(card.scope.project_id or "", card.scope.project_id),
+            "account_id": customers.get(card.scope.account_id or "", card.scope.account_id),
+        })  # fmt: skip
         latest = max(v.version for v in card.versions)
-        published = RateCardPublished(rate_card=card, published_version=latest, published_at=now)
+        published = RateCardPublished(
+            rate_card=card.model_copy(update={"scope": scope}),
+            published_version=latest, published_at=now,
+        )  # fmt: skip
         yield published, home.id, home.data_residency_region
-    projects = {p.id: p for p in firm.projects}
+    owner_of = {p.id: p.legal_entity_id for p in firm.projects}
     for assignment in firm.assignments:
         if assignment.status is AssignmentStatus.PROPOSED or assignment.worker_id is None:
             continue
-        confirmed = assignment.model_copy(update={"status": AssignmentStatus.CONFIRMED})
-        owner = projects[assignment.project_id].legal_entity_id
+        if assignment.project_id not in projects:
+            continue
+        confirmed = assignment.model_copy(update={
+            "status": AssignmentStatus.CONFIRMED, "project_id": projects[assignment.project_id],
+        })  # fmt: skip
+        owner = owner_of[assignment.project_id]
         yield AssignmentConfirmed(assignment=confirmed, confirmed_at=now), owner, region[owner]
 
 

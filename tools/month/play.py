@@ -38,14 +38,18 @@ class Played:
     finished: float = 0.0
 
 
-async def play(firm: Firm, psa_url: str, *, parallel: int = 16) -> Played:
-    """Log and decide the firm's month week by week; answer the totals."""
+async def play(
+    firm: Firm, psa_url: str, psa_projects: dict[str, str], *, parallel: int = 16
+) -> Played:
+    """Log and decide the firm's month week by week on the PSA's projects (``psa_projects``:
+    generated project id → the PSA's); answer the totals."""
     played = Played(started=time.monotonic())
     resource_of = {r.worker_id: r.id for r in firm.resources if r.worker_id}
     entries_of: dict[str | None, list[Any]] = defaultdict(list)
     for entry in firm.time_entries:
         entries_of[entry.timesheet_id].append(entry)
     gate = asyncio.Semaphore(parallel)
+    on = psa_projects
     async with httpx.AsyncClient(base_url=psa_url, timeout=60) as psa:
         for week_start in _weeks(firm.month):
             week_end = week_start + timedelta(days=6)
@@ -54,11 +58,11 @@ async def play(firm: Firm, psa_url: str, *, parallel: int = 16) -> Played:
 
             async def sheet_of(sheet: Any) -> None:
                 async with gate:
-                    await _timesheet(psa, sheet, entries_of[sheet.id], resource_of, played)
+                    await _timesheet(psa, sheet, entries_of[sheet.id], resource_of, on, played)
 
             async def expense_of(expense: Any) -> None:
                 async with gate:
-                    await _expense(psa, expense, resource_of, played)
+                    await _expense(psa, expense, resource_of, on, played)
 
             await asyncio.gather(*(sheet_of(s) for s in sheets), *(expense_of(x) for x in expenses))
     played.finished = time.monotonic()
@@ -70,13 +74,15 @@ async def _timesheet(
     sheet: Any,
     entries: list[Any],
     resource_of: dict[str, str],
+    on: dict[str, str],
     played: Played,
 ) -> None:
     resource = resource_of[sheet.worker_id]
     logged = []
     for entry in entries:
         answer = await psa.post("/v1/time-entries", json={
-            "resource_id": resource, "project_id": entry.project_id, "task_id": entry.work_item_id,
+            "resource_id": resource, "project_id": on[entry.project_id],
+            "task_id": entry.work_item_id,
             "date": entry.work_date.isoformat(), "minutes": entry.duration_minutes,
             "billable": entry.billable, "notes": entry.notes,
         })  # fmt: skip
@@ -106,10 +112,14 @@ async def _timesheet(
 
 
 async def _expense(
-    psa: httpx.AsyncClient, expense: Any, resource_of: dict[str, str], played: Played
+    psa: httpx.AsyncClient,
+    expense: Any,
+    resource_of: dict[str, str],
+    on: dict[str, str],
+    played: Played,
 ) -> None:
     answer = await psa.post("/v1/expenses", json={
-        "resource_id": resource_of[expense.worker_id], "project_id": expense.project_id,
+        "resource_id": resource_of[expense.worker_id], "project_id": on[expense.project_id],
         "date": expense.expense_date.isoformat(), "category": expense.category,
         "amount": str(expense.amount.amount), "currency": expense.amount.currency,
         "billable": expense.billable, "markup_multiplier": str(expense.markup_multiplier),

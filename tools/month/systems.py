@@ -1,5 +1,6 @@
-"""The local systems a month runs on: a fresh database and vhost, the sandbox, an ERP, and
-time-expense's api and worker processes."""
+"""The local systems a month runs on: fresh databases and a vhost, the sandbox, an ERP, and
+the api and worker processes of time-expense and of project-sync (each on its own database,
+as deployed: both land the PSA's records, each in its own ``connectors`` tables)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any, Literal
 import asyncpg
 import httpx
 
+from project_sync.bootstrap import DEFINITION as PROJECT_SYNC
+from project_sync.service_layer.handlers import QUEUE as PROJECT_SYNC_QUEUE
 from tandem_connectors.http import HttpTarget, RetryPolicy
 from tandem_connectors.ports import AbstractErp
 from tandem_connectors.rest import RestErp
@@ -43,6 +46,9 @@ class Systems:
 
     sandbox: Sandbox
     deployment: LocalService
+    """time-expense."""
+    quote: LocalService
+    """project-sync."""
     erp: AbstractErp
     database_url: str
     amqp_url: str
@@ -81,13 +87,21 @@ async def _fresh_vhost(amqp_url: str, management_url: str, name: str) -> str:
 
 @contextlib.asynccontextmanager
 async def local_systems(
-    flavour: Flavour, *, run: str, logs: Path, settings: dict[str, str] | None = None
+    flavour: Flavour,
+    *,
+    run: str,
+    logs: Path,
+    settings: dict[str, str] | None = None,
+    quote_settings: dict[str, str] | None = None,
 ) -> AsyncIterator[Systems]:
-    """Start everything for one run named ``run``; stop it all afterwards."""
+    """Start everything for one run named ``run``; stop it all afterwards. ``settings`` are
+    time-expense's, ``quote_settings`` project-sync's (the tenant's entities, stages)."""
     admin, amqp, management = _urls()
     database_url = await _fresh_database(admin, f"tandem_{run}")
+    quote_database_url = await _fresh_database(admin, f"tandem_{run}_quote")
     amqp_url = await _fresh_vhost(amqp, management, f"tandem-{run}")
     await apply_migrations(database_url, [*DEFINITION.migrations, SANDBOX_MIGRATIONS])
+    await apply_migrations(quote_database_url, list(PROJECT_SYNC.migrations))
     async with contextlib.AsyncExitStack() as stack:
         sandbox = await stack.enter_async_context(
             run_sandbox(SandboxSettings(database_url=database_url, base_port=0))
@@ -123,14 +137,39 @@ async def local_systems(
                 **(settings or {}),
             },
         )
-        stack.callback(deployment.stop)
-        deployment.start("api")
-        deployment.start_workers(WORKERS)
-        await deployment.wait_api()
-        for name in WORKERS:
-            await deployment.wait_worker(name)
-        await deployment.wait_consuming(QUEUE)
-        yield Systems(sandbox, deployment, erp, database_url, amqp_url, flavour, tryton)
+        crm = {"url": sandbox.urls["crm"], "webhook_secret": WEBHOOK_SECRET,
+               "requests_per_second": 500, "burst": 200}  # fmt: skip
+        quote = LocalService(
+            module="project_sync",
+            name="project-sync",
+            database_url=quote_database_url,
+            amqp_url=amqp_url,
+            logs=logs,
+            settings={
+                "TANDEM_ERP_INSTANCES": json.dumps({ERP: erp_config}),
+                "TANDEM_PSA_INSTANCES": json.dumps({"psa": psa}),
+                "TANDEM_CRM_INSTANCES": json.dumps({"crm": crm}),
+                "TANDEM_LOG_LEVEL": "WARNING",
+                "TANDEM_API_KEYS": json.dumps({API_KEY: ["q2c:read", "q2c:write"]}),
+                "TANDEM_ERP_BY_REGION": json.dumps(
+                    dict.fromkeys(("us", "uk", "eu", "in", "apac"), ERP)
+                ),
+                "TANDEM_POLL_INTERVAL_S": "1",
+                "TANDEM_POLL_LAG_S": "0",
+                "TANDEM_INGEST_INTERVAL_S": "0.1",
+                "TANDEM_RESUME_INTERVAL_S": "2",
+                **(quote_settings or {}),
+            },
+        )
+        for service, queue in ((deployment, QUEUE), (quote, PROJECT_SYNC_QUEUE)):
+            stack.callback(service.stop)
+            service.start("api")
+            service.start_workers(WORKERS)
+            await service.wait_api()
+            for name in WORKERS:
+                await service.wait_worker(name)
+            await service.wait_consuming(queue)
+        yield Systems(sandbox, deployment, quote, erp, database_url, amqp_url, flavour, tryton)
 
 
 async def _erp(
