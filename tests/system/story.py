@@ -12,33 +12,27 @@ import asyncpg
 import httpx
 
 from tandem_connectors.ports import AbstractErp
-from tandem_contracts import ExternalRef, Money, SystemKind
+from tandem_contracts import Money
 from tandem_contracts.entities import (
-    BillingModel,
     CostRate,
-    Customer,
     EmploymentType,
     LegalEntity,
-    Project,
-    ProjectFlags,
-    ProjectStatus,
     RateCard,
     RateCardScope,
     RateCardStatus,
     RateCardVersion,
-    Role,
-    TaxProfile,
     Worker,
     WorkerStatus,
 )
-from tandem_contracts.events import ConsultantOnboarded, ProjectActivated, RateCardPublished
+from tandem_contracts.events import ConsultantOnboarded, RateCardPublished
 
 from .harness import Deployment, announce, eventually
+from .quote_harness import project_sync_beside
 
 _REFERENCE_KEPT = """
-SELECT (SELECT count(*) FROM time_expense.rate_cards), (SELECT count(*) FROM time_expense.projects),
-       (SELECT count(*) FROM time_expense.workers)
+SELECT (SELECT count(*) FROM time_expense.rate_cards), (SELECT count(*) FROM time_expense.workers)
 """
+_PROJECTS_KEPT = "SELECT project_id FROM time_expense.projects"
 ERP_INSTANCE = "erp-sandbox"
 ROLE = "r-consultant"
 ENTITIES = {
@@ -64,12 +58,14 @@ class Consultant:
 
 @dataclass
 class Firm:
-    """Ids of the story's firm in each system."""
+    """Ids of the story's firm in each system. Projects go by the story's names ("p-us-1"),
+    for the tests' readability; time-expense knows them by ``canonical``'s ids."""
 
     consultants: list[Consultant]
-    projects: dict[str, str]  # canonical project -> legal entity
-    erp_projects: dict[str, str] = field(default_factory=dict)  # canonical -> ERP id
-    psa_projects: dict[str, str] = field(default_factory=dict)  # canonical -> PSA id
+    projects: dict[str, str]  # the story's project name -> legal entity
+    canonical: dict[str, str] = field(default_factory=dict)  # name -> project-sync's id
+    erp_projects: dict[str, str] = field(default_factory=dict)  # name -> ERP id
+    psa_projects: dict[str, str] = field(default_factory=dict)  # name -> PSA id
     resources: dict[str, str] = field(default_factory=dict)  # worker -> PSA resource
     companies: dict[str, str] = field(default_factory=dict)  # legal entity -> ERP subsidiary
 
@@ -95,54 +91,18 @@ async def build(
     erp: AbstractErp,
     psa: httpx.AsyncClient,
     *,
+    crm_url: str,
     not_onboarded: frozenset[str] = frozenset(),
 ) -> None:
-    """Set the firm up as the other services would have: ERP masters, PSA, reference events
-    (leaving out the onboarding of the workers in ``not_onboarded``). Each legal entity's
-    company is made under its id as the key; time-expense finds it by that key."""
+    """Set the firm up: its companies in the ERP, its projects made by project-sync from
+    opportunities won in the CRM at ``crm_url`` (it announces them), and the reference data
+    of services not built yet announced as they would (leaving out the onboarding of the
+    workers in ``not_onboarded``). Each legal entity's company is made under its id as the
+    key; time-expense and project-sync find it by that key."""
     for entity in ENTITIES.values():
         company = await erp.ensure_legal_entity(entity, key=entity.id)
         firm.companies[entity.id] = company.external_id
     events: list[tuple[Any, str, str, int]] = []
-    for project_id, entity_id in firm.projects.items():
-        entity = ENTITIES[entity_id]
-        customer = await erp.upsert_customer(
-            Customer(id=f"c-{project_id}", name=f"Customer of {project_id}",
-                     legal_entity_id=entity_id, country=entity.country,
-                     currency=entity.functional_currency,
-                     tax_profile=TaxProfile(country=entity.country)),
-            company=firm.companies[entity_id], key=f"c-{project_id}",
-        )  # fmt: skip
-        project = Project(
-            id=project_id, name=f"Project {project_id}", customer_id=f"c-{project_id}",
-            legal_entity_id=entity_id, currency=entity.functional_currency,
-            billing_model=BillingModel.TIME_AND_MATERIALS, status=ProjectStatus.ACTIVE,
-            flags=ProjectFlags(time_entry_open=True, expense_entry_open=True),
-        )  # fmt: skip
-        service = await erp.upsert_service(
-            Role(id=ROLE, name="Consultant"),
-            Money(amount=RATES[entity.functional_currency], currency=entity.functional_currency),
-            key=f"{ROLE}-{entity.functional_currency}",
-        )
-        erp_project = await erp.create_project(
-            project, company=firm.companies[entity_id], customer=customer.external_id,
-            service=service.external_id, key=project_id,
-        )  # fmt: skip
-        firm.erp_projects[project_id] = erp_project.external_id
-        answer = await psa.post("/v1/projects", json={
-            "name": project.name, "currency": project.currency, "status": "in_progress",
-            "open_for_time": True, "open_for_expenses": True, "external_id": project_id,
-        })  # fmt: skip
-        assert answer.status_code == 201, answer.text
-        firm.psa_projects[project_id] = answer.json()["id"]
-        refs = (
-            erp_project.ref,
-            ExternalRef(system=SystemKind.PSA, instance="psa", object_type="project",
-                        external_id=answer.json()["id"]),
-        )  # fmt: skip
-        activated = ProjectActivated(project=project.model_copy(update={"refs": refs}),
-                                     activated_at=_now())  # fmt: skip
-        events.append((activated, entity_id, entity.data_residency_region, 1))
     for consultant in firm.consultants:
         if consultant.worker_id not in not_onboarded:
             events.append(onboarding(consultant))
@@ -160,21 +120,29 @@ async def build(
         )  # fmt: skip
         published = RateCardPublished(rate_card=card, published_version=1, published_at=_now())
         events.append((published, "le-us", "us", 1))
-    await announce(deployment.amqp_url, *events)
-    # As in a firm, the reference data is in place before anyone logs time: time approved
-    # before its rate card is handled would be refused (rate_unresolved), as it should be.
     onboarded = sum(1 for c in firm.consultants if c.worker_id not in not_onboarded)
-    wanted = (len(RATES), len(firm.projects), onboarded)
 
     async def reference_data_kept() -> bool:
         connection = await asyncpg.connect(deployment.database_url)
         try:
-            kept = tuple(await connection.fetchrow(_REFERENCE_KEPT) or ())
+            cards, workers = tuple(await connection.fetchrow(_REFERENCE_KEPT) or (0, 0))
+            projects = {r[0] for r in await connection.fetch(_PROJECTS_KEPT)}
         finally:
             await connection.close()
-        return all(found >= count for found, count in zip(kept, wanted, strict=True))
+        wanted = set(firm.canonical.values())
+        return cards >= len(RATES) and workers >= onboarded and wanted <= projects
 
-    await eventually(reference_data_kept, within=60, what="time-expense to keep the firm's data")
+    async with project_sync_beside(deployment, crm_url, ENTITIES) as quote:
+        # The rate cards reach project-sync too: its sagas validate a project's against them.
+        await announce(deployment.amqp_url, *events)
+        for name, made in (await quote.won(firm.projects)).items():
+            firm.canonical[name] = made.canonical
+            firm.erp_projects[name] = made.erp
+            firm.psa_projects[name] = made.psa
+        # As in a firm, the reference data is in place before anyone logs time: time approved
+        # before its rate card is handled would be refused (rate_unresolved), as it should be.
+        # Waited for before project-sync stops: its relay publishes the activations.
+        await eventually(reference_data_kept, within=60, what="time-expense to keep the firm")
 
 
 async def log_week(
@@ -229,8 +197,9 @@ async def _all(
 def totals_by_project(
     firm: Firm, approved: list[dict[str, Any]]
 ) -> dict[str, tuple[int, int, Decimal]]:
-    """PSA side: per canonical project, (entries, minutes, amount at the card's rate)."""
-    by_psa = {psa_id: canonical for canonical, psa_id in firm.psa_projects.items()}
+    """PSA side: per project (the story's name), (entries, minutes, amount at the card's
+    rate)."""
+    by_psa = {psa_id: name for name, psa_id in firm.psa_projects.items()}
     sums: dict[str, list[Any]] = defaultdict(lambda: [0, 0, Decimal(0)])
     for entry in approved:
         project = by_psa[entry["project_id"]]
@@ -245,8 +214,8 @@ def totals_by_project(
 def erp_totals_by_project(
     firm: Firm, bills: list[dict[str, Any]]
 ) -> dict[str, tuple[int, int, Decimal]]:
-    """ERP side: per canonical project, (live lines, net minutes, net amount)."""
-    by_erp = {erp_id: canonical for canonical, erp_id in firm.erp_projects.items()}
+    """ERP side: per project (the story's name), (live lines, net minutes, net amount)."""
+    by_erp = {erp_id: name for name, erp_id in firm.erp_projects.items()}
     sums: dict[str, list[Any]] = defaultdict(lambda: [0, 0, Decimal(0)])
     for bill in bills:
         row = sums[by_erp[bill["project_id"]]]

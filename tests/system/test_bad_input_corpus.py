@@ -367,7 +367,7 @@ async def test_every_ingress_answers_bad_input_and_valid_work_still_posts(
         deployment.start_workers()
         await deployment.wait_api()
         await deployment.wait_workers()
-        await build(firm, deployment, http.erp, http.psa)
+        await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
 
         async with (
             httpx.AsyncClient(base_url=deployment.api_url) as bare,

@@ -25,13 +25,20 @@ async def test_waiting_and_refused_entries_are_visible_with_their_reasons(
         await deployment.wait_api()
         await deployment.wait_workers()
         await build(
-            firm, deployment, http.erp, http.psa, not_onboarded=frozenset({newcomer.worker_id})
+            firm,
+            deployment,
+            http.erp,
+            http.psa,
+            crm_url=sandbox.urls["crm"],
+            not_onboarded=frozenset({newcomer.worker_id}),
         )
         closing = ProjectClosedForTime(
-            project_id=closed.project_id, closed_from=date(2026, 10, 1),
+            project_id=firm.canonical[closed.project_id], closed_from=date(2026, 10, 1),
             reason="contract ended", closed_at=datetime.now(UTC),
         )  # fmt: skip
-        await announce(deployment.amqp_url, (closing, "le-de", "eu", 2))
+        # Announced by hand: the PSA would refuse the week's time on a project it closed.
+        # Version 3: after project-sync's ProjectActivated (2), as its own closing would be.
+        await announce(deployment.amqp_url, (closing, "le-de", "eu", 3))
         for sheet in (await log_week(firm, http.psa, WEEK)).values():
             await decide(http.psa, sheet, "submit", "approve")
         approved = len(await psa_approved(http.psa))

@@ -106,7 +106,7 @@ async def test_the_image_migrates_serves_and_posts_an_approved_entry_to_the_erp(
     # One consultant's approved day, heard by webhook, reaches the ERP.
     firm = the_firm(us_consultants=1, de_consultants=0)
     async with clients(sandbox, deployment) as http:
-        await build(firm, deployment, http.erp, http.psa)
+        await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
         answer = await http.psa.post("/v1/webhooks", json={
             "url": f"{deployment.api_url}/v1/inbound/psa/psa", "secret": WEBHOOK_SECRET,
             "event_types": ["time_entry.approved"],

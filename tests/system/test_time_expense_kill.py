@@ -32,7 +32,7 @@ async def test_a_killed_worker_restarts_without_loss_or_duplicates(
         deployment.start_workers()
         await deployment.wait_api()
         await deployment.wait_workers()
-        await build(firm, deployment, http.erp, http.psa)
+        await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
         # A slow ERP keeps the stream flowing long enough to kill the worker inside it.
         answer = await http.control.put("/_sandbox/faults/erp", json={"latency_ms": 120})
         assert answer.status_code == 200, answer.text

@@ -27,7 +27,7 @@ async def test_lost_approvals_are_found_and_re_driven_and_stray_erp_time_is_repo
         deployment.start("worker")
         await deployment.wait_api()
         await deployment.wait_workers()
-        await build(firm, deployment, http.erp, http.psa)
+        await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
         answer = await http.psa.post("/v1/webhooks", json={
             "url": f"{deployment.api_url}/v1/inbound/psa/psa",
             "secret": "psa-webhook-secret-for-system-tests",

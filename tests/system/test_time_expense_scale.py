@@ -88,7 +88,7 @@ async def test_three_replicas_post_each_consultants_time_once_and_in_order_throu
         try:
             replicas = {str(deployment.pid(name)) for name in ("c1", "c2", "c3")}
             await eventually(lambda: _held_by(db, replicas), what="three replicas sharing P")
-            await build(firm, deployment, http.erp, http.psa)
+            await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
             worker_of = {firm.resources[c.worker_id]: c.worker_id for c in firm.consultants}
             # A slow ERP keeps the stream flowing while replicas come and go.
             answer = await http.control.put("/_sandbox/faults/erp", json={"latency_ms": 100})

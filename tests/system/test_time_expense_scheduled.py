@@ -34,7 +34,7 @@ async def test_reconciliation_runs_on_its_interval_on_one_replica_and_re_drives_
         deployment.start_workers({"worker": frozenset({"consume"}), **SCHEDULERS})
         await deployment.wait_api()
         await deployment.wait_workers()
-        await build(firm, deployment, http.erp, http.psa)
+        await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
         answer = await http.psa.post("/v1/webhooks", json={
             "url": f"{deployment.api_url}/v1/inbound/psa/psa", "secret": WEBHOOK_SECRET,
             "event_types": ["time_entry.approved"],
@@ -83,7 +83,7 @@ async def test_time_held_for_a_closed_period_posts_once_finance_reopens_it(
         deployment.start_workers()
         await deployment.wait_api()
         await deployment.wait_workers()
-        await build(firm, deployment, http.erp, http.psa)
+        await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
         [period] = await http.erp.list_periods(
             company=firm.companies["le-us"], legal_entity_id="le-us",
             start=date(2026, 9, 15), end=date(2026, 9, 15),
@@ -134,7 +134,7 @@ async def test_time_the_erp_refuses_for_a_period_closed_unseen_is_held_until_it_
         deployment.start_workers()
         await deployment.wait_api()
         await deployment.wait_workers()
-        await build(firm, deployment, http.erp, http.psa)
+        await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
 
         # A September day posts while September is open: time-expense knows it as open.
         await _approve(firm, http, [first])
@@ -188,7 +188,7 @@ async def test_time_the_erp_refuses_for_a_period_closed_unseen_posts_late_into_t
         deployment.start_workers()
         await deployment.wait_api()
         await deployment.wait_workers()
-        await build(firm, deployment, http.erp, http.psa)
+        await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
 
         # A September day posts while September is open: time-expense knows it as open.
         await _approve(firm, http, [first])
@@ -218,7 +218,7 @@ async def test_an_expense_rejected_after_posting_is_reversed_in_the_erp(
         deployment.start_workers()
         await deployment.wait_api()
         await deployment.wait_workers()
-        await build(firm, deployment, http.erp, http.psa)
+        await build(firm, deployment, http.erp, http.psa, crm_url=sandbox.urls["crm"])
 
         # An expense is approved in the PSA and posted to the ERP (found by polling).
         expense = await http.psa.post("/v1/expenses", json={

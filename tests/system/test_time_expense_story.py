@@ -57,7 +57,7 @@ async def test_a_month_of_time_reaches_the_erp_exactly_through_faults_and_an_out
         await deployment.wait_workers()
 
         # The firm exists in the ERP and the PSA; the other services announced it.
-        await build(firm, deployment, erp, psa)
+        await build(firm, deployment, erp, psa, crm_url=sandbox.urls["crm"])
         [september] = await erp.list_periods(
             company=firm.companies["le-de"], legal_entity_id="le-de",
             start=date(2026, 9, 15), end=date(2026, 9, 15),
@@ -153,7 +153,7 @@ async def test_a_month_of_time_reaches_the_erp_exactly_through_faults_and_an_out
         summary = (await api.get("/v1/postings/summary", params={"period": "2026-10"})).json()
         by_project = {(r["project_id"], r["subject_type"]): r for r in summary["rows"]}
         for project, (count, minutes, amount) in expected.items():
-            row = by_project[(project, "time_entry")]
+            row = by_project[(firm.canonical[project], "time_entry")]
             assert (row["posted"] - row["reversed"], row["net_minutes"]) == (count, minutes)
             assert Decimal(str(row["bill_amount"])) == amount
         exceptions = (await api.get("/v1/exceptions")).json()

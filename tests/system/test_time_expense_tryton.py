@@ -32,7 +32,7 @@ async def test_approved_time_posts_into_tryton_exactly_once_and_a_rejection_reve
         deployment.start("worker")
         await deployment.wait_api()
         await deployment.wait_workers()
-        await build(firm, deployment, erp, http.psa)
+        await build(firm, deployment, erp, http.psa, crm_url=sandbox.urls["crm"])
         answer = await http.psa.post("/v1/webhooks", json={
             "url": f"{deployment.api_url}/v1/inbound/psa/psa", "secret": WEBHOOK_SECRET,
             "event_types": ["time_entry.approved", "time_entry.rejected"],
