@@ -5,7 +5,7 @@ export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run systems test images bench-runtime bench-month-end bench-scale bench-quote-to-cash check fmt contracts
+.PHONY: help setup run systems test images bench-runtime bench-month-end bench-scale bench-quote-to-cash bench-billing-code check fmt contracts
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ bench-scale: setup  ## time-expense's consumer at 1, 2, 3 replicas on one backlo
 
 bench-quote-to-cash: setup  ## project-sync: opportunities committed in a burst and steadily -> ProjectActivated, beside the raw ceiling
 	uv run python tools/bench_quote_to_cash.py
+
+bench-billing-code: setup  ## project-sync's billing-code checks and set-up validations, open loop at 200/s, beside /healthz
+	uv run python tools/bench_billing_code.py
 
 check:  ## lint, format check and strict type check
 	@tools/setup.sh python
