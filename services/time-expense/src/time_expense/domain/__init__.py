@@ -12,7 +12,6 @@ from time_expense.domain.ledger import (
     rejected,
 )
 from time_expense.domain.periods import LatePolicy, Placement, place_in_period
-from time_expense.domain.rates import RateQuery, ResolvedRate, resolve_bill_rate
 
 __all__ = [
     "Converted",
@@ -22,13 +21,10 @@ __all__ = [
     "Placement",
     "Post",
     "PostingRefused",
-    "RateQuery",
-    "ResolvedRate",
     "Reverse",
     "Stage",
     "adjusted",
     "approved",
     "place_in_period",
     "rejected",
-    "resolve_bill_rate",
 ]

@@ -15,9 +15,9 @@ from decimal import Decimal
 from tandem_contracts import Money
 from tandem_contracts.entities import CostRate, Project, RateCard, TimeEntry
 from tandem_contracts.events import PostingFailureReason
+from tandem_pricing import RateQuery, resolve_bill_rate
 from time_expense.domain.errors import PostingRefused
 from time_expense.domain.fx import FxTable
-from time_expense.domain.rates import RateQuery, resolve_bill_rate
 
 __all__ = ["Priced", "price_entry"]
 

@@ -15,8 +15,7 @@ from tandem_contracts.entities import (
     RateCardVersion,
     RoleRate,
 )
-from time_expense.domain import RateQuery, resolve_bill_rate
-from time_expense.domain.rates import SCOPE_PRECEDENCE
+from tandem_pricing import SCOPE_PRECEDENCE, RateQuery, resolve_bill_rate
 
 QUERY = RateQuery(
     project_id="prj-1",
