@@ -449,13 +449,18 @@ def sample_envelopes() -> list[Envelope[Any]]:
         worker=uk, changed_fields=("manager_id", "org_unit_id"), effective_date=date(2026, 10, 19)
     )
     b.add(moved, _at(10, 15, 9), 12, le=LE_UK, correlation="hr-wrk-0077-2026-10")
+    leaving = ev.WorkerTerminated(
+        worker_id=WORKER_UK, legal_entity_id=LE_UK, last_day=date(2026, 12, 31),
+        terminated_at=_at(10, 16, 9),
+    )  # fmt: skip
+    b.add(leaving, _at(10, 16, 9), 13, le=LE_UK, correlation="hr-wrk-0077-2026-10")
     cost_uk = ent.CostRate(
         worker_id=WORKER_UK, hourly_cost=Money.of("64.00", "GBP"), effective_from=date(2026, 11, 1)
     )
     b.add(
         ev.CostRateChanged(cost_rate=cost_uk),
         _at(10, 20, 9),
-        13,
+        14,
         le=LE_UK,
         correlation="hr-wrk-0077-2026-10",
     )

@@ -175,7 +175,7 @@ def test_the_default_catalogue_holds_the_v1_catalogue() -> None:
     required = """AccountUpserted CustomerLinked OpportunityStageChanged OpportunityCommitted
     OpportunityLost OpportunityReopened ProjectShellCreated SOWApproved ProjectActivated
     ChangeOrderApproved ProjectClosedForTime ProjectCancelled ProjectFlaggedForFinance
-    ConsultantOnboarded WorkerUpdated CostRateChanged
+    ConsultantOnboarded WorkerUpdated WorkerTerminated CostRateChanged
     ResourceRequested StaffingOptionsProposed AssignmentConfirmed AssignmentCancelled
     RateCardPublished TimeSubmitted TimeApproved TimeRejected TimeAdjusted TimePosted
     TimePostingFailed ExpenseApproved ExpensePosted ExpenseRejected PeriodClosed PeriodReopened

@@ -37,6 +37,7 @@ from tandem_contracts.events.people import (
     ResourceRequested,
     StaffingOption,
     StaffingOptionsProposed,
+    WorkerTerminated,
     WorkerUpdated,
 )
 from tandem_contracts.events.project import (
@@ -85,6 +86,7 @@ for _model in (
     MilestoneCompleted,
     ConsultantOnboarded,
     WorkerUpdated,
+    WorkerTerminated,
     CostRateChanged,
     ResourceRequested,
     StaffingOptionsProposed,
@@ -162,5 +164,6 @@ __all__ = [
     "TimeRejected",
     "TimeSubmitted",
     "UtilizationThresholdBreached",
+    "WorkerTerminated",
     "WorkerUpdated",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "ResourceRequested",
     "StaffingOption",
     "StaffingOptionsProposed",
+    "WorkerTerminated",
     "WorkerUpdated",
 ]
 
@@ -64,6 +65,24 @@ class WorkerUpdated(_HrEvent):
     @property
     def subject_id(self) -> str:
         return self.worker.id
+
+
+class WorkerTerminated(_HrEvent):
+    """SoR: HRIS. Trigger: a termination (or a fixed-term end) recorded for a worker; from the
+    day after ``last_day`` the PSA resource is not bookable, bookings after it are cancelled
+    and time-expense refuses time. Ids and dates only: the reason stays in the HRIS.
+    """
+
+    event_type: ClassVar[str] = "WorkerTerminated"
+
+    worker_id: CanonicalId
+    legal_entity_id: CanonicalId
+    last_day: CalendarDate
+    terminated_at: UtcDatetime
+
+    @property
+    def subject_id(self) -> str:
+        return self.worker_id
 
 
 class CostRateChanged(_HrEvent):
