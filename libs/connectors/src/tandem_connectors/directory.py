@@ -19,7 +19,7 @@ from tandem_connectors.routing import InstanceRouter
 from tandem_connectors.xref import AbstractCrossReferences
 from tandem_contracts import ExternalRef, SystemKind
 
-__all__ = ["COMPANY_KEY_PREFIX", "ErpDirectory", "ErpTarget", "company_key"]
+__all__ = ["COMPANY_KEY_PREFIX", "ErpDirectory", "ErpTarget", "company_key", "employee_key"]
 
 ERP = SystemKind.ERP.value
 COMPANY_KEY_PREFIX = "legal-entity-in-erp:"
@@ -28,6 +28,18 @@ COMPANY_KEY_PREFIX = "legal-entity-in-erp:"
 def company_key(instance: str, legal_entity_id: str) -> str:
     """The dependency key of work waiting for a legal entity's company in an ERP instance."""
     return f"{COMPANY_KEY_PREFIX}{instance}:{legal_entity_id}"
+
+
+def employee_key(worker_id: str, legal_entity_id: str | None = None) -> str:
+    """The idempotency key of a worker's ERP employee.
+
+    Every service that makes the employee writes it under this key, so they all find the one
+    record: the first employment's (``legal_entity_id`` None); an employment in another legal
+    entity after a transfer is its own employee of that entity's company, keyed by the entity.
+    """
+    if legal_entity_id is None:
+        return f"employee:{worker_id}"
+    return f"employee:{worker_id}:{legal_entity_id}"
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,11 @@ class SkillLevel(_Model):
 
 
 class ResourceCreate(_Model):
-    """A bookable resource: a named user, or a placeholder when ``worker_ref`` is null."""
+    """A bookable resource: a named user, or a placeholder when ``worker_ref`` is null.
+
+    Bookable from ``start_date`` to ``end_date`` (its last day), either open: an assignment
+    outside them is refused (409 ``RESOURCE_NOT_BOOKABLE``).
+    """
 
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=200)
@@ -118,16 +122,22 @@ class ResourceCreate(_Model):
     capacity_minutes_per_day: int = Field(default=480, ge=0, le=1440)
     utilization_target_pct: int = Field(default=80, ge=0, le=100)
     bookable: bool = True
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    calendar_id: str | None = Field(default=None, max_length=100)
+    cost_center: str | None = Field(default=None, max_length=100)
+    start_date: date | None = None
+    end_date: date | None = None
     external_id: Id | None = None
 
 
 class ResourcePatch(_Model):
-    """The changeable fields of a resource."""
+    """The changeable fields of a resource (``end_date``: its last bookable day)."""
 
     role: str | None = Field(default=None, max_length=80)
     skills: list[SkillLevel] | None = Field(default=None, max_length=100)
     bookable: bool | None = None
     capacity_minutes_per_day: int | None = Field(default=None, ge=0, le=1440)
+    end_date: date | None = None
 
 
 class AssignmentCreate(_Model):
@@ -190,9 +200,23 @@ async def _check_task(tx: Tx, data: dict[str, Any]) -> None:
 
 async def _check_assignment(tx: Tx, data: dict[str, Any]) -> None:
     await require(tx, "projects", data["project_id"], "project_id")
-    await require(tx, "resources", data["resource_id"], "resource_id")
+    resource = await require(tx, "resources", data["resource_id"], "resource_id")
     await require(tx, "tasks", data.get("task_id"), "task_id")
+    if resource is not None and data.get("status", "active") != "cancelled":
+        _check_bookable(resource.data, data)
     data.setdefault("status", "active")
+
+
+def _check_bookable(resource: dict[str, Any], booking: dict[str, Any]) -> None:
+    """Refuse a booking outside the resource's dates."""
+    first, last = resource.get("start_date"), resource.get("end_date")
+    # ISO dates compare as text.
+    if last is not None and str(booking["end_date"]) > last:
+        detail = f"the resource's last day is {last}; the booking ends {booking['end_date']}"
+        raise SandboxError(409, "RESOURCE_NOT_BOOKABLE", detail)
+    if first is not None and str(booking["start_date"]) < first:
+        detail = f"the resource starts {first}; the booking starts {booking['start_date']}"
+        raise SandboxError(409, "RESOURCE_NOT_BOOKABLE", detail)
 
 
 PROJECTS = Collection(

@@ -17,6 +17,7 @@ from tandem_connectors.ports import (
     PsaExpense,
     PsaProject,
     PsaProjectActivity,
+    PsaResource,
     PsaTask,
     PsaTimeEntry,
     PsaTimesheet,
@@ -40,6 +41,8 @@ class FakePsa(AbstractPsa):
     A project made by ``create_project`` has its key as its id and a status in ``statuses``
     (``estimate``, ``in_progress``, ``completed``, ``cancelled``) that the project calls move
     as the sandbox PSA's do; its activity is what ``entries`` and ``expenses`` name it in.
+    A resource made by ``upsert_resource`` has its key as its id (``resources``); how many
+    times it was written (changed) is in ``resource_writes``.
     """
 
     instance: str = "psa-fake"
@@ -49,6 +52,8 @@ class FakePsa(AbstractPsa):
     timesheets: dict[str, PsaTimesheet] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, PsaResource] = field(default_factory=dict)
+    resource_writes: dict[str, int] = field(default_factory=dict)
 
     def add(self, *values: PsaTimeEntry | PsaExpense | PsaTimesheet) -> None:
         """Hold these values (replacing any with the same id)."""
@@ -102,6 +107,24 @@ class FakePsa(AbstractPsa):
         self.statuses[project] = "completed"
         return Written(self._project_ref(project), False, self.projects[project].code)
 
+    async def upsert_resource(self, resource: PsaResource, *, key: str) -> Written:
+        """Keep the resource under its key (a write counted only when something changed)."""
+        self._check()
+        created = key not in self.resources
+        if self.resources.get(key) != resource:
+            self.resources[key] = resource
+            self.resource_writes[key] = self.resource_writes.get(key, 0) + 1
+        return Written(self._ref("resource", key), created)
+
+    async def end_resource(self, resource: str, *, last_day: dt.date, key: str) -> Written:
+        """Set the held resource's last day."""
+        self._check()
+        held = self._held(self.resources, resource)
+        if held.end_date != last_day:
+            self.resources[resource] = dataclasses.replace(held, end_date=last_day)
+            self.resource_writes[resource] = self.resource_writes.get(resource, 0) + 1
+        return Written(self._ref("resource", resource), False)
+
     async def project_activity(self, project: str) -> PsaProjectActivity:
         """The held entries and expenses naming the project."""
         self._check()
@@ -122,9 +145,12 @@ class FakePsa(AbstractPsa):
         )
 
     def _project_ref(self, project: str) -> ExternalRef:
+        return self._ref("project", project)
+
+    def _ref(self, object_type: str, external_id: str) -> ExternalRef:
         return ExternalRef(
-            system=SystemKind.PSA, instance=self.instance, object_type="project",
-            external_id=project,
+            system=SystemKind.PSA, instance=self.instance, object_type=object_type,
+            external_id=external_id,
         )  # fmt: skip
 
     async def time_entry(self, external_id: str) -> PsaTimeEntry:

@@ -20,6 +20,7 @@ __all__ = [
     "PsaExpense",
     "PsaProject",
     "PsaProjectActivity",
+    "PsaResource",
     "PsaTask",
     "PsaTimeEntry",
     "PsaTimesheet",
@@ -158,6 +159,27 @@ class PsaProjectActivity:
         return not (self.time_entries or self.expenses)
 
 
+@dataclass(frozen=True, slots=True)
+class PsaResource:
+    """A worker's bookable resource as Tandem writes it to the PSA (canonical ids).
+
+    No personal data: the worker number names it. Bookable from ``start_date`` (the hire) to
+    ``end_date`` (the last day, inclusive), either open; ``skills`` are (skill id, level 1-5).
+    """
+
+    worker_id: str
+    worker_number: str
+    role_id: str | None
+    country: str
+    capacity_minutes_per_day: int = 480
+    skills: tuple[tuple[str, int], ...] = ()
+    calendar_id: str | None = None
+    cost_center: str | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    bookable: bool = True
+
+
 class AbstractPsa(ABC):
     """The professional-services / resource-management system: delivery, staffing, time."""
 
@@ -197,6 +219,24 @@ class AbstractPsa(ABC):
         closed to entry is answered as it is. Raises ``RequestRejected`` with reason
         ``project_cancelled`` for a cancelled project, and ``NotFound`` when ``project``
         names no project.
+        """
+
+    @abstractmethod
+    async def upsert_resource(self, resource: PsaResource, *, key: str) -> Written:
+        """Create the worker's resource under ``key``, or bring the one made under ``key`` to
+        these fields (``created`` false); the same fields twice change nothing.
+
+        Answers the resource's reference (object type ``resource``).
+        """
+
+    @abstractmethod
+    async def end_resource(self, resource: str, *, last_day: date, key: str) -> Written:
+        """End the resource after ``last_day``: not bookable on a later day; what is booked
+        up to it stays.
+
+        Answers the resource's reference (``created`` false). Idempotent: a resource ending
+        on ``last_day`` already is answered as it is. ``NotFound`` when ``resource`` names
+        no resource.
         """
 
     @abstractmethod

@@ -16,6 +16,7 @@ from tandem_connectors.ports import (
     PsaExpense,
     PsaProject,
     PsaProjectActivity,
+    PsaResource,
     PsaTask,
     PsaTimeEntry,
     PsaTimesheet,
@@ -30,6 +31,7 @@ __all__ = [
     "RestPsa",
     "psa_change_order",
     "psa_project",
+    "psa_resource_body",
     "psa_task",
     "psa_time_entry",
     "psa_timesheet",
@@ -101,6 +103,25 @@ class RestPsa(AbstractPsa):
             "PATCH", f"/v1/projects/{project}", json=closed, idempotency_key=key
         )
         return self._written("project", reply.json(), False)
+
+    async def upsert_resource(self, resource: PsaResource, *, key: str) -> Written:
+        """Create or update the worker's resource (the PSA upserts by ``external_id``)."""
+        body = {"external_id": key, **psa_resource_body(resource)}
+        reply = await self._target.request("POST", "/v1/resources", json=body, idempotency_key=key)
+        written = self._written("resource", reply.json(), reply.status_code == 201)
+        self._resources[written.external_id] = (resource.worker_id, resource.role_id)
+        return written
+
+    async def end_resource(self, resource: str, *, last_day: date, key: str) -> Written:
+        """Set the resource's last bookable day (once)."""
+        current = (await self._target.request("GET", f"/v1/resources/{resource}")).json()
+        if current.get("end_date") == last_day.isoformat():
+            return self._written("resource", current, False)
+        reply = await self._target.request(
+            "PATCH", f"/v1/resources/{resource}", json={"end_date": last_day.isoformat()},
+            idempotency_key=key,
+        )  # fmt: skip
+        return self._written("resource", reply.json(), False)
 
     async def project_activity(self, project: str) -> PsaProjectActivity:
         """The time entries (approved ones among them) and expenses naming the project."""
@@ -218,6 +239,23 @@ class RestPsa(AbstractPsa):
             external_version=str(record.get("version")),
         )
         return Written(ref, created, record.get("code"))
+
+
+def psa_resource_body(resource: PsaResource) -> dict[str, Any]:
+    """The sandbox PSA's resource fields for ``resource``: named by the worker number only."""
+    return {
+        "name": resource.worker_number,
+        "worker_ref": resource.worker_id,
+        "role": resource.role_id,
+        "skills": [{"skill": skill, "level": level} for skill, level in resource.skills],
+        "capacity_minutes_per_day": resource.capacity_minutes_per_day,
+        "bookable": resource.bookable,
+        "country": resource.country,
+        "calendar_id": resource.calendar_id,
+        "cost_center": resource.cost_center,
+        "start_date": resource.start_date.isoformat() if resource.start_date else None,
+        "end_date": resource.end_date.isoformat() if resource.end_date else None,
+    }
 
 
 def psa_time_entry(

@@ -3,7 +3,8 @@ ERP write is made under.
 
 One function per kind of key, used wherever the key is raised, released or written, so they can
 never disagree on spelling. (A legal entity's company in an ERP: ``tandem_connectors.directory.
-company_key``, since the directory resolves it.)
+company_key``, since the directory resolves it; a worker's ERP employee: ``employee_key``
+there, since staffing-sync writes the same employee.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import date
 
 __all__ = [
     "assignment_key",
-    "employee_key",
     "expense_key",
     "expense_reversal_key",
     "period_open_key",
@@ -50,11 +50,6 @@ def period_open_key(legal_entity_id: str, period_start: date) -> str:
 def expense_key(expense_id: str, version: int) -> str:
     """The idempotency key of an expense's posting."""
     return f"expense:{expense_id}:v{version}"
-
-
-def employee_key(worker_id: str) -> str:
-    """The idempotency key of a worker's ERP employee."""
-    return f"employee:{worker_id}"
 
 
 def expense_reversal_key(posted_key: str, version: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tandem_connectors.directory import ErpDirectory, company_key
+from tandem_connectors.directory import ErpDirectory, company_key, employee_key
 from tandem_contracts import Envelope, SystemKind
 from tandem_contracts.entities import PeriodStatus
 from tandem_contracts.events import (
@@ -21,7 +21,6 @@ from tandem_contracts.events import (
 from tandem_messaging import DependencyMissing, HandlerContext, Router
 from time_expense.domain.keys import (
     assignment_key,
-    employee_key,
     period_open_key,
     project_in_erp_key,
     project_key,

@@ -1,0 +1,1 @@
+"""staffing-sync's adapters: SQL repositories, the unit of work, the API's read side."""

@@ -1,0 +1,33 @@
+"""``SqlUnitOfWork``: staffing-sync's repositories on one transaction's connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from staffing_sync.adapters.repositories import SqlCostRates, SqlSync, SqlWorkers
+from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
+from tandem_connectors.xref import CrossReferences
+from tandem_contracts import Envelope
+from tandem_messaging import DbConnection, Outbox
+
+__all__ = ["SqlUnitOfWork"]
+
+
+class SqlUnitOfWork(AbstractUnitOfWork):
+    """staffing-sync's tables, the connectors' cross-references and the outbox, in one
+    transaction."""
+
+    def __init__(self, connection: DbConnection, outbox: Outbox) -> None:
+        self.connection = connection
+        self.workers = SqlWorkers(connection)
+        self.cost_rates = SqlCostRates(connection)
+        self.sync = SqlSync(connection)
+        self.refs = CrossReferences(connection)
+        self._outbox = outbox
+
+    async def publish(self, *envelopes: Envelope[Any]) -> None:
+        """Write the events to the outbox in this transaction."""
+        await self._outbox.add(self.connection, *envelopes)
+
+    async def flush(self) -> None:
+        """Nothing is kept for the end of the transaction: repositories write when asked."""

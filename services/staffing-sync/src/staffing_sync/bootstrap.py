@@ -1,0 +1,69 @@
+"""The composition root: the only place that knows the concrete adapters.
+
+``dependencies`` and ``consumer_router`` wire the use cases to whatever systems and unit of
+work they are given (the real ones in ``wire``, which the kit calls in the api process and in
+the worker). ``DEFINITION`` is the service as the kit runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import tandem_connectors
+import tandem_messaging
+from staffing_sync.adapters.unit_of_work import SqlUnitOfWork
+from staffing_sync.entrypoints.http import router as process_router
+from staffing_sync.service_layer import handlers
+from staffing_sync.service_layer.dependencies import Dependencies
+from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
+from staffing_sync.settings import Settings
+from tandem_connectors.systems import Systems, open_systems
+from tandem_messaging import DbConnection, Outbox, Router, Transactions, transactions
+from tandem_service_kit import Consume, Resources, ServiceDefinition, Wiring, consumer_settings
+
+__all__ = ["DEFINITION", "MIGRATIONS", "consumer_router", "dependencies", "wire"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+UnitOfWorkFactory = Callable[[DbConnection], AbstractUnitOfWork]
+
+
+def dependencies(
+    settings: Settings, systems: Systems, transactions: Transactions[AbstractUnitOfWork]
+) -> Dependencies:
+    """The use cases' collaborators, on ``systems`` and ``transactions``."""
+    psa = systems.psas[settings.psa_name()]
+    return Dependencies(settings, systems.erp_directory, psa, transactions)
+
+
+def consumer_router(deps: Dependencies, unit_of_work: UnitOfWorkFactory) -> Router:
+    """The consumer's router, every handler given its dependencies."""
+    return handlers.router().bind(
+        unit_of_work=unit_of_work, erps=deps.erps, psa=deps.psa, settings=deps.settings
+    )
+
+
+async def wire(resources: Resources[Settings]) -> Wiring:
+    """staffing-sync on real parts: its tables, the configured PSA and ERPs."""
+    settings, pool = resources.settings, resources.pool
+    systems = open_systems(settings, resources.stack)
+    outbox = Outbox(partition=handlers.lane_of)
+
+    def unit_of_work(connection: DbConnection) -> AbstractUnitOfWork:
+        return SqlUnitOfWork(connection, outbox)
+
+    deps = dependencies(settings, systems, transactions(pool, unit_of_work))
+    consume = Consume(
+        handlers.QUEUE, consumer_router(deps, unit_of_work), consumer_settings(settings)
+    )
+    return Wiring(outbox=outbox, consume=consume, erp_directory=deps.erps, deps=deps)
+
+
+DEFINITION = ServiceDefinition(
+    name="staffing-sync",
+    settings=Settings,
+    wire=wire,
+    routers=(process_router,),
+    migrations=(tandem_messaging.MIGRATIONS, tandem_connectors.MIGRATIONS, MIGRATIONS),
+    writes_to_erp=True,
+)

@@ -1,0 +1,1 @@
+"""staffing-sync's process API (``/v1``)."""

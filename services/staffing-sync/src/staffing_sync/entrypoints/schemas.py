@@ -1,0 +1,80 @@
+"""The process API's response schemas."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+__all__ = [
+    "CostRateRead",
+    "FailureRead",
+    "HrisStatus",
+    "PipelineStage",
+    "SystemStatus",
+    "WorkerPage",
+    "WorkerStatusRead",
+]
+
+PipelineStage = Literal["waiting", "failed", "not_staffable_yet", "staffable", "terminated"]
+
+
+class HrisStatus(BaseModel):
+    """The worker as the HRIS last told it: its status, version and HRIS record."""
+
+    status: str | None
+    version: int | None
+    instance: str | None
+    ref: str | None
+
+
+class SystemStatus(BaseModel):
+    """The worker's record in a system and the worker version it last took."""
+
+    instance: str
+    ref: str
+    synced_version: int
+    synced_at: datetime
+
+
+class FailureRead(BaseModel):
+    """The worker's open problem: a message waiting (for ``waiting_for``) or parked."""
+
+    event_type: str
+    reason: str
+    detail: str
+    waiting_for: str | None
+    at: datetime
+
+
+class CostRateRead(BaseModel):
+    """A dated hourly cost."""
+
+    effective_from: date
+    effective_to: date | None
+    amount: str
+    currency: str
+
+
+class WorkerStatusRead(BaseModel):
+    """A worker's sync status across the HRIS, the PSA and the ERP."""
+
+    worker_id: str
+    worker_number: str | None
+    legal_entity_id: str | None
+    pipeline: PipelineStage
+    start_date: date | None
+    last_day: date | None
+    hris: HrisStatus
+    psa: SystemStatus | None
+    erp: SystemStatus | None
+    failure: FailureRead | None
+    cost_rates: list[CostRateRead] = []
+
+
+class WorkerPage(BaseModel):
+    """One page of the onboarding pipeline; ``next_after`` continues it."""
+
+    items: list[WorkerStatusRead]
+    next_after: str | None

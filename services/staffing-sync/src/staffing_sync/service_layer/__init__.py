@@ -1,0 +1,1 @@
+"""staffing-sync's use cases: handlers on ports, composed by ``bootstrap``."""

@@ -1,0 +1,74 @@
+"""The ports of staffing-sync's transactions: its repositories, cross-references, the outbox.
+
+The service layer depends on these only; ``adapters`` holds the SQL ones. A worker's row is
+locked when read, so its events (one lane per worker) and the parking hook take turns.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from staffing_sync.service_layer.mapping import WorkerRecord
+from tandem_connectors.xref import AbstractCrossReferences
+from tandem_contracts import Envelope
+from tandem_contracts.entities import CostRate
+
+__all__ = ["AbstractCostRates", "AbstractSync", "AbstractUnitOfWork", "AbstractWorkers"]
+
+
+class AbstractWorkers(ABC):
+    """The workers staffing-sync knows, each at the newest version applied."""
+
+    @abstractmethod
+    async def get(self, worker_id: str) -> WorkerRecord | None:
+        """The worker, locked for this transaction (None: not known)."""
+
+    @abstractmethod
+    async def save(self, record: WorkerRecord) -> None:
+        """Keep the worker as it now is."""
+
+
+class AbstractCostRates(ABC):
+    """Each worker's dated cost rates."""
+
+    @abstractmethod
+    async def keep(self, rate: CostRate, version: int) -> bool:
+        """Keep the rate of its date unless a version as new is kept; answer whether kept."""
+
+    @abstractmethod
+    async def series(self, worker_id: str) -> list[CostRate]:
+        """The worker's rates, oldest first (empty: none known)."""
+
+
+class AbstractSync(ABC):
+    """Which worker version the PSA and the ERP took, and the worker's open problem."""
+
+    @abstractmethod
+    async def synced(
+        self, worker_id: str, system: str, instance: str, external_id: str, version: int
+    ) -> None:
+        """Record that ``system`` holds the worker at ``version`` (and clear its problem)."""
+
+    @abstractmethod
+    async def failed(
+        self, worker_id: str, event_type: str, reason: str, detail: str, waiting_for: str | None
+    ) -> None:
+        """Record the worker's open problem (a parked or waiting message)."""
+
+
+class AbstractUnitOfWork(ABC):
+    """staffing-sync's repositories on one transaction, and its outbox."""
+
+    workers: AbstractWorkers
+    cost_rates: AbstractCostRates
+    sync: AbstractSync
+    refs: AbstractCrossReferences
+
+    @abstractmethod
+    async def publish(self, *envelopes: Envelope[Any]) -> None:
+        """Write the events to the outbox in this transaction."""
+
+    @abstractmethod
+    async def flush(self) -> None:
+        """Write what was kept for the end of the transaction (the runtime calls it)."""

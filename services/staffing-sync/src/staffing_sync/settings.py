@@ -1,0 +1,43 @@
+"""staffing-sync settings, read from ``TANDEM_*`` variables (see the README's table)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from tandem_connectors.systems import SystemsSettings
+from tandem_service_kit import ServiceSettings
+
+__all__ = ["Settings"]
+
+
+class Settings(ServiceSettings, SystemsSettings):
+    """Everything staffing-sync is configured by (systems of record: ``SystemsSettings``)."""
+
+    service_name: str = "staffing-sync"
+    entity_regions: dict[str, str] = Field(default_factory=dict)
+    """Legal entity → its data residency region (ERP routing); others take
+    ``default_region``."""
+    default_region: str = Field(default="us", min_length=1, max_length=32)
+    psa_instance: str | None = Field(default=None, min_length=1, max_length=64)
+    """The PSA instance workers become resources in; unset: the one configured."""
+    capacity_minutes_per_day: int = Field(default=480, ge=0, le=1440)
+    """A resource's capacity per working day (the HRIS gives none)."""
+    # Every worker event calls the PSA and the ERP: small batches, many lanes.
+    concurrency: int = Field(default=16, ge=1, le=10_000)
+    prefetch: int = Field(default=64, ge=1, le=10_000)
+    batch_size: int = Field(default=4, ge=1, le=8)
+    probe_max_s: float = Field(default=5.0, gt=0, le=600)
+
+    def region_of(self, legal_entity_id: str) -> str:
+        """The residency region of ``legal_entity_id``'s data."""
+        return self.entity_regions.get(legal_entity_id, self.default_region)
+
+    def psa_name(self) -> str:
+        """The PSA instance resources are kept in (``ValueError`` when none can be told)."""
+        if self.psa_instance is not None:
+            if self.psa_instance not in self.psa_instances:
+                raise ValueError(f"PSA instance {self.psa_instance!r} is not configured")
+            return self.psa_instance
+        if len(self.psa_instances) != 1:
+            raise ValueError("name TANDEM_PSA_INSTANCE: not exactly one PSA instance configured")
+        return next(iter(self.psa_instances))
