@@ -3,7 +3,8 @@
 Every record upserts by ``external_id`` (NetSuite externalId): the same key twice leaves one
 record and answers the same id (201 the first time, 200 after). The ERP mints project codes.
 A customer's ``vat_id`` is kept compact (upper case, without spaces, dots, dashes or
-slashes), so a list filtered by the compact ``vat_id`` finds it however it was typed. A project
+slashes), so a list filtered by the compact ``vat_id`` finds it however it was typed. Employees
+(``_erp_employees``) merge their dated costs on upsert and end by a patch. A project
 is cancelled only by its action (``_erp_projects``), which checks that nothing is booked on it.
 """
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_contracts import CountryCode, CurrencyCode
 from tandem_sandbox._collections import Collection, collection_router, require
+from tandem_sandbox._erp_employees import EMPLOYEES, employee_router
 from tandem_sandbox._store import Tx
 
 __all__ = ["compact_tax_id", "erp_master_routers"]
@@ -52,24 +54,6 @@ class CustomerCreate(_Model):
     terms_days: int = Field(default=30, ge=0, le=365)
     vat_id: str | None = Field(default=None, max_length=40)
     billing_address: str | None = Field(default=None, max_length=1000)
-
-
-class DatedCost(_Model):
-    """An employee's hourly cost from a date on."""
-
-    amount: Rate
-    currency: CurrencyCode
-    effective_from: date
-
-
-class EmployeeCreate(_Model):
-    """An employee of a subsidiary, with dated costs (added, never rewritten)."""
-
-    external_id: ExternalId
-    name: str = Field(min_length=1, max_length=200)
-    subsidiary_id: Id
-    email: str | None = Field(default=None, max_length=200)
-    cost_rates: list[DatedCost] = Field(default_factory=list, max_length=200)
 
 
 class ServiceItemCreate(_Model):
@@ -165,16 +149,6 @@ CUSTOMERS = Collection(
     "update",
     before_write=_check_customer,
 )
-EMPLOYEES = Collection(
-    "employees",
-    "employee",
-    "emp",
-    EmployeeCreate,
-    None,
-    ("subsidiary_id",),
-    "update",
-    before_write=_check_subsidiary,
-)
 SERVICE_ITEMS = Collection(
     "service-items", "service_item", "itm", ServiceItemCreate, upsert="update"
 )
@@ -197,4 +171,4 @@ TASKS = Collection(
 def erp_master_routers() -> list[APIRouter]:
     """Return the ERP's master-data routes."""
     specs = (SUBSIDIARIES, CUSTOMERS, EMPLOYEES, SERVICE_ITEMS, PROJECTS, TASKS)
-    return [collection_router("erp", spec) for spec in specs]
+    return [employee_router(), *(collection_router("erp", spec) for spec in specs)]

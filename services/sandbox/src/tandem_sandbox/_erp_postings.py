@@ -3,7 +3,8 @@
 A posting dated in a closed or locked period of its project's subsidiary answers 409
 ``PERIOD_CLOSED``; a date no period covers is accepted. A project that does not allow time
 (expenses), or was closed for time from a date on or before the posting's, answers 409
-``PROJECT_CLOSED_FOR_TIME`` (``..._FOR_EXPENSES``); the project is read with a share lock, so
+``PROJECT_CLOSED_FOR_TIME`` (``..._FOR_EXPENSES``); a time bill dated after its employee's
+``end_date`` answers 409 ``EMPLOYEE_ENDED``. The project is read with a share lock, so
 a concurrent cancel (``_erp_projects``) waits for the posting, or the posting for the cancel.
 
 Time bills and expense lines are created once per ``external_id`` (a repeat answers the first
@@ -150,6 +151,12 @@ async def _check_posting(tx: Tx, data: dict[str, Any], flag: str, code: str) -> 
 
 async def _time_bill(tx: Tx, data: dict[str, Any]) -> None:
     await _check_posting(tx, data, "allow_time", "PROJECT_CLOSED_FOR_TIME")
+    employee = await require(tx, "employees", data["employee_id"], "employee_id")
+    last_day = employee.data.get("end_date") if employee else None
+    if last_day is not None and data["date"] > last_day:  # ISO dates order as strings
+        raise SandboxError(
+            409, "EMPLOYEE_ENDED", f"employee {data['employee_id']}'s last day is {last_day}"
+        )
     await require(tx, "tasks", data.get("task_id"), "task_id")
     await require(tx, "service-items", data.get("service_item_id"), "service_item_id")
     amount = Decimal(data["minutes"]) / 60 * Decimal(data["rate"])

@@ -8,6 +8,7 @@ the worker). ``DEFINITION`` is the service as the kit runs it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import tandem_connectors
@@ -16,11 +17,19 @@ from staffing_sync.adapters.unit_of_work import SqlUnitOfWork
 from staffing_sync.entrypoints.http import router as process_router
 from staffing_sync.service_layer import handlers
 from staffing_sync.service_layer.dependencies import Dependencies
+from staffing_sync.service_layer.ingest import HRIS_INBOUND, HrisIngestion
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
 from staffing_sync.settings import Settings
 from tandem_connectors.systems import Systems, open_systems
 from tandem_messaging import DbConnection, Outbox, Router, Transactions, transactions
-from tandem_service_kit import Consume, Resources, ServiceDefinition, Wiring, consumer_settings
+from tandem_service_kit import (
+    Consume,
+    InboundSource,
+    Resources,
+    ServiceDefinition,
+    Wiring,
+    consumer_settings,
+)
 
 __all__ = ["DEFINITION", "MIGRATIONS", "consumer_router", "dependencies", "wire"]
 
@@ -44,7 +53,7 @@ def consumer_router(deps: Dependencies, unit_of_work: UnitOfWorkFactory) -> Rout
 
 
 async def wire(resources: Resources[Settings]) -> Wiring:
-    """staffing-sync on real parts: its tables, the configured PSA and ERPs."""
+    """staffing-sync on real parts: its tables, the configured HRIS, PSA and ERPs."""
     settings, pool = resources.settings, resources.pool
     systems = open_systems(settings, resources.stack)
     outbox = Outbox(partition=handlers.lane_of)
@@ -56,7 +65,32 @@ async def wire(resources: Resources[Settings]) -> Wiring:
     consume = Consume(
         handlers.QUEUE, consumer_router(deps, unit_of_work), consumer_settings(settings)
     )
-    return Wiring(outbox=outbox, consume=consume, erp_directory=deps.erps, deps=deps)
+
+    def hris_source(name: str) -> InboundSource:
+        hris = systems.hrises[name]
+
+        def ingestion(connection: DbConnection) -> HrisIngestion:
+            return HrisIngestion(
+                unit_of_work(connection), hris, name, settings.tenant_id, settings.region_of
+            )
+
+        secret = settings.hris_instances[name].webhook_secret
+        # An instance configured without a secret is polled only, rather than refused at
+        # start-up (its webhooks could not be verified).
+        inbound = HRIS_INBOUND
+        if not secret.get_secret_value():
+            inbound = replace(inbound, webhook_subjects=frozenset())
+        return InboundSource(
+            inbound, name, ingestion, changes=hris.change_source, webhook_secret=secret
+        )
+
+    return Wiring(
+        outbox=outbox,
+        consume=consume,
+        sources=[hris_source(name) for name in systems.hrises],
+        erp_directory=deps.erps,
+        deps=deps,
+    )
 
 
 DEFINITION = ServiceDefinition(
@@ -65,5 +99,6 @@ DEFINITION = ServiceDefinition(
     wire=wire,
     routers=(process_router,),
     migrations=(tandem_messaging.MIGRATIONS, tandem_connectors.MIGRATIONS, MIGRATIONS),
+    inbound=(HRIS_INBOUND,),
     writes_to_erp=True,
 )

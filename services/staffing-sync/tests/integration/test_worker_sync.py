@@ -6,7 +6,6 @@ publishes them; every assertion reads the systems, staffing-sync's API or the pa
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from staffing_sync.bootstrap import DEFINITION
 from staffing_sync.settings import Settings
 from tandem_connectors.http import HttpTarget
 from tandem_connectors.rest import RestErp
-from tandem_contracts import Envelope, Money, Producer
+from tandem_contracts import Envelope, Money, Producer, uuid7
 from tandem_contracts.entities import (
     CostRate,
     EmploymentType,
@@ -132,7 +131,7 @@ def updated(changed: Worker, version: int, *fields: str) -> Envelope[Any]:
 
 def again(original: Envelope[Any]) -> Envelope[Any]:
     """The same event delivered again (a new event id: the HRIS sent it twice)."""
-    return original.model_copy(update={"event_id": uuid.uuid4()})
+    return original.model_copy(update={"event_id": uuid7()})
 
 
 @asynccontextmanager
@@ -250,8 +249,67 @@ async def test_a_worker_lives_once_in_the_psa_and_the_erp_through_its_changes(
         assert resource["cost_center"] == "ou-cloud"
         assert resource["end_date"] == "2026-09-30"
         assert ended["psa"]["synced_version"] == 4
-        assert ended["erp"]["synced_version"] == 3  # a termination alone does not touch it
+        # The ERP employee ends at the last day too: the ERP refuses its time after it.
+        assert ended["erp"]["synced_version"] == 4
+        assert ended["erp"]["ref"] == status["erp"]["ref"]
+        assert (await staffing.employee(ended["erp"]["ref"]))["end_date"] == "2026-09-30"
         assert ended["failure"] is None
+
+
+async def test_a_transfer_ends_the_old_employee_and_a_known_last_day_ends_the_new_one(
+    database_url: str, amqp_url: str
+) -> None:
+    async with running(database_url, amqp_url) as staffing:
+        france = LegalEntity(
+            id="le-fr", name="Acme France SAS", country="FR", functional_currency="EUR",
+            data_residency_region="eu",
+        )  # fmt: skip
+        await staffing.erp_port.ensure_legal_entity(france, key="le-fr")
+        await staffing.announce(
+            onboarded(worker("w-5"), cost=rate("w-5", "80.00", date(2026, 1, 5)))
+        )
+        await eventually(lambda: _synced_both(staffing, "w-5"), what="w-5 synced", within=20)
+        hired = await staffing.reaches("w-5")
+        old = hired["erp"]["ref"]
+
+        # Transferred to France from 1 May (the event's effective date), redelivered once.
+        moved = updated(worker("w-5", entity="le-fr"), 2, "legal_entity_id")
+        await staffing.announce(moved, again(moved))
+        transferred = await staffing.reaches("w-5", within=20, hris={**hired["hris"], "version": 2})
+        new = transferred["erp"]["ref"]
+        assert new != old
+        assert (await staffing.employee(old))["end_date"] == "2026-04-30"  # the day before
+        employee = await staffing.employee(new)
+        assert employee.get("end_date") is None
+        assert employee["subsidiary_id"] != (await staffing.employee(old))["subsidiary_id"]
+        # Every dated cost kept comes along to the new employee.
+        assert [c["effective_from"] for c in employee["cost_rates"]] == ["2026-01-05"]
+
+        # Terminated in France: the new employee ends, the old one keeps its end.
+        leaving = WorkerTerminated(
+            worker_id="w-5", legal_entity_id="le-fr", last_day=date(2026, 8, 31),
+            terminated_at=datetime.now(UTC),
+        )  # fmt: skip
+        await staffing.announce(envelope(leaving, 3, "le-fr"))
+        ended = await staffing.reaches("w-5", within=20, last_day="2026-08-31")
+        assert (ended["erp"]["ref"], ended["erp"]["synced_version"]) == (new, 3)
+        assert (await staffing.employee(new))["end_date"] == "2026-08-31"
+        assert (await staffing.employee(old))["end_date"] == "2026-04-30"
+
+        # Rehired in France after the last day: the employee is open again for its time.
+        back = worker("w-5", entity="le-fr", hire_date=date(2026, 10, 1))
+        await staffing.announce(updated(back, 4, "hire_date", "termination_date", "status"))
+        rehired = await staffing.reaches("w-5", within=20, last_day=None)
+        assert (rehired["erp"]["ref"], rehired["erp"]["synced_version"]) == (new, 4)
+        assert (await staffing.employee(new))["end_date"] is None
+        assert (await staffing.employee(old))["end_date"] == "2026-04-30"
+
+        # A worker first seen with a last day gets an employee ended at it.
+        fixed_term = worker("w-6", termination_date=date(2026, 6, 30))
+        await staffing.announce(onboarded(fixed_term))
+        await eventually(lambda: _synced_both(staffing, "w-6"), what="w-6 synced", within=20)
+        short = await staffing.reaches("w-6")
+        assert (await staffing.employee(short["erp"]["ref"]))["end_date"] == "2026-06-30"
 
 
 async def test_a_worker_waits_for_its_entitys_company_and_an_invalid_one_is_parked(

@@ -7,8 +7,18 @@ unique both ways, a closed period refuses postings — and let a test look insid
 
 from tandem_connectors.fakes._crm import FakeCrm
 from tandem_connectors.fakes._erp import FakeErp, FakeLine
+from tandem_connectors.fakes._hris import FakeHris, hris_record
 from tandem_connectors.fakes._landing import FakeLanding
 from tandem_connectors.fakes._psa import FakePsa
 from tandem_connectors.fakes._xref import FakeCrossReferences
 
-__all__ = ["FakeCrm", "FakeCrossReferences", "FakeErp", "FakeLanding", "FakeLine", "FakePsa"]
+__all__ = [
+    "FakeCrm",
+    "FakeCrossReferences",
+    "FakeErp",
+    "FakeHris",
+    "FakeLanding",
+    "FakeLine",
+    "FakePsa",
+    "hris_record",
+]

@@ -75,6 +75,8 @@ class FakeErp(AbstractErp):
     companies: dict[str, LegalEntity] = field(default_factory=dict)
     customers: dict[str, tuple[Customer, str]] = field(default_factory=dict)
     employees: dict[str, tuple[Worker, tuple[CostRate, ...], str]] = field(default_factory=dict)
+    employee_ends: dict[str, dt.date] = field(default_factory=dict)
+    """employee id -> its last day (``end_employee``)"""
     projects: dict[str, tuple[Project, str]] = field(default_factory=dict)
     project_status: dict[str, str] = field(default_factory=dict)
     closed_from: dict[str, dt.date] = field(default_factory=dict)
@@ -169,6 +171,17 @@ class FakeErp(AbstractErp):
         self.employees[written.external_id] = (worker, tuple(cost_rates), company)
         return written
 
+    async def end_employee(self, employee: str, *, last_day: dt.date | None, key: str) -> Written:
+        """Set the held employee's last day (None: reopen); time after it is refused."""
+        self._call("end_employee")
+        if employee not in self.employees:
+            raise NotFound(f"the fake ERP holds no employee {employee}")
+        if last_day is None:
+            self.employee_ends.pop(employee, None)
+        else:
+            self.employee_ends[employee] = last_day
+        return Written(self._ref(ErpObject.EMPLOYEE, employee), False)
+
     async def create_project(
         self, project: Project, *, company: str, customer: str, service: str | None, key: str
     ) -> Written:
@@ -246,6 +259,9 @@ class FakeErp(AbstractErp):
         for posting in postings:
             day = posting.entry.accounting_date or posting.entry.work_date
             self._check_taking(posting.work, day, "time")
+            last_day = self.employee_ends.get(posting.employee)
+            if last_day is not None and day > last_day:
+                raise RequestRejected("employee_ended", f"{posting.employee} ended {last_day}")
             self._check_open(posting.work, day)
         answers = []
         for posting in postings:

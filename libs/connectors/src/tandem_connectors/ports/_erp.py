@@ -195,7 +195,24 @@ class AbstractErp(ABC):
     async def upsert_employee(
         self, worker: Worker, cost_rates: Sequence[CostRate], *, company: str, key: str
     ) -> Written:
-        """Create the employee of ``company`` with its dated cost rates (added, never rewritten)."""
+        """Create the employee of ``company`` with its dated cost rates (added, never rewritten).
+
+        An update never changes the employee's end date (``end_employee`` owns it).
+        """
+
+    @abstractmethod
+    async def end_employee(self, employee: str, *, last_day: date | None, key: str) -> Written:
+        """End the employee after ``last_day`` (the ERP's release or end date): from the day
+        after, ``post_time`` refuses the employee's time with ``RequestRejected`` reason
+        ``employee_ended``; time dated up to ``last_day`` is still taken.
+
+        Answers the employee's reference (``created`` false). Idempotent: an employee ending
+        on ``last_day`` already is answered as it is; another date moves the end to
+        ``last_day`` (a termination corrected in the HRIS); ``None`` reopens an ended
+        employee (a rehire in the same legal entity). ``NotFound`` when ``employee``
+        names no employee; ``RequestRejected`` when the ERP refuses the date (Tryton: a last
+        day before the employee's start).
+        """
 
     @abstractmethod
     async def create_project(
@@ -257,6 +274,8 @@ class AbstractErp(ABC):
         """Post approved time, batched; answers one ``Written`` per posting, in order.
 
         A posting whose key was already written answers the earlier record (``created`` false).
+        Time dated after its employee's last day (``end_employee``) is refused with
+        ``RequestRejected`` reason ``employee_ended``.
         """
 
     @abstractmethod

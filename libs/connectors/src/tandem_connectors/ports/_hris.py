@@ -20,7 +20,9 @@ class HrisWorker:
 
     No names: Tandem needs the worker number, not the person's name, and so never holds one.
     ``email`` is personal data and is left out of ``repr`` so that a logged worker leaks
-    nothing. ``status`` and ``employment_type`` are the HRIS's own values.
+    nothing. ``status`` and ``employment_type`` are the HRIS's own values; ``role`` is the
+    HRIS's job title (None: none given) and ``effective_date`` the date the HRIS says this
+    version takes effect, when its record carries one (None: when it was written).
     """
 
     external_id: str
@@ -38,6 +40,8 @@ class HrisWorker:
     home_currency: str
     updated_at: datetime
     email: str | None = field(repr=False)
+    role: str | None = None
+    effective_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,6 +173,17 @@ class RestErp(AbstractErp):
         }
         return await self._upsert(ErpObject.EMPLOYEE, body)
 
+    async def end_employee(self, employee: str, *, last_day: date | None, key: str) -> Written:
+        """Set the employee's ``end_date`` (NetSuite's release date); unchanged when set."""
+        path = f"/v1/employees/{employee}"
+        current = (await self._target.request("GET", path)).json()
+        end_date = last_day.isoformat() if last_day else None
+        if current.get("end_date") == end_date:
+            return self._written(ErpObject.EMPLOYEE, current, False)
+        body = {"end_date": end_date}
+        reply = await self._target.request("PATCH", path, json=body, idempotency_key=key)
+        return self._written(ErpObject.EMPLOYEE, reply.json(), False)
+
     async def create_project(
         self, project: Project, *, company: str, customer: str, service: str | None, key: str
     ) -> Written:

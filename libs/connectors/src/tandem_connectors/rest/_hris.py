@@ -84,6 +84,8 @@ def hris_worker(record: Mapping[str, Any]) -> HrisWorker:
             home_currency=record["home_currency"],
             updated_at=datetime.fromisoformat(record["updated_at"]),
             email=record.get("email"),
+            role=record.get("job_title") or None,
+            effective_date=optional_date(record.get("effective_date")),
         )
 
 

@@ -117,6 +117,11 @@ class TrytonErp(AbstractErp):
         )
         return self._written(ErpObject.EMPLOYEE, employee, created)
 
+    async def end_employee(self, employee: str, *, last_day: dt.date | None, key: str) -> Written:
+        """Set the employee's ``end_date``: Tryton refuses timesheet lines after it."""
+        await _masters.end_employee(self._client, int(employee), last_day)
+        return self._written(ErpObject.EMPLOYEE, int(employee), False)
+
     async def create_project(
         self, project: Project, *, company: str, customer: str, service: str | None, key: str
     ) -> Written:

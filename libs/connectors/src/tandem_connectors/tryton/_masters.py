@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from tandem_contracts.entities import CostRate, Customer, Project, Role, Worker,
 __all__ = [
     "SERVICE_CATEGORY",
     "create_work",
+    "end_employee",
     "find_customer",
     "upsert_customer",
     "upsert_employee",
@@ -168,6 +170,30 @@ async def upsert_employee(
     if new:
         await client.create("company.employee_cost_price", new)
     return employee, created
+
+
+async def end_employee(client: TrytonClient, employee: int, last_day: dt.date | None) -> None:
+    """Set the employee's ``end_date`` to ``last_day`` (unchanged when it is already; None
+    clears it, reopening the employee).
+
+    Tryton's own domain on ``timesheet.line.employee`` then refuses time dated after it.
+    A last day before the employee's start is refused here, before Tryton's domain does.
+    """
+    fields = ["start_date", "end_date", "company"]
+    # A search, not a read: reading a missing id is refused as an error, not answered empty.
+    rows = await client.search_read("company.employee", [["id", "=", employee]], fields)
+    if not rows:
+        raise NotFound(f"Tryton has no employee {employee}")
+    row = rows[0]
+    if row["end_date"] == last_day:
+        return
+    if last_day is not None and row["start_date"] is not None and last_day < row["start_date"]:
+        raise RequestRejected(
+            "ends_before_start",
+            f"Tryton employee {employee} starts {row['start_date']}, after {last_day}",
+        )
+    context = company_context(row["company"])
+    await client.write("company.employee", [employee], {"end_date": last_day}, context=context)
 
 
 async def _employee(client: TrytonClient, worker: Worker, company: int, key: str) -> int:

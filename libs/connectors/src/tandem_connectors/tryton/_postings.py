@@ -40,8 +40,10 @@ async def post_time(
     missing = list({p.key: p for p in postings if p.key not in found}.values())
     if missing:
         works = await _timesheet_works(client, {int(p.work) for p in missing})
+        ends = await _employee_ends(client, {int(p.employee) for p in missing})
         for posting in missing:
             _check_taking(posting, works[int(posting.work)][2])
+            _check_employed(posting, ends.get(int(posting.employee)))
         values = [_line(p, *works[int(p.work)][:2]) for p in missing]
         ids = await client.create("timesheet.line", values)
         found |= {p.key: made for p, made in zip(missing, ids, strict=True)}
@@ -81,6 +83,24 @@ def _check_taking(posting: TimePosting, last_day: dt.date | None) -> None:
             "project_closed_for_time",
             f"Tryton work {posting.work} takes no time after {last_day} ({posting.key}: {day})",
         )
+
+
+def _check_employed(posting: TimePosting, last_day: dt.date | None) -> None:
+    """Refuse time dated after the employee's ``end_date`` with its reason, before Tryton's
+    domain on the line's employee refuses the whole batch."""
+    day = posting.entry.accounting_date or posting.entry.work_date
+    if last_day is not None and day > last_day:
+        raise RequestRejected(
+            "employee_ended",
+            f"Tryton employee {posting.employee} ended {last_day} ({posting.key}: {day})",
+        )
+
+
+async def _employee_ends(client: TrytonClient, employees: set[int]) -> dict[int, dt.date]:
+    """The end date of each of ``employees`` that has one."""
+    domain = [["id", "in", sorted(employees)], ["end_date", "!=", None]]
+    rows = await client.search_read("company.employee", domain, ["end_date"])
+    return {row["id"]: row["end_date"] for row in rows}
 
 
 async def _timesheet_works(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from staffing_sync.adapters.hris import SqlHrisState
 from staffing_sync.adapters.repositories import SqlCostRates, SqlSync, SqlWorkers
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
 from tandem_connectors.xref import CrossReferences
@@ -22,6 +23,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.workers = SqlWorkers(connection)
         self.cost_rates = SqlCostRates(connection)
         self.sync = SqlSync(connection)
+        self.hris = SqlHrisState(connection)
         self.refs = CrossReferences(connection)
         self._outbox = outbox
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from staffing_sync.domain import CostRateSeries, RateChange, WorkerVersion
 from staffing_sync.service_layer.mapping import WorkerRecord
 from tandem_connectors.xref import AbstractCrossReferences
 from tandem_contracts import Envelope
 from tandem_contracts.entities import CostRate
 
-__all__ = ["AbstractCostRates", "AbstractSync", "AbstractUnitOfWork", "AbstractWorkers"]
+__all__ = [
+    "AbstractCostRates",
+    "AbstractHrisState",
+    "AbstractSync",
+    "AbstractUnitOfWork",
+    "AbstractWorkers",
+]
 
 
 class AbstractWorkers(ABC):
@@ -57,12 +64,38 @@ class AbstractSync(ABC):
         """Record the worker's open problem (a parked or waiting message)."""
 
 
+class AbstractHrisState(ABC):
+    """What the HRIS last said of each worker (apart from what its events applied), and each
+    worker's subject-version counter."""
+
+    @abstractmethod
+    async def worker(self, worker_id: str) -> WorkerVersion | None:
+        """The worker's newest HRIS version, locked for this transaction (None: never seen)."""
+
+    @abstractmethod
+    async def save_worker(self, instance: str, external_id: str, version: WorkerVersion) -> None:
+        """Keep ``version`` as the worker's newest (its email already a digest)."""
+
+    @abstractmethod
+    async def rates(self, worker_id: str) -> CostRateSeries:
+        """The worker's cost rates as the HRIS wrote them (empty: none seen)."""
+
+    @abstractmethod
+    async def save_rate(self, worker_id: str, change: RateChange) -> None:
+        """Keep ``change`` as the rate of its start date (the series' merge decided it wins)."""
+
+    @abstractmethod
+    async def next_version(self, worker_id: str, floor: int) -> int:
+        """The worker's next subject version: above every one handed out, at least ``floor``."""
+
+
 class AbstractUnitOfWork(ABC):
     """staffing-sync's repositories on one transaction, and its outbox."""
 
     workers: AbstractWorkers
     cost_rates: AbstractCostRates
     sync: AbstractSync
+    hris: AbstractHrisState
     refs: AbstractCrossReferences
 
     @abstractmethod

@@ -6,13 +6,14 @@ resource (``resource:<worker>``) and an ERP employee of its legal entity's compa
 dated cost rates (``tandem_connectors.directory.employee_key``, the key time-expense writes
 too, so both find one employee). While the entity has no company in its ERP the message waits
 for it (``company_key``), released when the company is linked. A transfer makes an employee
-of the new entity's company, linked in place of the old one; a last day ends the resource.
+of the new entity's company, linked in place of the old one, and ends the old one the day
+before the transfer's effective date; a last day ends the resource and the employee.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, cast
 
 from staffing_sync.service_layer import mapping
@@ -62,7 +63,7 @@ async def onboard_worker(
         onboarded.primary_role_id or (known.role_id if known else None),
         onboarded.start_date, version,
     )  # fmt: skip
-    await _sync(record, uow, erps, psa, settings)
+    await _sync(record, uow, erps, psa, settings, known)
     ctx.satisfy(mapping.worker_known_key(worker.id))
 
 
@@ -76,7 +77,8 @@ async def update_worker(
     settings: Settings,
 ) -> None:
     """Bring the resource and the employee up to the worker's newer version (a last day ends
-    the resource; a new legal entity makes an employee of its company)."""
+    the resource and the employee; a new legal entity makes an employee of its company and
+    ends the old one the day before the transfer)."""
     updated = envelope.payload
     worker, version = updated.worker, envelope.subject_version
     known = await uow.workers.get(worker.id)
@@ -90,9 +92,15 @@ async def update_worker(
     record = replace(known, worker=worker, version=version)
     if mapping.termination_only(updated.changed_fields, worker) and _same_entity(known, worker):
         await _end_resource(record, uow, psa)
+        await _end_employee(record, uow, erps, settings)
         await uow.workers.save(record)
         return
-    await _sync(record, uow, erps, psa, settings)
+    last_day = updated.effective_date - timedelta(days=1)
+    # Transferred: the old employment ends the day before; one the transfer dates back
+    # before its hire never started, and an ERP refuses an end before the start.
+    if not _same_entity(known, worker) and last_day >= known.worker.hire_date:
+        await _end_employment(known, last_day, uow, erps, settings)
+    await _sync(record, uow, erps, psa, settings, known)
 
 
 @handlers.handles(WorkerTerminated)
@@ -100,9 +108,12 @@ async def terminate_worker(
     envelope: Envelope[WorkerTerminated],
     ctx: HandlerContext[Any],
     uow: AbstractUnitOfWork,
+    erps: ErpDirectory,
     psa: AbstractPsa,
+    settings: Settings,
 ) -> None:
-    """End the worker's resource at the last day (a termination before the hire waits)."""
+    """End the worker's resource and employee at the last day (a termination before the hire
+    waits)."""
     terminated = envelope.payload
     known = await uow.workers.get(terminated.worker_id)
     if known is None:
@@ -115,6 +126,7 @@ async def terminate_worker(
     worker = known.worker.model_copy(update={"termination_date": terminated.last_day})
     record = replace(known, worker=worker, version=envelope.subject_version)
     await _end_resource(record, uow, psa)
+    await _end_employee(record, uow, erps, settings)
     await uow.workers.save(record)
 
 
@@ -159,9 +171,17 @@ async def _sync(
     erps: ErpDirectory,
     psa: AbstractPsa,
     settings: Settings,
+    known: WorkerRecord | None = None,
 ) -> None:
     await _resource(record, uow, psa, settings)
     await _employee(record, uow, erps, settings)
+    # The employee's end follows the worker's last day: set when one is known, cleared when
+    # the worker was ended or elsewhere before (a rehire; a return to an earlier entity).
+    was_ended = known is not None and (
+        known.worker.termination_date is not None or not _same_entity(known, record.worker)
+    )
+    if record.worker.termination_date is not None or was_ended:
+        await _end_employee(record, uow, erps, settings)
     await uow.workers.save(record)
 
 
@@ -213,6 +233,34 @@ async def _employee(
         )  # fmt: skip
     await uow.refs.link("worker", worker.id, written.ref)
     await uow.sync.synced(worker.id, "erp", target.instance, written.external_id, record.version)
+
+
+async def _end_employee(
+    record: WorkerRecord, uow: AbstractUnitOfWork, erps: ErpDirectory, settings: Settings
+) -> None:
+    ended = await _end_employment(record, record.worker.termination_date, uow, erps, settings)
+    if ended is not None:
+        instance, employee = ended
+        await uow.sync.synced(record.worker.id, "erp", instance, employee, record.version)
+
+
+async def _end_employment(
+    record: WorkerRecord,
+    last_day: date | None,
+    uow: AbstractUnitOfWork,
+    erps: ErpDirectory,
+    settings: Settings,
+) -> tuple[str, str] | None:
+    """End the employee linked for ``record``'s legal entity after ``last_day`` (None: reopen
+    it); answer its instance and id (None: no employee is linked, nothing to end)."""
+    entity = record.worker.legal_entity_id
+    target = erps.target(entity, settings.region_of(entity))
+    employee = await erps.employee(uow.refs, target.instance, record.worker.id)
+    if employee is None:
+        return None
+    key = f"{mapping.employee_key_of(record)}:ends:{last_day or 'never'}"
+    await target.erp.end_employee(employee, last_day=last_day, key=key)
+    return target.instance, employee
 
 
 def _same_entity(known: WorkerRecord, worker: Worker) -> bool:
