@@ -25,9 +25,16 @@ RELEASE = "tandem"
 NAMESPACE = "tandem"
 SERVICE = "time-expense"
 PROJECT_SYNC = "project-sync"
+STAFFING_SYNC = "staffing-sync"
 # The services the defaults install, and their consumer queues.
-SERVICES = (SERVICE, PROJECT_SYNC)
-QUEUES = {SERVICE: "time-expense.postings", PROJECT_SYNC: "project-sync.quote-to-cash"}
+SERVICES = (SERVICE, PROJECT_SYNC, STAFFING_SYNC)
+QUEUES = {
+    SERVICE: "time-expense.postings",
+    PROJECT_SYNC: "project-sync.quote-to-cash",
+    STAFFING_SYNC: "staffing-sync.hire-to-deploy",
+}
+# The services beside time-expense: their own database Secret, no `reconcile` job.
+SECOND_SERVICES = (PROJECT_SYNC, STAFFING_SYNC)
 ROLES = ("api", "worker", "ingest", "relay")
 
 # Labels that never change for the life of a workload: the only ones a selector may use.
@@ -350,6 +357,11 @@ def ps(**service: Any) -> dict[str, Any]:
     return {"services": {PROJECT_SYNC: service}}
 
 
+def ss(**service: Any) -> dict[str, Any]:
+    """Values that change staffing-sync only."""
+    return {"services": {STAFFING_SYNC: service}}
+
+
 def each(**service: Any) -> dict[str, Any]:
     """Values that change every service the defaults install alike."""
     return {"services": {name: copy.deepcopy(service) for name in SERVICES}}
@@ -363,12 +375,18 @@ def deployment(rendered: Rendered, role_name: str, service: str = SERVICE) -> di
     return rendered.one("Deployment", f"{RELEASE}-{service}-{role_name}")
 
 
-def two_services(project_sync_partitions: int = 8) -> dict[str, Any]:
-    """all-features with project-sync's partitions (and its KEDA ceiling) set."""
+def two_services(
+    project_sync_partitions: int = 8, staffing_sync_partitions: int = 8
+) -> dict[str, Any]:
+    """all-features with project-sync's and staffing-sync's partitions (and KEDA ceilings) set."""
     values = load_values("all-features.yaml")
-    second = values["services"][PROJECT_SYNC]
-    second["partitions"] = project_sync_partitions
-    keda = second["roles"]["worker"]["keda"]
-    keda["maxReplicas"] = min(keda["maxReplicas"], project_sync_partitions)
-    keda["minReplicas"] = min(keda["minReplicas"], keda["maxReplicas"])
+    for name, partitions in (
+        (PROJECT_SYNC, project_sync_partitions),
+        (STAFFING_SYNC, staffing_sync_partitions),
+    ):
+        second = values["services"][name]
+        second["partitions"] = partitions
+        keda = second["roles"]["worker"]["keda"]
+        keda["maxReplicas"] = min(keda["maxReplicas"], partitions)
+        keda["minReplicas"] = min(keda["minReplicas"], keda["maxReplicas"])
     return values

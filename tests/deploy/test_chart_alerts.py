@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from tandem_messaging._metrics import Metrics
@@ -19,9 +20,9 @@ from tandem_service_kit._jobs import JobMetrics
 from .chart_support import (
     CHART,
     NAMESPACE,
-    PROJECT_SYNC,
     RELEASE,
     ROOT,
+    SECOND_SERVICES,
     SERVICE,
     SERVICES,
     Render,
@@ -91,36 +92,41 @@ def test_alerts_cover_each_service(all_features: Rendered, render: Render) -> No
     assert lag["expr"].endswith("> 300")
     # A service opts out of its own alerts only.
     quiet = render(deep_merge(load_values("all-features.yaml"), te(alerts={"enabled": False})))
-    assert quiet.names("PrometheusRule") == {f"{RELEASE}-{PROJECT_SYNC}"}
+    assert quiet.names("PrometheusRule") == {f"{RELEASE}-{s}" for s in SECOND_SERVICES}
 
 
-# project-sync runs no `reconcile` job: it has every other alert, on its own series.
-PROJECT_SYNC_ALERTS = ALERTS - {"TandemReconciliationMismatches", "TandemReconciliationStale"}
+# project-sync and staffing-sync run no `reconcile` job: each has every other alert, on its own
+# series.
+SECOND_SERVICE_ALERTS = ALERTS - {"TandemReconciliationMismatches", "TandemReconciliationStale"}
 
 
-def test_project_sync_has_its_own_alerts(all_features: Rendered, render: Render) -> None:
-    rule = all_features.one("PrometheusRule", f"{RELEASE}-{PROJECT_SYNC}")
+@pytest.mark.parametrize("service", SECOND_SERVICES)
+def test_each_second_service_has_its_own_alerts(
+    all_features: Rendered, render: Render, service: str
+) -> None:
+    rule = all_features.one("PrometheusRule", f"{RELEASE}-{service}")
     rules = [r for group in rule["spec"]["groups"] for r in group["rules"]]
     alerts = {r["alert"]: r for r in rules if "alert" in r}
-    assert set(alerts) == PROJECT_SYNC_ALERTS
+    assert set(alerts) == SECOND_SERVICE_ALERTS
     for alert in alerts.values():
-        assert alert["labels"]["service"] == PROJECT_SYNC
-        assert f'tandem_service="{PROJECT_SYNC}"' in alert["expr"]
-        assert f'tandem_service="{SERVICE}"' not in alert["expr"]
+        assert alert["labels"]["service"] == service
+        assert f'tandem_service="{service}"' in alert["expr"]
+        for other in (s for s in SERVICES if s != service):
+            assert f'tandem_service="{other}"' not in alert["expr"]
         assert f'namespace="{NAMESPACE}"' in alert["expr"]
     assert alerts["TandemPartitionsUnowned"]["expr"].count("< 8") == 1
     recorded = {r["record"] for r in rules if "record" in r}
     assert recorded == {f"tandem:messages_park_ratio:rate{w}" for w in ("5m", "30m", "1h", "6h")}
     for record in (r for r in rules if "record" in r):
-        assert f'tandem_service="{PROJECT_SYNC}"' in record["expr"]
+        assert f'tandem_service="{service}"' in record["expr"]
     # Given a reconcile job after all, it gets the reconciliation alerts back.
     reconciling = render(
         deep_merge(
             load_values("all-features.yaml"),
-            {"services": {PROJECT_SYNC: {"alerts": {"reconciliation": {"enabled": True}}}}},
+            {"services": {service: {"alerts": {"reconciliation": {"enabled": True}}}}},
         )
     )
-    back = reconciling.one("PrometheusRule", f"{RELEASE}-{PROJECT_SYNC}")
+    back = reconciling.one("PrometheusRule", f"{RELEASE}-{service}")
     assert {r.get("alert") for g in back["spec"]["groups"] for r in g["rules"]} >= ALERTS
 
 

@@ -16,8 +16,10 @@ from .chart_support import (
     IMMUTABLE_LABELS,
     PROJECT_SYNC,
     RELEASE,
+    SECOND_SERVICES,
     SERVICE,
     SERVICES,
+    STAFFING_SYNC,
     Render,
     Rendered,
     annotations_of,
@@ -31,6 +33,7 @@ from .chart_support import (
     ps,
     role,
     selects,
+    ss,
     te,
 )
 
@@ -82,13 +85,17 @@ def test_images_follow_registry_repository_service_tag(
     def images(rendered: Rendered) -> set[str]:
         return {c["image"] for w in rendered.workloads() for c in containers(w)}
 
-    assert images(defaults) == {"tandem/time-expense:0.1.0", "tandem/project-sync:0.1.0"}
+    assert images(defaults) == {f"tandem/{service}:0.1.0" for service in SERVICES}
     assert images(all_features) == {
         f"registry.example.com:5000/tandem/apps/{service}:0.1.0-rc.1" for service in SERVICES
     }
     # A service's own image overrides change its pods only.
     overridden = render(te(image={"repository": "acme", "tag": "0.2.0"}))
-    assert images(overridden) == {"acme/time-expense:0.2.0", "tandem/project-sync:0.1.0"}
+    assert images(overridden) == {
+        "acme/time-expense:0.2.0",
+        "tandem/project-sync:0.1.0",
+        "tandem/staffing-sync:0.1.0",
+    }
     assert all(
         c["imagePullPolicy"] == "IfNotPresent"
         for w in defaults.workloads()
@@ -173,16 +180,18 @@ def test_the_migration_is_a_pre_install_and_pre_upgrade_hook(
     env = env_of(container)
     assert {k: env[k]["value"] for k in config} == config
     assert env["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "tandem-database"
-    # project-sync's migration reads its own database.
-    second = env_of(containers(defaults.one("Job", f"{RELEASE}-{PROJECT_SYNC}-migrate"))[0])
-    assert second["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == (
-        "project-sync-database"
-    )
-    # Turned off, no Job and no hook account (the other service keeps its own).
+    # project-sync's and staffing-sync's migrations read their own databases.
+    for service in SECOND_SERVICES:
+        second = env_of(containers(defaults.one("Job", f"{RELEASE}-{service}-migrate"))[0])
+        assert second["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == (
+            f"{service}-database"
+        )
+    # Turned off, no Job and no hook account (the other services keep their own).
     off = render(te(migrations={"enabled": False}))
-    assert off.names("Job") == {f"{RELEASE}-{PROJECT_SYNC}-migrate"}
+    assert off.names("Job") == {f"{RELEASE}-{service}-migrate" for service in SECOND_SERVICES}
     assert f"{RELEASE}-{SERVICE}-migrate" not in off.names("ServiceAccount")
-    assert f"{RELEASE}-{PROJECT_SYNC}-migrate" in off.names("ServiceAccount")
+    for service in SECOND_SERVICES:
+        assert f"{RELEASE}-{service}-migrate" in off.names("ServiceAccount")
 
 
 def test_network_policies_deny_by_default_and_allow_what_each_role_uses(
@@ -258,8 +267,13 @@ def test_secrets_are_only_referred_to(rendered: Rendered, render: Render) -> Non
         for key, value in (config_map.get("data") or {}).items():
             assert not _CREDENTIALS_IN_URL.search(value), key
             assert key in _PLAIN_ALLOWED or not _SECRET_NAME.search(key), key
-    # One database per service: project-sync's own, time-expense the global one.
-    databases = {SERVICE: "tandem-database", PROJECT_SYNC: "project-sync-database"}
+    # One database per service: project-sync's and staffing-sync's own, time-expense the
+    # global one.
+    databases = {
+        SERVICE: "tandem-database",
+        PROJECT_SYNC: "project-sync-database",
+        STAFFING_SYNC: "staffing-sync-database",
+    }
     for workload in rendered.workloads():
         service = labels(workload)["tandem.io/service"]
         for container in containers(workload):
@@ -271,8 +285,8 @@ def test_secrets_are_only_referred_to(rendered: Rendered, render: Render) -> Non
             sources = container["envFrom"]
             assert {"secretRef": {"name": "tandem-auth"}} in sources
             assert {"secretRef": {"name": f"{service}-systems"}} in sources
-            other = next(s for s in SERVICES if s != service)
-            assert {"secretRef": {"name": f"{other}-systems"}} not in sources
+            for other in (s for s in SERVICES if s != service):
+                assert {"secretRef": {"name": f"{other}-systems"}} not in sources
             assert all(set(s) <= {"configMapRef", "secretRef"} for s in sources)
             if workload["kind"] == "Deployment":
                 assert env["TANDEM_AMQP_URL"]["valueFrom"]["secretKeyRef"] == {
@@ -333,14 +347,17 @@ def test_a_config_change_rolls_the_pods_and_nothing_else_does(
     assert all(re.fullmatch(r"[0-9a-f]{64}", value) for value in before.values())
     assert checksums(render()) == before
     assert checksums(render(role("api", replicas=3))) == before
-    # A service's config change rolls its pods, and not the other service's.
+    # A service's config change rolls its pods, and not the other services'.
     changed = checksums(render(te(env={"TANDEM_TENANT_ID": "globex"})))
     assert set(changed) == set(before)
     assert all(changed[name] != before[name] for name in of(SERVICE, before))
-    assert of(PROJECT_SYNC, changed) == of(PROJECT_SYNC, before)
-    resized = checksums(render(ps(partitions=16)))
-    assert of(PROJECT_SYNC, resized) != of(PROJECT_SYNC, before)
-    assert of(SERVICE, resized) == of(SERVICE, before)
+    for service in SECOND_SERVICES:
+        assert of(service, changed) == of(service, before)
+    for values, service in ((ps(partitions=16), PROJECT_SYNC), (ss(partitions=16), STAFFING_SYNC)):
+        resized = checksums(render(values))
+        assert all(resized[name] != before[name] for name in of(service, before)), service
+        for other in (s for s in SERVICES if s != service):
+            assert of(other, resized) == of(other, before), (service, other)
 
 
 def test_selectors_use_only_immutable_labels(rendered: Rendered) -> None:

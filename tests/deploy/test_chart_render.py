@@ -22,9 +22,10 @@ import pytest
 from .chart_support import (
     CHART,
     NAMESPACE,
-    PROJECT_SYNC,
+    QUEUES,
     RELEASE,
     ROLES,
+    SECOND_SERVICES,
     SERVICE,
     SERVICES,
     CheckovReport,
@@ -41,6 +42,7 @@ from .chart_support import (
     pod_template,
     ps,
     selects,
+    ss,
     start_checkov,
     te,
     two_services,
@@ -75,7 +77,7 @@ def test_the_chart_lints_strict_with_its_library(chart: Any) -> None:
         assert report["total_charts_linted"] >= 1
 
 
-def test_the_defaults_are_a_complete_time_expense_and_project_sync(defaults: Rendered) -> None:
+def test_the_defaults_are_every_service_complete(defaults: Rendered) -> None:
     prefixes = [f"{RELEASE}-{service}" for service in SERVICES]
     assert defaults.names("Deployment") == {f"{p}-{r}" for p in prefixes for r in ROLES}
     assert defaults.names("Service") == {f"{p}-{r}" for p in prefixes for r in ROLES}
@@ -111,11 +113,11 @@ def test_the_defaults_are_a_complete_time_expense_and_project_sync(defaults: Ren
 
 
 def test_all_features_render_every_optional_object(all_features: Rendered) -> None:
-    prefix, second = f"{RELEASE}-{SERVICE}", f"{RELEASE}-{PROJECT_SYNC}"
-    assert all_features.names("HorizontalPodAutoscaler") == {f"{prefix}-api"}
-    assert all_features.names("ScaledObject") == {f"{prefix}-worker", f"{second}-worker"}
-    assert all_features.names("ServiceMonitor") == {prefix, second}
-    assert all_features.names("PrometheusRule") == {prefix, second}
+    prefixes = {f"{RELEASE}-{service}" for service in SERVICES}
+    assert all_features.names("HorizontalPodAutoscaler") == {f"{RELEASE}-{SERVICE}-api"}
+    assert all_features.names("ScaledObject") == {f"{prefix}-worker" for prefix in prefixes}
+    assert all_features.names("ServiceMonitor") == prefixes
+    assert all_features.names("PrometheusRule") == prefixes
     assert f"{RELEASE}-dashboard-tandem-services" in all_features.names("ConfigMap")
     for workload in all_features.workloads():
         assert pod_template(workload)["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
@@ -134,8 +136,10 @@ def test_a_client_side_install_keeps_the_migration_a_hook(chart: Any) -> None:
     for service in SERVICES:
         assert f"{RELEASE}-{service}-migrate" not in manifest.names("ServiceAccount")
     assert "Tandem 0.1.0 is installed" in release["notes"]
-    # The notes name each service's own Secrets (project-sync's database is its own).
-    assert "its Secrets: project-sync-database (database), project-sync-systems" in release["notes"]
+    # The notes name each service's own Secrets (project-sync's and staffing-sync's databases
+    # are their own).
+    for service in SECOND_SERVICES:
+        assert f"its Secrets: {service}-database (database), {service}-systems" in release["notes"]
     assert "its Secrets: tandem-database (database), time-expense-systems" in release["notes"]
 
 
@@ -143,7 +147,7 @@ def test_a_second_service_gets_its_own_objects(render: Render) -> None:
     rendered = render(two_services())
     keys = [(d["kind"], d["metadata"]["name"]) for d in rendered.docs]
     assert len(keys) == len(set(keys)), "two objects share a kind and name"
-    for service in (SERVICE, "project-sync"):
+    for service in SERVICES:
         kinds = [d["kind"] for d in rendered.of_service(service)]
         assert kinds.count("Deployment") == 4
         assert kinds.count("Service") == 4
@@ -161,25 +165,26 @@ def test_a_second_service_gets_its_own_objects(render: Render) -> None:
         for service, pod_labels in pods.items():
             if service != owner:
                 assert not selects(deploy["spec"]["selector"]["matchLabels"], pod_labels)
-    worker = rendered.one("ScaledObject", f"{RELEASE}-project-sync-worker")
-    assert worker["spec"]["triggers"][0]["metadata"]["queueName"].startswith(
-        r"^project-sync\.quote-to-cash"
-    )
-    env = env_of(containers(deployment(rendered, "api", "project-sync"))[0])
-    assert env["OTEL_SERVICE_NAME"]["value"] == "project-sync"
-    assert containers(deployment(rendered, "api", "project-sync"))[0]["image"].endswith(
-        "/project-sync:0.1.0-rc.1"
-    )
+    for service in SECOND_SERVICES:
+        worker = rendered.one("ScaledObject", f"{RELEASE}-{service}-worker")
+        assert worker["spec"]["triggers"][0]["metadata"]["queueName"].startswith(
+            "^" + QUEUES[service].replace(".", "\\.")
+        )
+        (api,) = containers(deployment(rendered, "api", service))
+        assert env_of(api)["OTEL_SERVICE_NAME"]["value"] == service
+        assert api["image"].endswith(f"/{service}:0.1.0-rc.1")
 
 
 def test_a_disabled_service_renders_nothing(render: Render, defaults: Rendered) -> None:
     rendered = render(te(enabled=False))
     assert rendered.of_service(SERVICE) == []
-    # The other service is rendered exactly as in the defaults.
-    assert rendered.of_service(PROJECT_SYNC) == defaults.of_service(PROJECT_SYNC)
+    # The other services are rendered exactly as in the defaults.
+    for service in SECOND_SERVICES:
+        assert rendered.of_service(service) == defaults.of_service(service)
     assert f"{RELEASE}-default-deny" in rendered.names("NetworkPolicy")
-    # Both off: no service's object, and no default-deny policy for pods that do not exist.
-    none = render({"services": {SERVICE: {"enabled": False}, **ps(enabled=False)["services"]}})
+    # All off: no service's object, and no default-deny policy for pods that do not exist.
+    off = [te(enabled=False), ps(enabled=False), ss(enabled=False)]
+    none = render({"services": {k: v for o in off for k, v in o["services"].items()}})
     assert [d for d in none.docs if labels(d).get("tandem.io/service")] == []
     assert none.of_kind("NetworkPolicy") == []
 

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from .chart_support import (
     PROJECT_SYNC,
     QUEUES,
     RELEASE,
+    SECOND_SERVICES,
     SERVICE,
+    SERVICES,
+    STAFFING_SYNC,
     Render,
     Rendered,
     containers,
@@ -36,8 +41,7 @@ def test_no_replica_count_where_an_autoscaler_owns_it(
     }
     assert owned == {
         f"{RELEASE}-{SERVICE}-api",
-        f"{RELEASE}-{SERVICE}-worker",
-        f"{RELEASE}-{PROJECT_SYNC}-worker",
+        *(f"{RELEASE}-{service}-worker" for service in SERVICES),
     }
     for workload in all_features.of_kind("Deployment"):
         name = workload["metadata"]["name"]
@@ -62,8 +66,8 @@ def test_a_pdb_guards_each_role_with_more_than_one_replica(
 
 
 def test_each_service_gets_its_partition_count(render: Render) -> None:
-    rendered = render(two_services(project_sync_partitions=4))
-    for service, partitions in ((SERVICE, "8"), ("project-sync", "4")):
+    rendered = render(two_services(project_sync_partitions=4, staffing_sync_partitions=2))
+    for service, partitions in ((SERVICE, "8"), (PROJECT_SYNC, "4"), (STAFFING_SYNC, "2")):
         workloads = [d for d in rendered.of_service(service) if d["kind"] == "Deployment"]
         assert len(workloads) == 4
         for workload in workloads:
@@ -103,34 +107,38 @@ def test_keda_scales_the_consumer_on_its_partition_queues(all_features: Rendered
     assert targets == {"cpu": 75, "memory": 80}
 
 
-def test_project_syncs_consumer_scales_on_its_own_partition_queues(
-    all_features: Rendered,
+@pytest.mark.parametrize("service", SECOND_SERVICES)
+def test_each_second_services_consumer_scales_on_its_own_partition_queues(
+    all_features: Rendered, service: str
 ) -> None:
-    scaled = all_features.one("ScaledObject", f"{RELEASE}-{PROJECT_SYNC}-worker")["spec"]
-    assert scaled["scaleTargetRef"]["name"] == f"{RELEASE}-{PROJECT_SYNC}-worker"
+    scaled = all_features.one("ScaledObject", f"{RELEASE}-{service}-worker")["spec"]
+    assert scaled["scaleTargetRef"]["name"] == f"{RELEASE}-{service}-worker"
     assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (2, 4)
     (trigger,) = scaled["triggers"]
     assert trigger["type"] == "rabbitmq"
     assert trigger["authenticationRef"] == {"name": "tandem-rabbitmq-management"}
     assert trigger["metadata"]["value"] == "50"
     queues = re.compile(trigger["metadata"]["queueName"])
-    own = QUEUES[PROJECT_SYNC]
+    own = QUEUES[service]
     for partition in (f"{own}.p0", f"{own}.p7"):
         assert queues.fullmatch(partition), partition
-    # Not time-expense's partitions, nor its own queues that are not partitions.
+    others = [name for name in SERVICES if name != service]
+    # Not the other services' partitions, nor its own queues that are not partitions.
     for other in (
-        f"{QUEUES[SERVICE]}.p0",
+        *(f"{QUEUES[name]}.p0" for name in others),
         own,
         f"{own}.retry",
-        "project-syncXquote-to-cash.p0",
-        "project-sync.events.p0",
+        own.replace(".", "X", 1) + ".p0",
+        f"{service}.events.p0",
     ):
         assert not queues.fullmatch(other), other
-    # And time-expense's trigger does not measure project-sync's queues.
-    theirs = all_features.one("ScaledObject", f"{RELEASE}-{SERVICE}-worker")["spec"]
-    assert not re.compile(theirs["triggers"][0]["metadata"]["queueName"]).fullmatch(f"{own}.p0")
+    # And the other services' triggers do not measure its queues.
+    for name in others:
+        theirs = all_features.one("ScaledObject", f"{RELEASE}-{name}-worker")["spec"]
+        pattern = re.compile(theirs["triggers"][0]["metadata"]["queueName"])
+        assert not pattern.fullmatch(f"{own}.p0"), name
     # Its workers are told the partition count the trigger's queues are cut into.
-    (container,) = containers(deployment(all_features, "worker", PROJECT_SYNC))
+    (container,) = containers(deployment(all_features, "worker", service))
     env = resolved_env(container, all_features)
     assert env["TANDEM_PARTITIONS"] == "8"
-    assert env["TANDEM_SERVICE_NAME"] == PROJECT_SYNC
+    assert env["TANDEM_SERVICE_NAME"] == service

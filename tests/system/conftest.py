@@ -66,6 +66,12 @@ def project_sync_image(request: pytest.FixtureRequest) -> str:
     return _built_image(request.config.rootpath, "project-sync")
 
 
+@pytest.fixture(scope="session")
+def staffing_sync_image(request: pytest.FixtureRequest) -> str:
+    """staffing-sync's image, as ``make images`` builds it."""
+    return _built_image(request.config.rootpath, "staffing-sync")
+
+
 @pytest.fixture
 def containers() -> Iterator[list[Any]]:
     """Containers a test started (append them): stopped and removed afterwards."""
