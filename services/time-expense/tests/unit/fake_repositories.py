@@ -30,6 +30,7 @@ from tandem_contracts.entities import (
     Worker,
 )
 from time_expense.domain import EntryLedger, Post
+from time_expense.domain.checks import Employment
 from time_expense.service_layer.unit_of_work import (
     AbstractLedgers,
     AbstractReferenceData,
@@ -62,6 +63,8 @@ class Tables:
     runs: list[RunRecord] = field(default_factory=list)
     projects: dict[str, tuple[Project, str | None]] = field(default_factory=dict)
     workers: dict[str, Worker] = field(default_factory=dict)
+    employments: dict[tuple[str, str, date], Employment] = field(default_factory=dict)
+    last_days: dict[str, date] = field(default_factory=dict)
     assignments: dict[str, Assignment] = field(default_factory=dict)
     rate_cards: dict[str, tuple[RateCard, int]] = field(default_factory=dict)
     cost_rates: dict[tuple[str, date], CostRate] = field(default_factory=dict)
@@ -205,6 +208,29 @@ class FakeReferenceData(AbstractReferenceData):
 
     async def save_worker(self, worker: Worker) -> None:
         self._t.workers[worker.id] = stored(worker)
+
+    async def employments(self, worker_id: str) -> list[Employment]:
+        kept = [e for (worker, _, _), e in self._t.employments.items() if worker == worker_id]
+        return sorted(kept, key=lambda e: e.starts_on)
+
+    async def save_employment(self, worker_id: str, employment: Employment) -> None:
+        self._t.employments[(worker_id, employment.instance, employment.starts_on)] = employment
+
+    async def worker_of_employee(self, instance: str, employee: str) -> str | None:
+        return next(
+            (worker for (worker, there, _), e in self._t.employments.items()
+             if there == instance and e.employee == employee),
+            None,
+        )  # fmt: skip
+
+    async def last_day(self, worker_id: str) -> date | None:
+        return self._t.last_days.get(worker_id)
+
+    async def save_last_day(self, worker_id: str, last_day: date | None) -> None:
+        if last_day is None:
+            self._t.last_days.pop(worker_id, None)
+        else:
+            self._t.last_days[worker_id] = last_day
 
     async def assignments(self, project_id: str, worker_id: str) -> list[Assignment]:
         return [

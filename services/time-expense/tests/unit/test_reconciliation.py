@@ -11,17 +11,19 @@ from firm import (
     activate,
     approval,
     company_of,
+    envelope,
     project,
     psa_entry,
     rejection,
     time_entry,
+    worker,
 )
 from world import PSA_INSTANCE, World
 
 from tandem_connectors.fakes import FakeLine
 from tandem_connectors.ports import ErpObject
 from tandem_contracts import Money
-from tandem_contracts.events import MismatchKind, ReconciliationMismatch
+from tandem_contracts.events import MismatchKind, ReconciliationMismatch, WorkerUpdated
 from tandem_messaging.testing import Outcome
 from time_expense.service_layer.reconciliation import Report, reconcile_all
 
@@ -199,3 +201,19 @@ async def test_the_scheduled_job_reconciles_the_others_while_one_entity_has_no_c
     await reconcile_all(acme.deps.reconcilers, acme.deps.transactions)
 
     assert {run.legal_entity_id for run in acme.store.tables.runs} == {LE_US}
+
+
+async def test_time_posted_to_a_worker_s_employee_before_a_transfer_still_reconciles(
+    acme: World,
+) -> None:
+    await posted_and_approved(acme)
+    # Ada moves to Acme UK: her US employee is no longer the one linked to her.
+    moved = worker(legal_entity_id=LE_UK)
+    transfer = WorkerUpdated(
+        worker=moved, changed_fields=("legal_entity_id",), effective_date=date(2026, 11, 16)
+    )
+    assert await acme.deliver(envelope(transfer, 2, legal_entity_id=LE_UK)) is Outcome.HANDLED
+
+    report = await reconcile(acme)
+
+    assert (report.psa_entries, report.erp_lines, report.mismatches) == (1, 1, [])

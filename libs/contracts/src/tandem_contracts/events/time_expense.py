@@ -136,6 +136,7 @@ class PostingFailureReason(StrEnum):
     PROJECT_NOT_OPEN = "project_not_open"
     PROJECT_UNKNOWN = "project_unknown"
     WORKER_NOT_MAPPED = "worker_not_mapped"
+    WORKER_TERMINATED = "worker_terminated"
     ASSIGNMENT_MISSING = "assignment_missing"
     RATE_UNRESOLVED = "rate_unresolved"
     FX_RATE_MISSING = "fx_rate_missing"

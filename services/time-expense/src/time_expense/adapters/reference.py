@@ -1,5 +1,5 @@
-"""What time-expense keeps of other contexts' data, in SQL: projects, assignments, rates, FX,
-periods.
+"""What time-expense keeps of other contexts' data, in SQL: projects, workers (their
+employments and last days), assignments, rates, FX, periods.
 
 ``SqlReferenceData`` lives for one transaction and remembers what it read: a lane's batch is
 mostly one worker's entries on a few projects, so each project, assignment list, rate table and
@@ -26,6 +26,7 @@ from tandem_contracts.entities import (
     Worker,
 )
 from tandem_messaging import DbConnection
+from time_expense.domain.checks import Employment
 from time_expense.service_layer.unit_of_work import AbstractReferenceData
 
 __all__ = ["SqlReferenceData"]
@@ -53,6 +54,27 @@ INSERT INTO time_expense.workers (worker_id, legal_entity_id, data) VALUES ($1, 
 ON CONFLICT (worker_id) DO UPDATE
     SET legal_entity_id = EXCLUDED.legal_entity_id, data = EXCLUDED.data
 """
+_EMPLOYMENTS = """
+SELECT legal_entity_id, starts_on, erp_instance, employee_id FROM time_expense.employments
+WHERE worker_id = $1 ORDER BY starts_on
+"""
+_SAVE_EMPLOYMENT = """
+INSERT INTO time_expense.employments (worker_id, erp_instance, starts_on, legal_entity_id,
+    employee_id)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (worker_id, erp_instance, starts_on) DO UPDATE
+    SET legal_entity_id = EXCLUDED.legal_entity_id, employee_id = EXCLUDED.employee_id
+"""
+_EMPLOYED = """
+SELECT worker_id FROM time_expense.employments WHERE erp_instance = $1 AND employee_id = $2
+LIMIT 1
+"""
+_LAST_DAY = "SELECT last_day FROM time_expense.last_days WHERE worker_id = $1"
+_SAVE_LAST_DAY = """
+INSERT INTO time_expense.last_days (worker_id, last_day) VALUES ($1, $2)
+ON CONFLICT (worker_id) DO UPDATE SET last_day = EXCLUDED.last_day
+"""
+_FORGET_LAST_DAY = "DELETE FROM time_expense.last_days WHERE worker_id = $1"
 _ASSIGNMENTS = """
 SELECT data FROM time_expense.assignments WHERE project_id = $1 AND worker_id = $2
 """
@@ -186,6 +208,48 @@ class SqlReferenceData(AbstractReferenceData):
     async def save_worker(self, worker: Worker) -> None:
         """Keep the worker's latest state."""
         await self._write(_SAVE_WORKER, worker.id, worker.legal_entity_id, worker.model_dump_json())
+
+    async def employments(self, worker_id: str) -> list[Employment]:
+        """The worker's employments, each with its ERP employee, oldest first."""
+
+        async def read() -> list[Employment]:
+            rows = await self._db.fetch(_EMPLOYMENTS, worker_id)
+            return [
+                Employment(r["legal_entity_id"], r["starts_on"], r["erp_instance"],
+                           r["employee_id"])
+                for r in rows
+            ]  # fmt: skip
+
+        return await self._once(("employments", worker_id), read)
+
+    async def save_employment(self, worker_id: str, employment: Employment) -> None:
+        """Keep an employment (the one begun that day in that instance is replaced)."""
+        await self._write(
+            _SAVE_EMPLOYMENT, worker_id, employment.instance, employment.starts_on,
+            employment.legal_entity_id, employment.employee,
+        )  # fmt: skip
+
+    async def worker_of_employee(self, instance: str, employee: str) -> str | None:
+        """The worker the ERP employee is an employment of, if kept."""
+        value = await self._once(
+            ("employed", instance, employee),
+            lambda: self._db.fetchval(_EMPLOYED, instance, employee),
+        )
+        return str(value) if value else None
+
+    async def last_day(self, worker_id: str) -> date | None:
+        """The worker's last day as HR last said it, if any."""
+        value = await self._once(
+            ("last_day", worker_id), lambda: self._db.fetchval(_LAST_DAY, worker_id)
+        )
+        return value if isinstance(value, date) else None
+
+    async def save_last_day(self, worker_id: str, last_day: date | None) -> None:
+        """Keep the worker's last day (``None`` forgets it)."""
+        if last_day is None:
+            await self._write(_FORGET_LAST_DAY, worker_id)
+        else:
+            await self._write(_SAVE_LAST_DAY, worker_id, last_day)
 
     async def assignments(self, project_id: str, worker_id: str) -> list[Assignment]:
         """The worker's assignments on the project."""

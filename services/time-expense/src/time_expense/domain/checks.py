@@ -4,12 +4,17 @@ Each check either passes, refuses the entry for finance (``PostingRefused``: a b
 exception with a typed reason), or says it waits for a dependency that will come
 (``DependencyPending``: a project not yet activated, a worker not yet mapped, an assignment not
 yet confirmed); the service parks it and releases it when that dependency's event arrives.
+
+A worker's time follows its employments: time dated in an employment posts to that
+employment's ERP employee (a transfer starts a new one in the new entity's company), and time
+dated after the worker's last day never posts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from tandem_contracts.entities import (
     Assignment,
@@ -23,12 +28,16 @@ from time_expense.domain.errors import DependencyPending, PostingRefused
 from time_expense.domain.keys import assignment_key, project_key, worker_key
 
 __all__ = [
+    "Employment",
     "IntercompanyPolicy",
     "check_assignment",
+    "check_employee_on",
     "check_intercompany",
     "check_project_open",
     "check_project_open_for_time",
+    "check_within_last_day",
     "check_worker_mapped",
+    "employment_on",
 ]
 
 _NOT_YET = frozenset({ProjectStatus.SHELL, ProjectStatus.PLANNED})
@@ -106,6 +115,53 @@ def check_worker_mapped(worker_id: str, employee: str | None, instance: str) -> 
             f"worker {worker_id} has no employee in ERP instance {instance}",
         )
     return employee
+
+
+@dataclass(frozen=True)
+class Employment:
+    """A worker's employment in a legal entity from ``starts_on``, and the ERP employee it is
+    in ERP instance ``instance``."""
+
+    legal_entity_id: str
+    starts_on: date
+    instance: str
+    employee: str
+
+
+def employment_on(employments: Iterable[Employment], on: date) -> Employment | None:
+    """The employment the worker was in on ``on``: the one begun last by then (before the
+    first began: the first); ``None`` when none is kept."""
+    kept = sorted(employments, key=lambda e: e.starts_on)
+    begun = [e for e in kept if e.starts_on <= on]
+    if begun:
+        return begun[-1]
+    return kept[0] if kept else None
+
+
+def check_employee_on(
+    worker_id: str,
+    employments: Iterable[Employment],
+    on: date,
+    instance: str,
+    linked: str | None = None,
+) -> str:
+    """Pass with the ERP employee in ``instance`` the worker was on ``on`` (``employment_on``
+    among its employments there); else ``linked``, the worker's one mapped employee (kept
+    before employments were); wait while there is none."""
+    there = employment_on((e for e in employments if e.instance == instance), on)
+    if there is not None:
+        return there.employee
+    return check_worker_mapped(worker_id, linked, instance)
+
+
+def check_within_last_day(worker_id: str, work_date: date, last_day: date | None) -> None:
+    """Pass unless ``work_date`` is after the worker's last day: such time is refused for
+    finance (``worker_terminated``), never posted; time up to and on the last day passes."""
+    if last_day is not None and work_date > last_day:
+        raise PostingRefused(
+            PostingFailureReason.WORKER_TERMINATED,
+            f"worker {worker_id} left after {last_day}: time dated {work_date} is after it",
+        )
 
 
 @dataclass(frozen=True)

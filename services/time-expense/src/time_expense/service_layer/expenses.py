@@ -18,12 +18,12 @@ from tandem_contracts.entities import Expense
 from tandem_contracts.events import ExpenseApproved, ExpensePosted, ExpenseRejected
 from tandem_messaging import HandlerContext, Router
 from time_expense.domain import Converted, LatePolicy, Placement, PostingRefused, place_in_period
-from time_expense.domain.checks import check_project_open, check_worker_mapped
+from time_expense.domain.checks import check_project_open
 from time_expense.domain.keys import expense_key, expense_reversal_key
 from time_expense.service_layer.failures import as_runtime_error
 from time_expense.service_layer.policies import Clock, Policies
 from time_expense.service_layer.posting import event_version
-from time_expense.service_layer.preparation import ensure_periods, erp_work, fx_table
+from time_expense.service_layer.preparation import employee_on, ensure_periods, erp_work, fx_table
 from time_expense.service_layer.unit_of_work import (
     AbstractUnitOfWork,
     ExpenseLedger,
@@ -109,8 +109,9 @@ async def _checked(
     currency; ``PostingRefused`` when it may not post."""
     found = await uow.reference.project(expense.project_id)
     project = check_project_open(expense.project_id, found, expenses=True)
-    mapped = await erps.employee(uow.refs, target.instance, expense.worker_id)
-    employee = check_worker_mapped(expense.worker_id, mapped, target.instance)
+    employee = await employee_on(
+        uow, erps, target.instance, expense.worker_id, expense.expense_date
+    )
     erp_project = await erp_work(uow, erps, target, project.id, None)
     on = expense.expense_date
     periods = await ensure_periods(uow, erps, target, project.legal_entity_id, on)

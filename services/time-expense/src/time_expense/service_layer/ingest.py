@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from tandem_connectors.inbound import Feed, Inbound, RecordWaits
@@ -39,6 +40,7 @@ from tandem_contracts.events import (
     TimeRejected,
     TimeSubmitted,
 )
+from time_expense.domain.checks import employment_on
 from time_expense.service_layer.unit_of_work import AbstractUnitOfWork
 
 __all__ = ["PSA_INBOUND", "PsaIngestion", "submission_scope", "time_submitted"]
@@ -102,7 +104,9 @@ class PsaIngestion:
         if entry.status == "rejected":
             was = await self._was_approved(landed)
             return [self._wrap(known, _rejected(entry, known.project.id, was), landed)]
-        canonical = _time_entry(entry, known.worker, known.project)
+        canonical = _time_entry(entry, known.worker, known.project).model_copy(
+            update={"worker_legal_entity_id": await self._entity_on(known.worker, entry.work_date)}
+        )
         if entry.revision > 1 and entry.adjustment_reason:
             event: Event = TimeAdjusted(
                 original_entry_id=entry.external_id, replacement=canonical,
@@ -114,6 +118,12 @@ class PsaIngestion:
                 approved_at=entry.updated_at,
             )  # fmt: skip
         return [self._wrap(known, event, landed)]
+
+    async def _entity_on(self, worker: Worker, on: date) -> str:
+        """The legal entity the worker was employed in on ``on``: time dated before a
+        transfer is the old entity's."""
+        employment = employment_on(await self.uow.reference.employments(worker.id), on)
+        return employment.legal_entity_id if employment else worker.legal_entity_id
 
     async def _expense(self, landed: Landed) -> list[Envelope[Any]]:
         expense = await self.psa.read_expense(landed.record)

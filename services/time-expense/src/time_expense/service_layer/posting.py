@@ -38,7 +38,12 @@ from time_expense.domain import (
 )
 from time_expense.service_layer.failures import as_runtime_error
 from time_expense.service_layer.policies import Clock, Policies
-from time_expense.service_layer.preparation import Prepared, ensure_periods, prepare_posting
+from time_expense.service_layer.preparation import (
+    Prepared,
+    employee_on,
+    ensure_periods,
+    prepare_posting,
+)
 from time_expense.service_layer.unit_of_work import AbstractUnitOfWork, JournalLine
 
 __all__ = ["event_version", "handlers", "ledger_after", "write_postings"]
@@ -265,7 +270,7 @@ async def _reverse(decided: _Decided, command: Reverse) -> None:
         return
     entry = command.entry
     target = erps.target(original.legal_entity_id, envelope.data_residency_region)
-    employee = await erps.employee(uow.refs, target.instance, original.worker_id)
+    employee = await _reversed_employee(decided, target, original)
     work = await erps.work(uow.refs, target.instance, original.project_id, entry.work_item_id)
     periods = await ensure_periods(
         uow, erps, target, original.legal_entity_id, original.accounting_date
@@ -276,7 +281,7 @@ async def _reverse(decided: _Decided, command: Reverse) -> None:
         TimeReversal(
             posted=original.erp_id,
             entry=entry.model_copy(update={"accounting_date": placement.accounting_date}),
-            employee=employee or "",
+            employee=employee,
             work=work or "",
             key=command.key,
         )
@@ -309,6 +314,17 @@ async def _reverse(decided: _Decided, command: Reverse) -> None:
         reversal_of=entry.id, posted_at=decided.clock(),
     )  # fmt: skip
     await decided.ctx.publish(posted, subject_version=event_version(command.version, _REVERSED))
+
+
+async def _reversed_employee(decided: _Decided, target: ErpTarget, original: JournalLine) -> str:
+    """The employee the reversed line was posted to (by its work date), or "" when the worker
+    has none mapped any more (the ERP reverses the line it names)."""
+    try:
+        return await employee_on(
+            decided.uow, decided.erps, target.instance, original.worker_id, original.work_date
+        )
+    except PostingRefused:
+        return ""
 
 
 def _negated(amount: Decimal | None) -> Decimal | None:

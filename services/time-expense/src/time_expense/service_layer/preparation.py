@@ -13,9 +13,10 @@ from tandem_contracts.events import PostingFailureReason
 from time_expense.domain import FxTable, Placement, place_in_period
 from time_expense.domain.checks import (
     check_assignment,
+    check_employee_on,
     check_intercompany,
     check_project_open_for_time,
-    check_worker_mapped,
+    check_within_last_day,
 )
 from time_expense.domain.errors import DependencyPending
 from time_expense.domain.keys import project_in_erp_key
@@ -23,7 +24,14 @@ from time_expense.domain.pricing import price_entry
 from time_expense.service_layer.policies import Policies
 from time_expense.service_layer.unit_of_work import AbstractUnitOfWork
 
-__all__ = ["Prepared", "ensure_periods", "erp_work", "fx_table", "prepare_posting"]
+__all__ = [
+    "Prepared",
+    "employee_on",
+    "ensure_periods",
+    "erp_work",
+    "fx_table",
+    "prepare_posting",
+]
 
 _PERIOD_LOOKAHEAD_DAYS = 400
 
@@ -54,11 +62,12 @@ async def prepare_posting(
     batch is mostly one worker's entries on a few projects).
     """
     reference = uow.reference
+    last_day = await reference.last_day(entry.worker_id)
+    check_within_last_day(entry.worker_id, entry.work_date, last_day)
     project = check_project_open_for_time(entry, await reference.project(entry.project_id))
     check_assignment(entry, project, await reference.assignments(project.id, entry.worker_id))
     intercompany = check_intercompany(entry, policies.intercompany)
-    mapped = await erps.employee(uow.refs, target.instance, entry.worker_id)
-    employee = check_worker_mapped(entry.worker_id, mapped, target.instance)
+    employee = await employee_on(uow, erps, target.instance, entry.worker_id, entry.work_date)
     work = await erp_work(uow, erps, target, project.id, entry.work_item_id)
     costs = await reference.cost_rates(entry.worker_id)
     currencies = {rate.hourly_cost.currency for rate in costs}
@@ -76,6 +85,18 @@ async def prepare_posting(
         project=project, placement=placement, bill_amount=priced.bill_amount,
         cost_amount=priced.cost_amount, intercompany=intercompany,
     )  # fmt: skip
+
+
+async def employee_on(
+    uow: AbstractUnitOfWork, erps: ErpDirectory, instance: str, worker_id: str, on: date
+) -> str:
+    """The worker's ERP employee in ``instance`` on ``on`` (a transfer changes it from its
+    effective date); waits while the worker has none there."""
+    employments = await uow.reference.employments(worker_id)
+    linked = None
+    if not any(e.instance == instance for e in employments):  # kept before employments were
+        linked = await erps.employee(uow.refs, instance, worker_id)
+    return check_employee_on(worker_id, employments, on, instance, linked)
 
 
 async def erp_work(

@@ -169,10 +169,11 @@ class Reconciler:
                 "project", system=erp, instance=target.instance,
                 object_type=ErpObject.PROJECT.value, external_id=line.project,
             )  # fmt: skip
+            # An employee the worker had before a transfer is no longer linked to it.
             worker = await xref.canonical_id(
                 "worker", system=erp, instance=target.instance,
                 object_type=ErpObject.EMPLOYEE.value, external_id=line.employee,
-            )  # fmt: skip
+            ) or await uow.reference.worker_of_employee(target.instance, line.employee)  # fmt: skip
             amount = line.amount
             posted.append(
                 PostedTime(entry_id, project or line.project, worker or line.employee, worked,

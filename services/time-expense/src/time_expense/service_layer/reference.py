@@ -1,12 +1,23 @@
-"""What other contexts tell time-expense: each fact kept, the postings waiting on it released."""
+"""What other contexts tell time-expense: each fact kept, the postings waiting on it released.
+
+A worker's employments are kept with the ERP employee each is: the hire's from its start date,
+a transfer's (a new legal entity) from its effective date, so time posts to the employee of
+the entity the worker was in on the work date. The employee of a transfer is upserted here
+under ``employee_key(worker, entity)``, as onboarding upserts the first (staffing-sync writes
+the same keys, so both find one record, whichever comes first). The worker's last day (HR's
+``WorkerTerminated``, or a termination date on the worker) is kept: time after it is refused.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from tandem_connectors.directory import ErpDirectory, company_key, employee_key
+from tandem_connectors.ports import ErpObject
 from tandem_contracts import Envelope, SystemKind
-from tandem_contracts.entities import PeriodStatus
+from tandem_contracts.entities import CostRate, PeriodStatus, Worker
 from tandem_contracts.events import (
     AssignmentCancelled,
     AssignmentConfirmed,
@@ -17,8 +28,11 @@ from tandem_contracts.events import (
     ProjectActivated,
     ProjectClosedForTime,
     RateCardPublished,
+    WorkerTerminated,
+    WorkerUpdated,
 )
 from tandem_messaging import DependencyMissing, HandlerContext, Router
+from time_expense.domain.checks import Employment
 from time_expense.domain.keys import (
     assignment_key,
     period_open_key,
@@ -105,20 +119,86 @@ async def make_employee(
     onboarded = envelope.payload
     worker = onboarded.worker
     await uow.reference.save_worker(worker)
+    await uow.reference.save_last_day(worker.id, worker.termination_date)
     rates = [onboarded.cost_rate] if onboarded.cost_rate else []
     for rate in rates:
         await uow.reference.save_cost_rate(rate)
-    target = erps.target(worker.legal_entity_id, envelope.data_residency_region)
-    company = await erps.company(uow.refs, target, worker.legal_entity_id)
+    await _employ(envelope, ctx, uow, erps, worker, onboarded.start_date, rates)
+
+
+@handlers.handles(WorkerUpdated)
+async def follow_worker(
+    envelope: Envelope[WorkerUpdated],
+    ctx: HandlerContext[Any],
+    uow: AbstractUnitOfWork,
+    erps: ErpDirectory,
+) -> None:
+    """Keep the worker's new state and last day; on a transfer, make and link its employee of
+    the new entity, which its time dated from the effective date posts to."""
+    updated = envelope.payload
+    worker, before = updated.worker, await uow.reference.worker(updated.worker.id)
+    await uow.reference.save_worker(worker)
+    await uow.reference.save_last_day(worker.id, worker.termination_date)
+    if before is not None and before.legal_entity_id == worker.legal_entity_id:
+        return
+    # Its onboarding never reached time-expense: this version is its hire.
+    starts_on = worker.hire_date if before is None else updated.effective_date
+    rates = await uow.reference.cost_rates(worker.id)
+    await _employ(envelope, ctx, uow, erps, worker, starts_on, rates, before)
+
+
+@handlers.handles(WorkerTerminated)
+async def keep_last_day(
+    envelope: Envelope[WorkerTerminated], ctx: HandlerContext[Any], uow: AbstractUnitOfWork
+) -> None:
+    """Keep the worker's last day: its time dated after it is refused from now on."""
+    terminated = envelope.payload
+    await uow.reference.save_last_day(terminated.worker_id, terminated.last_day)
+    worker = await uow.reference.worker(terminated.worker_id)
+    if worker is not None:
+        ended = worker.model_copy(update={"termination_date": terminated.last_day})
+        await uow.reference.save_worker(ended)
+
+
+async def _employ(
+    envelope: Envelope[Any],
+    ctx: HandlerContext[Any],
+    uow: AbstractUnitOfWork,
+    erps: ErpDirectory,
+    worker: Worker,
+    starts_on: date,
+    rates: Sequence[CostRate],
+    before: Worker | None = None,
+) -> None:
+    """Upsert the worker's employee of its entity's company, keep it as the employment from
+    ``starts_on`` and link it as the worker's employee there (in place of an older one)."""
+    entity = worker.legal_entity_id
+    target = erps.target(entity, envelope.data_residency_region)
+    company = await erps.company(uow.refs, target, entity)
     if company is None:
         raise DependencyMissing(
-            company_key(target.instance, worker.legal_entity_id),
-            f"legal entity {worker.legal_entity_id} has no company in {target.instance}",
+            company_key(target.instance, entity),
+            f"legal entity {entity} has no company in {target.instance}",
         )
-    written = await target.erp.upsert_employee(
-        worker, rates, company=company, key=employee_key(worker.id)
-    )
+    employments = await uow.reference.employments(worker.id)
+    linked = await erps.employee(uow.refs, target.instance, worker.id)
+    if before is not None and linked is not None and not employments:
+        # Linked before employments were kept: its time before the transfer stays its.
+        kept = Employment(before.legal_entity_id, before.hire_date, target.instance, linked)
+        await uow.reference.save_employment(worker.id, kept)
+        employments = [kept]
+    # The entity of hire keeps the plain key, as staffing-sync writes it.
+    hired_in = employments[0].legal_entity_id if employments else (before or worker).legal_entity_id
+    key = employee_key(worker.id, None if entity == hired_in else entity)
+    written = await target.erp.upsert_employee(worker, rates, company=company, key=key)
+    if linked is not None and linked != written.external_id:  # the new entity's employee
+        await uow.refs.unlink(
+            "worker", worker.id, system=SystemKind.ERP.value, instance=target.instance,
+            object_type=ErpObject.EMPLOYEE.value,
+        )  # fmt: skip
     await uow.refs.link("worker", worker.id, written.ref)
+    employment = Employment(entity, starts_on, target.instance, written.external_id)
+    await uow.reference.save_employment(worker.id, employment)
     ctx.satisfy(worker_key(worker.id, target.instance))
 
 

@@ -31,6 +31,7 @@ from tandem_contracts.entities import (
     Worker,
 )
 from time_expense.domain import EntryLedger
+from time_expense.domain.checks import Employment
 
 __all__ = [
     "AbstractLedgers",
@@ -199,6 +200,28 @@ class AbstractReferenceData(ABC):
     @abstractmethod
     async def save_worker(self, worker: Worker) -> None:
         """Keep the worker's latest state."""
+
+    @abstractmethod
+    async def employments(self, worker_id: str) -> list[Employment]:
+        """The worker's employments, each with its ERP employee (empty: none kept yet)."""
+
+    @abstractmethod
+    async def save_employment(self, worker_id: str, employment: Employment) -> None:
+        """Keep an employment (the one the worker began on that day in that instance is
+        replaced)."""
+
+    @abstractmethod
+    async def worker_of_employee(self, instance: str, employee: str) -> str | None:
+        """The worker an ERP employee of ``instance`` is an employment of, if kept (an
+        employee no longer linked to its worker: one it had before a transfer)."""
+
+    @abstractmethod
+    async def last_day(self, worker_id: str) -> date | None:
+        """The worker's last day as HR last said it (``None``: none known)."""
+
+    @abstractmethod
+    async def save_last_day(self, worker_id: str, last_day: date | None) -> None:
+        """Keep the worker's last day (``None`` forgets it: a rehire, a termination undone)."""
 
     @abstractmethod
     async def assignments(self, project_id: str, worker_id: str) -> list[Assignment]:
