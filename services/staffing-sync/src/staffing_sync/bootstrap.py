@@ -16,6 +16,7 @@ import tandem_messaging
 from staffing_sync.adapters.unit_of_work import SqlUnitOfWork
 from staffing_sync.entrypoints.http import router as process_router
 from staffing_sync.service_layer import handlers
+from staffing_sync.service_layer.bookings import PSA_BOOKINGS_INBOUND, PsaBookings
 from staffing_sync.service_layer.dependencies import Dependencies
 from staffing_sync.service_layer.ingest import HRIS_INBOUND, HrisIngestion
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
@@ -84,10 +85,29 @@ async def wire(resources: Resources[Settings]) -> Wiring:
             inbound, name, ingestion, changes=hris.change_source, webhook_secret=secret
         )
 
+    def psa_source(name: str) -> InboundSource:
+        psa = systems.psas[name]
+
+        def ingestion(connection: DbConnection) -> PsaBookings:
+            return PsaBookings(
+                unit_of_work(connection), psa, name, settings.tenant_id,
+                settings.intercompany_pairs,
+            )  # fmt: skip
+
+        secret = settings.psa_instances[name].webhook_secret
+        inbound = PSA_BOOKINGS_INBOUND  # polled only without a secret, as the HRIS
+        if not secret.get_secret_value():
+            inbound = replace(inbound, webhook_subjects=frozenset())
+        return InboundSource(
+            inbound, name, ingestion, changes=psa.change_source, webhook_secret=secret
+        )
+
     return Wiring(
         outbox=outbox,
         consume=consume,
-        sources=[hris_source(name) for name in systems.hrises],
+        # Bookings are read from the PSA the resources are kept in: only its bookings name
+        # staffing-sync's resources.
+        sources=[*(hris_source(name) for name in systems.hrises), psa_source(settings.psa_name())],
         erp_directory=deps.erps,
         deps=deps,
     )
@@ -99,6 +119,6 @@ DEFINITION = ServiceDefinition(
     wire=wire,
     routers=(process_router,),
     migrations=(tandem_messaging.MIGRATIONS, tandem_connectors.MIGRATIONS, MIGRATIONS),
-    inbound=(HRIS_INBOUND,),
+    inbound=(HRIS_INBOUND, PSA_BOOKINGS_INBOUND),
     writes_to_erp=True,
 )

@@ -22,6 +22,9 @@ class Settings(ServiceSettings, SystemsSettings):
     """The PSA instance workers become resources in; unset: the one configured."""
     capacity_minutes_per_day: int = Field(default=480, ge=0, le=1440)
     """A resource's capacity per working day (the HRIS gives none)."""
+    intercompany_pairs: frozenset[tuple[str, str]] = frozenset()
+    """Allowed (employer entity, project entity) pairs, directional; none by default
+    (DOMAIN.md §7.5): a booking across a pair not allowed is confirmed with a warning."""
     # Every worker event calls the PSA and the ERP: small batches, many lanes.
     concurrency: int = Field(default=16, ge=1, le=10_000)
     prefetch: int = Field(default=64, ge=1, le=10_000)

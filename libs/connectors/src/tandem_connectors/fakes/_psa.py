@@ -13,6 +13,7 @@ from tandem_connectors.fakes._erp import _NoChanges
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractPsa,
+    PsaAssignment,
     PsaChangeOrder,
     PsaExpense,
     PsaProject,
@@ -29,8 +30,14 @@ from tandem_contracts.entities import Project
 __all__ = ["FakePsa"]
 
 V = TypeVar("V")
-Value = PsaTimeEntry | PsaExpense | PsaTimesheet | PsaProject | PsaTask | PsaChangeOrder
-_FEEDS = {"time-entries": "entries", "expenses": "expenses", "timesheets": "timesheets"}
+Value = (
+    PsaTimeEntry | PsaExpense | PsaTimesheet | PsaProject | PsaTask | PsaChangeOrder
+    | PsaAssignment
+)  # fmt: skip
+_FEEDS = {
+    "time-entries": "entries", "expenses": "expenses", "timesheets": "timesheets",
+    "assignments": "assignments",
+}  # fmt: skip
 
 
 @dataclass
@@ -42,7 +49,8 @@ class FakePsa(AbstractPsa):
     (``estimate``, ``in_progress``, ``completed``, ``cancelled``) that the project calls move
     as the sandbox PSA's do; its activity is what ``entries`` and ``expenses`` name it in.
     A resource made by ``upsert_resource`` has its key as its id (``resources``); how many
-    times it was written (changed) is in ``resource_writes``.
+    times it was written (changed) is in ``resource_writes``. A booking (``assignments``) put
+    in by a test is cancelled or ended by the booking calls, each change a new version.
     """
 
     instance: str = "psa-fake"
@@ -54,11 +62,14 @@ class FakePsa(AbstractPsa):
     statuses: dict[str, str] = field(default_factory=dict)
     resources: dict[str, PsaResource] = field(default_factory=dict)
     resource_writes: dict[str, int] = field(default_factory=dict)
+    assignments: dict[str, PsaAssignment] = field(default_factory=dict)
 
-    def add(self, *values: PsaTimeEntry | PsaExpense | PsaTimesheet) -> None:
+    def add(self, *values: PsaTimeEntry | PsaExpense | PsaTimesheet | PsaAssignment) -> None:
         """Hold these values (replacing any with the same id)."""
         for value in values:
-            if isinstance(value, PsaTimeEntry):
+            if isinstance(value, PsaAssignment):
+                self.assignments[value.external_id] = value
+            elif isinstance(value, PsaTimeEntry):
                 self.entries[value.external_id] = value
             elif isinstance(value, PsaExpense):
                 self.expenses[value.external_id] = value
@@ -124,6 +135,30 @@ class FakePsa(AbstractPsa):
             self.resources[resource] = dataclasses.replace(held, end_date=last_day)
             self.resource_writes[resource] = self.resource_writes.get(resource, 0) + 1
         return Written(self._ref("resource", resource), False)
+
+    async def resource_assignments(self, resource: str) -> list[PsaAssignment]:
+        """The held bookings of the resource."""
+        self._check()
+        return [a for a in self.assignments.values() if a.resource_id == resource]
+
+    async def cancel_assignment(self, assignment: str, *, key: str) -> Written:
+        """Cancel the held booking (a new version unless cancelled already)."""
+        return self._change_assignment(assignment, status="cancelled")
+
+    async def end_assignment(self, assignment: str, *, last_day: dt.date, key: str) -> Written:
+        """End the held booking at ``last_day`` (a new version unless it ends then already)."""
+        return self._change_assignment(assignment, end_date=last_day)
+
+    def _change_assignment(self, assignment: str, **changes: Any) -> Written:
+        self._check()
+        held = self._held(self.assignments, assignment)
+        if any(getattr(held, name) != value for name, value in changes.items()):
+            held = dataclasses.replace(held, version=held.version + 1, **changes)
+            self.assignments[assignment] = held
+        ref = self._ref("assignment", assignment).model_copy(
+            update={"external_version": str(held.version)}
+        )
+        return Written(ref, False)
 
     async def project_activity(self, project: str) -> PsaProjectActivity:
         """The held entries and expenses naming the project."""
@@ -195,6 +230,10 @@ class FakePsa(AbstractPsa):
     async def read_change_order(self, record: Mapping[str, Any]) -> PsaChangeOrder:
         """The change-order version a record (``record_of``) carries."""
         return _value_of(PsaChangeOrder, record)
+
+    async def read_assignment(self, record: Mapping[str, Any]) -> PsaAssignment:
+        """The booking version a record (``record_of``) carries."""
+        return _value_of(PsaAssignment, record)
 
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
         """The entry a record names, as held."""

@@ -34,6 +34,7 @@ from tandem_connectors.ports._erp import (
 from tandem_connectors.ports._hris import AbstractHris, HrisCostRate, HrisWorker
 from tandem_connectors.ports._psa import (
     AbstractPsa,
+    PsaAssignment,
     PsaChangeOrder,
     PsaExpense,
     PsaProject,
@@ -61,6 +62,7 @@ __all__ = [
     "InvoiceDraft",
     "PostedInvoice",
     "ProjectActivity",
+    "PsaAssignment",
     "PsaChangeOrder",
     "PsaExpense",
     "PsaProject",

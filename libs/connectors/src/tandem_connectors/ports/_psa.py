@@ -16,6 +16,7 @@ from tandem_contracts.entities import Project
 
 __all__ = [
     "AbstractPsa",
+    "PsaAssignment",
     "PsaChangeOrder",
     "PsaExpense",
     "PsaProject",
@@ -145,6 +146,29 @@ class PsaChangeOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class PsaAssignment:
+    """A booking version as the PSA sent it (PSA ids; ``worker_id`` is the worker its
+    resource names, None for a placeholder): ``minutes_per_day`` from ``start_date`` to
+    ``end_date`` (inclusive), ``booking`` ``hard`` or ``soft``, ``status`` the PSA's own
+    (``active``, ``cancelled``); ``bill_rate`` is the rate the PSA shows, when it has one."""
+
+    external_id: str
+    version: int
+    project_id: str
+    resource_id: str
+    worker_id: str | None
+    task_id: str | None
+    role: str | None
+    start_date: date
+    end_date: date
+    minutes_per_day: int
+    booking: str
+    status: str
+    bill_rate: Money | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PsaProjectActivity:
     """What the PSA holds against a project: its time entries (in any status; how many of
     them approved) and its expenses."""
@@ -240,6 +264,28 @@ class AbstractPsa(ABC):
         """
 
     @abstractmethod
+    async def resource_assignments(self, resource: str) -> list[PsaAssignment]:
+        """Every booking of the resource, in any status (empty: none)."""
+
+    @abstractmethod
+    async def cancel_assignment(self, assignment: str, *, key: str) -> Written:
+        """Cancel the booking (status cancelled; kept, never deleted).
+
+        Answers the booking's reference with its new ``external_version`` (``created``
+        false). Idempotent: a cancelled booking is answered as it is. ``NotFound`` when
+        ``assignment`` names no booking.
+        """
+
+    @abstractmethod
+    async def end_assignment(self, assignment: str, *, last_day: date, key: str) -> Written:
+        """End the booking at ``last_day`` (its new end date); what is booked up to it stays.
+
+        Answers the booking's reference with its new ``external_version`` (``created``
+        false). Idempotent: a booking ending on ``last_day`` already is answered as it is.
+        ``NotFound`` when ``assignment`` names no booking.
+        """
+
+    @abstractmethod
     async def project_activity(self, project: str) -> PsaProjectActivity:
         """The time entries and expenses that name the project; ``NotFound`` when
         ``project`` names no project."""
@@ -257,8 +303,8 @@ class AbstractPsa(ABC):
     @abstractmethod
     def change_source(self, feed: str) -> ChangeSource:
         """The changed records of ``feed`` (``time-entries``, ``expenses``, ``timesheets``,
-        ``projects``, ``tasks``, ``change-orders``), for a ``polling.Poller``; a record may
-        show up again (at-least-once)."""
+        ``projects``, ``tasks``, ``change-orders``, ``assignments``), for a
+        ``polling.Poller``; a record may show up again (at-least-once)."""
 
     @abstractmethod
     async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
@@ -275,6 +321,10 @@ class AbstractPsa(ABC):
     @abstractmethod
     async def read_change_order(self, record: Mapping[str, Any]) -> PsaChangeOrder:
         """A change-order record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def read_assignment(self, record: Mapping[str, Any]) -> PsaAssignment:
+        """A booking record in this PSA's own shape (a webhook's or a feed's)."""
 
     @abstractmethod
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:

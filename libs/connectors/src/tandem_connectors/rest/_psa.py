@@ -12,6 +12,7 @@ from tandem_connectors.http import HttpTarget
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractPsa,
+    PsaAssignment,
     PsaChangeOrder,
     PsaExpense,
     PsaProject,
@@ -29,6 +30,7 @@ from tandem_contracts.entities import Project
 
 __all__ = [
     "RestPsa",
+    "psa_assignment",
     "psa_change_order",
     "psa_project",
     "psa_resource_body",
@@ -123,6 +125,27 @@ class RestPsa(AbstractPsa):
         )  # fmt: skip
         return self._written("resource", reply.json(), False)
 
+    async def resource_assignments(self, resource: str) -> list[PsaAssignment]:
+        """Every booking of the resource, in any status."""
+        records = await pages(self._target, "/v1/assignments", {"resource_id": resource})
+        return [await self.read_assignment(record) for record in records]
+
+    async def cancel_assignment(self, assignment: str, *, key: str) -> Written:
+        """Set the booking's status cancelled (once)."""
+        return await self._patch_assignment(assignment, {"status": "cancelled"}, key)
+
+    async def end_assignment(self, assignment: str, *, last_day: date, key: str) -> Written:
+        """Set the booking's end date (once)."""
+        return await self._patch_assignment(assignment, {"end_date": last_day.isoformat()}, key)
+
+    async def _patch_assignment(self, assignment: str, body: dict[str, Any], key: str) -> Written:
+        path = f"/v1/assignments/{assignment}"
+        current = (await self._target.request("GET", path)).json()
+        if all(current.get(field) == value for field, value in body.items()):
+            return self._written("assignment", current, False)
+        reply = await self._target.request("PATCH", path, json=body, idempotency_key=key)
+        return self._written("assignment", reply.json(), False)
+
     async def project_activity(self, project: str) -> PsaProjectActivity:
         """The time entries (approved ones among them) and expenses naming the project."""
         body = (await self._target.request("GET", f"/v1/projects/{project}/activity")).json()
@@ -175,6 +198,11 @@ class RestPsa(AbstractPsa):
     async def read_change_order(self, record: Mapping[str, Any]) -> PsaChangeOrder:
         """A change-order record of this PSA (webhook ``data`` or a feed record)."""
         return psa_change_order(record)
+
+    async def read_assignment(self, record: Mapping[str, Any]) -> PsaAssignment:
+        """A booking record of this PSA (webhook ``data`` or a feed record)."""
+        worker, _ = await self._resource(record["resource_id"])
+        return psa_assignment(record, worker)
 
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
         """A time-entry record of this PSA (webhook ``data`` or a feed record)."""
@@ -336,6 +364,23 @@ def psa_task(record: Mapping[str, Any]) -> PsaTask:
             billing_amount=_money(record, "billing_amount", currency) if currency else None,
             updated_at=datetime.fromisoformat(record["updated_at"]),
         )
+
+
+def psa_assignment(record: Mapping[str, Any], worker_id: str | None) -> PsaAssignment:
+    """A PSA booking record as the port's ``PsaAssignment`` (its rate in its currency)."""
+    with reading("PSA", "assignment", record):
+        currency = record.get("currency")
+        return PsaAssignment(
+            external_id=record["id"], version=int(record["version"]),
+            project_id=record["project_id"], resource_id=record["resource_id"],
+            worker_id=worker_id, task_id=record.get("task_id"), role=record.get("role"),
+            start_date=date.fromisoformat(record["start_date"]),
+            end_date=date.fromisoformat(record["end_date"]),
+            minutes_per_day=int(record["minutes_per_day"]),
+            booking=record.get("booking", "hard"), status=record.get("status", "active"),
+            bill_rate=_money(record, "bill_rate", currency) if currency else None,
+            updated_at=datetime.fromisoformat(record["updated_at"]),
+        )  # fmt: skip
 
 
 def psa_change_order(record: Mapping[str, Any]) -> PsaChangeOrder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from staffing_sync.adapters.bookings import SqlBookings, SqlProjects, SqlRateCards
 from staffing_sync.adapters.hris import SqlHrisState
 from staffing_sync.adapters.repositories import SqlCostRates, SqlSync, SqlWorkers
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
@@ -25,6 +26,9 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.sync = SqlSync(connection)
         self.hris = SqlHrisState(connection)
         self.refs = CrossReferences(connection)
+        self.projects = SqlProjects(connection)
+        self.rate_cards = SqlRateCards(connection)
+        self.bookings = SqlBookings(connection)
         self._outbox = outbox
 
     async def publish(self, *envelopes: Envelope[Any]) -> None:

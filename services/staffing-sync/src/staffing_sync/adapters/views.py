@@ -41,6 +41,11 @@ WHERE ($2::text IS NULL OR worker_id = $2) AND ($3::text IS NULL OR pipeline = $
   AND ($4::text IS NULL OR worker_id > $4)
 ORDER BY worker_id LIMIT $5
 """
+_BOOKING = """
+SELECT assignment_id, instance, external_id, worker_id, project_id, psa_version, version,
+    announced, cancelled, warnings, updated_at
+FROM staffing_sync.bookings WHERE assignment_id = $1
+"""
 _RATES = """
 SELECT effective_from, effective_to, amount::text AS amount, currency
 FROM staffing_sync.cost_rates WHERE worker_id = $1 ORDER BY effective_from
@@ -68,6 +73,22 @@ class Views:
         """Workers by where they stand (``stage`` None: all), by id after ``after``."""
         rows = await self.db.fetch(_STATUS, today, None, stage, after, limit)
         return [_status(row) for row in rows]
+
+    async def booking(self, assignment_id: str) -> dict[str, Any] | None:
+        """A PSA booking as staffing-sync handled it (None: never handled)."""
+        row = await self.db.fetchrow(_BOOKING, assignment_id)
+        if row is None:
+            return None
+        announced = row["announced"]
+        state = "cancelled" if row["cancelled"] else "not_confirmed"
+        return {
+            **{k: row[k] for k in ("assignment_id", "worker_id", "project_id", "psa_version",
+                                   "version", "updated_at")},
+            "psa": {"instance": row["instance"], "ref": row["external_id"]},
+            "status": "confirmed" if announced is not None else state,
+            "assignment": json.loads(announced) if isinstance(announced, str) else announced,
+            "warnings": list(row["warnings"]),
+        }  # fmt: skip
 
 
 def _status(row: Any) -> dict[str, Any]:

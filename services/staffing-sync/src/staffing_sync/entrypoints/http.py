@@ -1,4 +1,5 @@
-"""The process API (``/v1``): a worker's sync status, and the onboarding pipeline."""
+"""The process API (``/v1``): a worker's sync status, the onboarding pipeline, and what
+became of a PSA booking."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from staffing_sync.adapters.views import Views
-from staffing_sync.entrypoints.schemas import PipelineStage, WorkerPage, WorkerStatusRead
+from staffing_sync.entrypoints.schemas import (
+    BookingRead,
+    PipelineStage,
+    WorkerPage,
+    WorkerStatusRead,
+)
 from tandem_service_kit import PoolDep, Principal, require_scopes
 
 __all__ = ["router"]
@@ -44,3 +50,14 @@ async def onboarding_pipeline(
     items = [WorkerStatusRead.model_validate(row) for row in rows]
     next_after = items[-1].worker_id if len(items) == limit else None
     return WorkerPage(items=items, next_after=next_after)
+
+
+@router.get("/assignments/{assignment_id}", responses={404: {"description": "No such booking."}})
+async def booking_status(pool: PoolDep, caller: Reader, assignment_id: IdPath) -> BookingRead:
+    """A PSA booking as staffing-sync handled it: confirmed (with its frozen rate), cancelled
+    or not confirmed, and its warnings (an intercompany pair not allowed, no rate)."""
+    async with pool.acquire() as db:
+        found = await Views(db).booking(assignment_id)
+    if found is None:
+        raise HTTPException(404, f"staffing-sync handled no booking {assignment_id}")
+    return BookingRead.model_validate(found)

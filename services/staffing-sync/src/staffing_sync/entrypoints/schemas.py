@@ -7,7 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from tandem_contracts.entities import Assignment
+
 __all__ = [
+    "BookingRead",
+    "BookingRef",
     "CostRateRead",
     "FailureRead",
     "HrisStatus",
@@ -78,3 +82,27 @@ class WorkerPage(BaseModel):
 
     items: list[WorkerStatusRead]
     next_after: str | None
+
+
+class BookingRef(BaseModel):
+    """The booking in the PSA."""
+
+    instance: str
+    ref: str
+
+
+class BookingRead(BaseModel):
+    """A PSA booking as staffing-sync handled it: the assignment last announced confirmed
+    (its frozen bill rate, rate source and cost rate), the subject version of the last event
+    about it, and what a resource manager should know (``warnings``)."""
+
+    assignment_id: str
+    psa: BookingRef
+    worker_id: str | None
+    project_id: str | None
+    status: Literal["confirmed", "cancelled", "not_confirmed"]
+    psa_version: int
+    version: int
+    assignment: Assignment | None
+    warnings: list[str]
+    updated_at: datetime

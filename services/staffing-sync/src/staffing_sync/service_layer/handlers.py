@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from staffing_sync.service_layer import workers
+from staffing_sync.service_layer import reference, workers
 from tandem_contracts import Envelope
 from tandem_messaging import Router
 
@@ -16,7 +16,7 @@ QUEUE = "staffing-sync.hire-to-deploy"
 
 def lane_of(envelope: Envelope[Any]) -> str:
     """A worker's events in arrival order: hires, changes, cost rates and terminations all
-    name the worker as their subject."""
+    name the worker as their subject (a project's and a rate card's, theirs)."""
     return envelope.subject.id
 
 
@@ -28,4 +28,5 @@ def router() -> Router:
     handler weighs versions itself (workers against the newest applied, cost rates per date),
     and an older version changes nothing; duplicates are still dropped by the inbox.
     """
-    return Router(service=SERVICE, lane_key=lane_of, accept_stale=True).include(workers.handlers)
+    router = Router(service=SERVICE, lane_key=lane_of, accept_stale=True)
+    return router.include(workers.handlers).include(reference.handlers)

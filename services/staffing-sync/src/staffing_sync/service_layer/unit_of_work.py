@@ -7,20 +7,26 @@ locked when read, so its events (one lane per worker) and the parking hook take 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 from staffing_sync.domain import CostRateSeries, RateChange, WorkerVersion
 from staffing_sync.service_layer.mapping import WorkerRecord
 from tandem_connectors.xref import AbstractCrossReferences
 from tandem_contracts import Envelope
-from tandem_contracts.entities import CostRate
+from tandem_contracts.entities import Assignment, CostRate, Project, RateCard
 
 __all__ = [
+    "AbstractBookings",
     "AbstractCostRates",
     "AbstractHrisState",
+    "AbstractProjects",
+    "AbstractRateCards",
     "AbstractSync",
     "AbstractUnitOfWork",
     "AbstractWorkers",
+    "KnownBooking",
+    "KnownProject",
 ]
 
 
@@ -89,6 +95,72 @@ class AbstractHrisState(ABC):
         """The worker's next subject version: above every one handed out, at least ``floor``."""
 
 
+@dataclass(frozen=True)
+class KnownProject:
+    """An active project as its newest ``ProjectActivated`` told it, and its data's region."""
+
+    project: Project
+    region: str
+    version: int
+
+
+class AbstractProjects(ABC):
+    """The active projects bookings are confirmed on."""
+
+    @abstractmethod
+    async def get(self, project_id: str) -> KnownProject | None:
+        """The project (None: never activated)."""
+
+    @abstractmethod
+    async def keep(self, project: KnownProject) -> bool:
+        """Keep the project unless a version as new is kept; answer whether kept."""
+
+
+class AbstractRateCards(ABC):
+    """The published rate cards bookings are rated from."""
+
+    @abstractmethod
+    async def keep(self, card: RateCard, published_version: int) -> bool:
+        """Keep the card unless a version as new is kept; answer whether kept."""
+
+    @abstractmethod
+    async def in_currency(self, currency: str) -> list[RateCard]:
+        """Every card kept in ``currency`` (empty: none)."""
+
+
+@dataclass(frozen=True)
+class KnownBooking:
+    """A PSA booking as staffing-sync last handled it.
+
+    ``announced`` is the assignment last announced confirmed (None: never, or cancelled
+    since); ``version`` the subject version of the last event about it (0: none);
+    ``psa_version`` the newest PSA version handled (an older one changes nothing).
+    """
+
+    assignment_id: str
+    instance: str
+    external_id: str
+    worker_id: str | None
+    project_id: str | None
+    psa_version: int
+    version: int = 0
+    announced: Assignment | None = None
+    cancelled: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+class AbstractBookings(ABC):
+    """The PSA bookings staffing-sync handled."""
+
+    @abstractmethod
+    async def get(self, assignment_id: str) -> KnownBooking | None:
+        """The booking, locked for this transaction (None: never handled)."""
+
+    @abstractmethod
+    async def save(self, booking: KnownBooking) -> None:
+        """Keep the booking as it now is."""
+
+
 class AbstractUnitOfWork(ABC):
     """staffing-sync's repositories on one transaction, and its outbox."""
 
@@ -97,6 +169,9 @@ class AbstractUnitOfWork(ABC):
     sync: AbstractSync
     hris: AbstractHrisState
     refs: AbstractCrossReferences
+    projects: AbstractProjects
+    rate_cards: AbstractRateCards
+    bookings: AbstractBookings
 
     @abstractmethod
     async def publish(self, *envelopes: Envelope[Any]) -> None:

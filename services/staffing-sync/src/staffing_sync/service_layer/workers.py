@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, cast
 
-from staffing_sync.service_layer import mapping
+from staffing_sync.service_layer import mapping, terminations
 from staffing_sync.service_layer.mapping import WorkerRecord
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
 from staffing_sync.settings import Settings
@@ -126,6 +126,7 @@ async def terminate_worker(
     worker = known.worker.model_copy(update={"termination_date": terminated.last_day})
     record = replace(known, worker=worker, version=envelope.subject_version)
     await _end_resource(record, uow, psa)
+    await terminations.end_bookings_after(terminated, uow, psa, settings.tenant_id)
     await _end_employee(record, uow, erps, settings)
     await uow.workers.save(record)
 

@@ -1,0 +1,46 @@
+"""What other contexts tell staffing-sync to confirm bookings: active projects and rate cards.
+
+``ProjectActivated`` keeps the project (its legal entity, customer, org units and currency:
+what a rate is resolved by and an intercompany pair is judged on; the region its events go
+to) and links its PSA project, by which a booking names it. ``RateCardPublished`` keeps the
+card. Both keep the newest version only (the router passes older ones on), so any delivery
+order ends on the same state. Neither re-rates an assignment announced already: a rate is
+frozen at confirmation (DOMAIN.md §7.2); a booking waiting for its project is confirmed on the
+next ingestion pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork, KnownProject
+from tandem_contracts import Envelope, SystemKind
+from tandem_contracts.events import ProjectActivated, RateCardPublished
+from tandem_messaging import HandlerContext, Router
+
+__all__ = ["handlers"]
+
+handlers = Router()
+
+
+@handlers.handles(ProjectActivated)
+async def keep_project(
+    envelope: Envelope[ProjectActivated], ctx: HandlerContext[Any], uow: AbstractUnitOfWork
+) -> None:
+    """Keep the active project and link its PSA project."""
+    project = envelope.payload.project
+    known = KnownProject(project, envelope.data_residency_region, envelope.subject_version)
+    if not await uow.projects.keep(known):
+        return  # a version as new is kept
+    for ref in project.refs:
+        if ref.system is SystemKind.PSA and ref.object_type == "project":
+            await uow.refs.link("project", project.id, ref)
+
+
+@handlers.handles(RateCardPublished)
+async def keep_rate_card(
+    envelope: Envelope[RateCardPublished], ctx: HandlerContext[Any], uow: AbstractUnitOfWork
+) -> None:
+    """Keep the published card (assignments announced keep their frozen rate)."""
+    published = envelope.payload
+    await uow.rate_cards.keep(published.rate_card, published.published_version)
