@@ -25,6 +25,15 @@ class Settings(ServiceSettings, SystemsSettings):
     intercompany_pairs: frozenset[tuple[str, str]] = frozenset()
     """Allowed (employer entity, project entity) pairs, directional; none by default
     (DOMAIN.md §7.5): a booking across a pair not allowed is confirmed with a warning."""
+    entity_countries: dict[str, str] = Field(default_factory=dict)
+    """Legal entity → its country: a project's country in staffing options (location); a
+    project of an entity not listed matches no worker's country."""
+    request_same_role_only: bool = False
+    """Whether a request's candidates are only workers of the role it asks for."""
+    request_allowed_entities_only: bool = False
+    """Whether a request's candidates are only workers of the project's legal entity and of
+    the entities allowed to staff it (``intercompany_pairs``); else every entity, a pair not
+    allowed scored 0 and warned."""
     # Every worker event calls the PSA and the ERP: small batches, many lanes.
     concurrency: int = Field(default=16, ge=1, le=10_000)
     prefetch: int = Field(default=64, ge=1, le=10_000)

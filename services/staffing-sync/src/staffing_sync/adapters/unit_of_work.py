@@ -7,6 +7,7 @@ from typing import Any
 from staffing_sync.adapters.bookings import SqlBookings, SqlProjects, SqlRateCards
 from staffing_sync.adapters.hris import SqlHrisState
 from staffing_sync.adapters.repositories import SqlCostRates, SqlSync, SqlWorkers
+from staffing_sync.adapters.requests import SqlCandidates, SqlProposals
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
 from tandem_connectors.xref import CrossReferences
 from tandem_contracts import Envelope
@@ -29,6 +30,8 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.projects = SqlProjects(connection)
         self.rate_cards = SqlRateCards(connection)
         self.bookings = SqlBookings(connection)
+        self.candidates = SqlCandidates(connection)
+        self.proposals = SqlProposals(connection)
         self._outbox = outbox
 
     async def publish(self, *envelopes: Envelope[Any]) -> None:

@@ -1,5 +1,6 @@
 """Read-side queries of the process API: each worker's sync status and the onboarding
-pipeline (a worker waiting or parked before it was ever applied is listed by its problem)."""
+pipeline (a worker waiting or parked before it was ever applied is listed by its problem),
+PSA bookings, and resource requests with their options."""
 
 from __future__ import annotations
 
@@ -51,6 +52,16 @@ SELECT effective_from, effective_to, amount::text AS amount, currency
 FROM staffing_sync.cost_rates WHERE worker_id = $1 ORDER BY effective_from
 """
 
+_REQUESTS = """
+SELECT request_id, project_id, request_version, version, status, problem, request, options,
+    excluded, proposed_at, updated_at
+FROM staffing_sync.requests r
+WHERE ($1::text IS NULL OR request_id = $1) AND ($2::text IS NULL OR project_id = $2)
+  AND ($3::text IS NULL OR (updated_at, request_id) < (
+      SELECT updated_at, request_id FROM staffing_sync.requests WHERE request_id = $3))
+ORDER BY updated_at DESC, request_id DESC LIMIT $4
+"""
+
 
 class Views:
     """The API's reads, on one connection."""
@@ -89,6 +100,28 @@ class Views:
             "assignment": json.loads(announced) if isinstance(announced, str) else announced,
             "warnings": list(row["warnings"]),
         }  # fmt: skip
+
+    async def request(self, request_id: str) -> dict[str, Any] | None:
+        """A resource request with its options and exclusions (None: never handled)."""
+        rows = await self.db.fetch(_REQUESTS, request_id, None, None, 1)
+        return _request(rows[0]) if rows else None
+
+    async def requests(
+        self, project_id: str | None, before: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Requests newest first (of ``project_id``; older than request ``before``)."""
+        rows = await self.db.fetch(_REQUESTS, None, project_id, before, limit)
+        return [_request(row) for row in rows]
+
+
+def _request(row: Any) -> dict[str, Any]:
+    loaded = {k: json.loads(row[k]) if isinstance(row[k], str) else row[k]
+              for k in ("request", "options", "excluded")}  # fmt: skip
+    return {
+        **{k: row[k] for k in ("request_id", "project_id", "request_version", "version",
+                               "status", "problem", "proposed_at", "updated_at")},
+        **loaded,
+    }  # fmt: skip
 
 
 def _status(row: Any) -> dict[str, Any]:

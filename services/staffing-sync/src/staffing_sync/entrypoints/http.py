@@ -1,5 +1,5 @@
-"""The process API (``/v1``): a worker's sync status, the onboarding pipeline, and what
-became of a PSA booking."""
+"""The process API (``/v1``): a worker's sync status, the onboarding pipeline, what became of
+a PSA booking, and resource requests with their staffing options."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from staffing_sync.adapters.views import Views
 from staffing_sync.entrypoints.schemas import (
     BookingRead,
     PipelineStage,
+    RequestPage,
+    RequestRead,
     WorkerPage,
     WorkerStatusRead,
 )
@@ -61,3 +63,30 @@ async def booking_status(pool: PoolDep, caller: Reader, assignment_id: IdPath) -
     if found is None:
         raise HTTPException(404, f"staffing-sync handled no booking {assignment_id}")
     return BookingRead.model_validate(found)
+
+
+@router.get("/requests/{request_id}", responses={404: {"description": "No such request."}})
+async def request_options(pool: PoolDep, caller: Reader, request_id: IdPath) -> RequestRead:
+    """A resource request with its options, best first (each with its score breakdown and
+    reasons), and the candidates left out with why."""
+    async with pool.acquire() as db:
+        found = await Views(db).request(request_id)
+    if found is None:
+        raise HTTPException(404, f"staffing-sync handled no request {request_id}")
+    return RequestRead.model_validate(found)
+
+
+@router.get("/requests")
+async def requests(
+    pool: PoolDep,
+    caller: Reader,
+    project_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    before: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RequestPage:
+    """Resource requests newest first (``project_id`` filters; ``before`` continues)."""
+    async with pool.acquire() as db:
+        rows = await Views(db).requests(project_id, before, limit)
+    items = [RequestRead.model_validate(row) for row in rows]
+    next_before = items[-1].request_id if len(items) == limit else None
+    return RequestPage(items=items, next_before=next_before)

@@ -7,15 +7,22 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from tandem_contracts.entities import Assignment
+from tandem_contracts import Money
+from tandem_contracts.entities import Assignment, ResourceRequest
 
 __all__ = [
     "BookingRead",
     "BookingRef",
     "CostRateRead",
+    "ExclusionRead",
+    "ExclusionReason",
+    "FactorRead",
     "FailureRead",
     "HrisStatus",
+    "OptionRead",
     "PipelineStage",
+    "RequestPage",
+    "RequestRead",
     "SystemStatus",
     "WorkerPage",
     "WorkerStatusRead",
@@ -106,3 +113,67 @@ class BookingRead(BaseModel):
     assignment: Assignment | None
     warnings: list[str]
     updated_at: datetime
+
+
+class FactorRead(BaseModel):
+    """One factor of an option's score: its score (0 to 1, two places), weight and why."""
+
+    factor: str
+    score: str
+    weight: int
+    reason: str
+
+
+class OptionRead(BaseModel):
+    """A ranked option: its fit (0 to 100), the breakdown, free minutes over the dates, the
+    rate it is costed against, warnings and every reason it ranks where it does."""
+
+    rank: int
+    resource_id: str
+    worker_id: str | None
+    fit_score: int
+    available_minutes: int
+    proposed_rate: Money | None
+    breakdown: list[FactorRead]
+    warnings: list[str]
+    reasons: list[str]
+
+
+class ExclusionReason(BaseModel):
+    """Why a candidate is not an option: a code and its sentence."""
+
+    code: str
+    reason: str
+
+
+class ExclusionRead(BaseModel):
+    """A candidate left out, with every reason."""
+
+    resource_id: str
+    worker_id: str | None
+    reasons: list[ExclusionReason]
+
+
+class RequestRead(BaseModel):
+    """A resource request as staffing-sync handled it: ``proposed`` with its options, best
+    first, and the candidates left out; ``closed`` (cancelled or assigned: not ranked);
+    ``waiting`` (for its project) or ``failed``, with ``problem``."""
+
+    request_id: str
+    project_id: str | None
+    request_version: int
+    version: int
+    status: Literal["proposed", "closed", "waiting", "failed"]
+    problem: str | None
+    request: ResourceRequest
+    options: list[OptionRead]
+    excluded: list[ExclusionRead]
+    proposed_at: datetime | None
+    updated_at: datetime
+
+
+class RequestPage(BaseModel):
+    """Requests newest first; ``next_before`` continues the list."""
+
+    items: list[RequestRead]
+    next_before: str | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from staffing_sync.service_layer import reference, workers
+from staffing_sync.service_layer import reference, requests, workers
 from tandem_contracts import Envelope
 from tandem_messaging import Router
 
@@ -16,7 +16,7 @@ QUEUE = "staffing-sync.hire-to-deploy"
 
 def lane_of(envelope: Envelope[Any]) -> str:
     """A worker's events in arrival order: hires, changes, cost rates and terminations all
-    name the worker as their subject (a project's and a rate card's, theirs)."""
+    name the worker as their subject (a project's, a rate card's and a request's, theirs)."""
     return envelope.subject.id
 
 
@@ -29,4 +29,4 @@ def router() -> Router:
     and an older version changes nothing; duplicates are still dropped by the inbox.
     """
     router = Router(service=SERVICE, lane_key=lane_of, accept_stale=True)
-    return router.include(workers.handlers).include(reference.handlers)
+    return router.include(workers.handlers, reference.handlers, requests.handlers)

@@ -6,13 +6,14 @@ to) and links its PSA project, by which a booking names it. ``RateCardPublished`
 card. Both keep the newest version only (the router passes older ones on), so any delivery
 order ends on the same state. Neither re-rates an assignment announced already: a rate is
 frozen at confirmation (DOMAIN.md §7.2); a booking waiting for its project is confirmed on the
-next ingestion pass.
+next ingestion pass, and a resource request waiting for it is released.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from staffing_sync.service_layer.candidates import project_known_key
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork, KnownProject
 from tandem_contracts import Envelope, SystemKind
 from tandem_contracts.events import ProjectActivated, RateCardPublished
@@ -30,7 +31,10 @@ async def keep_project(
     """Keep the active project and link its PSA project."""
     project = envelope.payload.project
     known = KnownProject(project, envelope.data_residency_region, envelope.subject_version)
-    if not await uow.projects.keep(known):
+    kept = await uow.projects.keep(known)
+    # Released even for a version kept already: a request may wait on a redelivery.
+    ctx.satisfy(project_known_key(project.id))
+    if not kept:
         return  # a version as new is kept
     for ref in project.refs:
         if ref.system is SystemKind.PSA and ref.object_type == "project":

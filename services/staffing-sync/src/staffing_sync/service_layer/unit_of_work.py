@@ -8,25 +8,38 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from staffing_sync.domain import CostRateSeries, RateChange, WorkerVersion
 from staffing_sync.service_layer.mapping import WorkerRecord
 from tandem_connectors.xref import AbstractCrossReferences
 from tandem_contracts import Envelope
-from tandem_contracts.entities import Assignment, CostRate, Project, RateCard
+from tandem_contracts.entities import (
+    Assignment,
+    CostRate,
+    Project,
+    RateCard,
+    ResourceRequest,
+    Worker,
+)
 
 __all__ = [
     "AbstractBookings",
+    "AbstractCandidates",
     "AbstractCostRates",
     "AbstractHrisState",
     "AbstractProjects",
+    "AbstractProposals",
     "AbstractRateCards",
     "AbstractSync",
     "AbstractUnitOfWork",
     "AbstractWorkers",
+    "CandidateQuery",
+    "CandidateRow",
     "KnownBooking",
     "KnownProject",
+    "KnownRequest",
 ]
 
 
@@ -161,6 +174,66 @@ class AbstractBookings(ABC):
         """Keep the booking as it now is."""
 
 
+@dataclass(frozen=True)
+class CandidateQuery:
+    """How a request's candidates are narrowed before ranking: employed over the dates, of
+    ``role_id`` (None: any role), employed by one of ``entities`` (None: any)."""
+
+    start_date: date
+    end_date: date
+    role_id: str | None = None
+    entities: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """A worker as the read model holds it: the worker, its role, its PSA resource, its dated
+    cost rates and the assignments announced confirmed over the request's dates."""
+
+    worker: Worker
+    role_id: str
+    resource_id: str
+    cost_rates: tuple[CostRate, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
+
+
+class AbstractCandidates(ABC):
+    """The read model a request's candidates are built from."""
+
+    @abstractmethod
+    async def for_request(self, query: CandidateQuery) -> list[CandidateRow]:
+        """Every worker with a PSA resource and a role, employed over the query's dates and
+        not terminated, narrowed as ``query`` says; by worker id (empty: none)."""
+
+
+@dataclass(frozen=True)
+class KnownRequest:
+    """A resource request as last handled: its newest version, the subject version of the
+    last proposal about it (0: none), and where it stands (``proposed``, ``waiting``,
+    ``failed`` with ``problem``); ``options`` and ``excluded`` as kept for the API."""
+
+    request: ResourceRequest
+    request_version: int
+    status: str
+    version: int = 0
+    problem: str | None = None
+    options: tuple[dict[str, Any], ...] = ()
+    excluded: tuple[dict[str, Any], ...] = ()
+    proposed_at: datetime | None = None
+
+
+class AbstractProposals(ABC):
+    """The resource requests handled and the options proposed for them."""
+
+    @abstractmethod
+    async def get(self, request_id: str) -> KnownRequest | None:
+        """The request, locked for this transaction (None: never handled)."""
+
+    @abstractmethod
+    async def save(self, known: KnownRequest) -> None:
+        """Keep the request as it now stands."""
+
+
 class AbstractUnitOfWork(ABC):
     """staffing-sync's repositories on one transaction, and its outbox."""
 
@@ -172,6 +245,8 @@ class AbstractUnitOfWork(ABC):
     projects: AbstractProjects
     rate_cards: AbstractRateCards
     bookings: AbstractBookings
+    candidates: AbstractCandidates
+    proposals: AbstractProposals
 
     @abstractmethod
     async def publish(self, *envelopes: Envelope[Any]) -> None:

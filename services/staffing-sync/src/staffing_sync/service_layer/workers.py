@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, cast
 
-from staffing_sync.service_layer import mapping, terminations
+from staffing_sync.service_layer import mapping, requests, terminations
 from staffing_sync.service_layer.mapping import WorkerRecord
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
 from staffing_sync.settings import Settings
@@ -27,6 +27,7 @@ from tandem_contracts.entities import Worker
 from tandem_contracts.events import (
     ConsultantOnboarded,
     CostRateChanged,
+    ResourceRequested,
     WorkerTerminated,
     WorkerUpdated,
 )
@@ -157,10 +158,14 @@ async def change_cost_rate(
 async def record_problem(
     envelope: Envelope[Any], error: BaseException, ctx: HandlerContext[Any]
 ) -> None:
-    """Show the worker's parked or waiting message in its sync status."""
+    """Show the worker's parked or waiting message in its sync status (a resource request's
+    on the request)."""
     uow = cast(AbstractUnitOfWork, ctx.uow)
     waiting_for = error.key if isinstance(error, DependencyMissing) else None
     reason = "waiting" if waiting_for else getattr(error, "reason", None) or type(error).__name__
+    if isinstance(envelope.payload, ResourceRequested):
+        await requests.keep_waiting(uow, envelope, f"{reason}: {error}", waiting_for is not None)
+        return
     await uow.sync.failed(
         envelope.subject.id, envelope.event_type, str(reason), str(error)[:1000], waiting_for
     )
