@@ -6,7 +6,6 @@ the one its wheel carries, and the api answers ``/readyz`` and an authenticated 
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from tandem_testing import (
     exit_code,
     free_port,
     hardened,
+    image_config,
+    run_script,
     until_or_logs,
 )
 
@@ -103,12 +104,7 @@ async def test_the_image_migrates_a_fresh_database_and_serves(
 async def test_the_image_holds_the_service_and_nothing_to_build_with(
     podman_api: PodmanApi, project_sync_image: str
 ) -> None:
-    docker: Any = importlib.import_module("docker")  # testcontainers brings it
-    client = docker.DockerClient(base_url=podman_api.docker_host, timeout=60)
-    try:
-        config = client.images.get(project_sync_image).attrs["Config"]
-    finally:
-        client.close()
+    config = image_config(podman_api, project_sync_image)
     assert config["User"] == "10001:10001"
     assert config["Entrypoint"] == ["/usr/local/bin/tandem-entrypoint"]
     assert config["Labels"]["org.opencontainers.image.title"] == "tandem-project-sync"
@@ -120,14 +116,8 @@ async def test_the_image_holds_the_service_and_nothing_to_build_with(
         "python -c 'import project_sync; print(project_sync.__file__)'; "
         "python -m project_sync --help | head -n 1"
     )
-    shell = hardened(podman_api, project_sync_image, ["-c", look], {}, entrypoint=["/bin/sh"])
-    shell.start()
-    try:
-        await exit_code(shell, within=30)
-        lines = container_logs(shell).splitlines()
-    finally:
-        shell.stop()
-    assert [line.strip() for line in lines if line.strip()] == [
+    lines = await run_script(podman_api, project_sync_image, look)
+    assert lines == [
         "10001",
         "/app/venv/lib/python3.11/site-packages/project_sync/__init__.py",
         "usage: python -m project_sync [-h] {api,worker,migrate}",

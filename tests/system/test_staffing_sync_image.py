@@ -7,7 +7,6 @@ the one its wheel carries, and the api answers ``/healthz``, ``/readyz`` and an 
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from tandem_testing import (
     exit_code,
     free_port,
     hardened,
+    image_config,
+    run_script,
     until_or_logs,
 )
 
@@ -113,12 +114,7 @@ async def test_the_image_migrates_a_fresh_database_and_serves(
 async def test_the_image_holds_the_service_and_nothing_to_build_with(
     podman_api: PodmanApi, staffing_sync_image: str
 ) -> None:
-    docker: Any = importlib.import_module("docker")  # testcontainers brings it
-    client = docker.DockerClient(base_url=podman_api.docker_host, timeout=60)
-    try:
-        config = client.images.get(staffing_sync_image).attrs["Config"]
-    finally:
-        client.close()
+    config = image_config(podman_api, staffing_sync_image)
     assert config["User"] == "10001:10001"
     assert config["Entrypoint"] == ["/usr/local/bin/tandem-entrypoint"]
     assert config["Labels"]["org.opencontainers.image.title"] == "tandem-staffing-sync"
@@ -132,14 +128,8 @@ async def test_the_image_holds_the_service_and_nothing_to_build_with(
         "python -c 'import staffing_sync; print(staffing_sync.__file__)'; "
         "python -m staffing_sync --help | head -n 1"
     )
-    shell = hardened(podman_api, staffing_sync_image, ["-c", look], {}, entrypoint=["/bin/sh"])
-    shell.start()
-    try:
-        await exit_code(shell, within=30)
-        lines = container_logs(shell).splitlines()
-    finally:
-        shell.stop()
-    assert [line.strip() for line in lines if line.strip()] == [
+    lines = await run_script(podman_api, staffing_sync_image, look)
+    assert lines == [
         "10001",
         "/app/venv/lib/python3.11/site-packages/staffing_sync/__init__.py",
         "usage: python -m staffing_sync [-h] {api,worker,migrate}",

@@ -6,7 +6,6 @@ entry from the sandbox PSA into the sandbox ERP."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import AsyncIterator
 from datetime import date
@@ -20,7 +19,16 @@ import pytest
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import Sandbox, SandboxSettings, run_sandbox
 from tandem_service_kit import apply_migrations
-from tandem_testing import PodmanApi, container_logs, exit_code, free_port, hardened, until_or_logs
+from tandem_testing import (
+    PodmanApi,
+    container_logs,
+    exit_code,
+    free_port,
+    hardened,
+    image_config,
+    run_script,
+    until_or_logs,
+)
 from time_expense.service_layer.handlers import QUEUE
 
 from .harness import WEBHOOK_SECRET, Deployment, clients, deployment_of
@@ -135,12 +143,7 @@ async def test_the_image_migrates_serves_and_posts_an_approved_entry_to_the_erp(
 async def test_the_image_holds_the_service_and_nothing_to_build_with(
     podman_api: PodmanApi, time_expense_image: str
 ) -> None:
-    docker: Any = importlib.import_module("docker")  # testcontainers brings it
-    client = docker.DockerClient(base_url=podman_api.docker_host, timeout=60)
-    try:
-        config = client.images.get(time_expense_image).attrs["Config"]
-    finally:
-        client.close()
+    config = image_config(podman_api, time_expense_image)
     assert config["User"] == "10001:10001"
     assert config["Entrypoint"] == ["/usr/local/bin/tandem-entrypoint"]
     labels = config["Labels"]
@@ -154,11 +157,5 @@ async def test_the_image_holds_the_service_and_nothing_to_build_with(
         "ls -d /root/.cache /src /app/venv/bin/pip 2>/dev/null; "
         "python -c 'import time_expense, tandem_messaging; print(time_expense.__file__)'"
     )
-    shell = hardened(podman_api, time_expense_image, ["-c", look], {}, entrypoint=["/bin/sh"])
-    shell.start()
-    try:
-        await exit_code(shell, within=30)
-        lines = container_logs(shell).split()
-    finally:
-        shell.stop()
+    lines = await run_script(podman_api, time_expense_image, look)
     assert lines == ["10001", "/app/venv/lib/python3.11/site-packages/time_expense/__init__.py"]

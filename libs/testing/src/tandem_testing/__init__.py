@@ -8,6 +8,8 @@ from tandem_testing._containers import (
     container_logs,
     exit_code,
     hardened,
+    image_config,
+    run_script,
     running_podman_api,
     until_or_logs,
 )
@@ -34,7 +36,9 @@ __all__ = [
     "exit_code",
     "free_port",
     "hardened",
+    "image_config",
     "in_ci",
+    "run_script",
     "running_podman_api",
     "running_private_postgres",
     "running_rabbit_cluster",

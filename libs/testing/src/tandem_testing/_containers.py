@@ -29,6 +29,8 @@ __all__ = [
     "container_logs",
     "exit_code",
     "hardened",
+    "image_config",
+    "run_script",
     "running_podman_api",
     "until_or_logs",
 ]
@@ -162,3 +164,28 @@ async def exit_code(container: Any, *, within: float) -> int:
 
     await until_or_logs(done, within=within, what="the container to exit", container=container)
     return int(wrapped.attrs["State"]["ExitCode"])
+
+
+def image_config(engine: PodmanApi, image: str) -> dict[str, Any]:
+    """The image's ``Config`` (user, entrypoint, labels) as the engine reports it."""
+    docker: Any = importlib.import_module("docker")  # testcontainers brings it
+    client = docker.DockerClient(base_url=engine.docker_host, timeout=60)
+    try:
+        return dict(client.images.get(image).attrs["Config"])
+    finally:
+        client.close()
+
+
+async def run_script(
+    engine: PodmanApi, image: str, script: str, *, within: float = 30
+) -> list[str]:
+    """Run ``script`` with ``/bin/sh`` in ``image``, hardened as the chart runs it; answer the
+    non-empty lines it wrote, stripped."""
+    shell = hardened(engine, image, ["-c", script], {}, entrypoint=["/bin/sh"])
+    shell.start()
+    try:
+        await exit_code(shell, within=within)
+        lines = container_logs(shell).splitlines()
+    finally:
+        shell.stop()
+    return [line.strip() for line in lines if line.strip()]
