@@ -1,7 +1,7 @@
 """Put a generated firm where a month needs it: the ERP's companies, the CRM's accounts and
 opportunities (project-sync makes each won one a project in the ERP and the PSA and announces
-it), the PSA's delivery data on those projects, and what the services not built yet
-(staffing-sync, the HR side) would have announced to time-expense."""
+it), the PSA's delivery data on those projects, and what staffing-sync (not started by
+`make run` yet) would have announced to time-expense: workers, rate cards, bookings."""
 
 from __future__ import annotations
 
