@@ -1,4 +1,5 @@
-"""The PSA's delivery and staffing side (Kantata-like): projects, tasks, resources, rate cards.
+"""The PSA's delivery and staffing side (Kantata-like): projects, tasks, resources, rate cards
+(change orders in ``_psa_changes``, resource requests in ``_psa_requests``).
 
 Money is a decimal string with its currency (Kantata's integer cents are an adapter concern
 the sandbox does not imitate); durations are integer minutes. A project is cancelled only by
@@ -21,6 +22,7 @@ from tandem_contracts import CurrencyCode
 from tandem_sandbox._collections import Collection, collection_router, load, require
 from tandem_sandbox._http import SandboxError
 from tandem_sandbox._psa_changes import change_order_routers
+from tandem_sandbox._psa_requests import resource_request_routers
 from tandem_sandbox._state import StateDep
 from tandem_sandbox._store import Tx
 
@@ -304,4 +306,5 @@ def psa_routers() -> list[APIRouter]:
         _project_router(),
         *(collection_router("psa", spec) for spec in specs),
         *change_order_routers(),
+        *resource_request_routers(),
     ]

@@ -16,9 +16,11 @@ import tandem_messaging
 from staffing_sync.adapters.unit_of_work import SqlUnitOfWork
 from staffing_sync.entrypoints.http import router as process_router
 from staffing_sync.service_layer import handlers
-from staffing_sync.service_layer.bookings import PSA_BOOKINGS_INBOUND, PsaBookings
+from staffing_sync.service_layer.bookings import PsaBookings
 from staffing_sync.service_layer.dependencies import Dependencies
 from staffing_sync.service_layer.ingest import HRIS_INBOUND, HrisIngestion
+from staffing_sync.service_layer.psa_inbound import PSA_INBOUND, PsaIngestion
+from staffing_sync.service_layer.resource_requests import PsaRequests
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
 from staffing_sync.settings import Settings
 from tandem_connectors.systems import Systems, open_systems
@@ -88,14 +90,15 @@ async def wire(resources: Resources[Settings]) -> Wiring:
     def psa_source(name: str) -> InboundSource:
         psa = systems.psas[name]
 
-        def ingestion(connection: DbConnection) -> PsaBookings:
-            return PsaBookings(
-                unit_of_work(connection), psa, name, settings.tenant_id,
-                settings.intercompany_pairs,
-            )  # fmt: skip
+        def ingestion(connection: DbConnection) -> PsaIngestion:
+            uow = unit_of_work(connection)
+            return PsaIngestion(
+                PsaBookings(uow, psa, name, settings.tenant_id, settings.intercompany_pairs),
+                PsaRequests(uow, psa, name, settings.tenant_id),
+            )
 
         secret = settings.psa_instances[name].webhook_secret
-        inbound = PSA_BOOKINGS_INBOUND  # polled only without a secret, as the HRIS
+        inbound = PSA_INBOUND  # polled only without a secret, as the HRIS
         if not secret.get_secret_value():
             inbound = replace(inbound, webhook_subjects=frozenset())
         return InboundSource(
@@ -105,8 +108,8 @@ async def wire(resources: Resources[Settings]) -> Wiring:
     return Wiring(
         outbox=outbox,
         consume=consume,
-        # Bookings are read from the PSA the resources are kept in: only its bookings name
-        # staffing-sync's resources.
+        # Bookings and resource requests are read from the PSA the resources are kept in: only
+        # its bookings name staffing-sync's resources, and its requests are staffed from them.
         sources=[*(hris_source(name) for name in systems.hrises), psa_source(settings.psa_name())],
         erp_directory=deps.erps,
         deps=deps,
@@ -119,6 +122,6 @@ DEFINITION = ServiceDefinition(
     wire=wire,
     routers=(process_router,),
     migrations=(tandem_messaging.MIGRATIONS, tandem_connectors.MIGRATIONS, MIGRATIONS),
-    inbound=(HRIS_INBOUND, PSA_BOOKINGS_INBOUND),
+    inbound=(HRIS_INBOUND, PSA_INBOUND),
     writes_to_erp=True,
 )

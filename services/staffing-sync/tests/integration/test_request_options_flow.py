@@ -1,11 +1,12 @@
 """Requests and options end to end (slice 5): staffing-sync's api and worker on real PostgreSQL
-and RabbitMQ beside the sandbox PSA and ERP, run by the bookings flow's harness. Workers, a
+and RabbitMQ beside the sandbox PSA and ERP, run by the PSA flows' harness. Workers, a
 booking, projects and a card are announced as their producers publish them; a
 ``ResourceRequested`` gets one ranked ``StaffingOptionsProposed``, kept and shown by the API."""
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from datetime import date
 from pathlib import Path
 from types import ModuleType
@@ -18,18 +19,22 @@ from tandem_testing import eventually
 
 
 def _harness() -> ModuleType:
-    # The bookings flow's harness, loaded by path: the suite imports test modules in
-    # importlib mode, where a sibling test module is not importable by name.
-    path = Path(__file__).with_name("test_psa_bookings_flow.py")
-    spec = importlib.util.spec_from_file_location("staffing_bookings_harness", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # The PSA flows' harness, loaded by path (once, shared by the flow tests): the suite imports
+    # test modules in importlib mode and ``staffing-sync`` is no Python name, so a relative
+    # import would make ``integration`` a package that clashes with project-sync's under mypy.
+    name = "staffing_sync_psa_harness"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("harness.py"))
+        assert spec is not None
+        assert spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 flow = _harness()
+
+
 START, END = date(2026, 4, 6), date(2026, 4, 17)
 
 

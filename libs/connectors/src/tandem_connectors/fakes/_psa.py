@@ -19,6 +19,7 @@ from tandem_connectors.ports import (
     PsaProject,
     PsaProjectActivity,
     PsaResource,
+    PsaResourceRequest,
     PsaTask,
     PsaTimeEntry,
     PsaTimesheet,
@@ -32,11 +33,12 @@ __all__ = ["FakePsa"]
 V = TypeVar("V")
 Value = (
     PsaTimeEntry | PsaExpense | PsaTimesheet | PsaProject | PsaTask | PsaChangeOrder
-    | PsaAssignment
+    | PsaAssignment | PsaResourceRequest
 )  # fmt: skip
+Held = PsaTimeEntry | PsaExpense | PsaTimesheet | PsaAssignment | PsaResourceRequest
 _FEEDS = {
     "time-entries": "entries", "expenses": "expenses", "timesheets": "timesheets",
-    "assignments": "assignments",
+    "assignments": "assignments", "resource-requests": "requests",
 }  # fmt: skip
 
 
@@ -50,7 +52,8 @@ class FakePsa(AbstractPsa):
     as the sandbox PSA's do; its activity is what ``entries`` and ``expenses`` name it in.
     A resource made by ``upsert_resource`` has its key as its id (``resources``); how many
     times it was written (changed) is in ``resource_writes``. A booking (``assignments``) put
-    in by a test is cancelled or ended by the booking calls, each change a new version.
+    in by a test is cancelled or ended by the booking calls, each change a new version; a
+    resource request (``requests``) is put in by a test as the PSA would hold it.
     """
 
     instance: str = "psa-fake"
@@ -63,11 +66,14 @@ class FakePsa(AbstractPsa):
     resources: dict[str, PsaResource] = field(default_factory=dict)
     resource_writes: dict[str, int] = field(default_factory=dict)
     assignments: dict[str, PsaAssignment] = field(default_factory=dict)
+    requests: dict[str, PsaResourceRequest] = field(default_factory=dict)
 
-    def add(self, *values: PsaTimeEntry | PsaExpense | PsaTimesheet | PsaAssignment) -> None:
+    def add(self, *values: Held) -> None:
         """Hold these values (replacing any with the same id)."""
         for value in values:
-            if isinstance(value, PsaAssignment):
+            if isinstance(value, PsaResourceRequest):
+                self.requests[value.external_id] = value
+            elif isinstance(value, PsaAssignment):
                 self.assignments[value.external_id] = value
             elif isinstance(value, PsaTimeEntry):
                 self.entries[value.external_id] = value
@@ -234,6 +240,11 @@ class FakePsa(AbstractPsa):
     async def read_assignment(self, record: Mapping[str, Any]) -> PsaAssignment:
         """The booking version a record (``record_of``) carries."""
         return _value_of(PsaAssignment, record)
+
+    async def read_resource_request(self, record: Mapping[str, Any]) -> PsaResourceRequest:
+        """The request version a record (``record_of``) carries."""
+        request = _value_of(PsaResourceRequest, record)
+        return dataclasses.replace(request, required_skills=tuple(request.required_skills))
 
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
         """The entry a record names, as held."""

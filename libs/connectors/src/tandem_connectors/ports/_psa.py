@@ -22,6 +22,7 @@ __all__ = [
     "PsaProject",
     "PsaProjectActivity",
     "PsaResource",
+    "PsaResourceRequest",
     "PsaTask",
     "PsaTimeEntry",
     "PsaTimesheet",
@@ -169,6 +170,28 @@ class PsaAssignment:
 
 
 @dataclass(frozen=True, slots=True)
+class PsaResourceRequest:
+    """A resource request version as the PSA sent it (PSA ids): demand for ``role`` (the PSA
+    role id bookings carry) with ``required_skills`` (skill ids), ``minutes`` in all from
+    ``start_date`` to ``end_date`` (inclusive), on the PSA project ``project_id``; ``status``
+    the PSA's own (``open``, ``cancelled``, ``filled``), ``filled_by_assignment`` the booking
+    that filled it when the PSA names one."""
+
+    external_id: str
+    version: int
+    project_id: str
+    role: str | None
+    required_skills: tuple[str, ...]
+    minutes: int
+    start_date: date
+    end_date: date
+    status: str
+    priority: int
+    filled_by_assignment: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PsaProjectActivity:
     """What the PSA holds against a project: its time entries (in any status; how many of
     them approved) and its expenses."""
@@ -303,8 +326,8 @@ class AbstractPsa(ABC):
     @abstractmethod
     def change_source(self, feed: str) -> ChangeSource:
         """The changed records of ``feed`` (``time-entries``, ``expenses``, ``timesheets``,
-        ``projects``, ``tasks``, ``change-orders``, ``assignments``), for a
-        ``polling.Poller``; a record may show up again (at-least-once)."""
+        ``projects``, ``tasks``, ``change-orders``, ``assignments``, ``resource-requests``),
+        for a ``polling.Poller``; a record may show up again (at-least-once)."""
 
     @abstractmethod
     async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
@@ -325,6 +348,10 @@ class AbstractPsa(ABC):
     @abstractmethod
     async def read_assignment(self, record: Mapping[str, Any]) -> PsaAssignment:
         """A booking record in this PSA's own shape (a webhook's or a feed's)."""
+
+    @abstractmethod
+    async def read_resource_request(self, record: Mapping[str, Any]) -> PsaResourceRequest:
+        """A resource-request record in this PSA's own shape (a webhook's or a feed's)."""
 
     @abstractmethod
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:

@@ -1,4 +1,5 @@
-"""The PSA port over a Kantata-like REST PSA: projects, time entries, timesheets, feeds."""
+"""The PSA port over a Kantata-like REST PSA: projects, time entries, timesheets, feeds (resource
+requests are read by ``_psa_requests``)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from tandem_connectors.ports import (
     PsaProject,
     PsaProjectActivity,
     PsaResource,
+    PsaResourceRequest,
     PsaTask,
     PsaTimeEntry,
     PsaTimesheet,
     Written,
 )
 from tandem_connectors.rest._changes import RecordChanges, pages
+from tandem_connectors.rest._psa_requests import RESOURCE_REQUESTS_FEED, psa_resource_request
 from tandem_connectors.rest._records import optional_date, reading
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import Project
@@ -40,8 +43,9 @@ __all__ = [
 ]
 
 _FEEDS = frozenset(
-    {"time-entries", "expenses", "timesheets", "projects", "assignments", "tasks", "change-orders"}
-)
+    {"time-entries", "expenses", "timesheets", "projects", "assignments", "tasks", "change-orders",
+     RESOURCE_REQUESTS_FEED}
+)  # fmt: skip
 # The statuses a project does not leave by activation, and the reason activating one is refused.
 _ENDED = {"cancelled": "project_cancelled", "completed": "project_closed"}
 
@@ -203,6 +207,10 @@ class RestPsa(AbstractPsa):
         """A booking record of this PSA (webhook ``data`` or a feed record)."""
         worker, _ = await self._resource(record["resource_id"])
         return psa_assignment(record, worker)
+
+    async def read_resource_request(self, record: Mapping[str, Any]) -> PsaResourceRequest:
+        """A resource-request record of this PSA (webhook ``data`` or a feed record)."""
+        return psa_resource_request(record)
 
     async def read_time_entry(self, record: Mapping[str, Any]) -> PsaTimeEntry:
         """A time-entry record of this PSA (webhook ``data`` or a feed record)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from staffing_sync.adapters.bookings import SqlBookings, SqlProjects, SqlRateCards
 from staffing_sync.adapters.hris import SqlHrisState
+from staffing_sync.adapters.psa_requests import SqlPsaRequests
 from staffing_sync.adapters.repositories import SqlCostRates, SqlSync, SqlWorkers
 from staffing_sync.adapters.requests import SqlCandidates, SqlProposals
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
@@ -32,6 +33,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.bookings = SqlBookings(connection)
         self.candidates = SqlCandidates(connection)
         self.proposals = SqlProposals(connection)
+        self.psa_requests = SqlPsaRequests(connection)
         self._outbox = outbox
 
     async def publish(self, *envelopes: Envelope[Any]) -> None:

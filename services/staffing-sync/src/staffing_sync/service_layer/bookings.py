@@ -3,7 +3,8 @@ per booking.
 
 Webhooks (``POST /v1/inbound/psa/{instance}``, subject ``assignment``) and the polled feed
 ``assignments`` of the PSA that holds staffing-sync's resources land each booking version once;
-the kit's ingestion pass hands them, in arrival order per booking, to ``PsaBookings``:
+the PSA ingestion pass (``psa_inbound``) hands them, in arrival order per booking, to
+``PsaBookings``:
 
 * a **hard, active** booking is confirmed (``domain.bookings.confirm_booking``): the bill rate
   resolved from the published cards at the start date and frozen with its ``rate_source``, the
@@ -39,21 +40,18 @@ from staffing_sync.service_layer.ingest import canonical_worker_id, role_id
 from staffing_sync.service_layer.mapping import WorkerRecord
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork, KnownBooking, KnownProject
 from tandem_connectors.errors import UnexpectedResponse
-from tandem_connectors.inbound import Feed, Inbound, RecordRejected, RecordWaits
+from tandem_connectors.inbound import Feed, RecordRejected, RecordWaits
 from tandem_connectors.landing import Landed
 from tandem_connectors.ports import AbstractPsa, PsaAssignment
 from tandem_contracts import Envelope, Producer, SystemKind
 from tandem_contracts import Event as ContractEvent
 from tandem_contracts.events import AssignmentCancelled, AssignmentConfirmed
 
-__all__ = ["PSA_BOOKINGS_INBOUND", "PsaBookings", "assignment_event", "booking_id"]
+__all__ = ["BOOKINGS_FEED", "BOOKING_SUBJECT", "PsaBookings", "assignment_event", "booking_id"]
 
 PSA = SystemKind.PSA.value
-PSA_BOOKINGS_INBOUND = Inbound(
-    system=PSA,
-    feeds=(Feed("assignments", "assignment"),),
-    webhook_subjects=frozenset({"assignment"}),
-)
+BOOKING_SUBJECT = "assignment"
+BOOKINGS_FEED = Feed("assignments", BOOKING_SUBJECT)
 
 
 def booking_id(instance: str, external_id: str) -> str:
@@ -91,7 +89,7 @@ class PsaBookings:
 
     def acts_on(self, landed: Landed) -> bool:
         """Every booking version may confirm, change or cancel an assignment."""
-        return landed.record_type == "assignment"
+        return landed.record_type == BOOKING_SUBJECT
 
     async def translate(self, landed: Landed) -> Sequence[Envelope[Any]]:
         """The events a landed booking version becomes (none: nothing new)."""

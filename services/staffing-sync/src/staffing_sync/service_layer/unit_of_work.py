@@ -31,6 +31,7 @@ __all__ = [
     "AbstractHrisState",
     "AbstractProjects",
     "AbstractProposals",
+    "AbstractPsaRequests",
     "AbstractRateCards",
     "AbstractSync",
     "AbstractUnitOfWork",
@@ -39,6 +40,7 @@ __all__ = [
     "CandidateRow",
     "KnownBooking",
     "KnownProject",
+    "KnownPsaRequest",
     "KnownRequest",
 ]
 
@@ -234,6 +236,35 @@ class AbstractProposals(ABC):
         """Keep the request as it now stands."""
 
 
+@dataclass(frozen=True)
+class KnownPsaRequest:
+    """A PSA resource request as staffing-sync last read it from the PSA.
+
+    ``announced`` is the request as last announced in ``ResourceRequested`` (None: never);
+    ``version`` the subject version of that event (0: none); ``psa_version`` the newest PSA
+    version handled (an older one changes nothing).
+    """
+
+    request_id: str
+    instance: str
+    external_id: str
+    psa_version: int
+    version: int = 0
+    announced: ResourceRequest | None = None
+
+
+class AbstractPsaRequests(ABC):
+    """The PSA resource requests staffing-sync read and announced."""
+
+    @abstractmethod
+    async def get(self, request_id: str) -> KnownPsaRequest | None:
+        """The request, locked for this transaction (None: never read)."""
+
+    @abstractmethod
+    async def save(self, known: KnownPsaRequest) -> None:
+        """Keep the request as it now is."""
+
+
 class AbstractUnitOfWork(ABC):
     """staffing-sync's repositories on one transaction, and its outbox."""
 
@@ -247,6 +278,7 @@ class AbstractUnitOfWork(ABC):
     bookings: AbstractBookings
     candidates: AbstractCandidates
     proposals: AbstractProposals
+    psa_requests: AbstractPsaRequests
 
     @abstractmethod
     async def publish(self, *envelopes: Envelope[Any]) -> None:
