@@ -246,7 +246,7 @@ def test_utilization_prefers_headroom_under_the_target() -> None:
     booked = Booking(START, END, BookingType.HARD, total_minutes=24 * 60)
     assert only(ranked(candidate(bookings=(booked,))), Factor.UTILIZATION) == Fraction(3, 5)
     # Internal work is not utilization.
-    internal = replace(booked, billable=False)
+    internal = booked._replace(billable=False)
     assert only(ranked(candidate(bookings=(internal,))), Factor.UTILIZATION) == 1
     # Already at 80%: no headroom left.
     over = Booking(START, END, BookingType.HARD, total_minutes=64 * 60)

@@ -256,3 +256,19 @@ def test_a_candidate_ranks_the_same_alone_or_among_others(
     for one in pool:
         alone = rank_options(demand, [one], policy).options
         assert {o.resource_id: o.factors for o in alone}.items() <= together.items()
+
+
+@PROPERTIES
+@given(bench=benches(), data=st.data())
+def test_the_first_options_are_those_ranking_everyone_exactly_gives(
+    bench: tuple[Demand, list[Candidate], StaffingPolicy], data: st.DataObject
+) -> None:
+    # With room for everyone, every candidate is ordered exactly; with room for a few, only
+    # those whose float total comes near the last option's are (options.py): the same options.
+    demand, bench_candidates, policy = bench
+    everyone = rank_options(demand, bench_candidates, policy)
+    few = data.draw(st.integers(1, max(1, len(everyone.options))))
+    first = rank_options(demand, bench_candidates, replace(policy, max_options=few))
+
+    assert first.options == everyone.options[:few]
+    assert first.excluded == everyone.excluded

@@ -48,12 +48,16 @@ FROM staffing_sync.bookings WHERE assignment_id = $1 FOR UPDATE
 """
 _SAVE_BOOKING = """
 INSERT INTO staffing_sync.bookings (assignment_id, instance, external_id, worker_id,
-    project_id, psa_version, version, announced, cancelled, warnings)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)
+    project_id, psa_version, version, announced, cancelled, warnings, status, start_date,
+    end_date, booking_type, minutes_per_day, total_minutes, billable)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (assignment_id) DO UPDATE SET worker_id = EXCLUDED.worker_id,
     project_id = EXCLUDED.project_id, psa_version = EXCLUDED.psa_version,
     version = EXCLUDED.version, announced = EXCLUDED.announced,
-    cancelled = EXCLUDED.cancelled, warnings = EXCLUDED.warnings,
+    cancelled = EXCLUDED.cancelled, warnings = EXCLUDED.warnings, status = EXCLUDED.status,
+    start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
+    booking_type = EXCLUDED.booking_type, minutes_per_day = EXCLUDED.minutes_per_day,
+    total_minutes = EXCLUDED.total_minutes, billable = EXCLUDED.billable,
     updated_at = clock_timestamp()
 """
 
@@ -120,9 +124,15 @@ class SqlBookings(AbstractBookings):
         )  # fmt: skip
 
     async def save(self, booking: KnownBooking) -> None:
-        announced = booking.announced.model_dump_json() if booking.announced else None
+        a = booking.announced
+        shape = (
+            (a.status.value, a.start_date, a.end_date, a.booking_type.value, a.minutes_per_day,
+             a.total_minutes, a.billable)
+            if a else (None,) * 7
+        )  # fmt: skip
         await self.db.execute(
             _SAVE_BOOKING, booking.assignment_id, booking.instance, booking.external_id,
             booking.worker_id, booking.project_id, booking.psa_version, booking.version,
-            announced, booking.cancelled, list(booking.warnings),
+            a.model_dump_json() if a else None, booking.cancelled, list(booking.warnings),
+            *shape,
         )  # fmt: skip

@@ -24,12 +24,13 @@ WHERE worker_id = $1 FOR UPDATE
 """
 _SAVE_WORKER = """
 INSERT INTO staffing_sync.workers (worker_id, worker_number, legal_entity_id, hired_in, status,
-    start_date, last_day, role_id, version, worker)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+    start_date, last_day, role_id, version, worker, hire_date, work_country)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)
 ON CONFLICT (worker_id) DO UPDATE SET worker_number = EXCLUDED.worker_number,
     legal_entity_id = EXCLUDED.legal_entity_id, status = EXCLUDED.status,
     start_date = EXCLUDED.start_date, last_day = EXCLUDED.last_day, role_id = EXCLUDED.role_id,
-    version = EXCLUDED.version, worker = EXCLUDED.worker, updated_at = clock_timestamp()
+    version = EXCLUDED.version, worker = EXCLUDED.worker, hire_date = EXCLUDED.hire_date,
+    work_country = EXCLUDED.work_country, updated_at = clock_timestamp()
 """
 _KEEP_RATE = """
 INSERT INTO staffing_sync.cost_rates (worker_id, effective_from, effective_to, amount, currency,
@@ -86,7 +87,8 @@ class SqlWorkers(AbstractWorkers):
         await self.db.execute(
             _SAVE_WORKER, worker.id, worker.worker_number, worker.legal_entity_id,
             record.hired_in, worker.status.value, record.start_date, worker.termination_date,
-            record.role_id, record.version, worker.model_dump_json(),
+            record.role_id, record.version, worker.model_dump_json(), worker.hire_date,
+            worker.work_country,
         )  # fmt: skip
 
 

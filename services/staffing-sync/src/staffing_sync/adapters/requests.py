@@ -1,9 +1,13 @@
 """The read model a request's candidates are built from, and the requests with their proposals
 (plain SQL on one transaction).
 
-Candidates are narrowed in SQL (employed over the dates, not terminated, with a PSA resource
-and a role, the role and entities asked) and their cost rates and confirmed assignments over
-the dates read in one query each, so a request against thousands of workers is three queries.
+A request is ranked against every worker that may staff it, thousands in a large firm, so the
+candidates are read in three flat queries that hand over only what ranking uses, from columns
+kept for it (migration 0006): the workers' fields (not their JSON documents), the cost rate in
+force on the request's start (not the series), and the live confirmed bookings over the dates
+(not the announced assignments). They become the domain's plain records (``BenchWorker``,
+``BenchCost``, ``Booking``): the values were validated when they were kept, and building ten
+thousand canonical models again per request would cost more than ranking them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from staffing_sync.domain import LIVE_STATUSES, Booking
+from staffing_sync.domain.staffable import BenchCost, BenchWorker
 from staffing_sync.service_layer.bookings import booking_id
 from staffing_sync.service_layer.unit_of_work import (
     AbstractCandidates,
@@ -21,31 +27,40 @@ from staffing_sync.service_layer.unit_of_work import (
     KnownRequest,
 )
 from tandem_contracts import Money
-from tandem_contracts.entities import Assignment, CostRate, ResourceRequest, Worker
+from tandem_contracts.entities import BookingType, ResourceRequest, WorkerStatus
 from tandem_messaging import DbConnection
 
 __all__ = ["SqlCandidates", "SqlProposals"]
 
 _CANDIDATES = """
-SELECT w.worker_id, w.worker, w.role_id, p.instance AS psa_instance, p.external_id AS psa_ref
+SELECT w.worker_id, w.legal_entity_id, w.status, w.hire_date, w.last_day, w.work_country,
+    w.role_id, p.instance AS psa_instance, p.external_id AS psa_ref
 FROM staffing_sync.workers w
 JOIN staffing_sync.synced p ON p.worker_id = w.worker_id AND p.system = 'psa'
-WHERE w.start_date <= $2 AND (w.last_day IS NULL OR w.last_day >= $1)
-  AND w.status <> 'terminated' AND w.role_id IS NOT NULL
+WHERE w.status <> 'terminated' AND w.role_id IS NOT NULL
+  AND w.hire_date <= $2 AND (w.last_day IS NULL OR w.last_day >= $1)
   AND ($3::text IS NULL OR w.role_id = $3)
   AND ($4::text[] IS NULL OR w.legal_entity_id = ANY($4))
 ORDER BY w.worker_id
 """
+# Every worker's rate in force on the start (not only the candidates'; a few rows more
+# cost less than a list of thousands of ids to match).
 _RATES = """
-SELECT worker_id, effective_from, effective_to, amount, currency FROM staffing_sync.cost_rates
-WHERE worker_id = ANY($1) ORDER BY worker_id, effective_from
+SELECT DISTINCT ON (worker_id) worker_id, effective_from, effective_to, amount, currency
+FROM staffing_sync.cost_rates
+WHERE effective_from <= $1 AND (effective_to IS NULL OR effective_to >= $1)
+ORDER BY worker_id, effective_from DESC
 """
-_ASSIGNMENTS = """
-SELECT worker_id, announced FROM staffing_sync.bookings
-WHERE worker_id = ANY($1) AND announced IS NOT NULL
-  AND (announced->>'start_date')::date <= $3 AND (announced->>'end_date')::date >= $2
+_BOOKINGS = """
+SELECT worker_id, start_date, end_date, booking_type, minutes_per_day, total_minutes, billable
+FROM staffing_sync.bookings
+WHERE worker_id IS NOT NULL AND announced IS NOT NULL AND status = ANY($3::text[])
+  AND end_date >= $1 AND start_date <= $2
 ORDER BY worker_id, assignment_id
 """
+_LIVE = sorted(status.value for status in LIVE_STATUSES)
+_KINDS = {kind.value: kind for kind in BookingType}
+_STATUSES = {status.value: status for status in WorkerStatus}
 _GET = """
 SELECT request, request_version, status, version, problem, options, excluded, proposed_at
 FROM staffing_sync.requests WHERE request_id = $1 FOR UPDATE
@@ -67,34 +82,38 @@ def _loaded(value: Any) -> Any:
 
 
 class SqlCandidates(AbstractCandidates):
-    """``staffing_sync.workers`` with their PSA resource, cost rates and bookings."""
+    """``staffing_sync.workers`` with their PSA resource, cost rate and bookings."""
 
     def __init__(self, connection: DbConnection) -> None:
         self.db = connection
 
     async def for_request(self, query: CandidateQuery) -> list[CandidateRow]:
+        start, end = query.start_date, query.end_date
         entities = list(query.entities) if query.entities is not None else None
-        rows = await self.db.fetch(
-            _CANDIDATES, query.start_date, query.end_date, query.role_id, entities
-        )
-        ids = [row["worker_id"] for row in rows]
-        rates: defaultdict[str, list[CostRate]] = defaultdict(list)
-        for row in await self.db.fetch(_RATES, ids):
-            money = Money(amount=row["amount"], currency=row["currency"])
-            rates[row["worker_id"]].append(CostRate(
-                worker_id=row["worker_id"], hourly_cost=money,
-                effective_from=row["effective_from"], effective_to=row["effective_to"],
-            ))  # fmt: skip
-        booked: defaultdict[str, list[Assignment]] = defaultdict(list)
-        for row in await self.db.fetch(_ASSIGNMENTS, ids, query.start_date, query.end_date):
-            booked[row["worker_id"]].append(Assignment.model_validate(_loaded(row["announced"])))
-        return [_row(row, rates[row["worker_id"]], booked[row["worker_id"]]) for row in rows]
-
-
-def _row(row: Any, rates: list[CostRate], booked: list[Assignment]) -> CandidateRow:
-    worker = Worker.model_validate(_loaded(row["worker"]))
-    resource = booking_id(row["psa_instance"], row["psa_ref"])
-    return CandidateRow(worker, row["role_id"], resource, tuple(rates), tuple(booked))
+        rows = await self.db.fetch(_CANDIDATES, start, end, query.role_id, entities)
+        money: dict[tuple[Any, str], Money] = {}  # a firm has few distinct cost rates
+        rates: dict[str, tuple[BenchCost, ...]] = {}
+        for worker_id, effective_from, effective_to, amount, currency in await self.db.fetch(
+            _RATES, start
+        ):
+            if (amount, currency) not in money:
+                money[amount, currency] = Money(amount=amount, currency=currency)
+            cost = money[amount, currency]
+            rates[worker_id] = (BenchCost(worker_id, cost, effective_from, effective_to),)
+        booked: defaultdict[str, list[Booking]] = defaultdict(list)
+        for worker_id, first, last, kind, per_day, total, billable in await self.db.fetch(
+            _BOOKINGS, start, end, _LIVE
+        ):
+            booked[worker_id].append(Booking(first, last, _KINDS[kind], per_day, total, billable))
+        return [
+            CandidateRow(
+                BenchWorker(worker_id, entity, _STATUSES[status], hired, last_day, country),
+                role_id, booking_id(instance, ref), rates.get(worker_id, ()),
+                tuple(booked.get(worker_id, ())),
+            )
+            for worker_id, entity, status, hired, last_day, country, role_id, instance, ref
+            in rows
+        ]  # fmt: skip
 
 
 class SqlProposals(AbstractProposals):

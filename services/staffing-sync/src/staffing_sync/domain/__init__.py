@@ -10,6 +10,7 @@ Workers: what an HRIS version of a worker means (``workers``), a worker's dated 
 
 from staffing_sync.domain.availability import (
     DEFAULT_SOFT_BOOKING_PCT,
+    LIVE_STATUSES,
     Availability,
     Booking,
     DayAvailability,
@@ -57,6 +58,7 @@ __all__ = [
     "DEFAULT_SOFT_BOOKING_PCT",
     "DEFAULT_WEIGHTS",
     "FIELD_CONSUMERS",
+    "LIVE_STATUSES",
     "PERSONAL_FIELDS",
     "PORTABLE_FIELDS",
     "Availability",

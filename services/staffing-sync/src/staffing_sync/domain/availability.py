@@ -14,16 +14,18 @@ minutes), as Kantata and Runn show availability for a date range: demand in ``mi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 from tandem_contracts.entities import Assignment, AssignmentStatus, BookingType
 
 __all__ = [
     "DEFAULT_SOFT_BOOKING_PCT",
+    "LIVE_STATUSES",
     "Availability",
     "Booking",
     "DayAvailability",
@@ -37,7 +39,10 @@ DEFAULT_SOFT_BOOKING_PCT = 50
 _CENTI = 100
 """Booked minutes are kept in hundredths: a soft booking's weight is a whole percentage."""
 _FULL_WEEK = 7
-_LIVE = frozenset({AssignmentStatus.PROPOSED, AssignmentStatus.CONFIRMED, AssignmentStatus.ACTIVE})
+LIVE_STATUSES = frozenset(
+    {AssignmentStatus.PROPOSED, AssignmentStatus.CONFIRMED, AssignmentStatus.ACTIVE}
+)
+"""An assignment in one of these takes the resource's time; cancelled or completed, none."""
 
 
 @dataclass(frozen=True)
@@ -103,10 +108,10 @@ class TimeOff:
     minutes: int
 
 
-@dataclass(frozen=True)
-class Booking:
+class Booking(NamedTuple):
     """An existing booking of the candidate: ``minutes_per_day`` on each working day in its
-    dates, or else ``total_minutes`` spread evenly over those working days (Kantata's shape)."""
+    dates, or else ``total_minutes`` spread evenly over those working days (Kantata's shape).
+    A named tuple: the read model builds one per booking of every candidate per request."""
 
     start_date: date
     end_date: date
@@ -118,7 +123,7 @@ class Booking:
 
 def booking_of(assignment: Assignment) -> Booking | None:
     """The booking an assignment puts on its resource, or None once cancelled or completed."""
-    if assignment.status not in _LIVE:
+    if assignment.status not in LIVE_STATUSES:
         return None
     return Booking(
         assignment.start_date,
@@ -162,24 +167,49 @@ class DayAvailability(NamedTuple):
 
 @dataclass(frozen=True)
 class Availability:
-    """A candidate's days over a request's dates, with their totals."""
+    """A candidate's totals over a request's dates, and its days (``days``) on demand.
 
-    days: tuple[DayAvailability, ...]
+    Ranking a bench of thousands needs only the totals; the days are kept as four columns of
+    whole numbers (capacity, time off, booked and billable hundredths, one entry per day from
+    ``start``) and turned into ``DayAvailability`` rows only when asked for.
+    """
+
     available_minutes: int
     """Free minutes over the dates."""
     net_capacity: int
     """Minutes the candidate works over the dates, after time off."""
     billable_centi: int
+    start: date | None = None
+    columns: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]] = (
+        (), (), (), (),
+    )  # fmt: skip
 
     @classmethod
     def of(cls, days: Iterable[DayAvailability]) -> Availability:
         """The days and their totals."""
         found = tuple(days)
         return cls(
-            found,
             sum(day.available for day in found),
             sum(day.net_capacity for day in found),
             sum(day.billable_centi for day in found),
+            found[0].day if found else None,
+            (
+                tuple(d.capacity for d in found),
+                tuple(d.time_off for d in found),
+                tuple(d.booked_centi for d in found),
+                tuple(d.billable_centi for d in found),
+            ),
+        )
+
+    @property
+    def days(self) -> tuple[DayAvailability, ...]:
+        """Each day from ``start``: capacity, time off, booked and billable hundredths."""
+        if self.start is None:
+            return ()
+        first = self.start
+        return tuple(
+            DayAvailability(first + timedelta(days=i), *day)
+            for i, day in enumerate(zip(*self.columns, strict=True))
         )
 
     @property
@@ -204,55 +234,116 @@ def availability_of(
     time_off: Iterable[TimeOff] = (),
     bookings: Iterable[Booking] = (),
     soft_booking_pct: int = DEFAULT_SOFT_BOOKING_PCT,
+    employed_from: date | None = None,
+    employed_to: date | None = None,
 ) -> Availability:
-    """Per-day availability from ``start`` to ``end`` inclusive."""
+    """Per-day availability from ``start`` to ``end`` inclusive; ``employed_from`` and
+    ``employed_to`` narrow the calendar's employment window further (a worker's hire date and
+    last day, without a calendar made per worker).
+
+    Written for a bench of thousands: one list per column rather than an object per day, and a
+    booking's working days counted by whole weeks rather than day by day (a booking of a year
+    costs what a booking of a week does).
+    """
     if not 0 <= soft_booking_pct <= 100:
         raise ValueError("soft_booking_pct is a percentage, 0 to 100")
     if end < start:
         raise ValueError("a request ends on or after its start")
-    off: dict[date, int] = {}
-    for leave in time_off:
-        off[leave.day] = off.get(leave.day, 0) + leave.minutes
-    booked: dict[date, int] = {}
-    billable: dict[date, int] = {}
-    for booking in bookings:
-        weight = _CENTI if booking.booking_type is BookingType.HARD else soft_booking_pct
-        for day, centi in _spread(booking, calendar, start, end, weight):
-            booked[day] = booked.get(day, 0) + centi
-            if booking.billable:
-                billable[day] = billable.get(day, 0) + centi
-    return Availability.of(
-        DayAvailability(
-            day,
-            capacity := calendar.capacity_on(day),
-            min(off.get(day, 0), capacity),
-            booked.get(day, 0),
-            billable.get(day, 0),
-        )
-        for day in _days(start, end)
+    window = _Window(
+        max(filter(None, (calendar.employed_from, employed_from)), default=None),
+        min(filter(None, (calendar.employed_to, employed_to)), default=None),
     )
+    capacity = _capacities(calendar, window.within(start, end), start, end)
+    n = len(capacity)
+    zeros = (0,) * n
+    if not time_off and not bookings:  # nothing takes time: all of it free
+        total = sum(capacity)
+        return Availability(total, total, 0, start, (capacity, zeros, zeros, zeros))
+    off = [0] * n
+    for leave in time_off:
+        i = (leave.day - start).days
+        if 0 <= i < n:
+            off[i] += leave.minutes
+    booked = [0] * n
+    billable = [0] * n
+    for booking in bookings:
+        if booking.end_date < start or booking.start_date > end:
+            continue
+        weight = _CENTI if booking.booking_type is BookingType.HARD else soft_booking_pct
+        if booking.minutes_per_day is not None:
+            per_day = booking.minutes_per_day * weight
+        else:
+            working = _working_days(calendar, window, booking.start_date, booking.end_date)
+            if not working:
+                continue
+            per_day = booking.total_minutes * weight // working
+        first = max(0, (booking.start_date - start).days)
+        last = min(n - 1, (booking.end_date - start).days)
+        for i in range(first, last + 1):
+            if capacity[i]:
+                booked[i] += per_day
+                if booking.billable:
+                    billable[i] += per_day
+    taken: Sequence[int] = zeros  # no time off: nothing taken, all of it net
+    net: Sequence[int] = capacity
+    if any(off):
+        taken = [min(o, c) for o, c in zip(off, capacity, strict=True)]
+        net = [c - t for c, t in zip(capacity, taken, strict=True)]
+    free = sum(net)
+    if any(booked):  # a day never goes below zero: per day, not total minus total
+        free = sum(max(0, (m * _CENTI - b) // _CENTI) for m, b in zip(net, booked, strict=True))
+    return Availability(
+        free, sum(net), sum(billable), start,
+        (capacity, tuple(taken), tuple(booked), tuple(billable)),
+    )  # fmt: skip
 
 
-def _days(start: date, end: date) -> Iterator[date]:
-    for offset in range((end - start).days + 1):
-        yield start + timedelta(days=offset)
+class _Window(NamedTuple):
+    """The employment window availability is computed in: first and last day employed."""
+
+    first: date | None
+    last: date | None
+
+    def within(self, start: date, end: date) -> _Window:
+        """The window as it bears on ``start..end`` (None: no bound inside it), so that every
+        worker employed throughout shares one capacity row."""
+        first = self.first if self.first is not None and self.first > start else None
+        last = self.last if self.last is not None and self.last < end else None
+        return _Window(first, last)
 
 
-def _spread(
-    booking: Booking, calendar: WorkCalendar, start: date, end: date, weight_pct: int
-) -> Iterator[tuple[date, int]]:
-    """The booking's weighted hundredths of a minute on each of its working days within
-    ``start..end``; a total spread over the days is rounded down, never booking more than it
-    says."""
-    if booking.end_date < start or booking.start_date > end:
-        return
-    working = [d for d in _days(booking.start_date, booking.end_date) if calendar.capacity_on(d)]
-    if booking.minutes_per_day is not None:
-        per_day = booking.minutes_per_day * weight_pct
-    elif working:
-        per_day = booking.total_minutes * weight_pct // len(working)
-    else:
-        return
-    for day in working:
-        if start <= day <= end:
-            yield day, per_day
+@lru_cache(maxsize=4096)
+def _capacities(calendar: WorkCalendar, window: _Window, start: date, end: date) -> tuple[int, ...]:
+    """``calendar.capacity_on`` each day from ``start`` to ``end`` within ``window``, without
+    a call per day; the same calendar, window and dates answer the same row (cached)."""
+    n = (end - start).days + 1
+    weekday, minutes = start.weekday(), calendar.weekday_minutes
+    capacity = [minutes[(weekday + i) % _FULL_WEEK] for i in range(n)]
+    if window.first is not None and window.first > start:
+        hired = min(n, (window.first - start).days)
+        capacity[:hired] = [0] * hired
+    if window.last is not None and window.last < end:
+        left = max(0, (window.last - start).days + 1)
+        capacity[left:] = [0] * (n - left)
+    for holiday in calendar.holidays:
+        i = (holiday - start).days
+        if 0 <= i < n:
+            capacity[i] = 0
+    return tuple(capacity)
+
+
+def _working_days(calendar: WorkCalendar, window: _Window, first: date, last: date) -> int:
+    """How many days from ``first`` to ``last`` the calendar has capacity on: whole weeks
+    counted at once, the employment window and holidays applied."""
+    if window.first is not None:
+        first = max(first, window.first)
+    if window.last is not None:
+        last = min(last, window.last)
+    if last < first:
+        return 0
+    minutes = calendar.weekday_minutes
+    weeks, rest = divmod((last - first).days + 1, _FULL_WEEK)
+    count = weeks * sum(1 for m in minutes if m)
+    count += sum(1 for i in range(rest) if minutes[(first.weekday() + i) % _FULL_WEEK])
+    count -= sum(1 for h in calendar.holidays if first <= h <= last and minutes[h.weekday()])
+    return count

@@ -14,10 +14,11 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import TypeVar
 
 from staffing_sync.domain._text import pct
+from staffing_sync.domain.staffable import StaffableCost, StaffableResource
 from tandem_contracts import Money
-from tandem_contracts.entities import CostRate, Resource
 
 __all__ = [
     "Factor",
@@ -41,6 +42,7 @@ region (DOMAIN.md §4.7); confidential work excludes it instead."""
 ALLOWED_INTERCOMPANY = Fraction(4, 5)
 """An allowed pair still costs a cross-charge at period close (DOMAIN.md §4.5): a same-entity
 consultant is preferred, all else equal."""
+C = TypeVar("C", bound=StaffableCost)
 UNKNOWN = Fraction(1, 2)
 """Neither rewarded nor punished for what nobody knows (no cost or bill rate to compare)."""
 
@@ -66,7 +68,7 @@ class FactorScore:
     reason: str
 
 
-def _held_levels(resource: Resource, on: date) -> dict[str, int]:
+def _held_levels(resource: StaffableResource, on: date) -> dict[str, int]:
     """Skill levels the resource holds on ``on``: a lapsed certification is not held."""
     return {
         rating.skill_id: rating.level
@@ -75,14 +77,18 @@ def _held_levels(resource: Resource, on: date) -> dict[str, int]:
     }
 
 
-def missing_skills(resource: Resource, required: Iterable[str], on: date) -> tuple[str, ...]:
+def missing_skills(
+    resource: StaffableResource, required: Iterable[str], on: date
+) -> tuple[str, ...]:
     """Required skills the resource does not hold at all on ``on``, sorted."""
+    if not required:
+        return ()
     held = _held_levels(resource, on)
     return tuple(sorted({skill for skill in required if skill not in held}))
 
 
 def skills_score(
-    resource: Resource, role_id: str, levels: Mapping[str, int], on: date
+    resource: StaffableResource, role_id: str, levels: Mapping[str, int], on: date
 ) -> tuple[Fraction, str]:
     """The role and each required skill count equally; a skill below its level scores
     level/required (level 2 where 4 is asked: half). Missing skills are excluded upstream."""
@@ -105,19 +111,23 @@ def skills_score(
     return sum(parts, Fraction(0)) / len(parts), text
 
 
-def cost_rate_on(
-    rates: Iterable[CostRate], worker_id: str | None, role_id: str, on: date
-) -> CostRate | None:
-    """The cost rate in force on ``on``: the worker's own, else the role's; the latest start."""
-    live = [
-        rate
-        for rate in rates
-        if rate.effective_from <= on and (rate.effective_to is None or on <= rate.effective_to)
-    ]
-    own = [r for r in live if worker_id is not None and r.worker_id == worker_id]
-    role = [r for r in live if r.worker_id is None and r.role_id == role_id]
-    chosen = own or role
-    return max(chosen, key=lambda r: r.effective_from, default=None)
+def cost_rate_on(rates: Iterable[C], worker_id: str | None, role_id: str, on: date) -> C | None:
+    """The cost rate in force on ``on``: the worker's own, else the role's; the latest start
+    (the first listed of equal starts)."""
+    own: C | None = None
+    role: C | None = None
+    for rate in rates:
+        if rate.effective_from > on or (rate.effective_to is not None and on > rate.effective_to):
+            continue
+        if rate.worker_id is not None:
+            later = own is None or rate.effective_from > own.effective_from
+            if rate.worker_id == worker_id and later:
+                own = rate
+        elif rate.role_id == role_id and (
+            role is None or rate.effective_from > role.effective_from
+        ):
+            role = rate
+    return own or role
 
 
 def cost_score(

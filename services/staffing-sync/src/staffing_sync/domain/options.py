@@ -13,16 +13,25 @@ order is total score, then the factor scores compared in their listed order (so 
 at least as good on every factor and better on one always ranks first, even where a weight of 0
 makes their totals equal), then worker and resource id: the same inputs give the same ranking
 in any input order.
+
+A bench of thousands is ranked without a rational sum per candidate: each factor's score (and
+its sentence) is worked out once per distinct input (a bench has few distinct cost rates,
+locations, entities and roles), each candidate's total is first summed in floating point, and
+only the candidates whose float total is within ``_FLOAT_SLACK`` of the last option's are
+ordered exactly. A float total is off by far less than the slack, so every candidate that can
+rank among the options is ordered exactly, and the options are the ones exact ranking of the
+whole bench gives (``test_staffing_ranking_properties`` checks it against a plain sort).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from functools import cache
 
 from staffing_sync.domain._text import hours, pct, two_places
 from staffing_sync.domain.availability import (
@@ -44,14 +53,9 @@ from staffing_sync.domain.factors import (
     utilization_score,
 )
 from staffing_sync.domain.policy import StaffingPolicy
+from staffing_sync.domain.staffable import StaffableCost, StaffableResource, StaffableWorker
 from tandem_contracts import Money
-from tandem_contracts.entities import (
-    CostRate,
-    Resource,
-    ResourceRequest,
-    Worker,
-    WorkerStatus,
-)
+from tandem_contracts.entities import ResourceRequest, WorkerStatus
 
 __all__ = [
     "Candidate",
@@ -103,13 +107,13 @@ class Candidate:
     employer, and what takes their time. ``calendar`` None: the resource's weekly capacity over
     five days; either way the worker's hire and last day bound it."""
 
-    resource: Resource
-    worker: Worker | None
+    resource: StaffableResource
+    worker: StaffableWorker | None
     residency_region: str
     calendar: WorkCalendar | None = None
     time_off: tuple[TimeOff, ...] = ()
     bookings: tuple[Booking, ...] = ()
-    cost_rates: tuple[CostRate, ...] = ()
+    cost_rates: tuple[StaffableCost, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -119,6 +123,10 @@ class Candidate:
 
 _Order = tuple[Fraction, tuple[Fraction, ...], tuple[str, str]]
 _Scored = tuple[_Order, "Candidate", Availability, list[FactorScore], list["StaffingWarning"]]
+_Rough = tuple[float, list[FactorScore], list["StaffingWarning"], "Candidate", Availability]
+_FLOAT_SLACK = 1e-9
+"""How far below the last option's float total a candidate is still ordered exactly: factor
+scores lie in 0..1 and weights are whole numbers, so a float total is off by ~1e-15."""
 
 
 class ExclusionCode(StrEnum):
@@ -200,7 +208,8 @@ def rank_options(
     ordered = sorted(candidates, key=lambda c: c.key)
     if len({c.resource.id for c in ordered}) != len(ordered):
         raise ValueError("each resource is a candidate once")
-    scored: list[_Scored] = []
+    scorer = _Scorer(demand, policy)
+    rough: list[_Rough] = []
     excluded: list[Exclusion] = []
     for candidate in ordered:
         worker, reasons = candidate.worker, _cheap_exclusions(demand, candidate)
@@ -211,15 +220,30 @@ def rank_options(
             worker_id = worker.id if worker else None
             excluded.append(Exclusion(candidate.resource.id, worker_id, tuple(reasons)))
             continue
-        factors, warnings = _score(demand, candidate, worker, availability, policy)
-        order = (-_total(factors, policy), tuple(-f.score for f in factors), candidate.key)
-        scored.append((order, candidate, availability, factors, warnings))
+        rough.append((*scorer.score(candidate, worker, availability), candidate, availability))
+    scored: list[_Scored] = []
+    exact: dict[tuple[int, ...], tuple[Fraction, tuple[Fraction, ...]]] = {}
+    for _, factors, warnings, candidate, availability in _contenders(rough, policy.max_options):
+        # Factor scores are the scorer's shared objects: equal scores, one exact sum.
+        same = tuple(map(id, factors))
+        if same not in exact:
+            exact[same] = (-_total(factors, policy), tuple(-f.score for f in factors))
+        scored.append(((*exact[same], candidate.key), candidate, availability, factors, warnings))
     scored.sort(key=lambda entry: entry[0])
     options: list[Option] = []
     for rank, entry in enumerate(scored[: policy.max_options], start=1):
         above = options[-1] if options else None
-        options.append(_option(rank, len(scored), entry, above, demand, policy))
+        options.append(_option(rank, len(rough), entry, above, demand, policy))
     return Ranking(demand.request.id, tuple(options), tuple(excluded))
+
+
+def _contenders(rough: list[_Rough], size: int) -> list[_Rough]:
+    """The candidates whose float total is within the slack of the ``size``-th best: all that
+    can rank among the first ``size`` once ordered exactly."""
+    if len(rough) <= size:
+        return rough
+    last = sorted((entry[0] for entry in rough), reverse=True)[size - 1]
+    return [entry for entry in rough if entry[0] >= last - _FLOAT_SLACK]
 
 
 def _option(
@@ -274,15 +298,7 @@ def _cheap_exclusions(demand: Demand, candidate: Candidate) -> list[tuple[Exclus
 
 def _availability(demand: Demand, candidate: Candidate, policy: StaffingPolicy) -> Availability:
     worker, resource = candidate.worker, candidate.resource
-    calendar = candidate.calendar or WorkCalendar.weekly(resource.capacity_minutes_per_week)
-    if worker is not None:
-        calendar = replace(
-            calendar,
-            employed_from=max(filter(None, (calendar.employed_from, worker.hire_date))),
-            employed_to=min(
-                filter(None, (calendar.employed_to, worker.termination_date)), default=None
-            ),
-        )
+    calendar = candidate.calendar or _weekly(resource.capacity_minutes_per_week)
     request = demand.request
     return availability_of(
         calendar,
@@ -291,49 +307,115 @@ def _availability(demand: Demand, candidate: Candidate, policy: StaffingPolicy) 
         time_off=candidate.time_off,
         bookings=candidate.bookings,
         soft_booking_pct=policy.soft_booking_pct,
+        employed_from=worker.hire_date if worker else None,
+        employed_to=worker.termination_date if worker else None,
     )
 
 
-def _score(
-    demand: Demand,
-    candidate: Candidate,
-    worker: Worker,
-    availability: Availability,
-    policy: StaffingPolicy,
-) -> tuple[list[FactorScore], list[StaffingWarning]]:
-    request, resource = demand.request, candidate.resource
-    weights, warnings = policy.weights, []
-    skills, skills_text = skills_score(resource, request.role_id, demand.levels, request.start_date)
-    coverage = availability.coverage(request.minutes)
-    free = availability.available_minutes
-    role, start = resource.primary_role_id, request.start_date
-    cost = cost_rate_on(candidate.cost_rates, worker.id, role, start)
-    hourly = cost.hourly_cost if cost else None
-    money, money_text, above = cost_score(
-        demand.rate, hourly, policy.target_margin_pct, demand.fx_to_bill
-    )
-    if above:
-        warnings.append(StaffingWarning.COST_ABOVE_RATE)
-    where, where_text = location_score(
-        worker.work_country, candidate.residency_region, demand.country, demand.residency_region
-    )
-    busy, busy_text = utilization_score(availability.utilization, resource.utilization_target_pct)
-    pair, pair_text, refused = intercompany_score(
-        worker.legal_entity_id, demand.legal_entity_id, policy.intercompany_pairs
-    )
-    if refused:
-        warnings.append(StaffingWarning.INTERCOMPANY_NOT_ALLOWED)
-    free_text = f"{hours(free)} free of {hours(request.minutes)} asked ({pct(coverage)})"
-    scores = {
-        Factor.SKILLS: (skills, skills_text),
-        Factor.AVAILABILITY: (coverage, free_text),
-        Factor.COST: (money, money_text),
-        Factor.LOCATION: (where, where_text),
-        Factor.UTILIZATION: (busy, busy_text),
-        Factor.INTERCOMPANY: (pair, pair_text),
-    }
-    factors = [FactorScore(f, s, weights.of(f), text) for f, (s, text) in scores.items()]
-    return factors, warnings
+@cache
+def _weekly(minutes_per_week: int) -> WorkCalendar:
+    return WorkCalendar.weekly(minutes_per_week)
+
+
+_Memo = tuple[FactorScore, float, bool]
+"""A factor's score with its sentence, its weighted score as a float, and whether it warns."""
+
+
+class _Scorer:
+    """Each factor of one demand, scored once per distinct input (see the module's note): one
+    table per factor, looked up first and computed only on a miss."""
+
+    def __init__(self, demand: Demand, policy: StaffingPolicy) -> None:
+        self.demand, self.policy = demand, policy
+        self.levels = sorted(demand.levels.items())
+        self.skills: dict[tuple[str, tuple[int, ...]], _Memo] = {}
+        self.free: dict[int, _Memo] = {}
+        self.costs: dict[object, _Memo] = {}
+        self.places: dict[tuple[str, str], _Memo] = {}
+        self.busy: dict[tuple[int, int, int], _Memo] = {}
+        self.pairs: dict[str, _Memo] = {}
+
+    def score(
+        self, candidate: Candidate, worker: StaffableWorker, availability: Availability
+    ) -> tuple[float, list[FactorScore], list[StaffingWarning]]:
+        """The candidate's float total, its factors in the breakdown's order, its warnings."""
+        resource = candidate.resource
+        skills_key = (resource.primary_role_id, self._held(resource) if self.levels else ())
+        skills = self.skills.get(skills_key) or self._skills(skills_key, resource)
+        free = self.free.get(availability.available_minutes) or self._free(availability)
+        cost = cost_rate_on(candidate.cost_rates, worker.id, resource.primary_role_id,
+                            self.demand.request.start_date)  # fmt: skip
+        hourly = cost.hourly_cost if cost else None
+        cost_key = (hourly.amount, hourly.currency) if hourly else None
+        money = self.costs.get(cost_key) or self._cost(cost_key, hourly)
+        place_key = (worker.work_country, candidate.residency_region)
+        place = self.places.get(place_key) or self._place(place_key)
+        busy_key = (availability.billable_centi, availability.net_capacity,
+                    resource.utilization_target_pct)  # fmt: skip
+        busy = self.busy.get(busy_key) or self._busy(busy_key, availability)
+        pair = self.pairs.get(worker.legal_entity_id) or self._pair(worker.legal_entity_id)
+        warnings = []
+        if money[2]:
+            warnings.append(StaffingWarning.COST_ABOVE_RATE)
+        if pair[2]:
+            warnings.append(StaffingWarning.INTERCOMPANY_NOT_ALLOWED)
+        total = skills[1] + free[1] + money[1] + place[1] + busy[1] + pair[1]
+        return total, [skills[0], free[0], money[0], place[0], busy[0], pair[0]], warnings
+
+    def _held(self, resource: StaffableResource) -> tuple[int, ...]:
+        on = self.demand.request.start_date
+        ratings = {
+            r.skill_id: r.level
+            for r in resource.skills
+            if r.certified_until is None or r.certified_until >= on
+        }
+        return tuple(ratings.get(skill, 0) for skill, _ in self.levels)
+
+    def _kept(self, factor: Factor, score: Fraction, text: str, warns: bool = False) -> _Memo:
+        weight = self.policy.weights.of(factor)
+        return FactorScore(factor, score, weight, text), float(score) * weight, warns
+
+    def _skills(self, key: tuple[str, tuple[int, ...]], resource: StaffableResource) -> _Memo:
+        request = self.demand.request
+        score, text = skills_score(resource, request.role_id, self.demand.levels,
+                                   request.start_date)  # fmt: skip
+        self.skills[key] = found = self._kept(Factor.SKILLS, score, text)
+        return found
+
+    def _free(self, availability: Availability) -> _Memo:
+        asked, free = self.demand.request.minutes, availability.available_minutes
+        coverage = availability.coverage(asked)
+        text = f"{hours(free)} free of {hours(asked)} asked ({pct(coverage)})"
+        self.free[free] = found = self._kept(Factor.AVAILABILITY, coverage, text)
+        return found
+
+    def _cost(self, key: object, hourly: Money | None) -> _Memo:
+        demand = self.demand
+        score, text, above = cost_score(
+            demand.rate, hourly, self.policy.target_margin_pct, demand.fx_to_bill
+        )
+        self.costs[key] = found = self._kept(Factor.COST, score, text, above)
+        return found
+
+    def _place(self, key: tuple[str, str]) -> _Memo:
+        country, region = key
+        score, text = location_score(
+            country, region, self.demand.country, self.demand.residency_region
+        )
+        self.places[key] = found = self._kept(Factor.LOCATION, score, text)
+        return found
+
+    def _busy(self, key: tuple[int, int, int], availability: Availability) -> _Memo:
+        score, text = utilization_score(availability.utilization, key[2])
+        self.busy[key] = found = self._kept(Factor.UTILIZATION, score, text)
+        return found
+
+    def _pair(self, entity: str) -> _Memo:
+        score, text, refused = intercompany_score(
+            entity, self.demand.legal_entity_id, self.policy.intercompany_pairs
+        )
+        self.pairs[entity] = found = self._kept(Factor.INTERCOMPANY, score, text, refused)
+        return found
 
 
 def _total(factors: Iterable[FactorScore], policy: StaffingPolicy) -> Fraction:

@@ -22,9 +22,9 @@ from staffing_sync.domain import (
     Option,
     Ranking,
     StaffingPolicy,
-    booking_of,
 )
 from staffing_sync.domain._text import two_places
+from staffing_sync.domain.staffable import BenchResource
 from staffing_sync.service_layer.unit_of_work import CandidateQuery, CandidateRow, KnownProject
 from tandem_contracts.entities import (
     RateCard,
@@ -49,6 +49,8 @@ __all__ = [
 UNKNOWN_COUNTRY = "unknown"
 """The project's country when its legal entity's is not configured: no worker matches it."""
 WORKING_DAYS = 5
+UTILIZATION_TARGET_PCT: int = Resource.model_fields["utilization_target_pct"].default
+"""A resource's target when none is known: the canonical ``Resource``'s default."""
 
 
 def project_known_key(project_id: str) -> str:
@@ -77,18 +79,19 @@ def candidate_query(
 def candidate_of(
     row: CandidateRow, capacity_minutes_per_day: int, region_of: Callable[[str], str]
 ) -> Candidate:
-    """The row as a candidate: its resource at the configured capacity, bookable unless on
-    leave (as staffing-sync writes it in the PSA), no skills known."""
+    """The row as a candidate: its resource at the configured capacity and the canonical
+    default utilization target, bookable unless on leave (as staffing-sync writes it in the
+    PSA), no skills known."""
     worker = row.worker
-    resource = Resource(
-        id=row.resource_id, worker_id=worker.id, primary_role_id=row.role_id,
+    resource = BenchResource(
+        id=row.resource_id, primary_role_id=row.role_id,
         capacity_minutes_per_week=capacity_minutes_per_day * WORKING_DAYS,
         bookable=worker.status is not WorkerStatus.ON_LEAVE,
+        utilization_target_pct=UTILIZATION_TARGET_PCT,
     )  # fmt: skip
-    bookings = (booking_of(a) for a in sorted(row.assignments, key=lambda a: a.id))
     return Candidate(
         resource=resource, worker=worker, residency_region=region_of(worker.legal_entity_id),
-        bookings=tuple(b for b in bookings if b is not None), cost_rates=row.cost_rates,
+        bookings=row.bookings, cost_rates=row.cost_rates,
     )  # fmt: skip
 
 

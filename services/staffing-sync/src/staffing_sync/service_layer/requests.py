@@ -13,11 +13,12 @@ staffing-sync keeps no opportunities. A cancelled or assigned request is kept, n
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from staffing_sync.domain import options_proposed, rank_options
+from staffing_sync.domain import Demand, Ranking, options_proposed, rank_options
 from staffing_sync.service_layer.candidates import (
     candidate_of,
     candidate_query,
@@ -28,7 +29,7 @@ from staffing_sync.service_layer.candidates import (
     policy_of,
     project_known_key,
 )
-from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork, KnownRequest
+from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork, CandidateRow, KnownRequest
 from staffing_sync.settings import Settings
 from tandem_contracts import Envelope, Producer
 from tandem_contracts.entities import ResourceRequest, ResourceRequestStatus
@@ -73,10 +74,9 @@ async def propose_options(
         intercompany_pairs=settings.intercompany_pairs,
     )  # fmt: skip
     rows = await uow.candidates.for_request(query)
-    candidates = [candidate_of(r, settings.capacity_minutes_per_day, settings.region_of)
-                  for r in rows]  # fmt: skip
-    policy = policy_of(settings.intercompany_pairs)
-    ranking = explain_unknown_skills(rank_options(demand, candidates, policy))
+    # Ranking a bench of thousands is a few hundred milliseconds of CPU: off the event loop,
+    # so the worker's other lanes (PSA and ERP calls, the broker's heartbeats) carry on.
+    ranking = await asyncio.to_thread(_ranked, demand, rows, settings)
     proposed_at = datetime.now(UTC)
     subject_version = max(known.version if known else 0, version) + 1
     event = options_proposed(ranking, proposed_at)
@@ -96,6 +96,13 @@ async def propose_options(
             idempotency_key=f"staffing-options:{request.id}:v{version}",
         )
     )  # fmt: skip
+
+
+def _ranked(demand: Demand, rows: list[CandidateRow], settings: Settings) -> Ranking:
+    candidates = [candidate_of(r, settings.capacity_minutes_per_day, settings.region_of)
+                  for r in rows]  # fmt: skip
+    policy = policy_of(settings.intercompany_pairs)
+    return explain_unknown_skills(rank_options(demand, candidates, policy))
 
 
 async def keep_waiting(

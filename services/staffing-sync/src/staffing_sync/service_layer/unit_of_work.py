@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from staffing_sync.domain import CostRateSeries, RateChange, WorkerVersion
+from staffing_sync.domain import Booking, CostRateSeries, RateChange, WorkerVersion
+from staffing_sync.domain.staffable import StaffableCost, StaffableWorker
 from staffing_sync.service_layer.mapping import WorkerRecord
 from tandem_connectors.xref import AbstractCrossReferences
 from tandem_contracts import Envelope
@@ -21,7 +22,6 @@ from tandem_contracts.entities import (
     Project,
     RateCard,
     ResourceRequest,
-    Worker,
 )
 
 __all__ = [
@@ -189,14 +189,15 @@ class CandidateQuery:
 
 @dataclass(frozen=True)
 class CandidateRow:
-    """A worker as the read model holds it: the worker, its role, its PSA resource, its dated
-    cost rates and the assignments announced confirmed over the request's dates."""
+    """A worker as the read model holds it: the worker, its role, its PSA resource, its cost
+    rates (at least the one in force on the request's start) and the bookings its live
+    confirmed assignments put on it over the request's dates."""
 
-    worker: Worker
+    worker: StaffableWorker
     role_id: str
     resource_id: str
-    cost_rates: tuple[CostRate, ...] = ()
-    assignments: tuple[Assignment, ...] = ()
+    cost_rates: tuple[StaffableCost, ...] = ()
+    bookings: tuple[Booking, ...] = ()
 
 
 class AbstractCandidates(ABC):
