@@ -109,15 +109,15 @@ async def test_candidates_are_who_may_staff_the_dates_with_their_rate_and_live_b
         by_id = {row.worker.id: row for row in rows}
         assert list(by_id) == ["w-1", "w-2", "w-ana", "w-us"]  # by worker id
 
-        first = by_id["w-1"]
-        assert first.worker == BenchWorker(
+        w1 = by_id["w-1"]
+        assert w1.worker == BenchWorker(
             "w-1", "le-de", WorkerStatus.ACTIVE, date(2025, 1, 6), None, "DE"
         )
-        assert first.resource_id == "psa-r-w-1"
-        assert [(r.hourly_cost, r.effective_from) for r in first.cost_rates] == [
+        assert w1.resource_id == "psa-r-w-1"
+        assert [(r.hourly_cost, r.effective_from) for r in w1.cost_rates] == [
             (Money.of("60.00", "EUR"), date(2026, 6, 1))
         ]
-        assert first.bookings == (
+        assert w1.bookings == (
             Booking(date(2026, 6, 1), date(2026, 6, 10), BookingType.HARD, 240, 2400, True),
             Booking(date(2026, 6, 15), date(2026, 6, 26), BookingType.SOFT, None, 900, False),
         )
@@ -130,5 +130,6 @@ async def test_candidates_are_who_may_staff_the_dates_with_their_rate_and_live_b
             CandidateQuery(START, END, role_id=ROLE, entities=("le-de",))
         )
         assert [row.worker.id for row in narrowed] == ["w-1", "w-2"]
+        assert narrowed[0] == w1  # its rate and bookings read the same way
     finally:
         await db.close()

@@ -85,8 +85,7 @@ def candidate(name: str = "a", **changes: object) -> Candidate:
     worker_changes = {k[7:]: v for k, v in changes.items() if k.startswith("worker_")}
     resource_changes = {k[9:]: v for k, v in changes.items() if k.startswith("resource_")}
     rest = {k: v for k, v in changes.items() if not k.startswith(("worker_", "resource_"))}
-    return replace(
-        base,
+    return base._replace(
         worker=worker.model_copy(update=worker_changes),
         resource=resource.model_copy(update=resource_changes),
         **rest,  # type: ignore[arg-type]
@@ -273,7 +272,7 @@ def test_intercompany_is_a_warning_and_a_penalty_unless_the_pair_is_allowed() ->
 
 
 def test_placeholders_unbookable_and_people_not_employed_are_excluded() -> None:
-    placeholder = replace(candidate("a"), worker=None)
+    placeholder = candidate("a")._replace(worker=None)
     unbookable = candidate("b", resource_bookable=False)
     left = candidate("c", worker_termination_date=date(2026, 2, 27))
     not_yet = candidate(

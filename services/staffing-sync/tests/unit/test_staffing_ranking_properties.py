@@ -230,8 +230,7 @@ def test_more_free_time_never_lowers_a_candidates_score(
 ) -> None:
     demand, pool, policy = bench
     chosen = data.draw(st.sampled_from(pool))
-    freer = replace(
-        chosen,
+    freer = chosen._replace(
         bookings=tuple(
             data.draw(st.sets(st.sampled_from(chosen.bookings))) if chosen.bookings else ()
         ),

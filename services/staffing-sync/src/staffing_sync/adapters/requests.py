@@ -43,20 +43,28 @@ WHERE w.status <> 'terminated' AND w.role_id IS NOT NULL
   AND ($4::text[] IS NULL OR w.legal_entity_id = ANY($4))
 ORDER BY w.worker_id
 """
-# Every worker's rate in force on the start (not only the candidates'; a few rows more
-# cost less than a list of thousands of ids to match).
+# The cost rate in force on the start and the live bookings over the dates, of the workers
+# the same narrowing admits (by role, by entity; not matched against thousands of ids).
 _RATES = """
-SELECT DISTINCT ON (worker_id) worker_id, effective_from, effective_to, amount, currency
-FROM staffing_sync.cost_rates
-WHERE effective_from <= $1 AND (effective_to IS NULL OR effective_to >= $1)
-ORDER BY worker_id, effective_from DESC
+SELECT DISTINCT ON (c.worker_id) c.worker_id, c.effective_from, c.effective_to, c.amount,
+    c.currency
+FROM staffing_sync.cost_rates c
+JOIN staffing_sync.workers w ON w.worker_id = c.worker_id
+WHERE c.effective_from <= $1 AND (c.effective_to IS NULL OR c.effective_to >= $1)
+  AND ($2::text IS NULL OR w.role_id = $2)
+  AND ($3::text[] IS NULL OR w.legal_entity_id = ANY($3))
+ORDER BY c.worker_id, c.effective_from DESC
 """
 _BOOKINGS = """
-SELECT worker_id, start_date, end_date, booking_type, minutes_per_day, total_minutes, billable
-FROM staffing_sync.bookings
-WHERE worker_id IS NOT NULL AND announced IS NOT NULL AND status = ANY($3::text[])
-  AND end_date >= $1 AND start_date <= $2
-ORDER BY worker_id, assignment_id
+SELECT k.worker_id, k.start_date, k.end_date, k.booking_type, k.minutes_per_day,
+    k.total_minutes, k.billable
+FROM staffing_sync.bookings k
+JOIN staffing_sync.workers w ON w.worker_id = k.worker_id
+WHERE k.announced IS NOT NULL AND k.status = ANY($3::text[])
+  AND k.end_date >= $1 AND k.start_date <= $2
+  AND ($4::text IS NULL OR w.role_id = $4)
+  AND ($5::text[] IS NULL OR w.legal_entity_id = ANY($5))
+ORDER BY k.worker_id, k.assignment_id
 """
 _LIVE = sorted(status.value for status in LIVE_STATUSES)
 _KINDS = {kind.value: kind for kind in BookingType}
@@ -93,8 +101,9 @@ class SqlCandidates(AbstractCandidates):
         rows = await self.db.fetch(_CANDIDATES, start, end, query.role_id, entities)
         money: dict[tuple[Any, str], Money] = {}  # a firm has few distinct cost rates
         rates: dict[str, tuple[BenchCost, ...]] = {}
+        narrowing = (query.role_id, entities)
         for worker_id, effective_from, effective_to, amount, currency in await self.db.fetch(
-            _RATES, start
+            _RATES, start, *narrowing
         ):
             if (amount, currency) not in money:
                 money[amount, currency] = Money(amount=amount, currency=currency)
@@ -102,7 +111,7 @@ class SqlCandidates(AbstractCandidates):
             rates[worker_id] = (BenchCost(worker_id, cost, effective_from, effective_to),)
         booked: defaultdict[str, list[Booking]] = defaultdict(list)
         for worker_id, first, last, kind, per_day, total, billable in await self.db.fetch(
-            _BOOKINGS, start, end, _LIVE
+            _BOOKINGS, start, end, _LIVE, *narrowing
         ):
             booked[worker_id].append(Booking(first, last, _KINDS[kind], per_day, total, billable))
         return [

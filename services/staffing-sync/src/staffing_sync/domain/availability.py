@@ -266,6 +266,7 @@ def availability_of(
             off[i] += leave.minutes
     booked = [0] * n
     billable = [0] * n
+    lo, hi = n, 0  # the days any booking touches
     for booking in bookings:
         if booking.end_date < start or booking.start_date > end:
             continue
@@ -278,20 +279,27 @@ def availability_of(
                 continue
             per_day = booking.total_minutes * weight // working
         first = max(0, (booking.start_date - start).days)
-        last = min(n - 1, (booking.end_date - start).days)
-        for i in range(first, last + 1):
-            if capacity[i]:
-                booked[i] += per_day
-                if booking.billable:
-                    billable[i] += per_day
+        last = min(n, (booking.end_date - start).days + 1)
+        days = capacity[first:last]  # a day off takes no booking
+        booked[first:last] = [
+            b + per_day if c else b for b, c in zip(booked[first:last], days, strict=True)
+        ]
+        if booking.billable:
+            billable[first:last] = [
+                b + per_day if c else b for b, c in zip(billable[first:last], days, strict=True)
+            ]
+        lo, hi = min(lo, first), max(hi, last)
     taken: Sequence[int] = zeros  # no time off: nothing taken, all of it net
     net: Sequence[int] = capacity
     if any(off):
         taken = [min(o, c) for o, c in zip(off, capacity, strict=True)]
         net = [c - t for c, t in zip(capacity, taken, strict=True)]
     free = sum(net)
-    if any(booked):  # a day never goes below zero: per day, not total minus total
-        free = sum(max(0, (m * _CENTI - b) // _CENTI) for m, b in zip(net, booked, strict=True))
+    if lo < hi:  # a day never goes below zero: per booked day, not total minus total
+        free += sum(
+            max(0, (m * _CENTI - b) // _CENTI) - m
+            for m, b in zip(net[lo:hi], booked[lo:hi], strict=True)
+        )
     return Availability(
         free, sum(net), sum(billable), start,
         (capacity, tuple(taken), tuple(booked), tuple(billable)),

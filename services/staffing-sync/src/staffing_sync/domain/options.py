@@ -32,6 +32,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from functools import cache
+from typing import NamedTuple
 
 from staffing_sync.domain._text import hours, pct, two_places
 from staffing_sync.domain.availability import (
@@ -101,11 +102,11 @@ class Demand:
         return {s: self.skill_levels.get(s, 1) for s in self.request.required_skill_ids}
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A resource, its worker (None: a placeholder), the residency region of the worker's
     employer, and what takes their time. ``calendar`` None: the resource's weekly capacity over
-    five days; either way the worker's hire and last day bound it."""
+    five days; either way the worker's hire and last day bound it. A named tuple: built for
+    every worker on the bench per request."""
 
     resource: StaffableResource
     worker: StaffableWorker | None

@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from staffing_sync.domain import (
@@ -74,8 +75,10 @@ _HIRES = frozenset({WorkerChange.HIRED, WorkerChange.REHIRED})
 _TERMINATION_FIELDS = frozenset({"termination_date", "status"})
 
 
+@lru_cache(maxsize=65_536)
 def canonical_worker_id(instance: str, external_id: str) -> str:
-    """The canonical id of an HRIS worker (derived, so every pass and replica agrees)."""
+    """The canonical id of an HRIS worker (derived, so every pass and replica agrees; cached:
+    ranking derives the resource id of every worker on the bench per request)."""
     candidate = f"{instance}-{external_id}"
     return candidate if _SAFE.fullmatch(candidate) else str(uuid.uuid5(_IDS, candidate))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from staffing_sync.domain import Booking, CostRateSeries, RateChange, WorkerVersion
 from staffing_sync.domain.staffable import StaffableCost, StaffableWorker
@@ -187,11 +187,11 @@ class CandidateQuery:
     entities: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
-class CandidateRow:
+class CandidateRow(NamedTuple):
     """A worker as the read model holds it: the worker, its role, its PSA resource, its cost
     rates (at least the one in force on the request's start) and the bookings its live
-    confirmed assignments put on it over the request's dates."""
+    confirmed assignments put on it over the request's dates. A named tuple: one per worker on
+    the bench per request."""
 
     worker: StaffableWorker
     role_id: str
