@@ -1,6 +1,8 @@
 """TrytonErp ends an employee at a last day against a real trytond: once, and time after it is
-refused with its reason."""
+refused with its reason; a future hire is found and ended though not yet active; two writers
+making one employee at once make one."""
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -9,7 +11,7 @@ from tandem_connectors import NotFound, RequestRejected
 from tandem_connectors.tryton import TrytonErp
 from tandem_testing import TrytonServer
 
-from .tryton_world import TODAY, client_of, firm
+from .tryton_world import TODAY, client_of, cost, firm, worker
 
 DAY = dt.timedelta(days=1)
 
@@ -63,3 +65,56 @@ async def test_an_end_moves_with_a_corrected_date_and_never_before_the_start(
     assert reopened["end_date"] is None
     assert taken.created
     assert early.value.reason == "ends_before_start"
+
+
+async def test_a_future_hire_is_found_again_and_ended_though_not_yet_active(
+    tryton: TrytonServer,
+) -> None:
+    # Tryton's ``active`` on an employee follows its dates: before its start it is inactive,
+    # and a search that skips inactive records would make a second employee and miss it when
+    # ending it.
+    async with client_of(tryton) as client:
+        erp = TrytonErp(client, instance="us")
+        world = await firm(erp)
+        hired = worker("F-1").model_copy(update={"hire_date": TODAY + 30 * DAY})
+        rates = [cost("70.00", TODAY + 30 * DAY)]
+        first = await erp.upsert_employee(hired, rates, company=world.company, key="w-future")
+        again = await erp.upsert_employee(hired, rates, company=world.company, key="w-future")
+        ended = await erp.end_employee(
+            first.external_id, last_day=TODAY + 60 * DAY, key="w-future:ends"
+        )
+        parties = await client.search("party.party", [["code", "=", "w-future"]])
+        employees = await client.search(
+            "company.employee", [["party", "in", parties]], context={"active_test": False}
+        )
+        [row] = await client.read("company.employee", employees, ["end_date"])
+    assert (first.created, again.created) == (True, False)
+    assert again.external_id == first.external_id == ended.external_id
+    assert employees == [int(first.external_id)]
+    assert row["end_date"] == TODAY + 60 * DAY
+
+
+async def test_two_writers_making_one_employee_at_once_make_one_with_each_rate_once(
+    tryton: TrytonServer,
+) -> None:
+    # staffing-sync onboarding a worker and time-expense posting their first time both make the
+    # employee under the same key, from their own clients, at the same moment.
+    async with client_of(tryton) as one, client_of(tryton) as other:
+        world = await firm(TrytonErp(one, instance="us"))
+        hired = worker("T-1")
+        rates = [cost("80.00", TODAY - 10 * DAY), cost("85.00", TODAY)]
+        writers = [TrytonErp(client, instance="us") for client in (one, other)]
+        made = await asyncio.gather(*(
+            erp.upsert_employee(hired, rates, company=world.company, key="w-twice")
+            for erp in writers
+        ))  # fmt: skip
+        parties = await one.search("party.party", [["code", "=", "w-twice"]])
+        employees = await one.search(
+            "company.employee", [["party", "in", parties]], context={"active_test": False}
+        )
+        prices = await one.search_read(
+            "company.employee_cost_price", [["employee", "in", employees]], ["date"]
+        )
+    assert len(parties) == 1
+    assert employees == [int(made[0].external_id)] == [int(made[1].external_id)]
+    assert sorted(p["date"] for p in prices) == [TODAY - 10 * DAY, TODAY]

@@ -31,7 +31,11 @@ from tandem_connectors.errors import RequestRejected
 from tandem_connectors.ports import ErpObject
 from tandem_connectors.tryton._client import TrytonClient
 
-__all__ = ["KEY_FIELDS", "find_keys", "find_record", "not_a_customer"]
+__all__ = ["EVERY_RECORD", "KEY_FIELDS", "find_keys", "find_record", "not_a_customer"]
+
+EVERY_RECORD = {"active_test": False}
+"""The context of a search that also finds inactive records (archived, not yet or no longer
+active)."""
 
 KEY_FIELDS = {
     "company.company": "party.code",
@@ -60,9 +64,12 @@ async def find_keys(
     if not keys:
         return {}
     field = KEY_FIELDS[model]
+    # Inactive records included: an employee is inactive before its start and after its end
+    # (Tryton's ``active`` follows the dates), and a key once written is taken all the same.
     rows = await client.search_read(
-        model, [[field, "in", sorted(set(keys))], *(domain or [])], [field], order=[("id", "ASC")]
-    )
+        model, [[field, "in", sorted(set(keys))], *(domain or [])], [field],
+        order=[("id", "ASC")], context=EVERY_RECORD,
+    )  # fmt: skip
     found: dict[str, int] = {}
     for row in rows:
         found.setdefault(_key_of(row, field), row["id"])

@@ -13,7 +13,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from tandem_connectors.errors import NotFound, RequestRejected
 from tandem_connectors.taxids import compact_tax_id
 from tandem_connectors.tryton._client import TrytonClient
-from tandem_connectors.tryton._keys import find_keys, not_a_customer
+from tandem_connectors.tryton._keys import EVERY_RECORD, find_keys, not_a_customer
 from tandem_connectors.tryton._mapping import EU_COUNTRIES, company_context, invoice_method
 from tandem_connectors.tryton._setup import ensure_payment_term
 from tandem_contracts import Money
@@ -34,6 +34,8 @@ SERVICE_CATEGORY = "Tandem services"
 _INVALID_CODE = "is not valid"
 
 _NUMBER_TAKEN = "must be unique"
+# company.employee_cost_price's unique (employee, date), in English.
+_COST_DATE_TAKEN = "one cost price by date"
 _CREATE_ATTEMPTS = 6
 
 
@@ -151,25 +153,47 @@ async def _service_template(client: TrytonClient, role: Role, key: str, company:
 async def upsert_employee(
     client: TrytonClient, worker: Worker, rates: Sequence[CostRate], company: int, key: str
 ) -> tuple[int, bool]:
-    """Create the employee (its party keyed ``key``) and add the cost rates it lacks."""
-    found = await find_keys(client, "company.employee", [key])
-    created = key not in found
-    if created:
-        found[key] = await _employee(client, worker, company, key)
-    employee = found[key]
-    rows = await client.search_read(
-        "company.employee_cost_price", [["employee", "=", employee]], ["date"]
-    )
-    dated = {row["date"] for row in rows}
-    # A cost rate is history: a new date adds a row, a known date is never rewritten.
-    new = [
-        {"employee": employee, "date": rate.effective_from, "cost_price": rate.hourly_cost.amount}
-        for rate in rates
-        if rate.effective_from not in dated
-    ]
-    if new:
-        await client.create("company.employee_cost_price", new)
+    """Create the employee (its party keyed ``key``) and add the cost rates it lacks.
+
+    Two services may make the same employee at the same moment (staffing-sync onboarding a
+    worker, time-expense posting their first time): Tryton then refuses the second party code
+    or the second cost price of a date ("must be unique", "one cost price by date"), and the
+    whole look-up is made again after a jittered pause, finding what the other made. Two
+    employees of the same party made at once are settled on the oldest (``_employee``).
+    """
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(_taken),
+        stop=stop_after_attempt(_CREATE_ATTEMPTS),
+        wait=wait_random(0, 0.3),
+        reraise=True,
+    ):
+        with attempt:
+            found = await find_keys(client, "company.employee", [key])
+            created = key not in found
+            if created:
+                found[key] = await _employee(client, worker, company, key)
+            employee = found[key]
+            rows = await client.search_read(
+                "company.employee_cost_price", [["employee", "=", employee]], ["date"]
+            )
+            dated = {row["date"] for row in rows}
+            # A cost rate is history: a new date adds a row, a known date is never rewritten.
+            new = [
+                {"employee": employee, "date": rate.effective_from,
+                 "cost_price": rate.hourly_cost.amount}
+                for rate in rates
+                if rate.effective_from not in dated
+            ]  # fmt: skip
+            if new:
+                await client.create("company.employee_cost_price", new)
     return employee, created
+
+
+def _taken(error: BaseException) -> bool:
+    """Whether Tryton refused a write because another writer just made the same record."""
+    return isinstance(error, RequestRejected) and (
+        _NUMBER_TAKEN in str(error) or _COST_DATE_TAKEN in str(error)
+    )
 
 
 async def end_employee(client: TrytonClient, employee: int, last_day: dt.date | None) -> None:
@@ -181,7 +205,9 @@ async def end_employee(client: TrytonClient, employee: int, last_day: dt.date | 
     """
     fields = ["start_date", "end_date", "company"]
     # A search, not a read: reading a missing id is refused as an error, not answered empty.
-    rows = await client.search_read("company.employee", [["id", "=", employee]], fields)
+    rows = await client.search_read(
+        "company.employee", [["id", "=", employee]], fields, context=EVERY_RECORD
+    )
     if not rows:
         raise NotFound(f"Tryton has no employee {employee}")
     row = rows[0]
@@ -204,7 +230,16 @@ async def _employee(client: TrytonClient, worker: Worker, company: int, key: str
         parties = await client.create("party.party", [values])
     employee = {"party": parties[0], "company": company, "start_date": worker.hire_date}
     [made] = await client.create("company.employee", [employee], context=company_context(company))
-    return made
+    # Tryton does not keep a party to one employee: another writer may have made one for this
+    # party at the same moment. Both settle on the oldest; a newer one is deleted (no time or
+    # cost can have been written to it yet: its maker has not answered).
+    [oldest] = await client.search(
+        "company.employee", [["party", "=", parties[0]]], order=[("id", "ASC")], limit=1,
+        context=EVERY_RECORD,
+    )  # fmt: skip
+    if oldest != made:
+        await client.delete("company.employee", [made])
+    return int(oldest)
 
 
 async def create_work(
