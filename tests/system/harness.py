@@ -38,6 +38,7 @@ __all__ = [
     "eventually",
     "migrate",
     "weekdays",
+    "worker_metric",
 ]
 
 WEBHOOK_SECRET = "psa-webhook-secret-for-system-tests"
@@ -95,15 +96,20 @@ class Deployment(LocalService):
 
     async def worker_metric(self, name: str, sample: str, **labels: str) -> float:
         """The sum of a Prometheus sample a worker exposes (0 when absent)."""
-        async with httpx.AsyncClient() as client:
-            text = (await client.get(f"{self.worker_url(name)}/metrics")).text
-        total = 0.0
-        for line in text.splitlines():
-            if not line.startswith(sample + "{") and not line.startswith(sample + " "):
-                continue
-            if all(f'{key}="{value}"' in line for key, value in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+        return await worker_metric(self, name, sample, **labels)
+
+
+async def worker_metric(service: LocalService, name: str, sample: str, **labels: str) -> float:
+    """The sum of a Prometheus sample worker ``name`` of ``service`` exposes (0 when absent)."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{service.worker_url(name)}/metrics")).text
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(sample + "{") and not line.startswith(sample + " "):
+            continue
+        if all(f'{key}="{value}"' in line for key, value in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def deployment_of(sandbox: Sandbox, database_url: str, amqp_url: str, logs: Path) -> Deployment:

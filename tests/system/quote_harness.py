@@ -30,7 +30,7 @@ from tandem_testing import LocalService, eventually
 from .harness import Deployment
 from .project_sync_harness import german_vat
 
-__all__ = ["Made", "QuoteToCash", "project_sync_beside"]
+__all__ = ["Made", "QuoteToCash", "create_database", "drop_database", "project_sync_beside"]
 
 API_KEY = "system-test-q2c-key"
 CRM = "crm"
@@ -132,7 +132,7 @@ async def project_sync_beside(
 ) -> AsyncIterator[QuoteToCash]:
     """project-sync running beside ``deployment``, against the CRM at ``crm_url``; stopped,
     and its database dropped, on leaving."""
-    database_url = await _create_database(deployment.database_url, "_q2c")
+    database_url = await create_database(deployment.database_url, "_q2c")
     try:
         await apply_migrations(database_url, DEFINITION.migrations)
         service = _service(deployment, database_url, crm_url, entities)
@@ -151,7 +151,7 @@ async def project_sync_beside(
         finally:
             service.stop()
     finally:
-        await _drop_database(deployment.database_url, database_url)
+        await drop_database(deployment.database_url, database_url)
 
 
 def _service(
@@ -194,7 +194,7 @@ def _service(
     )
 
 
-async def _create_database(database_url: str, suffix: str) -> str:
+async def create_database(database_url: str, suffix: str) -> str:
     """A fresh database named after ``database_url``'s, with ``suffix``; its URL."""
     base, name = database_url.rsplit("/", 1)
     connection = await asyncpg.connect(database_url)
@@ -206,7 +206,7 @@ async def _create_database(database_url: str, suffix: str) -> str:
     return f"{base}/{name}{suffix}"
 
 
-async def _drop_database(admin_url: str, database_url: str) -> None:
+async def drop_database(admin_url: str, database_url: str) -> None:
     name = database_url.rsplit("/", 1)[1]
     connection = await asyncpg.connect(admin_url)
     try:
