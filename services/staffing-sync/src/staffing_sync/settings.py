@@ -28,8 +28,12 @@ class Settings(ServiceSettings, SystemsSettings):
     entity_countries: dict[str, str] = Field(default_factory=dict)
     """Legal entity → its country: a project's country in staffing options (location); a
     project of an entity not listed matches no worker's country."""
-    request_same_role_only: bool = False
-    """Whether a request's candidates are only workers of the role it asks for."""
+    request_same_role_only: bool = True
+    """Whether a request's candidates are only workers of the role it asks for (the default:
+    a request is for a role, priced by that role's rate, as resource managers search in
+    Kantata or Certinia). Off, every worker is a candidate, another role at half marks on
+    skills: a wider search, and several times the work on a large bench (``make
+    bench-staffing``)."""
     request_allowed_entities_only: bool = False
     """Whether a request's candidates are only workers of the project's legal entity and of
     the entities allowed to staff it (``intercompany_pairs``); else every entity, a pair not

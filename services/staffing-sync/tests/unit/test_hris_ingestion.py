@@ -265,6 +265,8 @@ def test_ids_and_roles_are_derived_stably() -> None:
     unsafe = canonical_worker_id("hris", "wrk 1/ä")
     assert unsafe == canonical_worker_id("hris", "wrk 1/ä") != "hris-wrk 1/ä"
     assert (role_id("Architect"), role_id("Senior Consultant"), role_id(None)) == (
-        "Architect", "senior-consultant", None,
+        "architect", "senior-consultant", None,
     )  # fmt: skip
+    # The HRIS's title and the PSA's role name one role, whatever their case.
+    assert role_id("Consultant") == role_id("consultant") == "consultant"
     assert role_id("!!!") is None

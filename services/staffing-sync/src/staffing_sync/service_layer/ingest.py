@@ -84,10 +84,13 @@ def canonical_worker_id(instance: str, external_id: str) -> str:
 
 
 def role_id(job_title: str | None) -> str | None:
-    """The role id of an HRIS job title: the title when it is an id, else its slug
-    ("Senior Consultant" → ``senior-consultant``); None without a title."""
-    if job_title is None or _SAFE.fullmatch(job_title):
-        return job_title
+    """The role id of an HRIS job title or a PSA role: its slug, in lower case ("Senior
+    Consultant" and "senior-consultant" are ``senior-consultant``; "Consultant" and
+    "consultant" one role), so the HRIS's titles and the PSA's roles meet; None without one."""
+    if job_title is None:
+        return None
+    if _SAFE.fullmatch(job_title):
+        return job_title.casefold()
     slug = re.sub(r"[^a-z0-9]+", "-", job_title.casefold()).strip("-")[:64]
     return slug or None
 
