@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel
 
@@ -142,7 +143,7 @@ def collection_router(system: str, spec: Collection) -> APIRouter:
         async with state.store.tx(system) as tx:
             if external_id is not None:
                 return await _by_external_id(tx, spec.path, external_id, where)
-            return await page_of(
+            page = await page_of(
                 tx,
                 spec.path,
                 limit=limit,
@@ -150,6 +151,9 @@ def collection_router(system: str, spec: Collection) -> APIRouter:
                 where=where,
                 updated_after=updated_after,
             )
+        if updated_after is not None:  # a poll: the feed faults apply, as to /v1/events
+            page["items"] = state.faults.polled(page["items"])
+        return page
 
     @router.get("/{record_id}", summary=f"Read one of {spec.path}")
     async def read_record(state: StateDep, record_id: str) -> dict[str, Any]:
@@ -162,8 +166,14 @@ def collection_router(system: str, spec: Collection) -> APIRouter:
     ) -> dict[str, Any]:
         """Create a record (201), or answer the one with the same external_id (200)."""
         data = parse(spec.create, body).model_dump(mode="json")
-        async with state.store.tx(system) as tx:
-            record, created = await create_record(tx, spec, data)
+        try:
+            async with state.store.tx(system) as tx:
+                record, created = await create_record(tx, spec, dict(data))
+        except asyncpg.UniqueViolationError:
+            # Another request made the same external_id at the same moment: answered as if it
+            # came second (the record, or 409 where a second is refused), not with a 500.
+            async with state.store.tx(system) as tx:
+                record, created = await create_record(tx, spec, dict(data))
         response.status_code = 201 if created else 200
         return record.public()
 

@@ -1,6 +1,7 @@
 """A worker's resource in the sandbox PSA through the PSA port: made once under its key,
 brought up to date, ended at the last day and not bookable after it."""
 
+import asyncio
 from dataclasses import replace
 from datetime import date
 
@@ -60,3 +61,19 @@ async def test_a_resource_is_upserted_once_and_ends_at_its_last_day(sandbox: San
     assert inside.status_code == 201
     assert (after.status_code, after.json()["code"]) == (409, "RESOURCE_NOT_BOOKABLE")
     assert (before.status_code, before.json()["code"]) == (409, "RESOURCE_NOT_BOOKABLE")
+
+
+async def test_the_same_external_id_posted_at_once_makes_one_record_and_no_error(
+    sandbox: Sandbox,
+) -> None:
+    # Two writers racing on one key (a redelivery beside the first delivery) are answered as
+    # the upsert answers a second one, never with a 500.
+    body = {"external_id": "resource:w-race", "name": "W-RACE", "worker_ref": "w-race",
+            "role": "consultant",
+            "country": "DE", "start_date": "2026-03-01"}  # fmt: skip
+    async with httpx.AsyncClient(base_url=sandbox.urls["psa"]) as client:
+        answers = await asyncio.gather(*(client.post("/v1/resources", json=body) for _ in range(8)))
+        listed = (await client.get("/v1/resources", params={"worker_ref": "w-race"})).json()
+    assert sorted(a.status_code for a in answers)[-1] < 300, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(listed["items"]) == 1
