@@ -274,8 +274,9 @@ async def test_the_adapters_read_records_and_refuse_unknown_feeds() -> None:
         assert (await hris.read_worker(WORKER)).external_id == "wrk_1"
         assert (await crm.read_opportunity(OPPORTUNITY)).erp_project_code == "PRJ-00042"
         assert (await crm.read_account(ACCOUNT)).external_id == "acc_1"
+        hris.change_source("cost-rates")  # polled, as the workers are
         with pytest.raises(ValueError, match="no feed"):
-            hris.change_source("cost-rates")
+            hris.change_source("compensation")
         with pytest.raises(ValueError, match="no feed"):
             await crm.record("contacts", "c-1")
     finally:

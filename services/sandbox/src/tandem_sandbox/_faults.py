@@ -13,6 +13,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,8 +113,25 @@ class SystemFaults:
         self.requests = Dice(config.seed, f"{self.system}:requests")
         self.deliveries = Dice(config.seed, f"{self.system}:webhooks")
         self.feed = Dice(config.seed, f"{self.system}:feed")
+        self.listing = Dice(config.seed, f"{self.system}:listing")
         limit = config.rate_limit
         self.bucket = TokenBucket(limit.rate, limit.burst) if limit else None
+
+    def polled(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A page of a polled listing (``updated_after``) as a report under the feed faults
+        answers it: ``feed_duplicate_pct`` of its records served twice, the page shuffled when
+        ``feed_reorder_pct`` is set (counted as ``listing_duplicated``, ``listing_reordered``).
+        Nothing is left out: a poller that keeps each version once loses nothing."""
+        config = self.config
+        page = list(items)
+        for item in items:
+            if self.listing.pct("listing_duplicate", config.feed_duplicate_pct):
+                self.count("listing_duplicated")
+                page.append(item)
+        if config.feed_reorder_pct and len(page) > 1:
+            self.listing.random.shuffle(page)
+            self.count("listing_reordered")
+        return page
 
     def count(self, name: str, n: int = 1) -> None:
         """Count ``n`` occurrences of the fault or outcome ``name``."""

@@ -184,6 +184,19 @@ def _worker_router() -> APIRouter:
     return router
 
 
+COST_RATES = Collection(
+    "cost-rates",
+    "worker",
+    "crt",
+    CostRateCreate,
+    filters=("worker_id",),
+    creatable=False,  # a rate is added by POST /v1/workers/{id}/cost-rates
+)
+"""Every worker's cost rates, listed (and polled with ``updated_after``) like Workday's
+compensation report: a ``cost_rate.changed`` webhook lost is read here."""
+
+
 def hris_routers() -> list[APIRouter]:
     """Return the HRIS's routes."""
-    return [_worker_router(), collection_router("hris", WORKERS)]
+    return [_worker_router(), collection_router("hris", WORKERS),
+            collection_router("hris", COST_RATES)]  # fmt: skip

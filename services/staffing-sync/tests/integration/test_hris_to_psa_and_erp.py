@@ -219,6 +219,18 @@ async def test_a_mid_month_rate_change_and_a_termination_reach_the_erp_and_the_p
         await eventually(both_rates, within=30, what="the raise in the ERP")
         assert (await world.events(worker_id))["CostRateChanged"] == 1
 
+        # A correction whose webhook is lost: the polled cost-rates feed reads it, once.
+        await ok(await world.control.put("/_sandbox/faults/hris", json={"webhook_drop_pct": 100}))
+        later = mid_month + timedelta(days=14)
+        corrected = {"amount": "97.50", "currency": "EUR", "effective_from": later.isoformat()}
+        await ok(await world.hris.post(f"/v1/workers/{external}/cost-rates", json=corrected))
+        expected.append(("97.50", later.isoformat()))
+        await eventually(both_rates, within=30, what="the dropped rate read by the poll")
+        assert (await world.events(worker_id))["CostRateChanged"] == 2
+        faults = await ok(await world.control.get("/_sandbox/faults/hris"))
+        assert faults["counters"]["webhook_dropped"] >= 1
+        await ok(await world.control.put("/_sandbox/faults/hris", json={}))
+
         # A termination: announced with its last day, the resource ends on it.
         last_day = datetime.now(UTC).date() + timedelta(days=20)
         leaving = {"termination_date": last_day.isoformat(), "reason": "resignation"}

@@ -15,7 +15,7 @@ from tandem_connectors.ports import AbstractHris, HrisCostRate, HrisWorker
 
 __all__ = ["FakeHris", "hris_record"]
 
-_FEEDS = frozenset({"workers"})
+_FEEDS = frozenset({"workers", "cost-rates"})
 
 
 def hris_record(value: HrisWorker | HrisCostRate) -> dict[str, Any]:
@@ -84,7 +84,11 @@ class FakeHris(AbstractHris):
         return _NoChanges()
 
     async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:
-        """The held worker's record."""
+        """The held worker's record, or the held cost rate's."""
         if feed not in _FEEDS:
             raise ValueError(f"the HRIS has no feed {feed!r}")
+        if feed == "cost-rates":
+            if external_id not in self.rates:
+                raise NotFound(f"the fake HRIS holds no cost rate {external_id}")
+            return hris_record(self.rates[external_id])
         return hris_record(await self.worker(external_id))

@@ -20,7 +20,7 @@ from tandem_contracts import Money
 
 __all__ = ["RestHris", "hris_cost_rate", "hris_worker"]
 
-_FEEDS = frozenset({"workers"})
+_FEEDS = frozenset({"workers", "cost-rates"})
 
 
 class RestHris(AbstractHris):
@@ -53,7 +53,7 @@ class RestHris(AbstractHris):
         return hris_cost_rate(record)
 
     def change_source(self, feed: str) -> ChangeSource:
-        """The changed records of ``feed`` (workers)."""
+        """The changed records of ``feed`` (workers, cost-rates)."""
         return RecordChanges(self._target, f"/v1/{checked_feed('HRIS', feed, _FEEDS)}")
 
     async def record(self, feed: str, external_id: str) -> Mapping[str, Any]:

@@ -1,8 +1,9 @@
 """From the HRIS's records to worker events, in arrival order per worker.
 
 Signed webhooks (``POST /v1/inbound/hris/{instance}``: ``worker.hired`` / ``updated`` /
-``terminated`` and ``cost_rate.changed``, all about the subject ``worker``) and the polled feed
-``workers`` land each record version once; the kit's ingestion pass hands them, in arrival
+``terminated`` and ``cost_rate.changed``, all about the subject ``worker``) and the polled feeds
+``workers`` and ``cost-rates`` land each record version once (a dropped webhook is read by the
+poll); the kit's ingestion pass hands them, in arrival
 order per HRIS worker, to ``HrisIngestion``:
 
 * a **worker** version is judged by the domain (``apply_version``) against the newest one seen
@@ -66,7 +67,11 @@ __all__ = ["HRIS_INBOUND", "HrisIngestion", "canonical_worker_id", "role_id"]
 
 HRIS = SystemKind.HRIS.value
 HRIS_INBOUND = Inbound(
-    system=HRIS, feeds=(Feed("workers", "worker"),), webhook_subjects=frozenset({"worker"})
+    system=HRIS,
+    # Cost rates land as the webhook lands them (about the subject worker, keyed by the rate),
+    # so a rate read by both is landed once.
+    feeds=(Feed("workers", "worker"), Feed("cost-rates", "worker")),
+    webhook_subjects=frozenset({"worker"}),
 )
 _SAFE = re.compile(r"^[A-Za-z0-9_\-:]{1,64}$")
 _IDS = uuid.UUID("5d0c2b9e-7f41-5a8e-b3c6-1e9f0a4d7c25")
