@@ -17,6 +17,7 @@ from tandem_testing._local import LocalService
 from tandem_testing._private_pg import PrivatePostgres, running_private_postgres
 from tandem_testing._rabbit_cluster import RabbitCluster, RabbitNode, running_rabbit_cluster
 from tandem_testing._servers import AmqpServer, PostgresServer, in_ci, with_path
+from tandem_testing._siblings import sibling_module
 from tandem_testing._tryton import TrytonServer, tryton_server
 from tandem_testing._waiting import eventually, free_port
 from tandem_testing.plugin import REAL_SERVICE_FIXTURES
@@ -42,6 +43,7 @@ __all__ = [
     "running_podman_api",
     "running_private_postgres",
     "running_rabbit_cluster",
+    "sibling_module",
     "tryton_server",
     "until_or_logs",
     "with_path",

@@ -235,10 +235,10 @@ async def running(
 
 
 @asynccontextmanager
-async def _service(
-    settings: Settings, urls: dict[str, str], webhooks: bool
-) -> AsyncIterator[Bookings]:
-    api_url = f"http://127.0.0.1:{settings.http_port}"
+async def serving(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """staffing-sync's api and worker in this process, as the kit runs them, on ``settings``
+    (the api on ``http_port``); answers a pool on its database. Shared by every integration
+    test that runs the service."""
     server = uvicorn.Server(
         uvicorn.Config(service_app(DEFINITION, settings), port=settings.http_port,
                        log_config=None, lifespan="on")
@@ -247,9 +247,6 @@ async def _service(
     async with (
         asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool,
         await aio_pika.connect_robust(settings.amqp_url) as connection,
-        httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": KEY}, timeout=10) as api,
-        httpx.AsyncClient(base_url=urls["psa"], timeout=10) as psa,
-        httpx.AsyncClient(base_url=urls["control"], timeout=10) as control,
     ):
         worker = service_worker(DEFINITION)
         tasks = [
@@ -258,12 +255,25 @@ async def _service(
         ]
         try:
             await eventually(lambda: server.started, what="the api serving")
-            if webhooks:
-                hook = {"url": f"{api_url}/v1/inbound/psa/psa", "secret": SECRET,
-                        "event_types": []}  # fmt: skip
-                await ok(await psa.post("/v1/webhooks", json=hook))
-            yield Bookings(api, psa, control, pool)
+            yield pool
         finally:
             stopping.set()
             server.should_exit = True
             await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+
+@asynccontextmanager
+async def _service(
+    settings: Settings, urls: dict[str, str], webhooks: bool
+) -> AsyncIterator[Bookings]:
+    api_url = f"http://127.0.0.1:{settings.http_port}"
+    async with (
+        serving(settings) as pool,
+        httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": KEY}, timeout=10) as api,
+        httpx.AsyncClient(base_url=urls["psa"], timeout=10) as psa,
+        httpx.AsyncClient(base_url=urls["control"], timeout=10) as control,
+    ):
+        if webhooks:
+            hook = {"url": f"{api_url}/v1/inbound/psa/psa", "secret": SECRET, "event_types": []}
+            await ok(await psa.post("/v1/webhooks", json=hook))
+        yield Bookings(api, psa, control, pool)

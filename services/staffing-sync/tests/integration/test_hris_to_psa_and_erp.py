@@ -6,17 +6,14 @@ systems, staffing-sync's API, its outbox and the landing table."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
-import uvicorn
 
 from staffing_sync.bootstrap import DEFINITION
 from staffing_sync.settings import Settings
@@ -26,8 +23,8 @@ from tandem_connectors.rest import RestErp
 from tandem_contracts.entities import LegalEntity
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import SandboxSettings, run_sandbox
-from tandem_service_kit import WorkerResources, apply_migrations, service_app, service_worker
-from tandem_testing import eventually, free_port
+from tandem_service_kit import apply_migrations
+from tandem_testing import eventually, free_port, sibling_module
 
 KEY = "staffing-operator-key"
 SECRET = "hris-webhook-secret-for-tests"
@@ -35,6 +32,8 @@ GERMANY = LegalEntity(
     id="le-de", name="Acme Deutschland GmbH", country="DE", functional_currency="EUR",
     data_residency_region="eu",
 )  # fmt: skip
+
+harness = sibling_module(__file__, "harness.py", "staffing_sync_psa_harness")
 _EVENTS = """
 SELECT event_type, count(*) AS n FROM messaging.outbox WHERE partition_key = $1
 GROUP BY event_type
@@ -131,34 +130,17 @@ async def running(database_url: str, amqp_url: str) -> AsyncIterator[World]:
 @asynccontextmanager
 async def _service(settings: Settings, urls: dict[str, str]) -> AsyncIterator[World]:
     api_url = f"http://127.0.0.1:{settings.http_port}"
-    server = uvicorn.Server(
-        uvicorn.Config(service_app(DEFINITION, settings), port=settings.http_port,
-                       log_config=None, lifespan="on")
-    )  # fmt: skip
-    stopping = asyncio.Event()
     async with (
-        asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool,
-        await aio_pika.connect_robust(settings.amqp_url) as connection,
+        harness.serving(settings) as pool,
         httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": KEY}, timeout=10) as api,
         httpx.AsyncClient(base_url=urls["hris"], timeout=10) as hris,
         httpx.AsyncClient(base_url=urls["psa"], timeout=10) as psa,
         httpx.AsyncClient(base_url=urls["erp"], timeout=10) as erp,
         httpx.AsyncClient(base_url=urls["control"], timeout=10) as control,
     ):
-        worker = service_worker(DEFINITION)
-        tasks = [
-            asyncio.create_task(server.serve()),
-            asyncio.ensure_future(worker(WorkerResources(settings, pool, connection, stopping))),
-        ]
-        try:
-            await eventually(lambda: server.started, what="the api serving")
-            hook = {"url": f"{api_url}/v1/inbound/hris/hris", "secret": SECRET, "event_types": []}
-            await ok(await hris.post("/v1/webhooks", json=hook))
-            yield World(api, hris, psa, erp, control, pool)
-        finally:
-            stopping.set()
-            server.should_exit = True
-            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        hook = {"url": f"{api_url}/v1/inbound/hris/hris", "secret": SECRET, "event_types": []}
+        await ok(await hris.post("/v1/webhooks", json=hook))
+        yield World(api, hris, psa, erp, control, pool)
 
 
 # -- the stories ------------------------------------------------------------------------------

@@ -6,32 +6,14 @@ events it announced), its API and the sandbox PSA."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 
 from tandem_contracts import Money
 from tandem_contracts.events import WorkerTerminated
+from tandem_testing import sibling_module
 
-
-def _harness() -> ModuleType:
-    # The PSA flows' harness, loaded by path (once, shared by the flow tests): the suite imports
-    # test modules in importlib mode and ``staffing-sync`` is no Python name, so a relative
-    # import would make ``integration`` a package that clashes with project-sync's under mypy.
-    name = "staffing_sync_psa_harness"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("harness.py"))
-        assert spec is not None
-        assert spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-flow = _harness()
+flow = sibling_module(__file__, "harness.py", "staffing_sync_psa_harness")
 
 
 async def test_bookings_become_assignments_rated_warned_cancelled_and_ended_at_the_last_day(

@@ -7,31 +7,12 @@ run on real PostgreSQL and RabbitMQ beside the in-process sandbox (``harness``).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from tandem_contracts.entities import ResourceRequestStatus
-from tandem_testing import eventually
+from tandem_testing import eventually, sibling_module
 
-
-def _harness() -> ModuleType:
-    # The PSA flows' harness, loaded by path (once, shared by the flow tests): the suite imports
-    # test modules in importlib mode and ``staffing-sync`` is no Python name, so a relative
-    # import would make ``integration`` a package that clashes with project-sync's under mypy.
-    name = "staffing_sync_psa_harness"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("harness.py"))
-        assert spec is not None
-        assert spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-flow = _harness()
+flow = sibling_module(__file__, "harness.py", "staffing_sync_psa_harness")
 
 
 _LANDED = """

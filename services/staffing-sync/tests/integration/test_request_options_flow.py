@@ -5,34 +5,15 @@ booking, projects and a card are announced as their producers publish them; a
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import date
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from tandem_contracts import Money
 from tandem_contracts.entities import ResourceRequest, ResourceRequestStatus
 from tandem_contracts.events import ResourceRequested
-from tandem_testing import eventually
+from tandem_testing import eventually, sibling_module
 
-
-def _harness() -> ModuleType:
-    # The PSA flows' harness, loaded by path (once, shared by the flow tests): the suite imports
-    # test modules in importlib mode and ``staffing-sync`` is no Python name, so a relative
-    # import would make ``integration`` a package that clashes with project-sync's under mypy.
-    name = "staffing_sync_psa_harness"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("harness.py"))
-        assert spec is not None
-        assert spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-flow = _harness()
+flow = sibling_module(__file__, "harness.py", "staffing_sync_psa_harness")
 
 
 START, END = date(2026, 4, 6), date(2026, 4, 17)

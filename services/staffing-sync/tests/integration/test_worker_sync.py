@@ -5,7 +5,6 @@ publishes them; every assertion reads the systems, staffing-sync's API or the pa
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,10 +12,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
-import uvicorn
 
 from staffing_sync.bootstrap import DEFINITION
 from staffing_sync.settings import Settings
@@ -39,14 +36,16 @@ from tandem_contracts.events import (
 from tandem_messaging import Outbox
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import SandboxSettings, run_sandbox
-from tandem_service_kit import WorkerResources, apply_migrations, service_app, service_worker
-from tandem_testing import eventually, free_port
+from tandem_service_kit import apply_migrations
+from tandem_testing import eventually, free_port, sibling_module
 
 KEY = "staffing-operator-key"
 GERMANY = LegalEntity(
     id="le-de", name="Acme Deutschland GmbH", country="DE", functional_currency="EUR",
     data_residency_region="eu",
 )  # fmt: skip
+
+harness = sibling_module(__file__, "harness.py", "staffing_sync_psa_harness")
 
 
 @dataclass
@@ -160,33 +159,16 @@ async def _service(
     settings: Settings, urls: dict[str, str], erp_port: RestErp
 ) -> AsyncIterator[Staffing]:
     api_url = f"http://127.0.0.1:{settings.http_port}"
-    server = uvicorn.Server(
-        uvicorn.Config(service_app(DEFINITION, settings), port=settings.http_port,
-                       log_config=None, lifespan="on")
-    )  # fmt: skip
-    stopping = asyncio.Event()
-    async with (
-        asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool,
-        await aio_pika.connect_robust(settings.amqp_url) as connection,
-        httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": KEY}, timeout=10) as api,
-        httpx.AsyncClient(base_url=urls["psa"], timeout=10) as psa,
-        httpx.AsyncClient(base_url=urls["erp"], timeout=10) as erp,
-    ):
-        worker_task = service_worker(DEFINITION)
-        tasks = [
-            asyncio.create_task(server.serve()),
-            asyncio.ensure_future(
-                worker_task(WorkerResources(settings, pool, connection, stopping))
-            ),
-        ]
-        try:
-            await eventually(lambda: server.started, what="the api serving")
+    try:
+        async with (
+            harness.serving(settings) as pool,
+            httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": KEY}, timeout=10) as api,
+            httpx.AsyncClient(base_url=urls["psa"], timeout=10) as psa,
+            httpx.AsyncClient(base_url=urls["erp"], timeout=10) as erp,
+        ):
             yield Staffing(api, psa, erp, pool, erp_port)
-        finally:
-            stopping.set()
-            server.should_exit = True
-            await asyncio.wait_for(asyncio.gather(*tasks), 30)
-            await erp_port.aclose()
+    finally:
+        await erp_port.aclose()
 
 
 # -- the stories ------------------------------------------------------------------------------
