@@ -4,11 +4,14 @@ making one employee at once make one."""
 
 import asyncio
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
 from tandem_connectors import NotFound, RequestRejected
 from tandem_connectors.tryton import TrytonErp
+from tandem_contracts import Money
+from tandem_contracts.entities import CostRate
 from tandem_testing import TrytonServer
 
 from .tryton_world import TODAY, client_of, cost, firm, worker
@@ -118,3 +121,27 @@ async def test_two_writers_making_one_employee_at_once_make_one_with_each_rate_o
     assert len(parties) == 1
     assert employees == [int(made[0].external_id)] == [int(made[1].external_id)]
     assert sorted(p["date"] for p in prices) == [TODAY - 10 * DAY, TODAY]
+
+
+async def test_an_employee_takes_the_cost_rates_in_its_companys_currency_only(
+    tryton: TrytonServer,
+) -> None:
+    # A transferred worker's series holds the rates of the entity they left, in its currency:
+    # a Tryton cost price is in the company's currency, so those are not this employee's.
+    async with client_of(tryton) as client:
+        erp = TrytonErp(client, instance="us")
+        world = await firm(erp)
+        moved = worker("X-1")
+        eur = CostRate(hourly_cost=Money.of("70.00", "EUR"), effective_from=TODAY - 90 * DAY)
+        usd = cost("88.00", TODAY - 10 * DAY)
+        made = await erp.upsert_employee(moved, [eur, usd], company=world.company, key="w-moved")
+        prices = await client.search_read(
+            "company.employee_cost_price", [["employee", "=", int(made.external_id)]],
+            ["date", "cost_price"],
+        )  # fmt: skip
+        with pytest.raises(RequestRejected) as refused:
+            await erp.upsert_employee(worker("X-2"), [eur], company=world.company, key="w-eur")
+        parties = await client.search("party.party", [["code", "=", "w-eur"]])
+    assert [(p["date"], p["cost_price"]) for p in prices] == [(TODAY - 10 * DAY, Decimal("88"))]
+    assert refused.value.reason == "cost_currency_mismatch"
+    assert parties == []  # refused before anything was written

@@ -153,7 +153,8 @@ async def _service_template(client: TrytonClient, role: Role, key: str, company:
 async def upsert_employee(
     client: TrytonClient, worker: Worker, rates: Sequence[CostRate], company: int, key: str
 ) -> tuple[int, bool]:
-    """Create the employee (its party keyed ``key``) and add the cost rates it lacks.
+    """Create the employee (its party keyed ``key``) and add the cost rates it lacks (those in
+    the company's currency: ``_in_company_currency``).
 
     Two services may make the same employee at the same moment (staffing-sync onboarding a
     worker, time-expense posting their first time): Tryton then refuses the second party code
@@ -161,6 +162,7 @@ async def upsert_employee(
     whole look-up is made again after a jittered pause, finding what the other made. Two
     employees of the same party made at once are settled on the oldest (``_employee``).
     """
+    rates = await _in_company_currency(client, rates, company)
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(_taken),
         stop=stop_after_attempt(_CREATE_ATTEMPTS),
@@ -187,6 +189,26 @@ async def upsert_employee(
             if new:
                 await client.create("company.employee_cost_price", new)
     return employee, created
+
+
+async def _in_company_currency(
+    client: TrytonClient, rates: Sequence[CostRate], company: int
+) -> list[CostRate]:
+    """The rates in the company's currency: a Tryton cost price has no currency of its own (it
+    is the company's), so a rate in another one (a worker's rate before a transfer from an
+    entity of another currency) is not this employee's. Rates given, none of them in the
+    company's currency: refused, rather than an employee costed at nothing or at a figure in
+    the wrong currency."""
+    [row] = await client.read("company.company", [company], ["currency.code"])
+    currency = row["currency."]["code"]
+    kept = [rate for rate in rates if rate.hourly_cost.currency == currency]
+    if rates and not kept:
+        given = sorted({rate.hourly_cost.currency for rate in rates})
+        raise RequestRejected(
+            "cost_currency_mismatch",
+            f"Tryton company {company} keeps {currency}; the cost rates are in {', '.join(given)}",
+        )
+    return kept
 
 
 def _taken(error: BaseException) -> bool:
