@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -163,12 +163,7 @@ async def upsert_employee(
     employees of the same party made at once are settled on the oldest (``_employee``).
     """
     rates = await _in_company_currency(client, rates, company)
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception(_taken),
-        stop=stop_after_attempt(_CREATE_ATTEMPTS),
-        wait=wait_random(0, 0.3),
-        reraise=True,
-    ):
+    async for attempt in _again_when(_taken):
         with attempt:
             found = await find_keys(client, "company.employee", [key])
             created = key not in found
@@ -209,6 +204,17 @@ async def _in_company_currency(
             f"Tryton company {company} keeps {currency}; the cost rates are in {', '.join(given)}",
         )
     return kept
+
+
+def _again_when(taken: Callable[[BaseException], bool]) -> AsyncRetrying:
+    """A keyed look-up-or-create made again, after a jittered pause, while Tryton refuses it
+    because another writer just made the same record (``taken``); then the refusal stands."""
+    return AsyncRetrying(
+        retry=retry_if_exception(taken),
+        stop=stop_after_attempt(_CREATE_ATTEMPTS),
+        wait=wait_random(0, 0.3),
+        reraise=True,
+    )
 
 
 def _taken(error: BaseException) -> bool:
@@ -275,12 +281,7 @@ async def create_work(
     the refusal stands.
     """
     context = company_context(values["company"])
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception(_number_taken),
-        stop=stop_after_attempt(_CREATE_ATTEMPTS),
-        wait=wait_random(0, 0.3),
-        reraise=True,
-    ):
+    async for attempt in _again_when(_number_taken):
         with attempt:
             found = await find_keys(client, "project.work", [key])
             created = key not in found
