@@ -54,6 +54,8 @@ TIMESHEET = "ts-0042-2026-10-26"
 EXPENSE = "exp-0311"
 CHARGE = "chg-1001"
 INVOICE = "inv-2001"
+CHARGE_HELD = "chg-1002"
+CREDIT_NOTE = "inv-2002"
 PO_NUMBER = "PO-77120"
 
 _SC_RATE = Money.of("185.00", "USD")
@@ -700,7 +702,59 @@ def sample_envelopes() -> list[Envelope[Any]]:
         refs=(_ref(SystemKind.ERP, "tryton-us", "account.invoice", "5120"),),
     )
     t = _at(11, 3, 10)
-    b.add(ev.InvoicePosted(invoice=invoice, posted_at=t), t, 2, cause=proposal_env)
+    invoiced = b.add(ev.InvoicePosted(invoice=invoice, posted_at=t), t, 2, cause=proposal_env)
+    # A second charge of the month is held while the customer is on credit hold, then released.
+    held = ev.ChargeHeld(
+        charge_id=CHARGE_HELD,
+        project_id=PROJECT,
+        amount=_SC_RATE.times(4),
+        reasons=(ev.HoldReason.CREDIT_HOLD,),
+        held_at=_at(11, 2, 15),
+    )
+    hold = b.add(held, _at(11, 2, 15), 1, cause=posting)
+    lifted = ev.ChargeReleased(
+        charge_id=CHARGE_HELD,
+        project_id=PROJECT,
+        amount=_SC_RATE.times(4),
+        released=(ev.HoldReason.CREDIT_HOLD,),
+        released_by="finance-ops@acme.example",
+        released_at=_at(11, 4, 9),
+    )
+    b.add(lifted, _at(11, 4, 9), 2, cause=hold)
+    # One invoiced entry is reversed afterwards: the ERP credits its amount.
+    credit_line = _invoice_line().model_copy(
+        update={"quantity": Decimal("-1.00"), "amount": _SC_RATE.times(-1)}
+    )
+    credit_note = invoice.model_copy(
+        update={
+            "id": CREDIT_NOTE,
+            "number": "CN-US-2026-000012",
+            "invoice_date": date(2026, 11, 9),
+            "lines": (credit_line,),
+            "subtotal": _SC_RATE.times(-1),
+            "total": _SC_RATE.times(-1),
+            "refs": (_ref(SystemKind.ERP, "tryton-us", "account.invoice", "5161"),),
+        }
+    )
+    t = _at(11, 9, 11)
+    credited = ev.InvoiceCredited(
+        credit_note=credit_note,
+        credited_invoice_id=INVOICE,
+        reason="time entry te-0901 reversed after invoicing",
+        credited_at=t,
+    )
+    b.add(credited, t, 1, cause=invoiced)
+    t = _at(11, 12, 6)
+    leakage = ev.RevenueLeakageDetected(
+        project_id=PROJECT,
+        kind=ev.LeakageKind.NOT_INVOICED,
+        amount=_SC_RATE.times(6),
+        item_ids=("chg-0917",),
+        item_count=1,
+        oldest=date(2026, 10, 12),
+        detected_at=t,
+    )
+    b.add(leakage, t, 1, correlation="leakage-2026-11-12")
 
     # Ops: derived by the suite itself.
     breach = ev.UtilizationThresholdBreached(

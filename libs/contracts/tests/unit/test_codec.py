@@ -179,9 +179,9 @@ def test_the_default_catalogue_holds_the_v1_catalogue() -> None:
     ResourceRequested StaffingOptionsProposed AssignmentConfirmed AssignmentCancelled
     RateCardPublished TimeSubmitted TimeApproved TimeRejected TimeAdjusted TimePosted
     TimePostingFailed ExpenseApproved ExpensePosted ExpenseRejected PeriodClosed PeriodReopened
-    MilestoneCompleted ChargeCreated
-    InvoiceReady InvoicePosted UtilizationThresholdBreached ReconciliationMismatch
-    MessageParked QuoteToCashStuck""".split()
+    MilestoneCompleted ChargeCreated ChargeHeld ChargeReleased
+    InvoiceReady InvoicePosted InvoiceCredited RevenueLeakageDetected
+    UtilizationThresholdBreached ReconciliationMismatch MessageParked QuoteToCashStuck""".split()
     assert sorted(m.event_type for m in CATALOGUE) == sorted(required)
 
 

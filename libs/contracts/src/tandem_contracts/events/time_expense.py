@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from tandem_contracts._event import Context, Event
-from tandem_contracts._money import Money
+from tandem_contracts._money import DecimalString, Money
 from tandem_contracts._refs import ExternalRef, SystemKind
 from tandem_contracts._types import CalendarDate, CanonicalId, Minutes, UtcDatetime, Version
 from tandem_contracts.entities import AccountingPeriod, Expense, FxUsed, TimeEntry, Timesheet
@@ -125,6 +125,15 @@ class TimePosted(_TimeEvent):
     cost_amount: Money | None = None
     reversal_of: CanonicalId | None = None
     posted_at: UtcDatetime
+    billable: bool | None = None
+    """Whether the entry is billable (None: a producer before this field; read
+    ``bill_amount``)."""
+    bill_rate: Money | None = None
+    """The bill rate frozen on approval, per hour, in the project's currency."""
+    role_id: CanonicalId | None = None
+    worker_legal_entity_id: CanonicalId | None = None
+    """The worker's employer; differs from ``project_legal_entity_id`` for intercompany time."""
+    project_legal_entity_id: CanonicalId | None = None
 
     @property
     def subject_id(self) -> str:
@@ -223,6 +232,12 @@ class ExpensePosted(_TimeEvent):
     fx: FxUsed | None = None
     reversal_of: CanonicalId | None = None
     posted_at: UtcDatetime
+    billable: bool | None = None
+    """Whether the expense is rebilled to the customer (None: a producer before this field)."""
+    markup_multiplier: DecimalString | None = Field(default=None, ge=0, le=10)
+    """The rebilling markup (1.10: cost plus 10 %)."""
+    category: str | None = Field(default=None, max_length=80)
+    expense_date: CalendarDate | None = None
 
     @property
     def subject_id(self) -> str:
