@@ -88,6 +88,8 @@ async def post_approved_expense(
         expense_id=expense.id, project_id=expense.project_id, erp_ref=written.ref,
         accounting_date=placement.accounting_date, amount=expense.amount,
         project_amount=converted.amount, fx=converted.fx, posted_at=clock(),
+        billable=expense.billable, markup_multiplier=expense.markup_multiplier,
+        category=expense.category, expense_date=expense.expense_date,
     )  # fmt: skip
     await ctx.publish(announced, subject_version=event_version(version, _POSTED))
 

@@ -250,14 +250,17 @@ def _journal_line(item: _Pending, written: Written) -> JournalLine:
 
 
 async def _announce_posting(item: _Pending, written: Written) -> None:
-    entry, prepared, command = item.command.entry, item.prepared, item.command
+    prepared, command = item.prepared, item.command
+    entry = prepared.posting.entry  # as priced: the bill rate frozen with its source
     posted = TimePosted(
         time_entry_id=entry.id, project_id=entry.project_id, worker_id=entry.worker_id,
         erp_ref=written.ref, work_date=entry.work_date,
         accounting_date=prepared.placement.accounting_date,
         late_posting=prepared.placement.late, duration_minutes=entry.duration_minutes,
         bill_amount=prepared.bill_amount, cost_amount=prepared.cost_amount,
-        posted_at=item.decided.clock(),
+        posted_at=item.decided.clock(), billable=entry.billable, bill_rate=entry.bill_rate,
+        role_id=entry.role_id, worker_legal_entity_id=entry.worker_legal_entity_id,
+        project_legal_entity_id=entry.project_legal_entity_id,
     )  # fmt: skip
     await item.decided.ctx.publish(posted, subject_version=event_version(command.version, _POSTED))
 
