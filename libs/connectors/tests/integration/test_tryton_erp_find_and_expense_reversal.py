@@ -48,7 +48,7 @@ async def test_find_answers_what_each_keyed_write_answered_and_none_otherwise(
             ]
         ]
         with pytest.raises(RequestRejected) as unsupported:
-            await erp.find(ErpObject.INVOICE, "inv-1")
+            await erp.find(ErpObject.PERIOD, "inv-1")
     assert {pair: ref.external_id if ref else None for pair, ref in found.items()} == written
     assert all(ref is not None and ref.instance == "us" for ref in found.values())
     assert {pair[0].value: ref.object_type for pair, ref in found.items() if ref} == {

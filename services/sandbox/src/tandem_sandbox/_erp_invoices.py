@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem_sandbox._collections import Collection, collection_router, load
+from tandem_sandbox._erp_customer_invoices import erp_customer_invoice_router
 from tandem_sandbox._erp_postings import check_period_open, round_money
 from tandem_sandbox._http import SandboxError, parse
 from tandem_sandbox._state import StateDep
@@ -154,5 +155,6 @@ def _invoice_router() -> APIRouter:
 
 
 def erp_invoice_routers() -> list[APIRouter]:
-    """Return the ERP's invoice routes."""
-    return [_invoice_router(), collection_router("erp", INVOICES)]
+    """Return the ERP's invoice routes: a project's invoices, and customer invoices with the
+    lines their request names (``_erp_customer_invoices``)."""
+    return [_invoice_router(), collection_router("erp", INVOICES), erp_customer_invoice_router()]

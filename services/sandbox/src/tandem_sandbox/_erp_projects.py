@@ -32,7 +32,8 @@ from tandem_sandbox._store import Record, Tx
 
 __all__ = ["erp_project_router"]
 
-# Postings and invoices naming a project, by collection; reversals included.
+# Postings and invoices naming a project, by collection; reversals included. A customer
+# invoice names its projects on its lines.
 _ACTIVITY = """
 SELECT collection, count(*) AS n,
     count(*) FILTER (WHERE data->>'invoice_id' IS NOT NULL) AS invoiced
@@ -40,6 +41,12 @@ FROM sandbox.records
 WHERE system = 'erp' AND collection IN ('time-bills', 'expense-lines', 'invoices')
   AND data->>'project_id' = $1
 GROUP BY collection
+UNION ALL
+SELECT 'customer-invoices', count(*), count(*)
+FROM sandbox.records
+WHERE system = 'erp' AND collection = 'customer-invoices'
+  AND data->'lines' @> jsonb_build_array(jsonb_build_object('project_id', $1::text))
+HAVING count(*) > 0
 """
 
 
@@ -63,8 +70,10 @@ async def activity(tx: Tx, project_id: str) -> dict[str, Any]:
     """What is booked on the project: time bills, expense lines, and whether any is invoiced."""
     rows = {row["collection"]: row for row in await tx.connection.fetch(_ACTIVITY, project_id)}
     count = {c: int(rows[c]["n"]) if c in rows else 0 for c in ("time-bills", "expense-lines")}
-    invoiced = "invoices" in rows or any(
-        int(rows[c]["invoiced"]) for c in ("time-bills", "expense-lines") if c in rows
+    invoiced = (
+        "invoices" in rows
+        or "customer-invoices" in rows
+        or any(int(rows[c]["invoiced"]) for c in ("time-bills", "expense-lines") if c in rows)
     )
     return {
         "project_id": project_id,

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from tandem_connectors.errors import NotFound, PeriodClosed, RequestRejected, SystemUnavailable
+from tandem_connectors.fakes._erp_invoices import FakeInvoiceBook
 from tandem_connectors.polling import Change, ChangeSource, Position
 from tandem_connectors.ports import (
     AbstractErp,
+    CustomerInvoice,
+    ErpInvoice,
     ErpObject,
     ErpTimeLine,
     ExpensePosting,
@@ -63,6 +66,7 @@ class FakeErp(AbstractErp):
     ``customers`` holds each customer with its company (found by key or compact tax id);
     ``project_status`` is ``open`` (from ``create_project``), ``closed`` or ``cancelled``, with
     ``closed_from`` and ``cancel_reasons`` beside it, and postings on a project honour them.
+    ``invoice_book`` holds the customer invoices (``_erp_invoices``).
     """
 
     instance: str = "erp-fake"
@@ -85,6 +89,7 @@ class FakeErp(AbstractErp):
     """task id -> its project id"""
     lines: dict[str, FakeLine] = field(default_factory=dict)
     periods: dict[str, list[AccountingPeriod]] = field(default_factory=dict)
+    invoice_book: FakeInvoiceBook = field(default_factory=FakeInvoiceBook)
     _next: int = 0
 
     def _call(self, name: str) -> None:
@@ -240,7 +245,7 @@ class FakeErp(AbstractErp):
         return ProjectActivity(
             time_lines=sum(line.kind is ErpObject.TIME_LINE for line in lines),
             expense_lines=sum(line.kind is ErpObject.EXPENSE_LINE for line in lines),
-            invoiced=any(line.invoiced for line in lines),
+            invoiced=any(line.invoiced for line in lines) or self.invoice_book.bills(project),
         )
 
     def _project_written(self, project: str) -> Written:
@@ -350,6 +355,23 @@ class FakeErp(AbstractErp):
             self._ref(ErpObject.INVOICE, invoice), f"INV-{invoice}", invoice_date,
             Money(amount=Decimal(0), currency="USD"),
         )  # fmt: skip
+
+    async def draft_customer_invoice(self, invoice: CustomerInvoice) -> ErpInvoice:
+        """Draft the invoice once per key, taxed per line."""
+        self._call("draft_customer_invoice")
+        return self.invoice_book.draft(self, invoice)
+
+    async def post_customer_invoice(self, invoice: str, *, invoice_date: dt.date) -> ErpInvoice:
+        """Number the drafted invoice (a posted one answered unchanged)."""
+        self._call("post_customer_invoice")
+        return self.invoice_book.post(self, invoice, invoice_date)
+
+    async def customer_invoices(
+        self, *, company: str, start: dt.date, end: dt.date
+    ) -> list[ErpInvoice]:
+        """The company's customer invoices and credit notes dated in [start, end]."""
+        self._call("customer_invoices")
+        return self.invoice_book.dated(self, company, start, end)
 
     async def list_periods(
         self, *, company: str, legal_entity_id: str, start: dt.date, end: dt.date

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 
 from tandem_connectors.polling import ChangeSource
@@ -26,13 +27,17 @@ from tandem_contracts.entities import (
 
 __all__ = [
     "AbstractErp",
+    "CustomerInvoice",
+    "ErpInvoice",
     "ErpObject",
     "ErpTimeLine",
     "ExpensePosting",
     "ExpenseReversal",
     "InvoiceDraft",
+    "InvoiceLineRequest",
     "PostedInvoice",
     "ProjectActivity",
+    "TaxTreatment",
     "TimePosting",
     "TimeReversal",
 ]
@@ -120,6 +125,85 @@ class InvoiceDraft:
     ref: ExternalRef
     total: Money
     line_count: int
+
+
+class TaxTreatment(StrEnum):
+    """How a customer invoice line is taxed; the caller decides it from the customer's tax
+    profile and the seller's country, the ERP computes the amounts.
+
+    ``STANDARD`` is the seller's domestic rate (``tax_rate_pct`` on the line);
+    ``REVERSE_CHARGE`` an EU B2B supply to a customer with a validated VAT id (no tax, the
+    customer accounts for it; the invoice carries the mention and the VAT id); ``EXEMPT`` a
+    supply outside the scope of the seller's tax (an export of services).
+    """
+
+    STANDARD = "standard"
+    REVERSE_CHARGE = "reverse_charge"
+    EXEMPT = "exempt"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLineRequest:
+    """One line of a customer invoice to draft.
+
+    ``amount`` is exact: the ERP line must carry that amount to the cent (an adapter that
+    cannot express ``quantity`` x ``unit_price`` exactly writes the line as one unit at
+    ``amount`` and keeps the quantity in the description). ``amount`` is negative on a credit
+    note. ``tax_rate_pct`` is the rate of ``tax`` (0 unless ``STANDARD``). ``project`` is the
+    ERP project the line bills, when the ERP keeps one. ``reference`` names the line for
+    read-back (the charge group it bills).
+    """
+
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Money
+    amount: Money
+    tax: TaxTreatment
+    tax_rate_pct: Decimal
+    reference: str
+    project: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerInvoice:
+    """A customer invoice (or, with ``credit_of``, a credit note) to draft in ``company``.
+
+    ``key`` is the idempotency key the ERP stores with the invoice (``find(ErpObject.INVOICE,
+    key)`` resolves it); ``customer`` is the customer's ERP id in that company. A credit note
+    has negative line amounts and names the posted invoice it credits in ``credit_of``.
+    ``customer_vat_id`` is printed on a reverse-charge invoice.
+    """
+
+    company: str
+    customer: str
+    currency: str
+    invoice_date: date
+    payment_terms_days: int
+    lines: tuple[InvoiceLineRequest, ...]
+    key: str
+    po_number: str | None = None
+    customer_vat_id: str | None = None
+    credit_of: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErpInvoice:
+    """A customer invoice as the ERP holds it (drafted or posted), for acknowledgement and
+    reconciliation. Totals are the ERP's own, taxes computed by it; ``number`` is minted at
+    post (None while a draft); ``key`` is the idempotency key it was written under (None: not
+    written by Tandem); ``lines`` maps each line's ``reference`` to its untaxed amount."""
+
+    ref: ExternalRef
+    key: str | None
+    number: str | None
+    state: str
+    currency: str
+    invoice_date: date | None
+    subtotal: Money
+    tax_total: Money
+    total: Money
+    lines: dict[str, Money]
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +398,29 @@ class AbstractErp(ABC):
     @abstractmethod
     async def post_invoice(self, invoice: str, *, invoice_date: date) -> PostedInvoice:
         """Post a draft invoice on ``invoice_date``; ``PeriodClosed`` if its period is closed."""
+
+    @abstractmethod
+    async def draft_customer_invoice(self, invoice: CustomerInvoice) -> ErpInvoice:
+        """Draft ``invoice`` (its lines, taxed by the ERP per line's treatment); idempotent
+        under ``invoice.key``: a repeat answers the invoice already made, whatever its state
+        since (drafted, or posted by ``post_customer_invoice``).
+
+        Raises ``NotFound`` when the company, customer or ``credit_of`` is unknown, and
+        ``RequestRejected`` (reason ``invalid_invoice``) for lines the ERP refuses.
+        """
+
+    @abstractmethod
+    async def post_customer_invoice(self, invoice: str, *, invoice_date: date) -> ErpInvoice:
+        """Post the drafted customer invoice on ``invoice_date``: the ERP mints its number.
+
+        Idempotent: posting a posted invoice answers it unchanged. ``PeriodClosed`` when the
+        date's period is closed; ``NotFound`` for an unknown invoice.
+        """
+
+    @abstractmethod
+    async def customer_invoices(self, *, company: str, start: date, end: date) -> list[ErpInvoice]:
+        """The company's customer invoices and credit notes dated in [start, end] (drafts, with
+        no date yet, included), for reconciliation."""
 
     @abstractmethod
     async def list_periods(

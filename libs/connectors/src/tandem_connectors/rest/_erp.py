@@ -17,6 +17,8 @@ from tandem_connectors.http import HttpTarget
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractErp,
+    CustomerInvoice,
+    ErpInvoice,
     ErpObject,
     ErpTimeLine,
     ExpensePosting,
@@ -29,6 +31,7 @@ from tandem_connectors.ports import (
     Written,
 )
 from tandem_connectors.rest._changes import RecordChanges, pages
+from tandem_connectors.rest._erp_invoices import RestErpInvoices
 from tandem_connectors.taxids import compact_tax_id
 from tandem_contracts import ExternalRef, Money, SystemKind
 from tandem_contracts.entities import (
@@ -58,7 +61,8 @@ _COLLECTIONS = {
     ErpObject.INVOICE: "invoices",
     ErpObject.PERIOD: "accounting-periods",
 }
-# The master data ``find`` resolves; postings and invoices are looked up by what answered them.
+# The master data ``find`` resolves (and invoices, by ``_erp_invoices``); postings are looked
+# up by what answered them.
 _FINDABLE = frozenset(
     {
         ErpObject.COMPANY,
@@ -79,6 +83,7 @@ class RestErp(AbstractErp):
     def __init__(self, target: HttpTarget, *, instance: str, years: int = 1) -> None:
         self.instance = instance
         self._target = target
+        self._invoices = RestErpInvoices(target, instance)
         self._years = years
         self._task_projects: dict[str, str] = {}
         self._currencies: dict[str, str] = {}
@@ -288,32 +293,23 @@ class RestErp(AbstractErp):
 
     async def create_draft_invoice(self, *, project: str, key: str) -> InvoiceDraft:
         """Draft the invoice of the project's unbilled billable postings."""
-        reply = await self._target.request(
-            "POST",
-            "/v1/invoices/drafts",
-            json={"project_id": project, "external_id": key},
-            idempotency_key=key,
-        )
-        body = reply.json()
-        total = Money(amount=Decimal(body["total"]), currency=body["currency"])
-        ref = self._ref(ErpObject.INVOICE, body["id"], body["version"])
-        return InvoiceDraft(ref=ref, total=total, line_count=len(body["lines"]))
+        return await self._invoices.draft_project(project=project, key=key)
 
     async def post_invoice(self, invoice: str, *, invoice_date: date) -> PostedInvoice:
         """Post a draft invoice on ``invoice_date``; ``PeriodClosed`` if its period is closed."""
-        reply = await self._target.request(
-            "POST",
-            f"/v1/invoices/{invoice}/post",
-            json={"invoice_date": invoice_date.isoformat()},
-            idempotency_key=f"post:{invoice}",
-        )
-        body = reply.json()
-        return PostedInvoice(
-            ref=self._ref(ErpObject.INVOICE, body["id"], body["version"]),
-            number=body["number"],
-            invoice_date=date.fromisoformat(body["invoice_date"]),
-            total=Money(amount=Decimal(body["total"]), currency=body["currency"]),
-        )
+        return await self._invoices.post_project(invoice, invoice_date=invoice_date)
+
+    async def draft_customer_invoice(self, invoice: CustomerInvoice) -> ErpInvoice:
+        """Draft the customer invoice under ``invoice.key`` (the ERP taxes its lines)."""
+        return await self._invoices.draft(invoice)
+
+    async def post_customer_invoice(self, invoice: str, *, invoice_date: date) -> ErpInvoice:
+        """Post the drafted customer invoice: the ERP mints its number."""
+        return await self._invoices.post(invoice, invoice_date=invoice_date)
+
+    async def customer_invoices(self, *, company: str, start: date, end: date) -> list[ErpInvoice]:
+        """The subsidiary's customer invoices and credit notes dated in [start, end]."""
+        return await self._invoices.dated(company=company, start=start, end=end)
 
     async def list_periods(
         self, *, company: str, legal_entity_id: str, start: date, end: date
@@ -361,7 +357,10 @@ class RestErp(AbstractErp):
         ]
 
     async def find(self, kind: ErpObject, key: str) -> ExternalRef | None:
-        """The record of ``kind`` whose ``external_id`` is ``key`` (the ERP's lookup), or None."""
+        """The record of ``kind`` whose ``external_id`` is ``key`` (the ERP's lookup), or None;
+        an invoice is the customer invoice drafted under ``key``, else the project's."""
+        if kind is ErpObject.INVOICE:
+            return await self._invoices.find(key)
         if kind not in _FINDABLE:
             raise RequestRejected("unsupported", f"the REST ERP cannot find a {kind} by its key")
         path = f"/v1/{_COLLECTIONS[kind]}"

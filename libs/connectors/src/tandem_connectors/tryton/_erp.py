@@ -4,7 +4,8 @@ Several legal entities share one Tryton database as several companies; every wri
 company explicitly, and calls that default a company get it in the context. Idempotency keys
 are stored with the records (see ``_keys``, which also finds a record by its key); time and
 its reversals are described in ``_postings``, expenses and their credit notes in ``_expenses``,
-draft-invoice recovery in ``_invoicing``.
+draft-invoice recovery in ``_invoicing``, customer invoices with their lines and taxes in
+``_invoices``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable, Sequence
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractErp,
+    CustomerInvoice,
+    ErpInvoice,
     ErpObject,
     ErpTimeLine,
     ExpensePosting,
@@ -36,6 +39,7 @@ from tandem_connectors.tryton import (
 )
 from tandem_connectors.tryton._changes import TrytonChangeSource
 from tandem_connectors.tryton._client import TrytonClient
+from tandem_connectors.tryton._invoices import CustomerInvoices
 from tandem_connectors.tryton._keys import find_record
 from tandem_connectors.tryton._mapping import (
     external_ref,
@@ -71,6 +75,7 @@ class TrytonErp(AbstractErp):
         self.instance = instance
         self._client = client
         self._today = today
+        self._invoices = CustomerInvoices(client, instance)
 
     def _written(
         self, kind: ErpObject, record: int, created: bool, code: str | None = None
@@ -196,6 +201,20 @@ class TrytonErp(AbstractErp):
             money_of(row["total_amount"], row["currency."]["code"]),
         )
 
+    async def draft_customer_invoice(self, invoice: CustomerInvoice) -> ErpInvoice:
+        """Draft the ``out`` invoice keyed ``invoice.key``, its lines taxed by Tryton."""
+        return await self._invoices.draft(invoice)
+
+    async def post_customer_invoice(self, invoice: str, *, invoice_date: dt.date) -> ErpInvoice:
+        """Date and post the customer invoice (Tryton mints its number); posted: as it is."""
+        return await self._invoices.post(int(invoice), invoice_date)
+
+    async def customer_invoices(
+        self, *, company: str, start: dt.date, end: dt.date
+    ) -> list[ErpInvoice]:
+        """The company's ``out`` invoices dated in [start, end], and its undated drafts."""
+        return await self._invoices.listed(int(company), start, end)
+
     async def time_lines(self, *, company: str, start: dt.date, end: dt.date) -> list[ErpTimeLine]:
         """The company's timesheet lines dated in [start, end] (a reversal marker is 0 min)."""
         return await _postings.time_lines(self._client, int(company), start, end)
@@ -224,8 +243,12 @@ class TrytonErp(AbstractErp):
         return str(await _invoicing.close_period(self._client, int(company), period_date))
 
     async def find(self, kind: ErpObject, key: str) -> ExternalRef | None:
-        """The record of ``kind`` written under ``key`` (see ``_keys.find_record``), or None."""
-        record = await find_record(self._client, kind, key)
+        """The record of ``kind`` written under ``key`` (see ``_keys.find_record``; a customer
+        invoice: ``_invoices``), or None."""
+        if kind is ErpObject.INVOICE:
+            record = await self._invoices.find(key)
+        else:
+            record = await find_record(self._client, kind, key)
         return None if record is None else external_ref(self.instance, kind, record)
 
     def change_source(self, object_type: str) -> ChangeSource:
