@@ -1,0 +1,255 @@
+"""Posted time, posted expenses and milestones into charges (DOMAIN.md §2.5, §4.2, §4.5).
+
+A charge is made once per source (its id is the source's and the part's: a redelivered or
+replayed ``TimePosted`` adds nothing), priced by the project's terms and what it was charged
+before (caps, retainer drawdown), and held by the project's standing holds. A reversal
+(``reversal_of``) cancels each charge of the entry by a negative one: netted on the next
+invoice while the original is not invoiced, credited once it is. Approved billable time the
+ERP has not acknowledged yet is remembered, so that a period is not invoiced without it; time
+refused on the way (``TimePostingFailed``) holds the project as a business exception until it
+posts.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from billing_readiness.domain import (
+    ChargeLine,
+    MissingRate,
+    PostedExpense,
+    PostedTime,
+    charge_expense,
+    charge_id,
+    charge_milestone,
+    charge_time,
+    reverse_charge,
+)
+from billing_readiness.service_layer.dependencies import Dependencies
+from billing_readiness.service_layer.keys import waiting_for_project
+from billing_readiness.service_layer.standing import in_handler, restate, standing_of
+from billing_readiness.service_layer.unit_of_work import AbstractUnitOfWork, KnownProject
+from tandem_contracts import Envelope
+from tandem_contracts.entities import Charge, ChargeStatus
+from tandem_contracts.events import (
+    ChargeCreated,
+    ExpensePosted,
+    MilestoneCompleted,
+    TimeApproved,
+    TimePosted,
+    TimePostingFailed,
+)
+from tandem_messaging import HandlerContext, PermanentError, Router
+
+__all__ = ["announce_created", "handlers"]
+
+handlers = Router()
+
+_QUANTUM = Decimal("0.000001")  # a charge's quantity on the wire: six places (amount is exact)
+
+
+async def announce_created(
+    ctx: HandlerContext[Any], line: ChargeLine, contract: str | None
+) -> None:
+    """``ChargeCreated`` for a new charge (its status: held, ready or non-billable)."""
+    status = (
+        ChargeStatus.NON_BILLABLE
+        if not line.billable
+        else ChargeStatus.HOLD
+        if line.holds
+        else ChargeStatus.READY
+    )
+    charge = Charge(
+        id=line.id, project_id=line.project_id, contract_id=contract, source=line.source,
+        source_ids=(line.source_id,), quantity=line.quantity.quantize(_QUANTUM),
+        rate=line.rate, amount=line.amount, bill_date=line.bill_date,
+        billing_period=line.period,
+        hold_reason=",".join(sorted(h.value for h in line.holds)) or None,
+        intercompany=line.intercompany, status=status,
+    )  # fmt: skip
+    await ctx.publish(ChargeCreated(charge=charge), subject_version=1)
+
+
+@handlers.handles(TimeApproved)
+async def remember_approved(
+    envelope: Envelope[TimeApproved], ctx: HandlerContext[Any], uow: AbstractUnitOfWork
+) -> None:
+    """Billable time approved: its period waits for its posting."""
+    entry = envelope.payload.entry
+    if entry.billable:
+        await uow.pending.approved(
+            entry.id, entry.project_id, entry.work_date, envelope.payload.approved_at
+        )
+
+
+@handlers.handles(TimePostingFailed)
+async def remember_refused(
+    envelope: Envelope[TimePostingFailed],
+    ctx: HandlerContext[Any],
+    uow: AbstractUnitOfWork,
+    deps: Dependencies,
+) -> None:
+    """Time refused on its way to the ERP: a business exception holds the project."""
+    failed = envelope.payload
+    if failed.retryable:
+        return  # it will post, or fail for good
+    await uow.pending.failed(
+        failed.time_entry_id, failed.project_id, failed.failed_at.date(), failed.reason.value,
+        failed.failed_at,
+    )  # fmt: skip
+    await _restate(uow, ctx, deps, failed.project_id)
+
+
+@handlers.handles(TimePosted)
+async def charge_posted_time(
+    envelope: Envelope[TimePosted],
+    ctx: HandlerContext[Any],
+    uow: AbstractUnitOfWork,
+    deps: Dependencies,
+) -> None:
+    """Charge a posted entry (or reverse the charges of a reversed one)."""
+    posted = envelope.payload
+    known = await _project(uow, posted.project_id)
+    was_exception = await uow.pending.posted(posted.time_entry_id) is not None
+    if posted.reversal_of is not None:
+        await _reverse(uow, ctx, known, posted.reversal_of, posted.time_entry_id,
+                       posted.accounting_date)  # fmt: skip
+    elif (generation := await _generation(uow, posted.time_entry_id)) is not None:
+        time = PostedTime(
+            time_entry_id=posted.time_entry_id, project_id=posted.project_id,
+            worker_id=posted.worker_id, work_date=posted.work_date,
+            accounting_date=posted.accounting_date, minutes=posted.duration_minutes,
+            billable=posted.billable if posted.billable is not None else bool(posted.bill_amount),
+            bill_rate=posted.bill_rate, bill_amount=posted.bill_amount,
+            cost_amount=posted.cost_amount, worker_entity=posted.worker_legal_entity_id,
+            project_entity=posted.project_legal_entity_id,
+        )  # fmt: skip
+        standing = await _standing(uow, deps, known)
+        ledger = await uow.charges.ledger(known.terms.project_id, known.terms.currency)
+        try:
+            lines = charge_time(time, known.terms, ledger, deps.policy, standing)
+        except MissingRate as missing:
+            raise PermanentError(missing.code, str(missing)) from missing
+        for line in await uow.charges.add(_regenerated(lines, generation)):
+            await announce_created(ctx, line, known.terms.contract_id)
+    if was_exception:
+        await _restate(uow, ctx, deps, posted.project_id)
+
+
+@handlers.handles(ExpensePosted)
+async def charge_posted_expense(
+    envelope: Envelope[ExpensePosted],
+    ctx: HandlerContext[Any],
+    uow: AbstractUnitOfWork,
+    deps: Dependencies,
+) -> None:
+    """Charge a posted rebillable expense (or reverse the charges of a reversed one)."""
+    posted = envelope.payload
+    known = await _project(uow, posted.project_id)
+    if posted.reversal_of is not None:
+        await _reverse(uow, ctx, known, posted.reversal_of, posted.expense_id,
+                       posted.accounting_date)  # fmt: skip
+        return
+    generation = await _generation(uow, posted.expense_id)
+    if generation is None:
+        return  # charged, and standing
+    amount = posted.project_amount or posted.amount
+    expense = PostedExpense(
+        expense_id=posted.expense_id, project_id=posted.project_id,
+        expense_date=posted.expense_date or posted.accounting_date, amount=amount,
+        billable=bool(posted.billable), markup=posted.markup_multiplier or Decimal(1),
+        category=posted.category,
+    )  # fmt: skip
+    if amount.currency != known.terms.currency:
+        raise PermanentError(
+            "currency_mismatch",
+            f"expense {posted.expense_id} is in {amount.currency}, its project in "
+            f"{known.terms.currency}, and no converted amount came with it",
+        )
+    standing = await _standing(uow, deps, known)
+    ledger = await uow.charges.ledger(known.terms.project_id, known.terms.currency)
+    lines = charge_expense(expense, known.terms, ledger, deps.policy, standing)
+    for line in await uow.charges.add(_regenerated(lines, generation)):
+        await announce_created(ctx, line, known.terms.contract_id)
+
+
+@handlers.handles(MilestoneCompleted)
+async def charge_milestone_reached(
+    envelope: Envelope[MilestoneCompleted],
+    ctx: HandlerContext[Any],
+    uow: AbstractUnitOfWork,
+    deps: Dependencies,
+) -> None:
+    """Charge a milestone when its trigger says so (completed, or approved for billing)."""
+    milestone = envelope.payload.milestone
+    known = await _project(uow, milestone.project_id)
+    standing = await _standing(uow, deps, known)
+    on = envelope.payload.completed_at.date()
+    for line in await uow.charges.add(charge_milestone(milestone, known.terms, standing, on=on)):
+        await announce_created(ctx, line, known.terms.contract_id)
+
+
+async def _generation(uow: AbstractUnitOfWork, source_id: str) -> str | None:
+    """Which posting of the source this is: None when its charges stand already (a
+    redelivery, or a producer's repeat: a split by a cap or a retainer was decided on the
+    ledger before its own charges and is not decided again); "" for its first; "#n" for a
+    replacement posted after its charges were reversed (a correction keeps the entry's id)."""
+    existing = await uow.charges.of_source(source_id)
+    reversed_ids = {c.line.reverses for c in existing if c.line.reverses}
+    originals = [c.line for c in existing if c.line.reverses is None]
+    if any(line.id not in reversed_ids for line in originals):
+        return None
+    return f"#{len(originals)}" if originals else ""
+
+
+def _regenerated(lines: list[ChargeLine], generation: str) -> list[ChargeLine]:
+    """A replacement's charges, ids apart from the reversed generation's."""
+    if not generation:
+        return lines
+    return [
+        line._replace(id=charge_id(line.source, line.source_id, f"{line.id}{generation}"))
+        for line in lines
+    ]
+
+
+async def _project(uow: AbstractUnitOfWork, project_id: str) -> KnownProject:
+    known = await uow.projects.get(project_id)
+    if known is None:
+        raise waiting_for_project(project_id)
+    return known
+
+
+async def _standing(uow: AbstractUnitOfWork, deps: Dependencies, known: KnownProject) -> Any:
+    seller = deps.settings.country_of(known.terms.legal_entity_id)
+    return await standing_of(uow, known.terms.project_id, deps.policy, seller)
+
+
+async def _restate(
+    uow: AbstractUnitOfWork, ctx: HandlerContext[Any], deps: Dependencies, project_id: str
+) -> None:
+    known = await uow.projects.get(project_id)
+    if known is None:
+        return
+    seller = deps.settings.country_of(known.terms.legal_entity_id)
+    await restate(uow, in_handler(ctx), project_id, deps.policy, seller, deps.clock())
+
+
+async def _reverse(
+    uow: AbstractUnitOfWork,
+    ctx: HandlerContext[Any],
+    known: KnownProject,
+    source_id: str,
+    reversal_source: str,
+    on: Any,
+) -> None:
+    """A negative charge for each charge of ``source_id`` not reversed yet."""
+    charges = await uow.charges.of_source(source_id)
+    reversed_ids = {c.line.reverses for c in charges if c.line.reverses}
+    lines = [
+        reverse_charge(c.line, reversal_source_id=reversal_source, on=on)
+        for c in charges
+        if c.line.reverses is None and c.line.id not in reversed_ids
+    ]
+    for line in await uow.charges.add(lines):
+        await announce_created(ctx, line, known.terms.contract_id)

@@ -1,0 +1,112 @@
+"""A project's standing holds, and what changes when they change.
+
+Every new customer-facing charge takes the project's standing holds (the customer on credit
+hold, no PO where one is required, refused time not resolved, an invalid tax profile, a
+dispute). When the standing changes — the customer released, a PO arrived, the refused time
+posted — ``restate`` brings every open charge of the project in line and announces it:
+``ChargeHeld`` when a charge gains a hold, ``ChargeReleased`` when it loses its last. Holds
+only a person lifts (cap reached, intercompany pair not allowed) stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from typing import Any
+
+from billing_readiness.domain import STANDING_KINDS, Policy, restand, standing_holds
+from billing_readiness.service_layer.unit_of_work import AbstractUnitOfWork, ChargeRecord
+from tandem_contracts.events import ChargeHeld, ChargeReleased, HoldReason
+from tandem_messaging import HandlerContext
+
+__all__ = ["Announce", "announce_holds", "in_handler", "restate", "standing_of", "version_at"]
+
+_PROJECT_KINDS = STANDING_KINDS | {HoldReason.DISPUTED}
+"""Holds a project's standing puts and lifts: a dispute is the project's too."""
+
+Announce = Callable[[ChargeHeld | ChargeReleased, int], Awaitable[object]]
+"""Publish a charge's event at a subject version (in a handler's or a route's transaction)."""
+
+
+def in_handler(ctx: HandlerContext[Any]) -> Announce:
+    """Announce through a handler's context (caused by the message it handles)."""
+
+    async def announce(event: ChargeHeld | ChargeReleased, version: int) -> object:
+        return await ctx.publish(event, subject_version=version)
+
+    return announce
+
+
+def version_at(at: datetime) -> int:
+    """A subject version from a time: later decisions on a charge carry higher versions."""
+    return int(at.timestamp() * 1_000_000)
+
+
+async def standing_of(
+    uow: AbstractUnitOfWork, project_id: str, policy: Policy, seller_country: str | None
+) -> frozenset[HoldReason]:
+    """The holds a new customer charge of the project takes now."""
+    known = await uow.projects.get(project_id)
+    if known is None:
+        return frozenset()
+    customer = await uow.customers.standing(known.terms.customer_id)
+    _, failed = await uow.pending.counts(project_id, date.max)
+    return standing_holds(
+        known.terms, customer, open_exceptions=failed, policy=policy,
+        disputed=known.disputed, seller_country=seller_country,
+    )  # fmt: skip
+
+
+async def restate(
+    uow: AbstractUnitOfWork,
+    announce: Announce,
+    project_id: str,
+    policy: Policy,
+    seller_country: str | None,
+    at: datetime,
+) -> tuple[int, int]:
+    """Bring the project's open charges in line with its standing holds; answer (held,
+    released)."""
+    standing = await standing_of(uow, project_id, policy, seller_country)
+    held = released = 0
+    for record in await uow.charges.open_of_project(project_id):
+        line = record.line
+        if not line.billable or line.intercompany:
+            continue
+        holds = restand(line.holds, standing, _PROJECT_KINDS)
+        if holds == line.holds:
+            continue
+        await uow.charges.set_holds(line.id, holds)
+        gained = await announce_holds(announce, record, holds, at)
+        held += int(gained)
+        released += int(not holds)
+    return held, released
+
+
+async def announce_holds(
+    announce: Announce,
+    record: ChargeRecord,
+    holds: frozenset[HoldReason],
+    at: datetime,
+    *,
+    released_by: str | None = None,
+    written_off: bool = False,
+) -> bool:
+    """Announce a charge's new holds: ``ChargeHeld`` when it gained one, ``ChargeReleased``
+    when none is left; answer whether it gained one."""
+    line = record.line
+    gained = bool(holds - line.holds)
+    if gained:
+        event: ChargeHeld | ChargeReleased = ChargeHeld(
+            charge_id=line.id, project_id=line.project_id, amount=line.amount,
+            reasons=tuple(sorted(holds)), held_at=at,
+        )  # fmt: skip
+        await announce(event, version_at(at))
+    elif not holds and line.holds:
+        event = ChargeReleased(
+            charge_id=line.id, project_id=line.project_id, amount=line.amount,
+            released=tuple(sorted(line.holds)), released_by=released_by,
+            written_off=written_off, released_at=at,
+        )  # fmt: skip
+        await announce(event, version_at(at))
+    return gained

@@ -1,0 +1,227 @@
+"""The ports billing-readiness's use cases run on: its repositories in one transaction.
+
+The service layer depends on these abstract classes only; ``adapters`` holds the SQL ones.
+Every repository works inside the unit of work's transaction: a handler's reads, its charges,
+its events (the outbox) and the inbox's record of the message commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, NamedTuple
+
+from billing_readiness.domain import (
+    BillingTerms,
+    ChargeLine,
+    CustomerStanding,
+    Ledger,
+    Proposal,
+)
+from tandem_connectors.xref import AbstractCrossReferences
+from tandem_contracts import Envelope
+from tandem_contracts.entities import Contract, Customer, Project
+from tandem_contracts.events import HoldReason
+
+__all__ = [
+    "AbstractAudit",
+    "AbstractCharges",
+    "AbstractCustomers",
+    "AbstractInvoices",
+    "AbstractPending",
+    "AbstractProjects",
+    "AbstractUnitOfWork",
+    "ChargeRecord",
+    "InvoiceRecord",
+    "KnownProject",
+]
+
+
+class ChargeRecord(NamedTuple):
+    """A charge as kept: the line, and whether (and on which invoice) it was invoiced."""
+
+    line: ChargeLine
+    status: str
+    invoice_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownProject:
+    """A project's billing terms with what routes its events and invoices."""
+
+    terms: BillingTerms
+    region: str
+    version: int
+    disputed: bool
+    payment_terms_days: int | None
+    correlation_id: str | None
+
+
+class InvoiceRecord(NamedTuple):
+    """An invoice or credit note billing-readiness proposed, and what the ERP made of it."""
+
+    invoice_id: str
+    project_id: str
+    status: str
+    credit_of: str | None
+    erp_instance: str | None
+    erp_id: str | None
+    number: str | None
+    proposal: dict[str, Any]
+
+
+class AbstractCustomers(ABC):
+    @abstractmethod
+    async def keep(self, customer: Customer, version: int) -> bool:
+        """Keep ``customer`` at ``version`` unless a newer one is kept; True when kept."""
+
+    @abstractmethod
+    async def standing(self, customer_id: str) -> CustomerStanding | None:
+        """The customer's standing (tax profile, credit hold), or None while unknown."""
+
+    @abstractmethod
+    async def payment_terms(self, customer_id: str) -> int | None:
+        """The customer's payment terms in days, when known."""
+
+
+class AbstractProjects(ABC):
+    @abstractmethod
+    async def keep(self, project: Project, region: str, version: int, correlation_id: str) -> bool:
+        """Keep the active project's terms at ``version`` unless newer are kept."""
+
+    @abstractmethod
+    async def keep_contract(
+        self, contract: Contract, project_ids: Sequence[str], version: int
+    ) -> bool:
+        """Keep the approved contract at ``version`` unless newer is kept; its projects'
+        terms take its model, value, cap and PO."""
+
+    @abstractmethod
+    async def change_order(self, project_id: str, cap: Any, total_value: Any) -> None:
+        """A change order's new cap and value (``Money`` or None: unchanged)."""
+
+    @abstractmethod
+    async def get(self, project_id: str) -> KnownProject | None:
+        """The project's terms, or None while it is not active."""
+
+    @abstractmethod
+    async def of_customer(self, customer_id: str) -> list[str]:
+        """The customer's known projects."""
+
+    @abstractmethod
+    async def set_disputed(self, project_id: str, disputed: bool) -> None:
+        """Put or lift a dispute on the project."""
+
+
+class AbstractCharges(ABC):
+    @abstractmethod
+    async def add(self, lines: Sequence[ChargeLine]) -> list[ChargeLine]:
+        """Keep the charges not kept yet (ids are deterministic); answer those added."""
+
+    @abstractmethod
+    async def of_source(self, source_id: str) -> list[ChargeRecord]:
+        """The charges made from ``source_id`` (a time entry, expense or milestone)."""
+
+    @abstractmethod
+    async def get(self, charge_id: str) -> ChargeRecord | None:
+        """One charge."""
+
+    @abstractmethod
+    async def open_of_project(self, project_id: str) -> list[ChargeRecord]:
+        """The project's charges not invoiced, oldest first."""
+
+    @abstractmethod
+    async def set_holds(self, charge_id: str, holds: frozenset[HoldReason]) -> None:
+        """Replace the charge's holds."""
+
+    @abstractmethod
+    async def write_off(self, charge_id: str, note: str) -> None:
+        """Make the charge non-billable (written off), its holds cleared."""
+
+    @abstractmethod
+    async def ledger(self, project_id: str, currency: str) -> Ledger:
+        """What the project has been charged so far (caps, retainer drawdown)."""
+
+    @abstractmethod
+    async def invoiced(self, charge_ids: Sequence[str], invoice_id: str) -> None:
+        """Mark the charges as on ``invoice_id``."""
+
+    @abstractmethod
+    async def projects_to_invoice(self, before_period: str, limit: int) -> list[str]:
+        """Projects with open billable charges of a period before ``before_period``, or with
+        reversals of invoiced charges (to credit)."""
+
+
+class AbstractPending(ABC):
+    @abstractmethod
+    async def approved(self, time_entry_id: str, project_id: str, work_date: date, at: Any) -> None:
+        """Approved billable time the ERP has not acknowledged yet."""
+
+    @abstractmethod
+    async def failed(
+        self, time_entry_id: str, project_id: str, work_date: date, reason: str, at: Any
+    ) -> None:
+        """Time refused on its way to the ERP: an open business exception of its project."""
+
+    @abstractmethod
+    async def posted(self, time_entry_id: str) -> str | None:
+        """The entry was posted: no longer pending; answers its project when it was."""
+
+    @abstractmethod
+    async def counts(self, project_id: str, up_to: date) -> tuple[int, int]:
+        """(pending, failed) entries of the project dated up to ``up_to``."""
+
+
+class AbstractInvoices(ABC):
+    @abstractmethod
+    async def propose(self, proposal: Proposal, body: dict[str, Any]) -> bool:
+        """Record a proposal (False when it was recorded already)."""
+
+    @abstractmethod
+    async def get(self, invoice_id: str) -> InvoiceRecord | None:
+        """One invoice or credit note."""
+
+    @abstractmethod
+    async def drafted(self, invoice_id: str, instance: str, erp_id: str) -> None:
+        """The ERP drafted it under ``erp_id``."""
+
+    @abstractmethod
+    async def posted(
+        self, invoice_id: str, number: str, subtotal: Any, tax_total: Any, total: Any, at: Any
+    ) -> None:
+        """The ERP posted it, with its number and its own totals."""
+
+    @abstractmethod
+    async def of_charge(self, charge_id: str) -> str | None:
+        """The invoice ``charge_id`` is on, if any."""
+
+
+class AbstractAudit(ABC):
+    @abstractmethod
+    async def record(
+        self, actor: str, action: str, subject: str, reason: str, detail: dict[str, Any]
+    ) -> None:
+        """Record a person's decision on money."""
+
+
+class AbstractUnitOfWork(ABC):
+    """billing-readiness's repositories, the cross-references and the outbox, in one
+    transaction."""
+
+    customers: AbstractCustomers
+    projects: AbstractProjects
+    charges: AbstractCharges
+    pending: AbstractPending
+    invoices: AbstractInvoices
+    audit: AbstractAudit
+    refs: AbstractCrossReferences
+
+    @abstractmethod
+    async def publish(self, *envelopes: Envelope[Any]) -> None:
+        """Write the events to the outbox in this transaction."""
+
+    @abstractmethod
+    async def flush(self) -> None:
+        """Write what the repositories kept for the end of the transaction."""
