@@ -26,16 +26,32 @@ NAMESPACE = "tandem"
 SERVICE = "time-expense"
 PROJECT_SYNC = "project-sync"
 STAFFING_SYNC = "staffing-sync"
+BILLING_READINESS = "billing-readiness"
 # The services the defaults install, and their consumer queues.
-SERVICES = (SERVICE, PROJECT_SYNC, STAFFING_SYNC)
+SERVICES = (SERVICE, PROJECT_SYNC, STAFFING_SYNC, BILLING_READINESS)
 QUEUES = {
     SERVICE: "time-expense.postings",
     PROJECT_SYNC: "project-sync.quote-to-cash",
     STAFFING_SYNC: "staffing-sync.hire-to-deploy",
+    BILLING_READINESS: "billing-readiness.charges",
 }
 # The services beside time-expense: their own database Secret, no `reconcile` job.
-SECOND_SERVICES = (PROJECT_SYNC, STAFFING_SYNC)
+SECOND_SERVICES = (PROJECT_SYNC, STAFFING_SYNC, BILLING_READINESS)
+# The database Secret each service reads: time-expense the global one, the others their own.
+DATABASE_SECRETS = {SERVICE: "tandem-database"} | {s: f"{s}-database" for s in SECOND_SERVICES}
 ROLES = ("api", "worker", "ingest", "relay")
+# What each role runs by default (TANDEM_WORKER_ROLES; None: the api, which has none)...
+WORKER_ROLES: dict[str, tuple[str, ...] | None] = {
+    "api": None,
+    "worker": ("consume",),
+    "ingest": ("ingest", "schedule"),
+    "relay": ("relay",),
+}
+# ...and where a service differs: billing-readiness polls no system (everything comes from the
+# bus), so its ingest role runs the periodic jobs only.
+SERVICE_WORKER_ROLES: dict[str, dict[str, tuple[str, ...] | None]] = {
+    BILLING_READINESS: {"ingest": ("schedule",)},
+}
 
 # Labels that never change for the life of a workload: the only ones a selector may use.
 IMMUTABLE_LABELS = frozenset(
@@ -347,46 +363,38 @@ def env_entries(rendered: Rendered) -> Iterator[tuple[str, dict[str, Any]]]:
 # Values and objects of the services the defaults install.
 
 
+def only(name: str, **service: Any) -> dict[str, Any]:
+    """Values that change the service ``name`` only."""
+    return {"services": {name: service}}
+
+
 def te(**service: Any) -> dict[str, Any]:
     """Values that change time-expense only."""
-    return {"services": {SERVICE: service}}
-
-
-def ps(**service: Any) -> dict[str, Any]:
-    """Values that change project-sync only."""
-    return {"services": {PROJECT_SYNC: service}}
-
-
-def ss(**service: Any) -> dict[str, Any]:
-    """Values that change staffing-sync only."""
-    return {"services": {STAFFING_SYNC: service}}
-
-
-def each(**service: Any) -> dict[str, Any]:
-    """Values that change every service the defaults install alike."""
-    return {"services": {name: copy.deepcopy(service) for name in SERVICES}}
+    return only(SERVICE, **service)
 
 
 def role(name: str, **values: Any) -> dict[str, Any]:
     return te(roles={name: values})
 
 
+def worker_roles(service: str, role_name: str) -> tuple[str, ...] | None:
+    """The worker roles ``service``'s role ``role_name`` runs by default (None: the api)."""
+    return SERVICE_WORKER_ROLES.get(service, {}).get(role_name, WORKER_ROLES[role_name])
+
+
 def deployment(rendered: Rendered, role_name: str, service: str = SERVICE) -> dict[str, Any]:
     return rendered.one("Deployment", f"{RELEASE}-{service}-{role_name}")
 
 
-def two_services(
-    project_sync_partitions: int = 8, staffing_sync_partitions: int = 8
-) -> dict[str, Any]:
-    """all-features with project-sync's and staffing-sync's partitions (and KEDA ceilings) set."""
+def second_services(partitions: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """all-features with the second services' partitions (8 unless given, by service) and
+    KEDA ceilings set."""
     values = load_values("all-features.yaml")
-    for name, partitions in (
-        (PROJECT_SYNC, project_sync_partitions),
-        (STAFFING_SYNC, staffing_sync_partitions),
-    ):
+    given = partitions or {}
+    for name in SECOND_SERVICES:
         second = values["services"][name]
-        second["partitions"] = partitions
+        second["partitions"] = given.get(name, 8)
         keda = second["roles"]["worker"]["keda"]
-        keda["maxReplicas"] = min(keda["maxReplicas"], partitions)
+        keda["maxReplicas"] = min(keda["maxReplicas"], second["partitions"])
         keda["minReplicas"] = min(keda["minReplicas"], keda["maxReplicas"])
     return values

@@ -95,8 +95,8 @@ def test_alerts_cover_each_service(all_features: Rendered, render: Render) -> No
     assert quiet.names("PrometheusRule") == {f"{RELEASE}-{s}" for s in SECOND_SERVICES}
 
 
-# project-sync and staffing-sync run no `reconcile` job: each has every other alert, on its own
-# series.
+# project-sync, staffing-sync and billing-readiness run no `reconcile` job: each has every other
+# alert, on its own series.
 SECOND_SERVICE_ALERTS = ALERTS - {"TandemReconciliationMismatches", "TandemReconciliationStale"}
 
 

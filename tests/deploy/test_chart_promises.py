@@ -13,13 +13,14 @@ import re
 from typing import Any
 
 from .chart_support import (
+    BILLING_READINESS,
+    DATABASE_SECRETS,
     IMMUTABLE_LABELS,
-    PROJECT_SYNC,
     RELEASE,
+    ROLES,
     SECOND_SERVICES,
     SERVICE,
     SERVICES,
-    STAFFING_SYNC,
     Render,
     Rendered,
     annotations_of,
@@ -29,12 +30,12 @@ from .chart_support import (
     env_of,
     labels,
     load_values,
+    only,
     pod_template,
-    ps,
     role,
     selects,
-    ss,
     te,
+    worker_roles,
 )
 
 
@@ -62,21 +63,21 @@ def test_every_api_and_worker_container_has_probes(rendered: Rendered) -> None:
 
 
 def test_each_role_runs_its_command_and_worker_roles(defaults: Rendered) -> None:
-    expected = {
-        "api": (["api"], None),
-        "worker": (["worker"], ["consume"]),
-        "ingest": (["worker"], ["ingest", "schedule"]),
-        "relay": (["worker"], ["relay"]),
-    }
     for service in SERVICES:
-        for role_name, (args, worker_roles) in expected.items():
+        for role_name in ROLES:
+            expected = worker_roles(service, role_name)
             (container,) = containers(deployment(defaults, role_name, service))
+            args = ["api"] if expected is None else ["worker"]
             assert container["args"] == args, (service, role_name)
             env = env_of(container)
-            if worker_roles is None:
-                assert "TANDEM_WORKER_ROLES" not in env
+            if expected is None:
+                assert "TANDEM_WORKER_ROLES" not in env, (service, role_name)
             else:
-                assert json.loads(env["TANDEM_WORKER_ROLES"]["value"]) == worker_roles
+                actual = json.loads(env["TANDEM_WORKER_ROLES"]["value"])
+                assert actual == list(expected), (service, role_name)
+    # billing-readiness polls nothing: its ingest role only runs the periodic jobs.
+    (ingest,) = containers(deployment(defaults, "ingest", BILLING_READINESS))
+    assert json.loads(env_of(ingest)["TANDEM_WORKER_ROLES"]["value"]) == ["schedule"]
 
 
 def test_images_follow_registry_repository_service_tag(
@@ -93,8 +94,7 @@ def test_images_follow_registry_repository_service_tag(
     overridden = render(te(image={"repository": "acme", "tag": "0.2.0"}))
     assert images(overridden) == {
         "acme/time-expense:0.2.0",
-        "tandem/project-sync:0.1.0",
-        "tandem/staffing-sync:0.1.0",
+        *(f"tandem/{service}:0.1.0" for service in SECOND_SERVICES),
     }
     assert all(
         c["imagePullPolicy"] == "IfNotPresent"
@@ -180,7 +180,7 @@ def test_the_migration_is_a_pre_install_and_pre_upgrade_hook(
     env = env_of(container)
     assert {k: env[k]["value"] for k in config} == config
     assert env["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "tandem-database"
-    # project-sync's and staffing-sync's migrations read their own databases.
+    # The second services' migrations read their own databases.
     for service in SECOND_SERVICES:
         second = env_of(containers(defaults.one("Job", f"{RELEASE}-{service}-migrate"))[0])
         assert second["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == (
@@ -222,6 +222,9 @@ def test_network_policies_deny_by_default_and_allow_what_each_role_uses(
     assert egress_ports(policy("relay")) == {53, 5432, 5672, 4318}
     for calls_systems in ("api", "worker", "ingest"):
         assert egress_ports(policy(calls_systems)) == {53, 5432, 5672, 4318, 443}
+    # A role that only schedules still calls them: billing-readiness's jobs invoice in its ERP.
+    scheduler = defaults.one("NetworkPolicy", f"{RELEASE}-{BILLING_READINESS}-ingest")
+    assert egress_ports(scheduler) == {53, 5432, 5672, 4318, 443}
     dns = policy("relay")["spec"]["egress"][0]
     assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
     # Ingress: the api's port from anyone; metrics from the monitoring namespace only.
@@ -267,13 +270,9 @@ def test_secrets_are_only_referred_to(rendered: Rendered, render: Render) -> Non
         for key, value in (config_map.get("data") or {}).items():
             assert not _CREDENTIALS_IN_URL.search(value), key
             assert key in _PLAIN_ALLOWED or not _SECRET_NAME.search(key), key
-    # One database per service: project-sync's and staffing-sync's own, time-expense the
-    # global one.
-    databases = {
-        SERVICE: "tandem-database",
-        PROJECT_SYNC: "project-sync-database",
-        STAFFING_SYNC: "staffing-sync-database",
-    }
+    # One database per service: the second services' own, time-expense the global one.
+    databases = DATABASE_SECRETS
+    assert databases[BILLING_READINESS] == "billing-readiness-database"
     for workload in rendered.workloads():
         service = labels(workload)["tandem.io/service"]
         for container in containers(workload):
@@ -353,8 +352,8 @@ def test_a_config_change_rolls_the_pods_and_nothing_else_does(
     assert all(changed[name] != before[name] for name in of(SERVICE, before))
     for service in SECOND_SERVICES:
         assert of(service, changed) == of(service, before)
-    for values, service in ((ps(partitions=16), PROJECT_SYNC), (ss(partitions=16), STAFFING_SYNC)):
-        resized = checksums(render(values))
+    for service in SECOND_SERVICES:
+        resized = checksums(render(only(service, partitions=16)))
         assert all(resized[name] != before[name] for name in of(service, before)), service
         for other in (s for s in SERVICES if s != service):
             assert of(other, resized) == of(other, before), (service, other)

@@ -40,12 +40,10 @@ from .chart_support import (
     labels,
     load_values,
     pod_template,
-    ps,
+    second_services,
     selects,
-    ss,
     start_checkov,
     te,
-    two_services,
 )
 
 # The chart's kubeVersion is >=1.29; 1.37 is the newest kubernetes-validate knows.
@@ -136,15 +134,14 @@ def test_a_client_side_install_keeps_the_migration_a_hook(chart: Any) -> None:
     for service in SERVICES:
         assert f"{RELEASE}-{service}-migrate" not in manifest.names("ServiceAccount")
     assert "Tandem 0.1.0 is installed" in release["notes"]
-    # The notes name each service's own Secrets (project-sync's and staffing-sync's databases
-    # are their own).
+    # The notes name each service's own Secrets (the second services' databases are their own).
     for service in SECOND_SERVICES:
         assert f"its Secrets: {service}-database (database), {service}-systems" in release["notes"]
     assert "its Secrets: tandem-database (database), time-expense-systems" in release["notes"]
 
 
 def test_a_second_service_gets_its_own_objects(render: Render) -> None:
-    rendered = render(two_services())
+    rendered = render(second_services())
     keys = [(d["kind"], d["metadata"]["name"]) for d in rendered.docs]
     assert len(keys) == len(set(keys)), "two objects share a kind and name"
     for service in SERVICES:
@@ -183,8 +180,7 @@ def test_a_disabled_service_renders_nothing(render: Render, defaults: Rendered) 
         assert rendered.of_service(service) == defaults.of_service(service)
     assert f"{RELEASE}-default-deny" in rendered.names("NetworkPolicy")
     # All off: no service's object, and no default-deny policy for pods that do not exist.
-    off = [te(enabled=False), ps(enabled=False), ss(enabled=False)]
-    none = render({"services": {k: v for o in off for k, v in o["services"].items()}})
+    none = render({"services": {service: {"enabled": False} for service in SERVICES}})
     assert [d for d in none.docs if labels(d).get("tandem.io/service")] == []
     assert none.of_kind("NetworkPolicy") == []
 

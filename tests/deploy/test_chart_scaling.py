@@ -12,6 +12,7 @@ import re
 import pytest
 
 from .chart_support import (
+    BILLING_READINESS,
     PROJECT_SYNC,
     QUEUES,
     RELEASE,
@@ -25,7 +26,7 @@ from .chart_support import (
     deployment,
     resolved_env,
     role,
-    two_services,
+    second_services,
 )
 
 
@@ -66,8 +67,9 @@ def test_a_pdb_guards_each_role_with_more_than_one_replica(
 
 
 def test_each_service_gets_its_partition_count(render: Render) -> None:
-    rendered = render(two_services(project_sync_partitions=4, staffing_sync_partitions=2))
-    for service, partitions in ((SERVICE, "8"), (PROJECT_SYNC, "4"), (STAFFING_SYNC, "2")):
+    partitions_of = {PROJECT_SYNC: 4, STAFFING_SYNC: 2, BILLING_READINESS: 16}
+    rendered = render(second_services(partitions_of))
+    for service, partitions in ((SERVICE, "8"), *((s, str(n)) for s, n in partitions_of.items())):
         workloads = [d for d in rendered.of_service(service) if d["kind"] == "Deployment"]
         assert len(workloads) == 4
         for workload in workloads:

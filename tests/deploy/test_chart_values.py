@@ -154,7 +154,11 @@ REFUSALS = {
         {"services": {"TimeExpense": chart_defaults()["services"][SERVICE]}},
         "invalid propertyName 'TimeExpense'",
     ),
-    "release-name-too-long": ({"_release": "r" * 50}, "is 63 characters; at most 55"),
+    # The services render in name order: billing-readiness's name is the first too long.
+    "release-name-too-long": (
+        {"_release": "r" * 50},
+        f'"{"r" * 50}-billing-readiness" (release + service) is 68 characters; at most 55',
+    ),
 }
 
 

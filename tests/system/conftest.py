@@ -72,6 +72,12 @@ def staffing_sync_image(request: pytest.FixtureRequest) -> str:
     return _built_image(request.config.rootpath, "staffing-sync")
 
 
+@pytest.fixture(scope="session")
+def billing_readiness_image(request: pytest.FixtureRequest) -> str:
+    """billing-readiness's image, as ``make images`` builds it."""
+    return _built_image(request.config.rootpath, "billing-readiness")
+
+
 @pytest.fixture
 def containers() -> Iterator[list[Any]]:
     """Containers a test started (append them): stopped and removed afterwards."""
