@@ -24,6 +24,7 @@ from tandem_service_kit._deps import (
     get_pool,
     get_settings,
 )
+from tandem_service_kit._in_process import serve_in_process
 from tandem_service_kit._inbound_api import Landed, inbound_router
 from tandem_service_kit._jobs import Job, JobMetrics, Scheduler
 from tandem_service_kit._logging import ContextFilter, configure_logging
@@ -110,6 +111,7 @@ __all__ = [
     "run_service",
     "run_worker",
     "scheduled_jobs",
+    "serve_in_process",
     "service_app",
     "service_main",
     "service_worker",

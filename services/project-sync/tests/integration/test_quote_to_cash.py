@@ -5,7 +5,6 @@ systems of record, project-sync's API or its outbox."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 from collections.abc import AsyncIterator
@@ -14,10 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
-import uvicorn
 
 from project_sync.adapters.unit_of_work import SqlUnitOfWork
 from project_sync.bootstrap import DEFINITION, dependencies
@@ -37,7 +34,7 @@ from tandem_contracts.samples import sample_envelopes
 from tandem_messaging import Outbox, transactions
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import Sandbox, SandboxSettings, run_sandbox
-from tandem_service_kit import WorkerResources, apply_migrations, service_app, service_worker
+from tandem_service_kit import apply_migrations, serve_in_process
 from tandem_testing import eventually, free_port
 
 SECRET = "crm-webhook-secret-for-tests"
@@ -170,38 +167,23 @@ async def _service(
     for entity in ENTITIES.values():
         await erp_port.ensure_legal_entity(entity, key=entity.id)
     api_url = f"http://127.0.0.1:{settings.http_port}"
-    server = uvicorn.Server(
-        uvicorn.Config(service_app(DEFINITION, settings), port=settings.http_port,
-                       log_config=None, lifespan="on")
-    )  # fmt: skip
-    stopping = asyncio.Event()
-    async with (
-        asyncpg.create_pool(database_url, min_size=1, max_size=8) as pool,
-        await aio_pika.connect_robust(amqp_url) as connection,
-        httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": KEY}, timeout=10) as api,
-        httpx.AsyncClient(base_url=urls["crm"], timeout=10) as crm,
-        httpx.AsyncClient(base_url=urls["erp"], timeout=10) as erp,
-        httpx.AsyncClient(base_url=urls["psa"], timeout=10) as psa,
-        httpx.AsyncClient(base_url=urls["control"], timeout=10) as control,
-    ):
-        async with pool.acquire() as db, db.transaction():
-            await Outbox().add(db, rate_card("rc-eur", "EUR"), rate_card("rc-usd", "USD"))
-        worker = service_worker(DEFINITION)
-        tasks = [
-            asyncio.create_task(server.serve()),
-            asyncio.ensure_future(worker(WorkerResources(settings, pool, connection, stopping))),
-        ]
-        try:
-            await eventually(lambda: server.started, what="the api serving")
+    try:
+        async with (
+            serve_in_process(DEFINITION, settings, pool_size=8) as pool,
+            httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": KEY}, timeout=10) as api,
+            httpx.AsyncClient(base_url=urls["crm"], timeout=10) as crm,
+            httpx.AsyncClient(base_url=urls["erp"], timeout=10) as erp,
+            httpx.AsyncClient(base_url=urls["psa"], timeout=10) as psa,
+            httpx.AsyncClient(base_url=urls["control"], timeout=10) as control,
+        ):
+            async with pool.acquire() as db, db.transaction():
+                await Outbox().add(db, rate_card("rc-eur", "EUR"), rate_card("rc-usd", "USD"))
             hook = {"url": f"{api_url}/v1/inbound/crm/crm", "secret": SECRET, "event_types": []}
             await ok(await crm.post("/v1/webhooks", json=hook))
             await eventually(lambda: _rate_cards(pool), what="the rate cards taken in", within=20)
             yield Q2c(api, crm, erp, psa, control, pool, erp_port)
-        finally:
-            stopping.set()
-            server.should_exit = True
-            await asyncio.wait_for(asyncio.gather(*tasks), 30)
-            await erp_port.aclose()
+    finally:
+        await erp_port.aclose()
 
 
 async def _rate_cards(pool: asyncpg.Pool) -> bool:

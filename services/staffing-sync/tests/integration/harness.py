@@ -10,17 +10,14 @@ modules in importlib mode, where a sibling module is not importable by name)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
-import uvicorn
 
 from staffing_sync.bootstrap import DEFINITION
 from staffing_sync.settings import Settings
@@ -50,7 +47,7 @@ from tandem_contracts.events import (
 from tandem_messaging import Outbox
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import SandboxSettings, run_sandbox
-from tandem_service_kit import WorkerResources, apply_migrations, service_app, service_worker
+from tandem_service_kit import apply_migrations, serve_in_process
 from tandem_testing import eventually, free_port
 
 KEY = "staffing-operator-key"
@@ -234,32 +231,11 @@ async def running(
             yield bookings
 
 
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+def serving(settings: Settings) -> AbstractAsyncContextManager[asyncpg.Pool]:
     """staffing-sync's api and worker in this process, as the kit runs them, on ``settings``
     (the api on ``http_port``); answers a pool on its database. Shared by every integration
     test that runs the service."""
-    server = uvicorn.Server(
-        uvicorn.Config(service_app(DEFINITION, settings), port=settings.http_port,
-                       log_config=None, lifespan="on")
-    )  # fmt: skip
-    stopping = asyncio.Event()
-    async with (
-        asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool,
-        await aio_pika.connect_robust(settings.amqp_url) as connection,
-    ):
-        worker = service_worker(DEFINITION)
-        tasks = [
-            asyncio.create_task(server.serve()),
-            asyncio.ensure_future(worker(WorkerResources(settings, pool, connection, stopping))),
-        ]
-        try:
-            await eventually(lambda: server.started, what="the api serving")
-            yield pool
-        finally:
-            stopping.set()
-            server.should_exit = True
-            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    return serve_in_process(DEFINITION, settings)
 
 
 @asynccontextmanager

@@ -6,17 +6,14 @@ the ERP."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
-import uvicorn
 
 from tandem_connectors.http import HttpTarget
 from tandem_connectors.ports import ErpObject
@@ -52,7 +49,7 @@ from tandem_contracts.events import (
 from tandem_messaging import Outbox
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import SandboxSettings, run_sandbox
-from tandem_service_kit import WorkerResources, apply_migrations, service_app, service_worker
+from tandem_service_kit import apply_migrations, serve_in_process
 from tandem_testing import eventually, free_port
 from time_expense.bootstrap import DEFINITION
 from time_expense.service_layer.handlers import worker_of
@@ -236,30 +233,12 @@ async def _service(
     settings: Settings, erp_url: str, erp_port: RestErp
 ) -> AsyncIterator[TimeExpense]:
     api_url = f"http://127.0.0.1:{settings.http_port}"
-    server = uvicorn.Server(
-        uvicorn.Config(service_app(DEFINITION, settings), port=settings.http_port,
-                       log_config=None, lifespan="on")
-    )  # fmt: skip
-    stopping = asyncio.Event()
     async with (
-        asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool,
-        await aio_pika.connect_robust(settings.amqp_url) as connection,
+        serve_in_process(DEFINITION, settings) as pool,
         httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": KEY}, timeout=10) as api,
         httpx.AsyncClient(base_url=erp_url, timeout=10) as erp,
     ):
-        tasks = [
-            asyncio.create_task(server.serve()),
-            asyncio.ensure_future(
-                service_worker(DEFINITION)(WorkerResources(settings, pool, connection, stopping))
-            ),
-        ]
-        try:
-            await eventually(lambda: server.started, what="the api serving")
-            yield TimeExpense(api, erp, pool, erp_port)
-        finally:
-            stopping.set()
-            server.should_exit = True
-            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        yield TimeExpense(api, erp, pool, erp_port)
 
 
 # -- the stories ------------------------------------------------------------------------------
