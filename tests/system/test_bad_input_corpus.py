@@ -10,6 +10,13 @@ project-sync: its api as a real process gets the same HTTP classes (its own rout
 the credentials matrix, signed CRM webhooks), each answered with its 4xx problem and never a
 500; it stays ready and still answers valid calls; and schemathesis, with the same options,
 holds it to its OpenAPI document.
+
+billing-readiness: its api and worker as real processes beside the sandbox ERP get its own
+routes, the kit's (parking lot, company links), the credentials matrix and a reader deciding
+on money (403); its queue gets the malformed messages and well-formed events it must refuse
+for what they say (billable time without a rate, an expense in another currency, an invoice
+never proposed, time of a project never activated), each parked with its reason; valid time
+is still charged after; and schemathesis holds its api to its OpenAPI document.
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ import aio_pika
 import httpx
 import pytest
 
+from billing_readiness.bootstrap import DEFINITION as BILLING_READINESS
+from billing_readiness.service_layer.handlers import QUEUE as BILLING_QUEUE
 from project_sync.bootstrap import DEFINITION as PROJECT_SYNC
 from tandem_connectors.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, sign
-from tandem_contracts import Envelope, Producer, SystemKind, encode, new_id
+from tandem_contracts import Envelope, Producer, SystemKind, decode, encode, new_id
 from tandem_messaging import declare_events_exchange
 from tandem_sandbox import Sandbox
 from tandem_service_kit import apply_migrations
@@ -43,6 +52,11 @@ from .corpus import (
     AmqpCase,
     HttpCase,
     amqp_cases,
+    billing_amqp_cases,
+    billing_api_cases,
+    billing_reader_cases,
+    billing_setup,
+    billing_time,
     body_cases,
     id_path_values,
     key_values,
@@ -720,4 +734,147 @@ async def test_project_sync_holds_to_its_openapi_document(
     project_sync.start("api")
     await project_sync.wait_api()
     returncode, summary = await schemathesis(project_sync.api_url, PS_OPERATOR_KEY, tmp_path)
+    assert returncode == 0, summary
+
+
+# --- billing-readiness -----------------------------------------------------------------------
+# Its api and worker as real processes (``python -m billing_readiness``) beside the sandbox
+# ERP, with an operator key holding every scope it and the kit know, and a reader's key.
+
+BR_OPERATOR_KEY = "system-test-billing-operator-key"
+BR_READER_KEY = "system-test-billing-reader-key"
+BR_OPERATOR_SCOPES = [
+    "billing:read", "billing:release", "billing:operate", "parked:read", "parked:replay",
+    "parked:discard", "links:read", "links:write",
+]  # fmt: skip
+
+
+@pytest.fixture
+async def billing_readiness(
+    sandbox: Sandbox, database_url: str, amqp_url: str, tmp_path: Path
+) -> AsyncIterator[LocalService]:
+    """billing-readiness's processes (none started yet), its schema applied as `migrate`
+    would."""
+    await apply_migrations(database_url, BILLING_READINESS.migrations)
+    limits = {"requests_per_second": 400, "burst": 200}
+    deployed = LocalService(
+        module="billing_readiness",
+        name="billing-readiness",
+        database_url=database_url,
+        amqp_url=amqp_url,
+        logs=tmp_path,
+        settings={
+            "TANDEM_LOG_LEVEL": "WARNING",
+            "TANDEM_TENANT_ID": "acme",
+            "TANDEM_API_KEYS": json.dumps(
+                {BR_OPERATOR_KEY: BR_OPERATOR_SCOPES, BR_READER_KEY: ["billing:read"]}
+            ),
+            "TANDEM_ERP_INSTANCES": json.dumps(
+                {"erp-sandbox": {"kind": "rest", "url": sandbox.urls["erp"], **limits}}
+            ),
+            "TANDEM_ERP_BY_REGION": json.dumps({"us": "erp-sandbox", "eu": "erp-sandbox"}),
+            "TANDEM_ENTITY_COUNTRIES": json.dumps({"le-uk": "GB"}),
+            "TANDEM_RATE_LIMIT": "100000/minute",
+        },
+    )
+    try:
+        yield deployed
+    finally:
+        deployed.stop()
+
+
+def billing_kit_and_auth_cases() -> tuple[list[HttpCase], list[HttpCase]]:
+    """The kit's routes (with an operator key) and the credentials matrix (bare): those of a
+    service that ingests from no system (no inbound routes)."""
+    own = (("GET", "/v1/charges"), ("POST", "/v1/charges/chg-none/release"),
+           ("GET", "/v1/reconciliation"))  # fmt: skip
+    kit = [c for c in kit_cases() if "/v1/inbound/" not in c.url]
+    bare = [c for c in auth_cases(own, reader_key=BR_READER_KEY) if "/v1/inbound/" not in c.url]
+    return kit, [*bare, *billing_reader_cases(BR_READER_KEY)]
+
+
+async def test_billing_readiness_answers_bad_input_and_valid_time_is_still_charged(
+    billing_readiness: LocalService,
+) -> None:
+    service = billing_readiness
+    service.start("api")
+    service.start("worker")
+    await service.wait_api()
+    await service.wait_worker("worker")
+    await service.wait_consuming(BILLING_QUEUE)
+    kit, bare_cases = billing_kit_and_auth_cases()
+    operator_cases = [*billing_api_cases(), *kit]
+    async with (
+        httpx.AsyncClient(base_url=service.api_url) as bare,
+        httpx.AsyncClient(base_url=service.api_url, headers={"X-API-Key": BR_OPERATOR_KEY},
+                          timeout=30) as operator,
+    ):  # fmt: skip
+        wrong = await run_http(operator, operator_cases)
+        wrong += await run_http(bare, bare_cases)
+        logger.info(
+            "billing-readiness corpus: %d HTTP cases, %d answered wrongly",
+            len(operator_cases) + len(bare_cases), len(wrong),
+        )  # fmt: skip
+        assert wrong == [], "\n".join(wrong)
+
+        # The customer and project the events are about, then the hostile messages.
+        for setup in billing_setup():
+            await publish_corpus(service.amqp_url, [AmqpCase("setup", encode(setup), "")],
+                                 setup.routing_key)  # fmt: skip
+
+        async def active() -> bool:
+            answer = await operator.get("/v1/projects/p-corpus/billing")
+            return answer.status_code == 200
+
+        await eventually(active, within=60, what="the corpus project active")
+        valid = billing_time("te-valid")
+        malformed, refused = list(amqp_cases(encode(valid))), list(billing_amqp_cases())
+        await publish_corpus(service.amqp_url, malformed, valid.routing_key)
+        for case in refused:  # each under its own event's key
+            await publish_corpus(service.amqp_url, [case], decode(case.body).routing_key)
+        amqp = [*malformed, *refused]
+        reasons: Counter[str] = Counter()
+
+        async def all_parked() -> bool:
+            page = await operator.get(
+                "/v1/parked", params={"consumer": BILLING_QUEUE, "limit": 500}
+            )
+            reasons.clear()
+            reasons.update(item["reason"] for item in page.json()["items"])
+            return reasons.total() >= len(amqp)
+
+        try:
+            await eventually(all_parked, within=90, what="every corpus message to be parked")
+        finally:
+            logger.info("billing corpus: %d AMQP cases; parked: %s", len(amqp), dict(reasons))
+        assert reasons == Counter(case.reason for case in amqp)
+
+        for url in (service.api_url, service.worker_url("worker")):
+            ready = await bare.get(f"{url}/readyz")
+            assert ready.status_code == 200, (url, ready.text)
+
+        # Valid time after all that: charged at its rate, ready to invoice.
+        await publish_corpus(service.amqp_url, [AmqpCase("valid", encode(valid), "")],
+                             valid.routing_key)  # fmt: skip
+        charges: list[dict[str, Any]] = []
+
+        async def charged() -> bool:
+            page = await operator.get("/v1/charges", params={"project_id": "p-corpus"})
+            charges[:] = page.json()["items"]
+            return bool(charges)
+
+        await eventually(charged, within=60, what="the valid time to be charged")
+        [charge] = charges
+        assert (charge["source_id"], charge["amount"]) == (
+            "te-valid", {"amount": "150.00", "currency": "GBP"},
+        )  # fmt: skip
+        assert (charge["holds"], charge["status"]) == ([], "open")
+
+
+async def test_billing_readiness_holds_to_its_openapi_document(
+    billing_readiness: LocalService, tmp_path: Path
+) -> None:
+    billing_readiness.start("api")
+    await billing_readiness.wait_api()
+    returncode, summary = await schemathesis(billing_readiness.api_url, BR_OPERATOR_KEY, tmp_path)
     assert returncode == 0, summary

@@ -39,6 +39,9 @@ class Settings(ServiceSettings, SystemsSettings):
     readiness_interval_s: float = Field(default=60.0, gt=0, le=86_400)
     """How often the readiness job proposes the invoices of ended billing periods."""
     leakage_interval_s: float = Field(default=3600.0, gt=0, le=86_400)
+    """How often the leakage pass looks (each leak is announced once a day)."""
+    reconcile_interval_s: float = Field(default=3600.0, gt=0, le=86_400)
+    """How often the posted invoices of the recent months are reconciled with the ERP's."""
     # Every lane's charge writes are a few rows; ERP invoicing is one call per invoice.
     concurrency: int = Field(default=16, ge=1, le=10_000)
     prefetch: int = Field(default=128, ge=1, le=10_000)

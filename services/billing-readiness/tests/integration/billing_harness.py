@@ -6,18 +6,15 @@ read back from the sandbox ERP. Shared by the flow tests of this directory."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
-import uvicorn
 
 from billing_readiness.bootstrap import DEFINITION
 from billing_readiness.settings import Settings
@@ -46,7 +43,7 @@ from tandem_contracts.events import (
 from tandem_messaging import Outbox
 from tandem_sandbox import MIGRATIONS as SANDBOX_MIGRATIONS
 from tandem_sandbox import SandboxSettings, run_sandbox
-from tandem_service_kit import WorkerResources, apply_migrations, service_app, service_worker
+from tandem_service_kit import apply_migrations, serve_in_process
 from tandem_testing import eventually, free_port
 
 KEY = "billing-operator-key"
@@ -260,27 +257,21 @@ async def running(database_url: str, amqp_url: str, **more: Any) -> AsyncIterato
             await erp.aclose()
 
 
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+def serving(settings: Settings) -> AbstractAsyncContextManager[asyncpg.Pool]:
     """billing-readiness's api and worker in this process, as the kit runs them."""
-    server = uvicorn.Server(
-        uvicorn.Config(service_app(DEFINITION, settings), port=settings.http_port,
-                       log_config=None, lifespan="on")
+    return serve_in_process(DEFINITION, settings)
+
+
+def approved_priced(
+    entry_id: str, project_id: str, on: date, *, minutes: int, rate: str, at: datetime
+) -> Envelope[Any]:
+    """``TimeApproved`` of a billable entry at a frozen bill rate, approved ``at``."""
+    from tandem_contracts.entities import TimeEntry, TimeEntryStatus
+
+    entry = TimeEntry(
+        id=entry_id, worker_id="w-1", worker_legal_entity_id="le-uk", project_id=project_id,
+        project_legal_entity_id="le-uk", work_date=on, duration_minutes=minutes, billable=True,
+        bill_rate=Money.of(rate, "GBP"), status=TimeEntryStatus.APPROVED,
     )  # fmt: skip
-    stopping = asyncio.Event()
-    async with (
-        asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool,
-        await aio_pika.connect_robust(settings.amqp_url) as connection,
-    ):
-        worker = service_worker(DEFINITION)
-        tasks = [
-            asyncio.create_task(server.serve()),
-            asyncio.ensure_future(worker(WorkerResources(settings, pool, connection, stopping))),
-        ]
-        try:
-            await eventually(lambda: server.started, what="the api serving")
-            yield pool
-        finally:
-            stopping.set()
-            server.should_exit = True
-            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    event = TimeApproved(entry=entry, approval_version=1, approved_by="pm-1", approved_at=at)
+    return envelope(event, 1, service="time-expense")

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing_readiness.adapters.repositories import (
-    SqlAudit,
-    SqlCharges,
-    SqlCustomers,
-    SqlInvoices,
-    SqlPending,
-    SqlProjects,
-)
+from billing_readiness.adapters.charges import SqlCharges, SqlPending
+from billing_readiness.adapters.invoices import SqlAudit, SqlInvoices
+from billing_readiness.adapters.repositories import SqlCustomers, SqlProjects
 from billing_readiness.service_layer.unit_of_work import AbstractUnitOfWork
 from tandem_connectors.xref import CrossReferences
 from tandem_contracts import Envelope

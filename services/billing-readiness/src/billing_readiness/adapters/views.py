@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from billing_readiness.adapters.repositories import charge_record
+from billing_readiness.adapters.charges import charge_record
 from billing_readiness.service_layer.unit_of_work import ChargeRecord
 from tandem_messaging import DbConnection
 

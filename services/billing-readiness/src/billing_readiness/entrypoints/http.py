@@ -1,7 +1,7 @@
 """The process API (``/v1``): charges and their holds, unbilled WIP, invoice proposals and
-what the ERP made of them, leakage; and the decisions on money only a person takes —
-release a hold, approve or write off a cap overage, put a project in dispute — each scoped
-and audited with the caller and the reason."""
+what the ERP made of them, leakage, reconciliation with the ERP; and the decisions on money
+only a person takes — release a hold, approve or write off a cap overage, put a project in
+dispute — each scoped and audited with the caller and the reason."""
 
 from __future__ import annotations
 
@@ -18,10 +18,14 @@ from billing_readiness.entrypoints.schemas import (
     ChargeRead,
     DisputeBody,
     InvoiceRead,
+    IsoDate,
     LeakRead,
+    MismatchRead,
     OverageBody,
     ProjectBillingRead,
     ReadinessRead,
+    ReconciledCompany,
+    ReconciliationRead,
     ReleaseBody,
     ReleaseRead,
     WipBucket,
@@ -31,6 +35,7 @@ from billing_readiness.service_layer import decisions
 from billing_readiness.service_layer.handlers import SERVICE
 from billing_readiness.service_layer.leakage import leaks_now
 from billing_readiness.service_layer.readiness import propose_ready
+from billing_readiness.service_layer.reconcile import RECENT_MONTHS, reconcile
 from billing_readiness.service_layer.standing import standing_of
 from billing_readiness.service_layer.unit_of_work import ChargeRecord
 from tandem_contracts import Money
@@ -119,7 +124,7 @@ async def invoices(pool: PoolDep, caller: Reader, project_id: IdQuery = None) ->
 
 @router.get("/wip")
 async def unbilled_wip(
-    pool: PoolDep, caller: Reader, as_of: date | None = None, project_id: IdQuery = None
+    pool: PoolDep, caller: Reader, as_of: IsoDate | None = None, project_id: IdQuery = None
 ) -> list[WipRead]:
     """Unbilled WIP: billable charges not invoiced, per project and currency, by age."""
     on = as_of or datetime.now(UTC).date()
@@ -201,7 +206,9 @@ async def run_readiness(deps: Deps, caller: Operator) -> ReadinessRead:
 @router.get("/leakage")
 async def leakage(deps: Deps, caller: Reader, project_id: IdQuery = None) -> list[LeakRead]:
     """Revenue leakage now: billable value not invoiced after the configured days, work
-    beyond caps (held or written off)."""
+    beyond caps (held or written off), and approved billable time not charged (not posted,
+    or refused) that long after its approval. Time billed below the rate card is not
+    reported: no rate card is kept here."""
     leaks = await leaks_now(deps, project_id)
     return [
         LeakRead(
@@ -213,3 +220,24 @@ async def leakage(deps: Deps, caller: Reader, project_id: IdQuery = None) -> lis
         )
         for leak in leaks
     ]
+
+
+@router.get("/reconciliation")
+async def reconciliation(
+    deps: Deps,
+    caller: Reader,
+    months: Annotated[int, Query(ge=1, le=12)] = RECENT_MONTHS,
+) -> ReconciliationRead:
+    """Reconcile now (as the scheduled job does, without announcing): the invoices and credit
+    notes dated in the last ``months`` months, this one included, against each ERP
+    company's, and the charges on them against their subtotals. A company that cannot be
+    compared now is listed with why (``skipped``)."""
+    report = await reconcile(deps, months=months)
+    return ReconciliationRead(
+        run_id=report.run_id, start=report.start, end=report.end,
+        companies=[ReconciledCompany.model_validate(c._asdict()) for c in report.companies],
+        mismatches=[
+            MismatchRead.model_validate(m._asdict() | {"kind": m.kind.value})
+            for m in report.mismatches
+        ],
+    )  # fmt: skip

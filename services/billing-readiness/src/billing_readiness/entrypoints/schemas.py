@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from tandem_contracts import Money
 from tandem_contracts.events import HoldReason
@@ -17,17 +18,41 @@ __all__ = [
     "Decision",
     "DisputeBody",
     "InvoiceRead",
+    "IsoDate",
     "LeakRead",
+    "MismatchRead",
     "OverageBody",
     "ProjectBillingRead",
     "ReadinessRead",
+    "ReconciledCompany",
+    "ReconciliationRead",
     "ReleaseBody",
     "ReleaseRead",
     "WipBucket",
     "WipRead",
 ]
 
-Reason = Field(min_length=3, max_length=500, description="why: kept in the audit trail")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` is a date here: pydantic would read ``0`` as 1 January 1970."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("a date is YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar date as the OpenAPI document says it: ``YYYY-MM-DD``, nothing else."""
+
+# At least one printable character that is not white space (the pattern is searched, not
+# anchored): an audited decision never records a blank reason.
+Reason = Field(
+    min_length=3,
+    max_length=500,
+    pattern=r"[^\s\x00-\x1f\x7f-\x9f]",
+    description="why: kept in the audit trail",
+)
 
 
 class ChargeRead(BaseModel):
@@ -163,3 +188,40 @@ class LeakRead(BaseModel):
     amount: Money
     items: int
     oldest: date | None
+
+
+class MismatchRead(BaseModel):
+    """One disagreement: ``invoice:<id>`` between an invoice here and the ERP's,
+    ``invoice-charges:<id>`` between an invoice and its charges, ``charges:<project>`` charges
+    invoiced on no recorded invoice."""
+
+    kind: str
+    scope_key: str
+    legal_entity_id: str | None
+    project_id: str | None
+    period: str | None
+    currency: str | None
+    source_value: str
+    target_value: str
+    item_ids: list[str]
+
+
+class ReconciledCompany(BaseModel):
+    """An ERP company compared: how many invoices each side had, or why it was skipped."""
+
+    legal_entity_id: str
+    instance: str
+    company: str | None
+    ours: int
+    theirs: int
+    skipped: str | None
+
+
+class ReconciliationRead(BaseModel):
+    """A reconciliation of the invoices dated in [start, end] with the ERP's."""
+
+    run_id: str
+    start: date
+    end: date
+    companies: list[ReconciledCompany]
+    mismatches: list[MismatchRead]

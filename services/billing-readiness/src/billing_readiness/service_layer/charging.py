@@ -17,6 +17,9 @@ from typing import Any
 
 from billing_readiness.domain import (
     ChargeLine,
+    CurrencyMismatch,
+    Ledger,
+    MilestoneUndated,
     MissingRate,
     PostedExpense,
     PostedTime,
@@ -28,10 +31,15 @@ from billing_readiness.domain import (
 )
 from billing_readiness.service_layer.dependencies import Dependencies
 from billing_readiness.service_layer.keys import waiting_for_project
-from billing_readiness.service_layer.standing import in_handler, restate, standing_of
+from billing_readiness.service_layer.standing import (
+    charging_by_standing,
+    in_handler,
+    restate,
+    standing_of,
+)
 from billing_readiness.service_layer.unit_of_work import AbstractUnitOfWork, KnownProject
-from tandem_contracts import Envelope
-from tandem_contracts.entities import Charge, ChargeStatus
+from tandem_contracts import Envelope, Money
+from tandem_contracts.entities import BillingModel, Charge, ChargeStatus
 from tandem_contracts.events import (
     ChargeCreated,
     ExpensePosted,
@@ -46,6 +54,7 @@ __all__ = ["announce_created", "handlers"]
 
 handlers = Router()
 
+_LEDGERED = frozenset({BillingModel.CAPPED_TM, BillingModel.RETAINER})
 _QUANTUM = Decimal("0.000001")  # a charge's quantity on the wire: six places (amount is exact)
 
 
@@ -75,12 +84,21 @@ async def announce_created(
 async def remember_approved(
     envelope: Envelope[TimeApproved], ctx: HandlerContext[Any], uow: AbstractUnitOfWork
 ) -> None:
-    """Billable time approved: its period waits for its posting."""
+    """Billable time approved: its period waits for its posting, and until then it is worth
+    its minutes at the bill rate frozen on approval (leakage reports it, when it lingers).
+    An approval delivered after the entry's charges stand (it rides the entry's lane, its
+    posting the project's) waits for nothing."""
     entry = envelope.payload.entry
-    if entry.billable:
-        await uow.pending.approved(
-            entry.id, entry.project_id, entry.work_date, envelope.payload.approved_at
-        )
+    if not entry.billable or await _generation(uow, entry.id) is None:
+        return
+    await uow.pending.approved(
+        entry.id, entry.project_id, entry.work_date, envelope.payload.approved_at
+    )
+    if entry.bill_rate is not None:
+        minutes = entry.rounded_minutes or entry.duration_minutes
+        rate = entry.bill_rate
+        worth = Money(amount=minutes * rate.amount / 60, currency=rate.currency)
+        await uow.pending.value(entry.id, worth)
 
 
 @handlers.handles(TimePostingFailed)
@@ -112,6 +130,7 @@ async def charge_posted_time(
     posted = envelope.payload
     known = await _project(uow, posted.project_id)
     was_exception = await uow.pending.posted(posted.time_entry_id) is not None
+    await charging_by_standing(uow, known, restating=was_exception)
     if posted.reversal_of is not None:
         await _reverse(uow, ctx, known, posted.reversal_of, posted.time_entry_id,
                        posted.accounting_date)  # fmt: skip
@@ -126,11 +145,11 @@ async def charge_posted_time(
             project_entity=posted.project_legal_entity_id,
         )  # fmt: skip
         standing = await _standing(uow, deps, known)
-        ledger = await uow.charges.ledger(known.terms.project_id, known.terms.currency)
+        ledger = await _ledger(uow, known)
         try:
             lines = charge_time(time, known.terms, ledger, deps.policy, standing)
-        except MissingRate as missing:
-            raise PermanentError(missing.code, str(missing)) from missing
+        except (MissingRate, CurrencyMismatch) as refused:
+            raise PermanentError(refused.code, str(refused)) from refused
         for line in await uow.charges.add(_regenerated(lines, generation)):
             await announce_created(ctx, line, known.terms.contract_id)
     if was_exception:
@@ -167,8 +186,9 @@ async def charge_posted_expense(
             f"expense {posted.expense_id} is in {amount.currency}, its project in "
             f"{known.terms.currency}, and no converted amount came with it",
         )
+    await charging_by_standing(uow, known)
     standing = await _standing(uow, deps, known)
-    ledger = await uow.charges.ledger(known.terms.project_id, known.terms.currency)
+    ledger = await _ledger(uow, known)
     lines = charge_expense(expense, known.terms, ledger, deps.policy, standing)
     for line in await uow.charges.add(_regenerated(lines, generation)):
         await announce_created(ctx, line, known.terms.contract_id)
@@ -184,9 +204,14 @@ async def charge_milestone_reached(
     """Charge a milestone when its trigger says so (completed, or approved for billing)."""
     milestone = envelope.payload.milestone
     known = await _project(uow, milestone.project_id)
+    await charging_by_standing(uow, known)
     standing = await _standing(uow, deps, known)
     on = envelope.payload.completed_at.date()
-    for line in await uow.charges.add(charge_milestone(milestone, known.terms, standing, on=on)):
+    try:
+        lines = charge_milestone(milestone, known.terms, standing, on=on)
+    except (MilestoneUndated, CurrencyMismatch) as refused:
+        raise PermanentError(refused.code, str(refused)) from refused
+    for line in await uow.charges.add(lines):
         await announce_created(ctx, line, known.terms.contract_id)
 
 
@@ -211,6 +236,17 @@ def _regenerated(lines: list[ChargeLine], generation: str) -> list[ChargeLine]:
         line._replace(id=charge_id(line.source, line.source_id, f"{line.id}{generation}"))
         for line in lines
     ]
+
+
+async def _ledger(uow: AbstractUnitOfWork, known: KnownProject) -> Ledger:
+    """What the project was charged so far, where its model needs it (a cap, a retainer): a
+    plain T&M or fixed-fee project's charges do not depend on it, and its sum grows through
+    the month."""
+    terms = known.terms
+    if terms.model in _LEDGERED:
+        return await uow.charges.ledger(terms.project_id, terms.currency)
+    nothing = Money(amount=Decimal(0), currency=terms.currency)
+    return Ledger(billed_within_cap=nothing, retainer_drawn=nothing)
 
 
 async def _project(uow: AbstractUnitOfWork, project_id: str) -> KnownProject:

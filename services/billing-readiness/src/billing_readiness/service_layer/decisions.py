@@ -14,8 +14,8 @@ from typing import Literal, NamedTuple
 from billing_readiness.domain import release
 from billing_readiness.service_layer.dependencies import Dependencies
 from billing_readiness.service_layer.standing import (
-    Announce,
     announce_holds,
+    in_transaction,
     restate,
 )
 from billing_readiness.service_layer.unit_of_work import (
@@ -23,8 +23,7 @@ from billing_readiness.service_layer.unit_of_work import (
     ChargeRecord,
     KnownProject,
 )
-from tandem_contracts import Envelope, Producer
-from tandem_contracts.events import ChargeHeld, ChargeReleased, HoldReason
+from tandem_contracts.events import HoldReason
 
 __all__ = ["PERSON_HOLDS", "Released", "decide_overage", "dispute", "release_charge"]
 
@@ -40,26 +39,6 @@ class Released(NamedTuple):
     released: list[HoldReason]
     written_off: bool
     holds_left: list[HoldReason]
-
-
-def in_route(
-    uow: AbstractUnitOfWork, deps: Dependencies, known: KnownProject, service: str
-) -> Announce:
-    """Announce through the route's transaction (the outbox), in the project's region and
-    correlation."""
-
-    async def announce(event: ChargeHeld | ChargeReleased, version: int) -> object:
-        entity = known.terms.legal_entity_id
-        envelope = Envelope.new(
-            event, producer=Producer(service=service), tenant_id=deps.settings.tenant_id,
-            legal_entity_id=entity, data_residency_region=known.region,
-            correlation_id=known.correlation_id or known.terms.project_id,
-            subject_version=version,
-        )  # fmt: skip
-        await uow.publish(envelope)
-        return envelope
-
-    return announce
 
 
 async def release_charge(
@@ -129,8 +108,8 @@ async def dispute(
     action = "dispute" if disputed else "lift_dispute"
     await uow.audit.record(actor, action, f"project:{project_id}", reason, {})
     seller = deps.settings.country_of(known.terms.legal_entity_id)
-    await restate(uow, in_route(uow, deps, known, service), project_id, deps.policy, seller,
-                  deps.clock())  # fmt: skip
+    announce = in_transaction(uow, deps.settings, known, service)
+    await restate(uow, announce, project_id, deps.policy, seller, deps.clock())
     return True
 
 
@@ -157,7 +136,7 @@ async def _decide(
         {"released": sorted(lifted), "amount": str(line.amount.amount),
          "currency": line.amount.currency},
     )  # fmt: skip
-    announce = in_route(uow, deps, known, service)
+    announce = in_transaction(uow, deps.settings, known, service)
     if lifted or decision == "write_off":
         await announce_holds(announce, record, holds, deps.clock(), released_by=actor,
                              written_off=decision == "write_off")  # fmt: skip

@@ -3,7 +3,8 @@
 For each project with open billable charges of an ended month, one transaction decides:
 the customer invoice of everything open up to the latest ended period (``propose_invoice``:
 no charge held, no approved time still unposted, the customer known and fit to invoice, a PO
-where one is required), and a credit note for each posted invoice some of whose charges were
+where one is required; the project's holds restated first, so that none a race left out is
+missed), and a credit note for each posted invoice some of whose charges were
 reversed since. A proposal is recorded, its charges marked as on it, and ``InvoiceReady``
 published in the same transaction — the consumer then writes it to the ERP. Invoices are
 monthly per project (the contracts' invoice frequency and grouping are not modelled yet).
@@ -27,6 +28,7 @@ from billing_readiness.domain import (
 )
 from billing_readiness.service_layer.dependencies import Dependencies
 from billing_readiness.service_layer.invoicing import tax_code
+from billing_readiness.service_layer.standing import in_transaction, restate
 from billing_readiness.service_layer.unit_of_work import AbstractUnitOfWork, KnownProject
 from tandem_contracts import Envelope, Producer
 from tandem_contracts.entities import InvoiceLine
@@ -69,8 +71,11 @@ async def _propose(
     known = await uow.projects.get(project_id)
     if known is None:
         return ("project_unknown",)
-    records = await uow.charges.open_of_project(project_id)
     seller_country = deps.settings.country_of(known.terms.legal_entity_id) or ""
+    # The holds as the standing says now, whatever raced before: no invoice goes past one.
+    announce = in_transaction(uow, deps.settings, known, service)
+    await restate(uow, announce, project_id, deps.policy, seller_country or None, deps.clock())
+    records = await uow.charges.open_of_project(project_id)
     customer = await uow.customers.standing(known.terms.customer_id)
     credits: dict[str, list[ChargeLine]] = defaultdict(list)
     billable: list[ChargeLine] = []

@@ -17,7 +17,12 @@ from billing_readiness.service_layer.charging import announce_created
 from billing_readiness.service_layer.dependencies import Dependencies
 from billing_readiness.service_layer.invoicing import customer_key
 from billing_readiness.service_layer.keys import project_key, waiting_for_project
-from billing_readiness.service_layer.standing import in_handler, restate, standing_of
+from billing_readiness.service_layer.standing import (
+    charging_by_standing,
+    in_handler,
+    restate,
+    standing_of,
+)
 from billing_readiness.service_layer.unit_of_work import AbstractUnitOfWork
 from tandem_contracts import Envelope, SystemKind
 from tandem_contracts.events import (
@@ -132,6 +137,7 @@ async def _schedule(
     if known is None:
         return
     seller = deps.settings.country_of(known.terms.legal_entity_id)
+    await charging_by_standing(uow, known)
     standing = await standing_of(uow, project_id, deps.policy, seller)
     lines = [
         charge_instalment(known.terms, period, bill_date, amount, standing)

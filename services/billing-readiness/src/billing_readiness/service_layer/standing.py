@@ -6,6 +6,15 @@ dispute). When the standing changes — the customer released, a PO arrived, the
 posted — ``restate`` brings every open charge of the project in line and announces it:
 ``ChargeHeld`` when a charge gains a hold, ``ChargeReleased`` when it loses its last. Holds
 only a person lifts (cap reached, intercompany pair not allowed) stay.
+
+**Charging and restating never miss each other.** A customer's standing changes on the
+customer's lane, its projects' charges are made on theirs: without care, a charge made while
+the customer is being put on credit hold could read the old standing after the restate read
+the charges (write skew). So a transaction that charges by the standing holds the customer's
+standing lock shared (``charging_by_standing``) and ``restate`` holds it exclusive before
+reading the charges: either the charge reads the new standing, or the restate sees the charge.
+The readiness pass restates each project again before proposing, so no invoice goes past a
+hold whatever happened before.
 """
 
 from __future__ import annotations
@@ -15,11 +24,26 @@ from datetime import date, datetime
 from typing import Any
 
 from billing_readiness.domain import STANDING_KINDS, Policy, restand, standing_holds
-from billing_readiness.service_layer.unit_of_work import AbstractUnitOfWork, ChargeRecord
+from billing_readiness.service_layer.unit_of_work import (
+    AbstractUnitOfWork,
+    ChargeRecord,
+    KnownProject,
+)
+from billing_readiness.settings import Settings
+from tandem_contracts import Envelope, Producer
 from tandem_contracts.events import ChargeHeld, ChargeReleased, HoldReason
 from tandem_messaging import HandlerContext
 
-__all__ = ["Announce", "announce_holds", "in_handler", "restate", "standing_of", "version_at"]
+__all__ = [
+    "Announce",
+    "announce_holds",
+    "charging_by_standing",
+    "in_handler",
+    "in_transaction",
+    "restate",
+    "standing_of",
+    "version_at",
+]
 
 _PROJECT_KINDS = STANDING_KINDS | {HoldReason.DISPUTED}
 """Holds a project's standing puts and lifts: a dispute is the project's too."""
@@ -35,6 +59,34 @@ def in_handler(ctx: HandlerContext[Any]) -> Announce:
         return await ctx.publish(event, subject_version=version)
 
     return announce
+
+
+def in_transaction(
+    uow: AbstractUnitOfWork, settings: Settings, known: KnownProject, service: str
+) -> Announce:
+    """Announce through the unit of work's outbox (a route's or a job's transaction), in the
+    project's region and correlation."""
+
+    async def announce(event: ChargeHeld | ChargeReleased, version: int) -> object:
+        envelope = Envelope.new(
+            event, producer=Producer(service=service), tenant_id=settings.tenant_id,
+            legal_entity_id=known.terms.legal_entity_id, data_residency_region=known.region,
+            correlation_id=known.correlation_id or known.terms.project_id,
+            subject_version=version,
+        )  # fmt: skip
+        await uow.publish(envelope)
+        return envelope
+
+    return announce
+
+
+async def charging_by_standing(
+    uow: AbstractUnitOfWork, known: KnownProject, *, restating: bool = False
+) -> None:
+    """Hold the project's customer's standing while charging by it (``restating``: this
+    transaction restates too, so it takes the lock exclusive at once rather than upgrade a
+    shared one, which two transactions could deadlock on)."""
+    await uow.projects.lock_standing(known.terms.customer_id, exclusive=restating)
 
 
 def version_at(at: datetime) -> int:
@@ -66,7 +118,11 @@ async def restate(
     at: datetime,
 ) -> tuple[int, int]:
     """Bring the project's open charges in line with its standing holds; answer (held,
-    released)."""
+    released). Holds the customer's standing lock exclusive first."""
+    known = await uow.projects.get(project_id)
+    if known is None:
+        return 0, 0
+    await uow.projects.lock_standing(known.terms.customer_id, exclusive=True)
     standing = await standing_of(uow, project_id, policy, seller_country)
     held = released = 0
     for record in await uow.charges.open_of_project(project_id):

@@ -10,18 +10,20 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from billing_readiness.domain import (
     BillingTerms,
     ChargeLine,
     CustomerStanding,
+    Leak,
     Ledger,
     Proposal,
 )
 from tandem_connectors.xref import AbstractCrossReferences
-from tandem_contracts import Envelope
+from tandem_contracts import Envelope, Money
 from tandem_contracts.entities import Contract, Customer, Project
 from tandem_contracts.events import HoldReason
 
@@ -35,7 +37,9 @@ __all__ = [
     "AbstractUnitOfWork",
     "ChargeRecord",
     "InvoiceRecord",
+    "InvoiceTotals",
     "KnownProject",
+    "PendingTime",
 ]
 
 
@@ -70,6 +74,42 @@ class InvoiceRecord(NamedTuple):
     erp_id: str | None
     number: str | None
     proposal: dict[str, Any]
+
+
+class PendingTime(NamedTuple):
+    """Approved billable time not charged yet (not posted, or refused on its way to the ERP):
+    when it was approved and what it is worth (None: approved without a bill rate)."""
+
+    time_entry_id: str
+    project_id: str
+    work_date: date
+    approved_at: datetime
+    value: Money | None
+    failed_reason: str | None
+
+
+class InvoiceTotals(NamedTuple):
+    """An invoice as recorded here, with the ERP's totals once posted and the sum and count
+    of the charges marked as on it (what reconciliation compares)."""
+
+    invoice_id: str
+    project_id: str
+    seller_entity: str
+    period: str
+    currency: str
+    status: str
+    credit_of: str | None
+    invoice_date: date
+    subtotal: Decimal
+    total: Decimal
+    erp_instance: str | None
+    erp_id: str | None
+    number: str | None
+    erp_subtotal: Decimal | None
+    erp_total: Decimal | None
+    proposed_at: datetime
+    charged: Decimal
+    charges: int
 
 
 class AbstractCustomers(ABC):
@@ -114,6 +154,11 @@ class AbstractProjects(ABC):
     async def set_disputed(self, project_id: str, disputed: bool) -> None:
         """Put or lift a dispute on the project."""
 
+    @abstractmethod
+    async def lock_standing(self, customer_id: str, *, exclusive: bool) -> None:
+        """Hold the customer's standing for the transaction: shared to read it and charge by
+        it, exclusive to restate its projects' charges (see ``standing``)."""
+
 
 class AbstractCharges(ABC):
     @abstractmethod
@@ -153,6 +198,23 @@ class AbstractCharges(ABC):
         """Projects with open billable charges of a period before ``before_period``, or with
         reversals of invoiced charges (to credit)."""
 
+    @abstractmethod
+    async def projects_with_open(self) -> list[str]:
+        """Every project with a charge not invoiced (billable, held, written off or not)."""
+
+    @abstractmethod
+    async def open_to_report(self, project_id: str) -> list[ChargeRecord]:
+        """The project's charges not invoiced, read without locking them (for reports)."""
+
+    @abstractmethod
+    async def invoiced_unrecorded(self, limit: int) -> list[ChargeRecord]:
+        """Charges marked invoiced on an invoice never recorded here (or on none)."""
+
+    @abstractmethod
+    async def record_leak(self, leak: Leak, day: date) -> bool:
+        """Record that ``leak`` was reported on ``day``; False when its project and kind
+        were reported that day already."""
+
 
 class AbstractPending(ABC):
     @abstractmethod
@@ -172,6 +234,15 @@ class AbstractPending(ABC):
     @abstractmethod
     async def counts(self, project_id: str, up_to: date) -> tuple[int, int]:
         """(pending, failed) entries of the project dated up to ``up_to``."""
+
+    @abstractmethod
+    async def value(self, time_entry_id: str, amount: Money) -> None:
+        """What the pending entry is worth at the bill rate frozen on its approval."""
+
+    @abstractmethod
+    async def approved_before(self, at: datetime, project_id: str | None) -> list[PendingTime]:
+        """Entries approved before ``at`` and still pending or refused (of one project, or
+        of all), oldest first."""
 
 
 class AbstractInvoices(ABC):
@@ -196,6 +267,14 @@ class AbstractInvoices(ABC):
     @abstractmethod
     async def of_charge(self, charge_id: str) -> str | None:
         """The invoice ``charge_id`` is on, if any."""
+
+    @abstractmethod
+    async def dated(self, start: date, end: date) -> list[InvoiceTotals]:
+        """Invoices and credit notes dated in [start, end], with their charges' sums."""
+
+    @abstractmethod
+    async def named(self, invoice_ids: Sequence[str]) -> list[InvoiceTotals]:
+        """The recorded invoices among ``invoice_ids``, with their charges' sums."""
 
 
 class AbstractAudit(ABC):
