@@ -18,6 +18,7 @@ from tandem_messaging._metrics import Metrics
 from tandem_service_kit._jobs import JobMetrics
 
 from .chart_support import (
+    BILLING_READINESS,
     CHART,
     NAMESPACE,
     RELEASE,
@@ -95,9 +96,10 @@ def test_alerts_cover_each_service(all_features: Rendered, render: Render) -> No
     assert quiet.names("PrometheusRule") == {f"{RELEASE}-{s}" for s in SECOND_SERVICES}
 
 
-# project-sync, staffing-sync and billing-readiness run no `reconcile` job: each has every other
-# alert, on its own series.
+# project-sync and staffing-sync run no `reconcile` job: each has every other alert, on its own
+# series; billing-readiness reconciles its invoices with the ERP's and has them all.
 SECOND_SERVICE_ALERTS = ALERTS - {"TandemReconciliationMismatches", "TandemReconciliationStale"}
+RECONCILING = {BILLING_READINESS}
 
 
 @pytest.mark.parametrize("service", SECOND_SERVICES)
@@ -107,7 +109,7 @@ def test_each_second_service_has_its_own_alerts(
     rule = all_features.one("PrometheusRule", f"{RELEASE}-{service}")
     rules = [r for group in rule["spec"]["groups"] for r in group["rules"]]
     alerts = {r["alert"]: r for r in rules if "alert" in r}
-    assert set(alerts) == SECOND_SERVICE_ALERTS
+    assert set(alerts) == (ALERTS if service in RECONCILING else SECOND_SERVICE_ALERTS)
     for alert in alerts.values():
         assert alert["labels"]["service"] == service
         assert f'tandem_service="{service}"' in alert["expr"]
@@ -119,15 +121,17 @@ def test_each_second_service_has_its_own_alerts(
     assert recorded == {f"tandem:messages_park_ratio:rate{w}" for w in ("5m", "30m", "1h", "6h")}
     for record in (r for r in rules if "record" in r):
         assert f'tandem_service="{service}"' in record["expr"]
-    # Given a reconcile job after all, it gets the reconciliation alerts back.
-    reconciling = render(
+    # Given a reconcile job after all (or none), it gets the reconciliation alerts (or not).
+    switched = render(
         deep_merge(
             load_values("all-features.yaml"),
-            {"services": {service: {"alerts": {"reconciliation": {"enabled": True}}}}},
+            {"services": {service: {"alerts": {"reconciliation": {
+                "enabled": service not in RECONCILING}}}}},
         )
-    )
-    back = reconciling.one("PrometheusRule", f"{RELEASE}-{service}")
-    assert {r.get("alert") for g in back["spec"]["groups"] for r in g["rules"]} >= ALERTS
+    )  # fmt: skip
+    back = switched.one("PrometheusRule", f"{RELEASE}-{service}")
+    names = {r.get("alert") for g in back["spec"]["groups"] for r in g["rules"]} - {None}
+    assert names == (SECOND_SERVICE_ALERTS if service in RECONCILING else ALERTS)
 
 
 def test_every_service_has_a_rule_and_a_monitor(all_features: Rendered) -> None:

@@ -139,7 +139,7 @@ async def test_reconciliation_is_clean_until_the_erp_or_the_charges_disagree(
     database_url: str, amqp_url: str
 ) -> None:
     async with harness.running(database_url, amqp_url, reconcile_interval_s=0.3) as billing:
-        failed_before = job_runs("reconcile-invoices", "failed")
+        failed_before = job_runs("reconcile", "failed")
         gb = harness.customer("c-rec")
         party = await billing.erp.upsert_customer(gb, company=billing.companies["le-uk"], key=gb.id)
         await billing.announce(
@@ -160,7 +160,7 @@ async def test_reconciliation_is_clean_until_the_erp_or_the_charges_disagree(
         assert (company["company"], company["ours"], company["theirs"], company["skipped"]) == (
             billing.companies["le-uk"], 1, 1, None,
         )  # fmt: skip
-        await runs_again("reconcile-invoices", 2)
+        await runs_again("reconcile", 2)
         assert await billing.announced("ReconciliationMismatch") == []
 
         # Someone edits the invoice in the ERP: its total no longer the one posted.
@@ -174,7 +174,7 @@ async def test_reconciliation_is_clean_until_the_erp_or_the_charges_disagree(
         assert "1740.00" in first.payload.source_value
         assert "1900.00" in first.payload.target_value
         assert first.legal_entity_id == "le-uk"
-        assert job_runs("reconcile-invoices", "failed") == failed_before
+        assert job_runs("reconcile", "failed") == failed_before
 
         # A charge on the invoice changed here: its charges no longer sum to its subtotal.
         await billing.pool.execute(

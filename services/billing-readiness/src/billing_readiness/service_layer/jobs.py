@@ -34,5 +34,5 @@ def jobs(deps: Dependencies) -> list[Job]:
     return [
         Job("invoice-readiness", settings.readiness_interval_s, readiness),
         Job("revenue-leakage", settings.leakage_interval_s, leakage),
-        Job("reconcile-invoices", settings.reconcile_interval_s, reconciliation),
+        Job("reconcile", settings.reconcile_interval_s, reconciliation),
     ]
