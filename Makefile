@@ -5,7 +5,7 @@ export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run systems test images bench-runtime bench-month-end bench-scale bench-quote-to-cash bench-billing-code bench-staffing check fmt contracts
+.PHONY: help setup run systems test images bench-runtime bench-month-end bench-scale bench-quote-to-cash bench-billing-code bench-staffing bench-billing check fmt contracts
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ bench-billing-code: setup  ## project-sync's billing-code checks and set-up vali
 
 bench-staffing: setup  ## staffing-sync: options for requests at 220/2,000/10,000 consultants (p50/p99, req/s, RSS), onboarding hires/s
 	uv run python tools/bench_staffing.py
+
+bench-billing: setup  ## billing-readiness at month-end: 20,000 TimePosted -> charges/s, latency, RSS; invoices/min into the sandbox ERP and Tryton, beside the raw ceiling
+	uv run python tools/bench_billing.py
 
 check:  ## lint, format check and strict type check
 	@tools/setup.sh python
