@@ -264,3 +264,30 @@ async def test_a_posted_invoice_is_credited_and_a_closed_period_refuses_posting(
         ("inv-1", TODAY),
         ("cn-1", TODAY),
     }
+
+
+async def test_a_sister_company_is_invoiced_as_its_own_party(tryton: TrytonServer) -> None:
+    async with client_of(tryton) as client:
+        books = await _books(TrytonErp(client, instance="uk"))
+        erp = books.erp
+        sister = LegalEntity(
+            id="le-de", name="Acme Deutschland", country="DE", functional_currency="EUR",
+            data_residency_region="eu",
+        )  # fmt: skip
+        de = (await erp.ensure_legal_entity(sister, key="le-de")).external_id
+        party = await erp.company_party(de)
+        assert party is not None
+        [company] = await client.read("company.company", [int(de)], ["party"])
+        # The company's own party, which has no address yet: the invoice gives it one.
+        assert int(party.external_id) == company["party"]
+        assert party.object_type == ErpObject.CUSTOMER
+        lines = (_line("ic-1", "8", "78.29", "626.32", TaxTreatment.EXEMPT),)
+        drafted = await erp.draft_customer_invoice(
+            books.invoice("inv-ic", lines, customer=party.external_id)
+        )
+        posted = await erp.post_customer_invoice(drafted.ref.external_id, invoice_date=TODAY)
+        [invoice] = await client.read("account.invoice", [int(drafted.ref.external_id)], ["party"])
+        with pytest.raises(NotFound):
+            await erp.company_party("999999")
+    assert invoice["party"] == company["party"]
+    assert (posted.state, posted.total) == ("posted", Money.of("626.32", "GBP"))

@@ -143,6 +143,11 @@ class FakeErp(AbstractErp):
         self.customers[written.external_id] = (customer, company)
         return written
 
+    async def company_party(self, company: str) -> ExternalRef | None:
+        """None: like a NetSuite subsidiary, a fake company has no party of its own."""
+        self._call("company_party")
+        return None
+
     async def find_customer(
         self, *, key: str | None, tax_id: str | None, company: str
     ) -> ExternalRef | None:

@@ -257,6 +257,12 @@ class AbstractErp(ABC):
         """Create the customer of ``company``, or update the one ``key`` already made."""
 
     @abstractmethod
+    async def company_party(self, company: str) -> ExternalRef | None:
+        """The party that stands for ``company`` when another company of the ERP invoices it
+        (intercompany), as a ``CUSTOMER`` reference; None when the ERP keeps none (the caller
+        then makes a customer for it). ``NotFound`` for an unknown company."""
+
+    @abstractmethod
     async def find_customer(
         self, *, key: str | None, tax_id: str | None, company: str
     ) -> ExternalRef | None:

@@ -129,6 +129,10 @@ class RestErp(AbstractErp):
         }
         return await self._upsert(ErpObject.CUSTOMER, body)
 
+    async def company_party(self, company: str) -> ExternalRef | None:
+        """None: a subsidiary is invoiced as a customer of its sister, made by the caller."""
+        return None
+
     async def find_customer(
         self, *, key: str | None, tax_id: str | None, company: str
     ) -> ExternalRef | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
+from tandem_connectors.errors import NotFound
 from tandem_connectors.polling import ChangeSource
 from tandem_connectors.ports import (
     AbstractErp,
@@ -97,6 +98,16 @@ class TrytonErp(AbstractErp):
         """
         party, created = await _masters.upsert_customer(self._client, customer, key)
         return self._written(ErpObject.CUSTOMER, party, created)
+
+    async def company_party(self, company: str) -> ExternalRef | None:
+        """The company's own party (``company.company.party``): Tryton's parties belong to no
+        company, so a sister company invoices this one as that party, never a second one."""
+        rows = await self._client.search_read(
+            "company.company", [["id", "=", int(company)]], ["party"], limit=1
+        )
+        if not rows:
+            raise NotFound(f"Tryton has no company {company}")
+        return external_ref(self.instance, ErpObject.CUSTOMER, int(rows[0]["party"]))
 
     async def find_customer(
         self, *, key: str | None, tax_id: str | None, company: str

@@ -116,7 +116,7 @@ class CustomerInvoices:
         books = await self._books_of(company)
         if not await client.search("party.party", [["id", "=", int(invoice.customer)]]):
             raise NotFound(f"Tryton has no customer party {invoice.customer}")
-        address = await _one(client, "party.address", [["party", "=", int(invoice.customer)]])
+        address = await _invoice_address(client, int(invoice.customer))
         currencies = await client.search_read(
             "currency.currency", [["code", "=", invoice.currency]], ["rounding"],
             order=[("id", "ASC")], limit=1,
@@ -341,6 +341,16 @@ class CustomerInvoices:
             [row] = await self._client.read("product.uom", [uom], ["digits"])
             self._units[xml_id] = _Unit(uom, row["digits"])
         return self._units[xml_id]
+
+
+async def _invoice_address(client: TrytonClient, party: int) -> int:
+    """The party's first address, made (its street empty) when it has none: a sister company's
+    own party, invoiced intercompany, was never given one, and Tryton invoices an address."""
+    found = await client.search("party.address", [["party", "=", party]], limit=1)
+    if found:
+        return int(found[0])
+    [made] = await client.create("party.address", [{"party": party}])
+    return int(made)
 
 
 async def _one(client: TrytonClient, model: str, domain: list[Any]) -> int:
