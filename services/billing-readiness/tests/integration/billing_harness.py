@@ -178,15 +178,17 @@ def activated(
 
 def sow(contract_id: str, project_id: str, customer_id: str, model: BillingModel, *,
         total: str, cap: str | None = None, po: str | None = "PO-1", version: int = 1,
-        start: date = date(2026, 10, 1), end: date | None = None) -> Envelope[Any]:  # fmt: skip
+        start: date = date(2026, 10, 1), end: date | None = None,
+        names_project: bool = True) -> Envelope[Any]:  # fmt: skip
     contract = Contract(
         id=contract_id, customer_id=customer_id, selling_legal_entity_id="le-uk",
         po_number=po, billing_model=model, total_value=Money.of(total, "GBP"),
         cap=Money.of(cap, "GBP") if cap else None, start_date=start, end_date=end,
         status=ContractStatus.APPROVED,
     )  # fmt: skip
-    event = SOWApproved(contract=contract, project_ids=(project_id,),
-                        approved_at=datetime.now(UTC))  # fmt: skip
+    # project-sync's SOW names no project: its project names the contract (``names_project``).
+    named = (project_id,) if names_project else ()
+    event = SOWApproved(contract=contract, project_ids=named, approved_at=datetime.now(UTC))
     return envelope(event, version)
 
 

@@ -100,9 +100,11 @@ async def test_a_cap_overage_is_held_until_a_person_approves_it(
         charges = await billing.charges("p-cap", expected=3)
         held = [c for c in charges if c["holds"]]
         assert [(c["holds"], c["amount"]["amount"]) for c in held] == [(["cap_reached"], "200.00")]
-        outcome = await billing.readiness()
-        assert not any(i.startswith("inv-") for i in outcome["p-cap"])
-        assert any("held" in reason for reason in outcome["p-cap"])
+        # The work within the cap is invoiced; the overage waits for a person.
+        [within] = (await billing.readiness())["p-cap"]
+        assert Decimal((await billing.invoice(within))["subtotal"]) == Decimal("1000.00")
+        [overage] = [c for c in await billing.charges("p-cap", expected=3) if c["holds"]]
+        assert (overage["status"], overage["invoice_id"]) == ("open", None)
 
         # A reason is required; the reader may not decide; a standing hold is no person's.
         short = await billing.api.post("/v1/projects/p-cap/overage", json={"reason": "x"})
@@ -126,7 +128,8 @@ async def test_a_cap_overage_is_held_until_a_person_approves_it(
         outcome = await billing.readiness()
         [invoice_id] = outcome["p-cap"]
         record = await billing.invoice(invoice_id)
-        assert Decimal(record["subtotal"]) == Decimal("1200.00")
+        assert invoice_id != within
+        assert Decimal(record["subtotal"]) == Decimal("200.00")
         audit = await billing.pool.fetch(
             "SELECT actor, action, reason FROM billing_readiness.audit"
         )
@@ -238,3 +241,24 @@ async def test_intercompany_time_is_invoiced_between_the_entities_only_for_allow
         # The pair not allowed stays held: never invoiced until a person decides.
         [held] = [c for c in await billing.charges("p-ic", expected=4) if c["holds"]]
         assert (held["seller_entity"], held["status"]) == ("le-us", "open")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("contract_first", [True, False])
+async def test_a_fixed_fee_schedule_is_charged_whichever_of_contract_and_project_comes_first(
+    database_url: str, amqp_url: str, contract_first: bool
+) -> None:
+    async with harness.running(database_url, amqp_url) as billing:
+        # As project-sync publishes them: the SOW names no project, the project its contract.
+        contract = harness.sow(
+            "sow-ff", "p-ff", "c-ff", BillingModel.FIXED_FEE, total="10000.00",
+            end=date(2026, 12, 31), names_project=False,
+        )  # fmt: skip
+        project = harness.activated("p-ff", "c-ff", BillingModel.FIXED_FEE, contract_id="sow-ff")
+        first, then = (contract, project) if contract_first else (project, contract)
+        await billing.announce(first)
+        await billing.announce(then)
+        instalments = await billing.charges("p-ff", expected=3)
+        assert sorted((c["period"], c["amount"]["amount"]) for c in instalments) == [
+            ("2026-10", "3333.33"), ("2026-11", "3333.33"), ("2026-12", "3333.34"),
+        ]  # fmt: skip

@@ -271,3 +271,15 @@ def test_an_intercompany_invoice_bills_the_pairs_unheld_charges_exempt() -> None
         "le-de", "le-us", "GBP", charges, period="2026-10", today=AFTER
     )
     assert other_pair == NotReady(("nothing_to_invoice",))
+
+
+def test_a_charge_held_for_a_person_waits_while_the_rest_is_invoiced() -> None:
+    overage = timed("te-over", 60, "150.00", held=True)
+    overage = overage._replace(holds=frozenset({HoldReason.CAP_REACHED}))
+    proposal = propose([*MONTH, overage])
+    assert isinstance(proposal, Proposal)
+    assert overage.id not in proposal.charge_ids
+    assert proposal == propose(MONTH)  # the same invoice as without the overage
+    # A hold of the project's (a dispute) with it holds the whole invoice.
+    disputed = overage._replace(holds=frozenset({HoldReason.CAP_REACHED, HoldReason.DISPUTED}))
+    assert propose([*MONTH, disputed]) == NotReady(("charges_held:1",))

@@ -185,6 +185,21 @@ class SqlProjects(AbstractProjects):
             disputed,
         )
 
+    async def of_contract(self, contract_id: str) -> list[str]:
+        rows = await self.connection.fetch(
+            "SELECT project_id FROM billing_readiness.projects WHERE contract_id = $1 "
+            "ORDER BY project_id",
+            contract_id,
+        )
+        return [row["project_id"] for row in rows]
+
+    async def lock_terms(self, keys: Sequence[str]) -> None:
+        for key in sorted(set(keys)):  # one order everywhere: no two transactions deadlock
+            await self.connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"billing-readiness:terms:{key}",
+            )
+
     async def lock_standing(self, customer_id: str, *, exclusive: bool) -> None:
         held = self._locked.get(customer_id)
         if held is not None and (held or not exclusive):

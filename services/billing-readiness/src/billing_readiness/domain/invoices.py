@@ -28,8 +28,10 @@ from billing_readiness.domain.terms import BillingTerms, CustomerStanding, Polic
 from tandem_connectors.ports import TaxTreatment
 from tandem_contracts import Money
 from tandem_contracts.entities import BillingModel, ChargeSource
+from tandem_contracts.events import HoldReason
 
 __all__ = [
+    "SET_ASIDE",
     "NotReady",
     "Proposal",
     "ProposedLine",
@@ -200,6 +202,12 @@ def _fee_name(terms: BillingTerms) -> str:
     return "Retainer" if terms.model is BillingModel.RETAINER else "Fixed fee"
 
 
+SET_ASIDE: frozenset[HoldReason] = frozenset(
+    {HoldReason.CAP_REACHED, HoldReason.INTERCOMPANY_NOT_ALLOWED}
+)
+"""Holds on one charge that a person decides: the charge waits, the rest is invoiced."""
+
+
 def propose_invoice(
     terms: BillingTerms, customer: CustomerStanding | None, seller_country: str,
     charges: Sequence[ChargeLine], *, period: str, today: date, pending_time: int,
@@ -211,9 +219,12 @@ def propose_invoice(
     or before ``period`` (others given are ignored). Ready when the period has ended (``today``
     after its last day), none of them is held (a charge cancelled by its reversal does not
     count), ``pending_time`` is 0, the customer is known, not on credit hold, with a valid tax
-    profile, and the PO is there when required. Nothing left to bill (no charge, or all
-    cancelling out): ``nothing_to_invoice``; a total below zero: ``negative_total`` (credits go
-    through ``propose_credit``). Dated ``today``.
+    profile, and the PO is there when required. A charge held only for a person's decision on
+    it (``SET_ASIDE``: a cap overage, an intercompany pair) is left out and stays open for a
+    later invoice: the work within the cap is billed while the overage waits, as a charge
+    hold does in NetSuite; any other hold is the project's and holds the invoice. Nothing left
+    to bill (no charge, or all cancelling out): ``nothing_to_invoice``; a total below zero:
+    ``negative_total`` (credits go through ``propose_credit``). Dated ``today``.
     """
     relevant = [
         c
@@ -224,6 +235,8 @@ def propose_invoice(
         and c.period <= period
     ]
     netted = netted_charge_ids(relevant)
+    aside = {c.id for c in relevant if c.id not in netted and c.holds and c.holds <= SET_ASIDE}
+    relevant = [c for c in relevant if c.id not in aside]
     live = [c for c in relevant if c.id not in netted]
     fee = _fee_name(terms)
     if not _lines(live, _customer_key, _EXEMPT, period, fee):

@@ -160,8 +160,9 @@ async def _erp_entity(
     ready: InvoiceReady,
 ) -> str:
     """The buyer entity's party in the seller's ERP: its company's own party where the ERP
-    keeps one under the entity's id (Tryton), else a customer of the seller's company made
-    once under ``entity:<buyer>`` (ids and the country only: an entity is no one's name)."""
+    keeps one (Tryton: ``company_party``; never a second party for the same company), else a
+    customer of the seller's company made once under ``entity:<buyer>`` (ids and the country
+    only: an entity is no one's name)."""
     buyer = ready.customer_id.removeprefix(ENTITY_PREFIX)
     linked = await uow.refs.external_id(
         "customer", ready.customer_id, system=SystemKind.ERP.value, instance=target.instance,
@@ -169,7 +170,8 @@ async def _erp_entity(
     )  # fmt: skip
     if linked is not None:
         return linked
-    found = await target.erp.find(ErpObject.CUSTOMER, buyer)
+    buyer_company = await deps.erps.company(uow.refs, target, buyer)
+    found = await target.erp.company_party(buyer_company) if buyer_company else None
     if found is None:
         country = deps.settings.country_of(buyer)
         if country is None:

@@ -75,13 +75,18 @@ async def keep_contract(
 ) -> None:
     """Keep the approved contract (model, value, cap, PO); restate its projects' holds."""
     approved = envelope.payload
+    contract = approved.contract
+    keys = [f"contract:{contract.id}", *(f"project:{p}" for p in approved.project_ids)]
+    await uow.projects.lock_terms(keys)
     kept = await uow.projects.keep_contract(
-        approved.contract, approved.project_ids, envelope.subject_version
+        contract, approved.project_ids, envelope.subject_version
     )
     if not kept:
         return
     at = deps.clock()
-    for project_id in approved.project_ids:
+    # Its projects: those it names, and those that name it (project-sync's SOW names none).
+    governed = sorted({*approved.project_ids, *await uow.projects.of_contract(contract.id)})
+    for project_id in governed:
         known = await uow.projects.get(project_id)
         if known is None:
             continue
@@ -100,6 +105,10 @@ async def keep_project(
     """Keep the active project's terms, link its ERP project, charge a fee schedule, and
     release what waited for it."""
     project = envelope.payload.project
+    keys = [f"project:{project.id}"]
+    if project.contract_id is not None:
+        keys.append(f"contract:{project.contract_id}")
+    await uow.projects.lock_terms(keys)
     kept = await uow.projects.keep(
         project, envelope.data_residency_region, envelope.subject_version,
         envelope.correlation_id,

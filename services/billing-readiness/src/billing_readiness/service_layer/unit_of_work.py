@@ -155,6 +155,16 @@ class AbstractProjects(ABC):
         """Put or lift a dispute on the project."""
 
     @abstractmethod
+    async def of_contract(self, contract_id: str) -> list[str]:
+        """The known projects that name the contract."""
+
+    @abstractmethod
+    async def lock_terms(self, keys: Sequence[str]) -> None:
+        """Hold the terms of these projects and contracts (``project:<id>``,
+        ``contract:<id>``) for the transaction: a contract and its project, kept on two lanes,
+        are never kept at the same moment, each missing the other."""
+
+    @abstractmethod
     async def lock_standing(self, customer_id: str, *, exclusive: bool) -> None:
         """Hold the customer's standing for the transaction: shared to read it and charge by
         it, exclusive to restate its projects' charges (see ``standing``)."""
