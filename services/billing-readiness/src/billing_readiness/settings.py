@@ -23,6 +23,9 @@ class Settings(ServiceSettings, SystemsSettings):
     default_region: str = Field(default="us", min_length=1, max_length=32)
     entity_countries: dict[str, str] = Field(default_factory=dict)
     """Legal entity → its country: the seller's country decides the tax of its invoices."""
+    entity_currencies: dict[str, str] = Field(default_factory=dict)
+    """Legal entity → its functional currency: an invoice in another currency carries the FX
+    rate at its invoice date (AR converts at the invoice date, DOMAIN.md §7.4)."""
     cap_overage: Literal["hold", "write_off"] = "hold"
     """What becomes of work beyond a capped T&M contract's cap: held for a person to approve
     (the default), or written off at once (counted as leakage either way)."""

@@ -194,7 +194,8 @@ def sow(contract_id: str, project_id: str, customer_id: str, model: BillingModel
 
 def posted(entry_id: str, project_id: str, minutes: int, rate: str, *, on: date,
            worker_entity: str = "le-uk", cost: str | None = None,
-           reversal_of: str | None = None, version: int = 3) -> Envelope[Any]:  # fmt: skip
+           reversal_of: str | None = None, version: int = 3,
+           role: str | None = None) -> Envelope[Any]:  # fmt: skip
     bill_rate = Money.of(rate, "GBP")
     event = TimePosted(
         time_entry_id=entry_id, project_id=project_id, worker_id="w-1",
@@ -204,7 +205,7 @@ def posted(entry_id: str, project_id: str, minutes: int, rate: str, *, on: date,
         bill_amount=bill_rate.times(Decimal(minutes) / 60), billable=True, bill_rate=bill_rate,
         cost_amount=Money.of(cost, "GBP") if cost else None, reversal_of=reversal_of,
         worker_legal_entity_id=worker_entity, project_legal_entity_id="le-uk",
-        posted_at=datetime.now(UTC),
+        posted_at=datetime.now(UTC), role_id=role,
     )  # fmt: skip
     return envelope(event, version, service="time-expense")
 
@@ -277,3 +278,26 @@ def approved_priced(
     )  # fmt: skip
     event = TimeApproved(entry=entry, approval_version=1, approved_by="pm-1", approved_at=at)
     return envelope(event, 1, service="time-expense")
+
+
+def rate_card(card_id: str, role: str, rate: str, *, version: int = 1) -> Envelope[Any]:
+    """A tenant-wide GBP card pricing ``role`` at ``rate`` from the start of 2026."""
+    from tandem_contracts.entities import (
+        RateCard,
+        RateCardScope,
+        RateCardStatus,
+        RateCardVersion,
+        RoleRate,
+    )
+    from tandem_contracts.events import RateCardPublished
+
+    row = RoleRate(role_id=role, bill_rate=Money.of(rate, "GBP"))
+    card = RateCard(
+        id=card_id, name=card_id, currency="GBP", scope=RateCardScope(),
+        versions=(RateCardVersion(version=version, effective_from=date(2026, 1, 1),
+                                  role_rates=(row,)),),
+        status=RateCardStatus.PUBLISHED,
+    )  # fmt: skip
+    event = RateCardPublished(rate_card=card, published_version=version,
+                              published_at=datetime.now(UTC))  # fmt: skip
+    return envelope(event, version, service="project-sync")

@@ -196,7 +196,10 @@ async def test_intercompany_time_is_invoiced_between_the_entities_only_for_allow
     database_url: str, amqp_url: str
 ) -> None:
     pairs = {("le-de", "le-uk")}
-    async with harness.running(database_url, amqp_url, intercompany_pairs=pairs) as billing:
+    currencies = {"le-de": "EUR", "le-uk": "GBP"}
+    async with harness.running(
+        database_url, amqp_url, intercompany_pairs=pairs, entity_currencies=currencies
+    ) as billing:
         gb = harness.customer("c-ic")
         await _customer_in_erp(billing, gb)
         await billing.announce(
@@ -217,8 +220,27 @@ async def test_intercompany_time_is_invoiced_between_the_entities_only_for_allow
         assert (sister["le-de"]["buyer_entity"], sister["le-de"]["holds"]) == ("le-uk", [])
         assert sister["le-us"]["holds"] == ["intercompany_not_allowed"]
 
+        # le-de's functional currency is EUR: its invoice in GBP carries the rate at its date,
+        # the latest published on or before it (given EUR -> GBP: inverted).
+        def rate(rate_id: str, value: str, on: str) -> dict[str, str]:
+            return {"id": rate_id, "base": "EUR", "quote": "GBP", "rate": value,
+                    "rate_type": "spot", "effective_date": on, "source": "ecb"}  # fmt: skip
+
+        rates = [rate("fx-1", "0.8000", "2026-01-02"), rate("fx-2", "0.8500", "2026-11-02")]
+        float_rate = await billing.api.put(
+            "/v1/fx-rates", json={"rates": [rate("fx-x", "x", "2026-11-02") | {"rate": 0.8}]}
+        )
+        assert float_rate.status_code == 422
+        loaded = await harness.ok(await billing.api.put("/v1/fx-rates", json={"rates": rates}))
+        assert loaded == {"loaded": 2, "kept": 2}
         outcome = await billing.readiness()
         assert len(outcome["p-ic"]) == 2  # the customer's invoice and le-de's to le-uk
+        ready = {e.payload.seller_legal_entity_id: e.payload
+                 for e in await billing.announced("InvoiceReady")}  # fmt: skip
+        assert ready["le-uk"].fx is None  # in its seller's own currency
+        fx = ready["le-de"].fx
+        assert fx is not None
+        assert (fx.rate_id, fx.rate) == ("fx-2", Decimal("1.1764705882"))
         records = {r["invoice_id"]: r for r in await harness.ok_list(
             await billing.reader.get("/v1/invoices", params={"project_id": "p-ic"})
         )}  # fmt: skip
@@ -262,3 +284,36 @@ async def test_a_fixed_fee_schedule_is_charged_whichever_of_contract_and_project
         assert sorted((c["period"], c["amount"]["amount"]) for c in instalments) == [
             ("2026-10", "3333.33"), ("2026-11", "3333.33"), ("2026-12", "3333.34"),
         ]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_time_billed_below_the_rate_card_is_reported_as_leakage(
+    database_url: str, amqp_url: str
+) -> None:
+    async with harness.running(database_url, amqp_url) as billing:
+        gb = harness.customer("c-rc")
+        await billing.announce(
+            harness.account(gb, 1),
+            harness.rate_card("rc-gbp", "r-senior", "160.00"),
+            harness.activated("p-rc", "c-rc"),
+            # 7.5 h frozen at 150.00 where the card says 160.00: 75.00 below it.
+            harness.posted("te-r1", "p-rc", 450, "150.00", on=OCT, role="r-senior"),
+            # At the card's rate, and a role the card does not price: nothing below.
+            harness.posted("te-r2", "p-rc", 60, "160.00", on=OCT, role="r-senior"),
+            harness.posted("te-r3", "p-rc", 60, "90.00", on=OCT, role="r-junior"),
+        )
+        await billing.charges("p-rc", expected=3)
+
+        async def reported() -> dict[str, dict[str, object]]:
+            rows = await harness.ok_list(
+                await billing.reader.get("/v1/leakage", params={"project_id": "p-rc"})
+            )
+            return {str(r["kind"]): r for r in rows}
+
+        async def below() -> bool:
+            return "below_rate_card" in await reported()
+
+        await eventually(below, within=30, what="time below the rate card reported")
+        leak = (await reported())["below_rate_card"]
+        assert leak["amount"] == {"amount": "75.00", "currency": "GBP"}
+        assert leak["items"] == 1

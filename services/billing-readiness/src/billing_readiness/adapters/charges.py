@@ -50,6 +50,7 @@ SELECT DISTINCT c.project_id FROM billing_readiness.charges c
 WHERE c.status = 'open' AND c.billable AND (c.period < $1 OR EXISTS (
     SELECT 1 FROM billing_readiness.charges o
     WHERE o.charge_id = c.reverses AND o.status = 'invoiced'))
+    AND c.project_id > $3
 ORDER BY c.project_id LIMIT $2
 """
 _COLUMNS = """charge_id, project_id, source, source_id, quantity, rate, amount, currency,
@@ -169,8 +170,29 @@ class SqlCharges(AbstractCharges):
             invoice_id,
         )
 
-    async def projects_to_invoice(self, before_period: str, limit: int) -> list[str]:
-        rows = await self.connection.fetch(_TO_INVOICE, before_period, limit)
+    async def set_standard_rate(self, charge_ids: Sequence[str], rate: Money) -> None:
+        await self.connection.execute(
+            "UPDATE billing_readiness.charges SET standard_rate = $2 "
+            "WHERE charge_id = ANY($1::text[])",
+            list(charge_ids),
+            rate.amount,
+        )
+
+    async def standard_rates(self, project_id: str) -> dict[str, Money]:
+        rows = await self.connection.fetch(
+            "SELECT charge_id, standard_rate, currency FROM billing_readiness.charges "
+            "WHERE project_id = $1 AND standard_rate IS NOT NULL",
+            project_id,
+        )
+        return {
+            row["charge_id"]: Money(amount=row["standard_rate"], currency=row["currency"])
+            for row in rows
+        }
+
+    async def projects_to_invoice(
+        self, before_period: str, limit: int, *, after: str = ""
+    ) -> list[str]:
+        rows = await self.connection.fetch(_TO_INVOICE, before_period, limit, after)
         return [row["project_id"] for row in rows]
 
     async def projects_with_open(self) -> list[str]:

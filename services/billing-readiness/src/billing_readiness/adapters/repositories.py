@@ -4,6 +4,7 @@ one transaction)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,9 @@ from billing_readiness.domain import (
 )
 from billing_readiness.service_layer.unit_of_work import (
     AbstractCustomers,
+    AbstractFxRates,
     AbstractProjects,
+    AbstractRateCards,
     KnownProject,
 )
 from tandem_contracts import Money
@@ -24,12 +27,14 @@ from tandem_contracts.entities import (
     Contract,
     Customer,
     CustomerStatus,
+    FxRate,
     Project,
+    RateCard,
     TaxProfile,
 )
 from tandem_messaging import DbConnection
 
-__all__ = ["SqlCustomers", "SqlProjects"]
+__all__ = ["SqlCustomers", "SqlFxRates", "SqlProjects", "SqlRateCards"]
 
 _KEEP_CUSTOMER = """
 INSERT INTO billing_readiness.customers (customer_id, version, country, currency, tax_profile,
@@ -90,14 +95,15 @@ class SqlCustomers(AbstractCustomers):
 _KEEP_PROJECT = """
 INSERT INTO billing_readiness.projects (project_id, version, customer_id, legal_entity_id,
     region, currency, billing_model, contract_id, start_date, end_date, correlation_id,
-    total_value)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    total_value, org_unit_ids)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (project_id) DO UPDATE SET version = EXCLUDED.version,
     customer_id = EXCLUDED.customer_id, legal_entity_id = EXCLUDED.legal_entity_id,
     region = EXCLUDED.region, currency = EXCLUDED.currency,
     billing_model = EXCLUDED.billing_model,
     contract_id = COALESCE(EXCLUDED.contract_id, billing_readiness.projects.contract_id),
     start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,
+    org_unit_ids = EXCLUDED.org_unit_ids,
     correlation_id = COALESCE(billing_readiness.projects.correlation_id, EXCLUDED.correlation_id),
     updated_at = clock_timestamp()
 WHERE billing_readiness.projects.version < EXCLUDED.version
@@ -139,6 +145,7 @@ class SqlProjects(AbstractProjects):
             _KEEP_PROJECT, project.id, version, project.customer_id, project.legal_entity_id,
             region, project.currency, project.billing_model.value, project.contract_id,
             project.start_date, project.end_date, correlation_id, value,
+            list(project.org_unit_ids),
         )  # fmt: skip
         return bool(kept)
 
@@ -239,5 +246,67 @@ def _known(row: asyncpg.Record) -> KnownProject:
     )  # fmt: skip
     terms_days = contract.payment_terms_days if contract else None
     return KnownProject(
-        terms, row["region"], row["version"], row["disputed"], terms_days, row["correlation_id"]
-    )
+        terms, row["region"], row["version"], row["disputed"], terms_days, row["correlation_id"],
+        frozenset(row["org_unit_ids"]),
+    )  # fmt: skip
+
+
+_KEEP_CARD = """
+INSERT INTO billing_readiness.rate_cards (rate_card_id, version, currency, card)
+VALUES ($1, $2, $3, $4::jsonb)
+ON CONFLICT (rate_card_id) DO UPDATE SET version = EXCLUDED.version,
+    currency = EXCLUDED.currency, card = EXCLUDED.card, updated_at = clock_timestamp()
+WHERE billing_readiness.rate_cards.version < EXCLUDED.version
+RETURNING true
+"""
+
+
+class SqlRateCards(AbstractRateCards):
+    """Published rate cards; a currency's cards are read once per transaction."""
+
+    def __init__(self, connection: DbConnection) -> None:
+        self.connection = connection
+        self._of: dict[str, list[RateCard]] = {}
+
+    async def keep(self, card: RateCard, version: int) -> bool:
+        self._of.pop(card.currency, None)
+        kept = await self.connection.fetchval(
+            _KEEP_CARD, card.id, version, card.currency, card.model_dump_json()
+        )
+        return bool(kept)
+
+    async def of_currency(self, currency: str) -> list[RateCard]:
+        if currency not in self._of:
+            rows = await self.connection.fetch(
+                "SELECT card FROM billing_readiness.rate_cards WHERE currency = $1 "
+                "ORDER BY rate_card_id",
+                currency,
+            )
+            self._of[currency] = [RateCard.model_validate_json(row["card"]) for row in rows]
+        return self._of[currency]
+
+
+class SqlFxRates(AbstractFxRates):
+    """Published FX rates, immutable once kept."""
+
+    def __init__(self, connection: DbConnection) -> None:
+        self.connection = connection
+
+    async def keep(self, rate: FxRate) -> bool:
+        kept = await self.connection.fetchval(
+            "INSERT INTO billing_readiness.fx_rates (rate_id, base, quote, effective_date, rate) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (rate_id) DO NOTHING RETURNING true",
+            rate.id, rate.base, rate.quote, rate.effective_date, rate.model_dump_json(),
+        )  # fmt: skip
+        return bool(kept)
+
+    async def on(self, base: str, quote: str, day: date) -> FxRate | None:
+        row = await self.connection.fetchrow(
+            "SELECT rate FROM billing_readiness.fx_rates "
+            "WHERE ((base = $1 AND quote = $2) OR (base = $2 AND quote = $1)) "
+            "AND effective_date <= $3 ORDER BY effective_date DESC, (base = $1) DESC LIMIT 1",
+            base,
+            quote,
+            day,
+        )
+        return FxRate.model_validate_json(row["rate"]) if row is not None else None

@@ -6,7 +6,12 @@ from typing import Any
 
 from billing_readiness.adapters.charges import SqlCharges, SqlPending
 from billing_readiness.adapters.invoices import SqlAudit, SqlInvoices
-from billing_readiness.adapters.repositories import SqlCustomers, SqlProjects
+from billing_readiness.adapters.repositories import (
+    SqlCustomers,
+    SqlFxRates,
+    SqlProjects,
+    SqlRateCards,
+)
 from billing_readiness.service_layer.unit_of_work import AbstractUnitOfWork
 from tandem_connectors.xref import CrossReferences
 from tandem_contracts import Envelope
@@ -24,6 +29,8 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.customers = SqlCustomers(connection)
         self.projects = SqlProjects(connection)
         self.charges = SqlCharges(connection)
+        self.rate_cards = SqlRateCards(connection)
+        self.fx_rates = SqlFxRates(connection)
         self.pending = SqlPending(connection)
         self.invoices = SqlInvoices(connection)
         self.audit = SqlAudit(connection)

@@ -17,6 +17,8 @@ from billing_readiness.entrypoints.schemas import (
     ChargePage,
     ChargeRead,
     DisputeBody,
+    FxRatesLoad,
+    FxRatesLoaded,
     InvoiceRead,
     IsoDate,
     LeakRead,
@@ -193,6 +195,17 @@ async def dispute(
     if not found:
         raise HTTPException(404, f"project {project_id} is not active in billing-readiness")
     return {"project_id": project_id, "disputed": body.disputed}
+
+
+@router.put("/fx-rates")
+async def load_fx_rates(body: FxRatesLoad, deps: Deps, caller: Operator) -> FxRatesLoaded:
+    """Load published FX rates: an invoice in a currency other than its seller's functional
+    currency (``TANDEM_ENTITY_CURRENCIES``) carries the rate at its invoice date."""
+    kept = 0
+    async with deps.transactions() as uow:
+        for rate in body.rates:
+            kept += await uow.fx_rates.keep(rate)
+    return FxRatesLoaded(loaded=len(body.rates), kept=kept)
 
 
 @router.post("/readiness")

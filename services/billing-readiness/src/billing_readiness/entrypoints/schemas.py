@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field
 
 from tandem_contracts import Money
+from tandem_contracts.entities import FxRate
 from tandem_contracts.events import HoldReason
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "ChargeRead",
     "Decision",
     "DisputeBody",
+    "FxRatesLoad",
+    "FxRatesLoaded",
     "InvoiceRead",
     "IsoDate",
     "LeakRead",
@@ -180,6 +183,17 @@ class ReadinessRead(BaseModel):
 
     projects: dict[str, list[str]]
     proposed: int
+
+
+class FxRatesLoad(BaseModel):
+    """Published FX rates to keep (immutable: a rate id already kept stays as it was)."""
+
+    rates: list[FxRate] = Field(min_length=1, max_length=1000)
+
+
+class FxRatesLoaded(BaseModel):
+    loaded: int
+    kept: int
 
 
 class LeakRead(BaseModel):

@@ -49,6 +49,7 @@ from tandem_contracts.events import (
     TimePostingFailed,
 )
 from tandem_messaging import HandlerContext, PermanentError, Router
+from tandem_pricing import RateQuery, resolve_bill_rate
 
 __all__ = ["announce_created", "handlers"]
 
@@ -150,8 +151,10 @@ async def charge_posted_time(
             lines = charge_time(time, known.terms, ledger, deps.policy, standing)
         except (MissingRate, CurrencyMismatch) as refused:
             raise PermanentError(refused.code, str(refused)) from refused
-        for line in await uow.charges.add(_regenerated(lines, generation)):
+        added = await uow.charges.add(_regenerated(lines, generation))
+        for line in added:
             await announce_created(ctx, line, known.terms.contract_id)
+        await _standard(uow, known, posted, added)
     if was_exception:
         await _restate(uow, ctx, deps, posted.project_id)
 
@@ -236,6 +239,26 @@ def _regenerated(lines: list[ChargeLine], generation: str) -> list[ChargeLine]:
         line._replace(id=charge_id(line.source, line.source_id, f"{line.id}{generation}"))
         for line in lines
     ]
+
+
+async def _standard(
+    uow: AbstractUnitOfWork, known: KnownProject, posted: TimePosted, added: list[ChargeLine]
+) -> None:
+    """Record the rate card's rate of the entry's role at its work date beside its customer
+    charges, when the entry was billed below it (leakage: ``below_rate_card``)."""
+    terms = known.terms
+    if posted.role_id is None or posted.bill_rate is None:
+        return
+    query = RateQuery(
+        project_id=terms.project_id, account_id=terms.customer_id, role_id=posted.role_id,
+        currency=terms.currency, on=posted.work_date, org_unit_ids=known.org_unit_ids,
+    )  # fmt: skip
+    resolved = resolve_bill_rate(await uow.rate_cards.of_currency(terms.currency), query)
+    if resolved is None or resolved.rate.amount <= posted.bill_rate.amount:
+        return
+    ids = [line.id for line in added if not line.intercompany and line.billable]
+    if ids:
+        await uow.charges.set_standard_rate(ids, resolved.rate)
 
 
 async def _ledger(uow: AbstractUnitOfWork, known: KnownProject) -> Ledger:

@@ -6,8 +6,9 @@ The domain's ``find_leaks`` reads the charges: billable value not invoiced after
 (``CAP_EXCEEDED``). ``not_charged`` adds what only this service knows: approved billable time
 still not posted (or refused on its way to the ERP) ``leakage_after_days`` after its approval
 (``NOT_CHARGED``), worth its minutes at the bill rate frozen on approval (counted at zero when
-it was approved without one). ``BELOW_RATE_CARD`` is not reported: billing-readiness keeps no
-rate cards, so it has no standard rate to compare a frozen rate with.
+it was approved without one). ``BELOW_RATE_CARD``: time charged at a frozen rate below the
+rate card's for its role at its work date (the published cards, resolved as
+``tandem_pricing`` resolves every rate), worth the difference x its hours.
 
 ``leaks_now`` answers the report for the API, over every project with a charge not invoiced
 (written-off overage included) or with such time. The scheduled ``report_leakage`` announces
@@ -88,7 +89,8 @@ async def _leaks_of(
         ChargeView(record.line, record.status == "invoiced")
         for record in await uow.charges.open_to_report(project_id)
     ]
-    leaks = find_leaks(views, today=today, after_days=after, standard_rates={})
+    standard = await uow.charges.standard_rates(project_id)
+    leaks = find_leaks(views, today=today, after_days=after, standard_rates=standard)
     pending = await uow.pending.approved_before(_approved_before(today, after), project_id)
     known = await uow.projects.get(project_id)
     currency = known.terms.currency if known is not None else None

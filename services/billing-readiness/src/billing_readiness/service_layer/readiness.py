@@ -31,12 +31,13 @@ from billing_readiness.service_layer.invoicing import tax_code
 from billing_readiness.service_layer.standing import in_transaction, restate
 from billing_readiness.service_layer.unit_of_work import AbstractUnitOfWork, KnownProject
 from tandem_contracts import Envelope, Producer
-from tandem_contracts.entities import InvoiceLine
+from tandem_contracts.entities import FxUsed, InvoiceLine
 from tandem_contracts.events import InvoiceReady
 
 __all__ = ["Outcome", "period_of", "propose_ready", "ready_event"]
 
 _SCAN = 500
+_TEN = Decimal("0.0000000001")  # an FX rate's places on the wire
 _SIX = Decimal("0.000001")  # a line's quantity on the wire (its amount is exact)
 Outcome = dict[str, tuple[str, ...]]
 """Per project: the invoice ids proposed, or why it is not ready."""
@@ -56,13 +57,17 @@ async def propose_ready(deps: Dependencies, *, service: str) -> Outcome:
     """Propose every invoice that is ready now; answer what each project came to."""
     today = deps.clock().date()
     current = period_of(today)
-    async with deps.transactions() as uow:
-        projects = await uow.charges.projects_to_invoice(current, _SCAN)
     outcome: Outcome = {}
-    for project_id in projects:
+    after = ""
+    while True:  # a page of projects at a time, each proposed in its own transaction
         async with deps.transactions() as uow:
-            outcome[project_id] = await _propose(uow, deps, project_id, today, service)
-    return outcome
+            projects = await uow.charges.projects_to_invoice(current, _SCAN, after=after)
+        for project_id in projects:
+            async with deps.transactions() as uow:
+                outcome[project_id] = await _propose(uow, deps, project_id, today, service)
+        if len(projects) < _SCAN:
+            return outcome
+        after = projects[-1]
 
 
 async def _propose(
@@ -157,7 +162,7 @@ async def _record(
     proposal: Proposal,
     service: str,
 ) -> None:
-    event = ready_event(proposal, known)
+    event = ready_event(proposal, known, await _fx(uow, deps, proposal))
     if not await uow.invoices.propose(proposal, event.model_dump(mode="json")):
         return
     await uow.charges.invoiced(proposal.charge_ids, proposal.invoice_id)
@@ -174,8 +179,22 @@ async def _record(
     )  # fmt: skip
 
 
-def ready_event(proposal: Proposal, known: KnownProject) -> InvoiceReady:
-    """The ``InvoiceReady`` of a proposal."""
+async def _fx(uow: AbstractUnitOfWork, deps: Dependencies, proposal: Proposal) -> FxUsed | None:
+    """The rate from the invoice's currency to its seller's functional currency at the invoice
+    date (AR converts at the invoice date, DOMAIN.md §7.4), when they differ and a published
+    rate is known (the ERP converts in any case; this is what Tandem expects it to use)."""
+    functional = deps.settings.entity_currencies.get(proposal.seller_entity)
+    if functional is None or functional == proposal.currency:
+        return None
+    rate = await uow.fx_rates.on(proposal.currency, functional, proposal.invoice_date)
+    if rate is None:
+        return None
+    value = rate.rate if rate.base == proposal.currency else (1 / rate.rate).quantize(_TEN)
+    return FxUsed(rate_id=rate.id, rate=value, rate_date=rate.effective_date)
+
+
+def ready_event(proposal: Proposal, known: KnownProject, fx: FxUsed | None = None) -> InvoiceReady:
+    """The ``InvoiceReady`` of a proposal (with the FX rate at its invoice date, if any)."""
     lines = tuple(
         InvoiceLine(
             description=line.description, quantity=line.quantity.quantize(_SIX), uom=line.unit,
@@ -192,5 +211,5 @@ def ready_event(proposal: Proposal, known: KnownProject) -> InvoiceReady:
         po_number=proposal.po_number, lines=lines, subtotal=proposal.subtotal,
         charge_ids=proposal.charge_ids, seller_legal_entity_id=proposal.seller_entity,
         invoice_date=proposal.invoice_date, tax_total_hint=proposal.tax_total,
-        credit_of=proposal.credit_of,
+        credit_of=proposal.credit_of, fx=fx,
     )  # fmt: skip

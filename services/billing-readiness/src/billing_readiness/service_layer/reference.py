@@ -30,6 +30,7 @@ from tandem_contracts.events import (
     ChangeOrderApproved,
     CustomerLinked,
     ProjectActivated,
+    RateCardPublished,
     SOWApproved,
 )
 from tandem_messaging import HandlerContext, Router
@@ -120,6 +121,16 @@ async def keep_project(
         if ref.system is SystemKind.ERP and ref.object_type == "project":
             await uow.refs.link("project", project.id, ref)
     await _schedule(uow, ctx, deps, project.id)
+
+
+@handlers.handles(RateCardPublished)
+async def keep_rate_card(
+    envelope: Envelope[RateCardPublished], ctx: HandlerContext[Any], uow: AbstractUnitOfWork
+) -> None:
+    """Keep the published card: the standard its time is measured against (time billed below
+    it is leakage). Approved time keeps its frozen rate: a card never re-rates a charge."""
+    published = envelope.payload
+    await uow.rate_cards.keep(published.rate_card, published.published_version)
 
 
 @handlers.handles(ChangeOrderApproved)

@@ -24,16 +24,18 @@ from billing_readiness.domain import (
 )
 from tandem_connectors.xref import AbstractCrossReferences
 from tandem_contracts import Envelope, Money
-from tandem_contracts.entities import Contract, Customer, Project
+from tandem_contracts.entities import Contract, Customer, FxRate, Project, RateCard
 from tandem_contracts.events import HoldReason
 
 __all__ = [
     "AbstractAudit",
     "AbstractCharges",
     "AbstractCustomers",
+    "AbstractFxRates",
     "AbstractInvoices",
     "AbstractPending",
     "AbstractProjects",
+    "AbstractRateCards",
     "AbstractUnitOfWork",
     "ChargeRecord",
     "InvoiceRecord",
@@ -61,6 +63,7 @@ class KnownProject:
     disputed: bool
     payment_terms_days: int | None
     correlation_id: str | None
+    org_unit_ids: frozenset[str] = frozenset()
 
 
 class InvoiceRecord(NamedTuple):
@@ -204,7 +207,17 @@ class AbstractCharges(ABC):
         """Mark the charges as on ``invoice_id``."""
 
     @abstractmethod
-    async def projects_to_invoice(self, before_period: str, limit: int) -> list[str]:
+    async def set_standard_rate(self, charge_ids: Sequence[str], rate: Money) -> None:
+        """The rate card's rate of the time these charges bill (for leakage)."""
+
+    @abstractmethod
+    async def standard_rates(self, project_id: str) -> dict[str, Money]:
+        """The standard rate of each of the project's time charges that has one."""
+
+    @abstractmethod
+    async def projects_to_invoice(
+        self, before_period: str, limit: int, *, after: str = ""
+    ) -> list[str]:
         """Projects with open billable charges of a period before ``before_period``, or with
         reversals of invoiced charges (to credit)."""
 
@@ -224,6 +237,27 @@ class AbstractCharges(ABC):
     async def record_leak(self, leak: Leak, day: date) -> bool:
         """Record that ``leak`` was reported on ``day``; False when its project and kind
         were reported that day already."""
+
+
+class AbstractRateCards(ABC):
+    @abstractmethod
+    async def keep(self, card: RateCard, version: int) -> bool:
+        """Keep the published card at ``version`` unless a newer one is kept."""
+
+    @abstractmethod
+    async def of_currency(self, currency: str) -> list[RateCard]:
+        """The cards of a billing currency (only those price its time)."""
+
+
+class AbstractFxRates(ABC):
+    @abstractmethod
+    async def keep(self, rate: FxRate) -> bool:
+        """Keep a published rate (immutable: a rate id already kept stays as it was)."""
+
+    @abstractmethod
+    async def on(self, base: str, quote: str, day: date) -> FxRate | None:
+        """The latest rate between the two currencies effective on or before ``day``, in
+        either direction."""
 
 
 class AbstractPending(ABC):
@@ -302,6 +336,8 @@ class AbstractUnitOfWork(ABC):
     customers: AbstractCustomers
     projects: AbstractProjects
     charges: AbstractCharges
+    rate_cards: AbstractRateCards
+    fx_rates: AbstractFxRates
     pending: AbstractPending
     invoices: AbstractInvoices
     audit: AbstractAudit
