@@ -7,24 +7,12 @@ the one its wheel carries, and the api answers ``/readyz`` and an authenticated 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import asyncpg
-import httpx
+from tandem_testing import PodmanApi, free_port
 
-from tandem_testing import (
-    PodmanApi,
-    container_logs,
-    exit_code,
-    free_port,
-    hardened,
-    image_config,
-    run_script,
-    until_or_logs,
-)
+from .service_image import ROOT, assert_lean, migrated, serving
 
-ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "services" / "project-sync" / "src" / "project_sync" / "migrations"
 KEY = "system-test-q2c-reader-key"
 
@@ -51,49 +39,15 @@ async def test_the_image_migrates_a_fresh_database_and_serves(
     amqp_url: str,
     containers: list[Any],
 ) -> None:
-    port = free_port()
-    env = _env(database_url, amqp_url, port)
-    connection = await asyncpg.connect(database_url)
-    try:
-        assert await connection.fetchval("SELECT to_regnamespace('project_sync')") is None
-
-        # migrate: messaging, connectors and project-sync's schemas from the wheel, then exit 0.
-        migrate = hardened(podman_api, project_sync_image, ["migrate"], env)
-        containers.append(migrate.start())
-        assert await exit_code(migrate, within=90) == 0, container_logs(migrate)
-        applied = {
-            row["id"]
-            for row in await connection.fetch("SELECT id FROM public.tandem_schema_migrations")
-        }
-        tables = {
-            row["table_name"]
-            for row in await connection.fetch(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'project_sync'"
-            )
-        }
-    finally:
-        await connection.close()
-    shipped = {f"project_sync/{p.name}" for p in MIGRATIONS.glob("*.sql")}
-    assert shipped
-    assert shipped <= applied, shipped - applied
-    assert any(m.startswith("tandem_messaging/") for m in applied), applied
-    assert any(m.startswith("tandem_connectors/") for m in applied), applied
+    env = _env(database_url, amqp_url, free_port())
+    tables = await migrated(
+        podman_api, project_sync_image, env, database_url, containers,
+        package="project_sync", migrations=MIGRATIONS,
+    )  # fmt: skip
     assert {"sagas", "saga_steps", "saga_log", "customers", "projects"} <= tables, tables
 
-    # api, as the chart runs it: ready, and its /v1 answers an authenticated caller.
-    api = hardened(podman_api, project_sync_image, ["api"], env)
-    containers.append(api.start())
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base) as client:
-
-        async def ready() -> bool:
-            try:
-                return (await client.get("/readyz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await until_or_logs(ready, within=60, what="the api's /readyz", container=api)
+    # api, as the chart runs it: alive, ready, and its /v1 answers an authenticated caller.
+    async with serving(podman_api, project_sync_image, env, containers) as client:
         sagas = await client.get("/v1/sagas", headers={"X-API-Key": KEY})
         assert sagas.status_code == 200, sagas.text
         assert sagas.json() == {"items": []}
@@ -104,21 +58,6 @@ async def test_the_image_migrates_a_fresh_database_and_serves(
 async def test_the_image_holds_the_service_and_nothing_to_build_with(
     podman_api: PodmanApi, project_sync_image: str
 ) -> None:
-    config = image_config(podman_api, project_sync_image)
-    assert config["User"] == "10001:10001"
-    assert config["Entrypoint"] == ["/usr/local/bin/tandem-entrypoint"]
-    assert config["Labels"]["org.opencontainers.image.title"] == "tandem-project-sync"
-
-    # Inside, as the chart runs it: no compiler, no uv or pip, no source tree; its module runs.
-    look = (
-        "id -u; for tool in gcc cc uv pip pip3; do command -v $tool; done; "
-        "ls -d /root/.cache /src /app/venv/bin/pip 2>/dev/null; "
-        "python -c 'import project_sync; print(project_sync.__file__)'; "
-        "python -m project_sync --help | head -n 1"
+    await assert_lean(
+        podman_api, project_sync_image, service="project-sync", package="project_sync"
     )
-    lines = await run_script(podman_api, project_sync_image, look)
-    assert lines == [
-        "10001",
-        "/app/venv/lib/python3.11/site-packages/project_sync/__init__.py",
-        "usage: python -m project_sync [-h] {api,worker,migrate}",
-    ]
