@@ -317,3 +317,36 @@ async def test_time_billed_below_the_rate_card_is_reported_as_leakage(
         leak = (await reported())["below_rate_card"]
         assert leak["amount"] == {"amount": "75.00", "currency": "GBP"}
         assert leak["items"] == 1
+
+
+@pytest.mark.asyncio
+async def test_time_of_a_project_waits_for_its_contract_and_is_then_charged_by_its_cap(
+    database_url: str, amqp_url: str
+) -> None:
+    async with harness.running(database_url, amqp_url) as billing:
+        # The project and its time come before the contract (another lane): the time waits.
+        await billing.announce(
+            harness.account(harness.customer("c-late"), 1),
+            harness.activated("p-late", "c-late", BillingModel.CAPPED_TM, contract_id="sow-late"),
+            harness.posted("te-w1", "p-late", 240, "150.00", on=OCT),  # 600.00
+        )
+
+        async def waiting() -> bool:
+            found = await billing.pool.fetchval(
+                "SELECT count(*) FROM messaging.parked WHERE waiting_for = $1 AND status = $2",
+                "contract-known:sow-late", "parked",
+            )  # fmt: skip
+            return int(found) == 1
+
+        await eventually(waiting, within=30, what="the time waiting for its contract")
+        assert await billing.pool.fetchval("SELECT count(*) FROM billing_readiness.charges") == 0
+        await billing.announce(
+            harness.sow(
+                "sow-late", "p-late", "c-late", BillingModel.CAPPED_TM, total="500.00",
+                cap="500.00", names_project=False,
+            )
+        )  # fmt: skip
+        charges = await billing.charges("p-late", expected=2)
+        assert sorted((c["amount"]["amount"], tuple(c["holds"])) for c in charges) == [
+            ("100.00", ("cap_reached",)), ("500.00", ()),
+        ]  # fmt: skip

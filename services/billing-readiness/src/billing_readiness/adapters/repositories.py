@@ -247,7 +247,7 @@ def _known(row: asyncpg.Record) -> KnownProject:
     terms_days = contract.payment_terms_days if contract else None
     return KnownProject(
         terms, row["region"], row["version"], row["disputed"], terms_days, row["correlation_id"],
-        frozenset(row["org_unit_ids"]),
+        frozenset(row["org_unit_ids"]), contract is not None or row["contract_id"] is None,
     )  # fmt: skip
 
 

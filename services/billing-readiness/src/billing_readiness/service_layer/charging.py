@@ -30,7 +30,7 @@ from billing_readiness.domain import (
     reverse_charge,
 )
 from billing_readiness.service_layer.dependencies import Dependencies
-from billing_readiness.service_layer.keys import waiting_for_project
+from billing_readiness.service_layer.keys import waiting_for_contract, waiting_for_project
 from billing_readiness.service_layer.standing import (
     charging_by_standing,
     in_handler,
@@ -273,9 +273,14 @@ async def _ledger(uow: AbstractUnitOfWork, known: KnownProject) -> Ledger:
 
 
 async def _project(uow: AbstractUnitOfWork, project_id: str) -> KnownProject:
+    """The project's terms; waits while the project is not active, or names a contract not
+    kept yet (the contract and the project come on different lanes: time charged before its
+    contract would miss its cap, fee or PO)."""
     known = await uow.projects.get(project_id)
     if known is None:
         raise waiting_for_project(project_id)
+    if not known.contract_known and known.terms.contract_id is not None:
+        raise waiting_for_contract(project_id, known.terms.contract_id)
     return known
 
 

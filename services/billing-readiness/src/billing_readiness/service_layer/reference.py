@@ -16,7 +16,7 @@ from billing_readiness.domain import charge_instalment, fixed_fee_schedule
 from billing_readiness.service_layer.charging import announce_created
 from billing_readiness.service_layer.dependencies import Dependencies
 from billing_readiness.service_layer.invoicing import customer_key
-from billing_readiness.service_layer.keys import project_key, waiting_for_project
+from billing_readiness.service_layer.keys import contract_key, project_key, waiting_for_project
 from billing_readiness.service_layer.standing import (
     charging_by_standing,
     in_handler,
@@ -82,6 +82,8 @@ async def keep_contract(
     kept = await uow.projects.keep_contract(
         contract, approved.project_ids, envelope.subject_version
     )
+    # Released even for a version kept already: a charge may wait on a redelivery.
+    ctx.satisfy(contract_key(contract.id))
     if not kept:
         return
     at = deps.clock()

@@ -64,6 +64,8 @@ class KnownProject:
     payment_terms_days: int | None
     correlation_id: str | None
     org_unit_ids: frozenset[str] = frozenset()
+    contract_known: bool = True
+    """False while the project names a contract billing-readiness has not kept yet."""
 
 
 class InvoiceRecord(NamedTuple):
