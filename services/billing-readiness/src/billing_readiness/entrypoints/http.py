@@ -93,8 +93,7 @@ async def project_billing(
         known = await uow.projects.get(project_id)
         if known is None:
             raise HTTPException(404, f"project {project_id} is not active in billing-readiness")
-        seller = deps.settings.country_of(known.terms.legal_entity_id)
-        standing = await standing_of(uow, project_id, deps.policy, seller)
+        standing = await standing_of(uow, project_id, deps)
         pending, refused = await uow.pending.counts(project_id, date.max)
     async with pool.acquire() as db:
         sums = await Views(db).sums(project_id)

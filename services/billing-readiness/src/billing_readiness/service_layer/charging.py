@@ -117,7 +117,7 @@ async def remember_refused(
         failed.time_entry_id, failed.project_id, failed.failed_at.date(), failed.reason.value,
         failed.failed_at,
     )  # fmt: skip
-    await _restate(uow, ctx, deps, failed.project_id)
+    await restate(uow, in_handler(ctx), failed.project_id, deps)
 
 
 @handlers.handles(TimePosted)
@@ -145,7 +145,7 @@ async def charge_posted_time(
             cost_amount=posted.cost_amount, worker_entity=posted.worker_legal_entity_id,
             project_entity=posted.project_legal_entity_id,
         )  # fmt: skip
-        standing = await _standing(uow, deps, known)
+        standing = await standing_of(uow, known.terms.project_id, deps)
         ledger = await _ledger(uow, known)
         try:
             lines = charge_time(time, known.terms, ledger, deps.policy, standing)
@@ -156,7 +156,7 @@ async def charge_posted_time(
             await announce_created(ctx, line, known.terms.contract_id)
         await _standard(uow, known, posted, added)
     if was_exception:
-        await _restate(uow, ctx, deps, posted.project_id)
+        await restate(uow, in_handler(ctx), posted.project_id, deps)
 
 
 @handlers.handles(ExpensePosted)
@@ -190,7 +190,7 @@ async def charge_posted_expense(
             f"{known.terms.currency}, and no converted amount came with it",
         )
     await charging_by_standing(uow, known)
-    standing = await _standing(uow, deps, known)
+    standing = await standing_of(uow, known.terms.project_id, deps)
     ledger = await _ledger(uow, known)
     lines = charge_expense(expense, known.terms, ledger, deps.policy, standing)
     for line in await uow.charges.add(_regenerated(lines, generation)):
@@ -208,7 +208,7 @@ async def charge_milestone_reached(
     milestone = envelope.payload.milestone
     known = await _project(uow, milestone.project_id)
     await charging_by_standing(uow, known)
-    standing = await _standing(uow, deps, known)
+    standing = await standing_of(uow, known.terms.project_id, deps)
     on = envelope.payload.completed_at.date()
     try:
         lines = charge_milestone(milestone, known.terms, standing, on=on)
@@ -223,12 +223,17 @@ async def _generation(uow: AbstractUnitOfWork, source_id: str) -> str | None:
     redelivery, or a producer's repeat: a split by a cap or a retainer was decided on the
     ledger before its own charges and is not decided again); "" for its first; "#n" for a
     replacement posted after its charges were reversed (a correction keeps the entry's id)."""
-    existing = await uow.charges.of_source(source_id)
-    reversed_ids = {c.line.reverses for c in existing if c.line.reverses}
-    originals = [c.line for c in existing if c.line.reverses is None]
-    if any(line.id not in reversed_ids for line in originals):
+    existing = [c.line for c in await uow.charges.of_source(source_id)]
+    if _unreversed(existing):
         return None
-    return f"#{len(originals)}" if originals else ""
+    originals = sum(1 for line in existing if line.reverses is None)
+    return f"#{originals}" if originals else ""
+
+
+def _unreversed(charges: list[ChargeLine]) -> list[ChargeLine]:
+    """The charges among a source's that no reversal among them cancels (reversals aside)."""
+    reversed_ids = {line.reverses for line in charges if line.reverses}
+    return [line for line in charges if line.reverses is None and line.id not in reversed_ids]
 
 
 def _regenerated(lines: list[ChargeLine], generation: str) -> list[ChargeLine]:
@@ -284,21 +289,6 @@ async def _project(uow: AbstractUnitOfWork, project_id: str) -> KnownProject:
     return known
 
 
-async def _standing(uow: AbstractUnitOfWork, deps: Dependencies, known: KnownProject) -> Any:
-    seller = deps.settings.country_of(known.terms.legal_entity_id)
-    return await standing_of(uow, known.terms.project_id, deps.policy, seller)
-
-
-async def _restate(
-    uow: AbstractUnitOfWork, ctx: HandlerContext[Any], deps: Dependencies, project_id: str
-) -> None:
-    known = await uow.projects.get(project_id)
-    if known is None:
-        return
-    seller = deps.settings.country_of(known.terms.legal_entity_id)
-    await restate(uow, in_handler(ctx), project_id, deps.policy, seller, deps.clock())
-
-
 async def _reverse(
     uow: AbstractUnitOfWork,
     ctx: HandlerContext[Any],
@@ -308,12 +298,10 @@ async def _reverse(
     on: Any,
 ) -> None:
     """A negative charge for each charge of ``source_id`` not reversed yet."""
-    charges = await uow.charges.of_source(source_id)
-    reversed_ids = {c.line.reverses for c in charges if c.line.reverses}
+    charges = [c.line for c in await uow.charges.of_source(source_id)]
     lines = [
-        reverse_charge(c.line, reversal_source_id=reversal_source, on=on)
-        for c in charges
-        if c.line.reverses is None and c.line.id not in reversed_ids
+        reverse_charge(line, reversal_source_id=reversal_source, on=on)
+        for line in _unreversed(charges)
     ]
     for line in await uow.charges.add(lines):
         await announce_created(ctx, line, known.terms.contract_id)

@@ -107,9 +107,8 @@ async def dispute(
     await uow.projects.set_disputed(project_id, disputed)
     action = "dispute" if disputed else "lift_dispute"
     await uow.audit.record(actor, action, f"project:{project_id}", reason, {})
-    seller = deps.settings.country_of(known.terms.legal_entity_id)
     announce = in_transaction(uow, deps.settings, known, service)
-    await restate(uow, announce, project_id, deps.policy, seller, deps.clock())
+    await restate(uow, announce, project_id, deps)
     return True
 
 

@@ -79,7 +79,7 @@ async def _propose(
     seller_country = deps.settings.country_of(known.terms.legal_entity_id) or ""
     # The holds as the standing says now, whatever raced before: no invoice goes past one.
     announce = in_transaction(uow, deps.settings, known, service)
-    await restate(uow, announce, project_id, deps.policy, seller_country or None, deps.clock())
+    await restate(uow, announce, project_id, deps)
     records = await uow.charges.open_of_project(project_id)
     customer = await uow.customers.standing(known.terms.customer_id)
     credits: dict[str, list[ChargeLine]] = defaultdict(list)

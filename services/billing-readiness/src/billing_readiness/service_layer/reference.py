@@ -51,11 +51,8 @@ async def keep_customer(
     customer = envelope.payload.customer
     if not await uow.customers.keep(customer, envelope.subject_version):
         return
-    at = deps.clock()
     for project_id in await uow.projects.of_customer(customer.id):
-        known = await uow.projects.get(project_id)
-        seller = deps.settings.country_of(known.terms.legal_entity_id) if known else None
-        await restate(uow, in_handler(ctx), project_id, deps.policy, seller, at)
+        await restate(uow, in_handler(ctx), project_id, deps)
 
 
 @handlers.handles(CustomerLinked)
@@ -86,15 +83,10 @@ async def keep_contract(
     ctx.satisfy(contract_key(contract.id))
     if not kept:
         return
-    at = deps.clock()
     # Its projects: those it names, and those that name it (project-sync's SOW names none).
     governed = sorted({*approved.project_ids, *await uow.projects.of_contract(contract.id)})
     for project_id in governed:
-        known = await uow.projects.get(project_id)
-        if known is None:
-            continue
-        seller = deps.settings.country_of(known.terms.legal_entity_id)
-        await restate(uow, in_handler(ctx), project_id, deps.policy, seller, at)
+        await restate(uow, in_handler(ctx), project_id, deps)
         await _schedule(uow, ctx, deps, project_id)
 
 
@@ -158,9 +150,8 @@ async def _schedule(
     known = await uow.projects.get(project_id)
     if known is None:
         return
-    seller = deps.settings.country_of(known.terms.legal_entity_id)
     await charging_by_standing(uow, known)
-    standing = await standing_of(uow, project_id, deps.policy, seller)
+    standing = await standing_of(uow, project_id, deps)
     lines = [
         charge_instalment(known.terms, period, bill_date, amount, standing)
         for period, bill_date, amount in fixed_fee_schedule(known.terms)

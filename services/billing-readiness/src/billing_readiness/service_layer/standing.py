@@ -23,7 +23,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
-from billing_readiness.domain import STANDING_KINDS, Policy, restand, standing_holds
+from billing_readiness.domain import STANDING_KINDS, restand, standing_holds
+from billing_readiness.service_layer.dependencies import Dependencies
 from billing_readiness.service_layer.unit_of_work import (
     AbstractUnitOfWork,
     ChargeRecord,
@@ -95,17 +96,19 @@ def version_at(at: datetime) -> int:
 
 
 async def standing_of(
-    uow: AbstractUnitOfWork, project_id: str, policy: Policy, seller_country: str | None
+    uow: AbstractUnitOfWork, project_id: str, deps: Dependencies
 ) -> frozenset[HoldReason]:
-    """The holds a new customer charge of the project takes now."""
+    """The holds a new customer charge of the project takes now (the seller's country, from
+    the settings, decides whether the customer's tax profile is fit)."""
     known = await uow.projects.get(project_id)
     if known is None:
         return frozenset()
     customer = await uow.customers.standing(known.terms.customer_id)
     _, failed = await uow.pending.counts(project_id, date.max)
     return standing_holds(
-        known.terms, customer, open_exceptions=failed, policy=policy,
-        disputed=known.disputed, seller_country=seller_country,
+        known.terms, customer, open_exceptions=failed, policy=deps.policy,
+        disputed=known.disputed,
+        seller_country=deps.settings.country_of(known.terms.legal_entity_id),
     )  # fmt: skip
 
 
@@ -113,9 +116,7 @@ async def restate(
     uow: AbstractUnitOfWork,
     announce: Announce,
     project_id: str,
-    policy: Policy,
-    seller_country: str | None,
-    at: datetime,
+    deps: Dependencies,
 ) -> tuple[int, int]:
     """Bring the project's open charges in line with its standing holds; answer (held,
     released). Holds the customer's standing lock exclusive first."""
@@ -123,7 +124,8 @@ async def restate(
     if known is None:
         return 0, 0
     await uow.projects.lock_standing(known.terms.customer_id, exclusive=True)
-    standing = await standing_of(uow, project_id, policy, seller_country)
+    standing = await standing_of(uow, project_id, deps)
+    at = deps.clock()
     held = released = 0
     for record in await uow.charges.open_of_project(project_id):
         line = record.line
