@@ -49,6 +49,12 @@ def _formatter(log_format: str) -> logging.Formatter:
     )
 
 
+_WIRE_LOGGERS = ("aiormq", "aio_pika", "pamqp", "httpcore", "hpack")
+"""Libraries that log whole frames at DEBUG (aiormq: every AMQP frame, a message's body with
+its time entry's notes included): kept at INFO even when a service logs at DEBUG, so no
+payload ever reaches a log (DOMAIN.md §4.7)."""
+
+
 def configure_logging(settings: ServiceSettings) -> logging.Handler:
     """Send every log record to stderr in the configured format; calling again replaces it."""
     root = logging.getLogger()
@@ -61,4 +67,7 @@ def configure_logging(settings: ServiceSettings) -> logging.Handler:
     handler.addFilter(ContextFilter(settings.service_name))
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    floor = max(logging.getLevelName(settings.log_level), logging.INFO)
+    for name in _WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(floor)
     return handler

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -154,9 +155,9 @@ async def _connect_broker(settings: ServiceSettings) -> AbstractRobustConnection
 
 
 async def _connect_to(urls: Sequence[URL], settings: ServiceSettings) -> ClusterConnection:
-    connection = ClusterConnection(
-        urls, client_properties={"connection_name": settings.service_name}
-    )
+    # Named by service and host (the pod), so the broker tells which replica holds a queue.
+    name = f"{settings.service_name}@{socket.gethostname()}"
+    connection = ClusterConnection(urls, client_properties={"connection_name": name})
     try:
         await connection.connect(timeout=_ATTEMPT_S)
     except BaseException:

@@ -102,3 +102,19 @@ def test_the_console_format_is_for_people(captured: Callable[..., io.StringIO]) 
     assert "INFO" in text
     assert "corr=opp-0003" in text
     assert text.rstrip().endswith("hello")
+
+
+def test_wire_libraries_never_log_frames_even_at_debug(
+    captured: Callable[..., io.StringIO],
+) -> None:
+    # aiormq logs every AMQP frame at DEBUG, a message's body (a time entry's notes) included.
+    stream = captured(log_level="DEBUG")
+    logging.getLogger("aiormq.connection").debug("Prepare to send %r", b"notes: merger talks")
+    logging.getLogger("tandem.example").debug("a service's own debug line")
+    logging.getLogger("aiormq.connection").info("connected")
+    lines = stream.getvalue().splitlines()
+    assert "merger talks" not in stream.getvalue()
+    assert [json.loads(line)["message"] for line in lines] == [
+        "a service's own debug line",
+        "connected",
+    ]
