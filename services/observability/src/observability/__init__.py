@@ -1,0 +1,1 @@
+"""observability: timelines, KPIs, SLOs, parking lots and the fleet, for the SRE on call."""
