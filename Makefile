@@ -5,7 +5,7 @@ export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run systems test images bench-runtime bench-month-end bench-scale bench-quote-to-cash bench-billing-code bench-staffing bench-billing check fmt contracts
+.PHONY: help setup run systems test images bench-runtime bench-month-end bench-scale bench-quote-to-cash bench-billing-code bench-staffing bench-billing check fmt contracts slo-rules
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,3 +59,6 @@ fmt:  ## fix lint and formatting where safe
 
 contracts:  ## regenerate docs/contracts (JSON Schema per event, AsyncAPI 3.0)
 	uv run python tools/export_contracts.py
+
+slo-rules:  ## regenerate charts/tandem/files/slo-rules.yaml from observability's SLOs
+	uv run python tools/render_slo_rules.py

@@ -27,19 +27,27 @@ SERVICE = "time-expense"
 PROJECT_SYNC = "project-sync"
 STAFFING_SYNC = "staffing-sync"
 BILLING_READINESS = "billing-readiness"
+OBSERVABILITY = "observability"
 # The services the defaults install, and their consumer queues.
-SERVICES = (SERVICE, PROJECT_SYNC, STAFFING_SYNC, BILLING_READINESS)
+SERVICES = (SERVICE, PROJECT_SYNC, STAFFING_SYNC, BILLING_READINESS, OBSERVABILITY)
 QUEUES = {
     SERVICE: "time-expense.postings",
     PROJECT_SYNC: "project-sync.quote-to-cash",
     STAFFING_SYNC: "staffing-sync.hire-to-deploy",
     BILLING_READINESS: "billing-readiness.charges",
+    OBSERVABILITY: "observability.timelines",
 }
 # The services beside time-expense: their own database Secret, no `reconcile` job.
-SECOND_SERVICES = (PROJECT_SYNC, STAFFING_SYNC, BILLING_READINESS)
+SECOND_SERVICES = (PROJECT_SYNC, STAFFING_SYNC, BILLING_READINESS, OBSERVABILITY)
+# The services with systems of record (a `<service>-systems` Secret): all but observability,
+# which reads the bus, the services' APIs, the broker and the cluster.
+WITH_SYSTEMS = (SERVICE, PROJECT_SYNC, STAFFING_SYNC, BILLING_READINESS)
 # The database Secret each service reads: time-expense the global one, the others their own.
 DATABASE_SECRETS = {SERVICE: "tandem-database"} | {s: f"{s}-database" for s in SECOND_SERVICES}
+# A service's roles by default...
 ROLES = ("api", "worker", "ingest", "relay")
+# ...but observability's: the api, and one worker that consumes, schedules and relays.
+SERVICE_ROLES: dict[str, tuple[str, ...]] = {OBSERVABILITY: ("api", "worker")}
 # What each role runs by default (TANDEM_WORKER_ROLES; None: the api, which has none)...
 WORKER_ROLES: dict[str, tuple[str, ...] | None] = {
     "api": None,
@@ -48,9 +56,10 @@ WORKER_ROLES: dict[str, tuple[str, ...] | None] = {
     "relay": ("relay",),
 }
 # ...and where a service differs: billing-readiness polls no system (everything comes from the
-# bus), so its ingest role runs the periodic jobs only.
+# bus), so its ingest role runs the periodic jobs only; observability's one worker does it all.
 SERVICE_WORKER_ROLES: dict[str, dict[str, tuple[str, ...] | None]] = {
     BILLING_READINESS: {"ingest": ("schedule",)},
+    OBSERVABILITY: {"worker": ("consume", "schedule", "relay")},
 }
 
 # Labels that never change for the life of a workload: the only ones a selector may use.
@@ -375,6 +384,16 @@ def te(**service: Any) -> dict[str, Any]:
 
 def role(name: str, **values: Any) -> dict[str, Any]:
     return te(roles={name: values})
+
+
+def roles_of(service: str) -> tuple[str, ...]:
+    """The roles ``service`` runs by default."""
+    return SERVICE_ROLES.get(service, ROLES)
+
+
+def role_count() -> int:
+    """How many Deployments the defaults make, over every service."""
+    return sum(len(roles_of(service)) for service in SERVICES)
 
 
 def worker_roles(service: str, role_name: str) -> tuple[str, ...] | None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from observability.metrics import Metrics as ObservabilityMetrics
 from tandem_messaging._metrics import Metrics
 from tandem_service_kit._jobs import JobMetrics
 
@@ -21,6 +23,7 @@ from .chart_support import (
     BILLING_READINESS,
     CHART,
     NAMESPACE,
+    OBSERVABILITY,
     RELEASE,
     ROOT,
     SECOND_SERVICES,
@@ -96,10 +99,18 @@ def test_alerts_cover_each_service(all_features: Rendered, render: Render) -> No
     assert quiet.names("PrometheusRule") == {f"{RELEASE}-{s}" for s in SECOND_SERVICES}
 
 
-# project-sync and staffing-sync run no `reconcile` job: each has every other alert, on its own
-# series; billing-readiness reconciles its invoices with the ERP's and has them all.
+# project-sync, staffing-sync and observability run no `reconcile` job: each has every other
+# alert, on its own series; billing-readiness reconciles its invoices with the ERP's and has
+# them all. Observability's rule also carries Tandem's SLOs (test_slo_rules.py).
 SECOND_SERVICE_ALERTS = ALERTS - {"TandemReconciliationMismatches", "TandemReconciliationStale"}
 RECONCILING = {BILLING_READINESS}
+SLO_ALERT = "SloErrorBudgetBurn"
+
+
+def own_rules(rule: dict[str, Any], service: str) -> list[dict[str, Any]]:
+    """The rules of a service's own groups (tandem.<service>.*): not Tandem's SLOs."""
+    groups = rule["spec"]["groups"]
+    return [r for g in groups if g["name"].startswith(f"tandem.{service}.") for r in g["rules"]]
 
 
 @pytest.mark.parametrize("service", SECOND_SERVICES)
@@ -107,7 +118,11 @@ def test_each_second_service_has_its_own_alerts(
     all_features: Rendered, render: Render, service: str
 ) -> None:
     rule = all_features.one("PrometheusRule", f"{RELEASE}-{service}")
-    rules = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    rules = own_rules(rule, service)
+    others = {r.get("alert") for g in rule["spec"]["groups"] for r in g["rules"]} - {None}
+    assert others - {r.get("alert") for r in rules} == (
+        {SLO_ALERT} if service == OBSERVABILITY else set()
+    )
     alerts = {r["alert"]: r for r in rules if "alert" in r}
     assert set(alerts) == (ALERTS if service in RECONCILING else SECOND_SERVICE_ALERTS)
     for alert in alerts.values():
@@ -130,7 +145,7 @@ def test_each_second_service_has_its_own_alerts(
         )
     )  # fmt: skip
     back = switched.one("PrometheusRule", f"{RELEASE}-{service}")
-    names = {r.get("alert") for g in back["spec"]["groups"] for r in g["rules"]} - {None}
+    names = {r.get("alert") for r in own_rules(back, service)} - {None}
     assert names == (SECOND_SERVICE_ALERTS if service in RECONCILING else ALERTS)
 
 
@@ -144,6 +159,7 @@ def test_alerts_and_dashboards_use_metrics_the_services_export(all_features: Ren
     registry = CollectorRegistry()
     Metrics(registry)
     JobMetrics(registry)
+    ObservabilityMetrics(registry)  # the SLOs' latency histograms
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
     exported = {"up"} | {
         family.name + suffix
@@ -240,7 +256,7 @@ def test_every_alert_has_a_section_in_the_runbook(all_features: Rendered) -> Non
         for r in g["rules"]
         if "alert" in r
     ]
-    assert {r["alert"] for r in rules} == ALERTS
+    assert {r["alert"] for r in rules} == ALERTS | {SLO_ALERT}
     for rule in rules:
         page, _, anchor = rule["annotations"]["runbook_url"].partition("#")
         assert page.startswith(REPOSITORY), page

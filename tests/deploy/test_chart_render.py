@@ -22,12 +22,13 @@ import pytest
 from .chart_support import (
     CHART,
     NAMESPACE,
+    OBSERVABILITY,
     QUEUES,
     RELEASE,
-    ROLES,
     SECOND_SERVICES,
     SERVICE,
     SERVICES,
+    WITH_SYSTEMS,
     CheckovReport,
     Render,
     Rendered,
@@ -40,6 +41,7 @@ from .chart_support import (
     labels,
     load_values,
     pod_template,
+    roles_of,
     second_services,
     selects,
     start_checkov,
@@ -77,25 +79,30 @@ def test_the_chart_lints_strict_with_its_library(chart: Any) -> None:
 
 def test_the_defaults_are_every_service_complete(defaults: Rendered) -> None:
     prefixes = [f"{RELEASE}-{service}" for service in SERVICES]
-    assert defaults.names("Deployment") == {f"{p}-{r}" for p in prefixes for r in ROLES}
-    assert defaults.names("Service") == {f"{p}-{r}" for p in prefixes for r in ROLES}
+    role_names = {f"{RELEASE}-{s}-{r}" for s in SERVICES for r in roles_of(s)}
+    assert defaults.names("Deployment") == role_names
+    assert defaults.names("Service") == role_names
     assert defaults.names("ServiceAccount") == {n for p in prefixes for n in (p, f"{p}-migrate")}
     assert defaults.names("ConfigMap") == {f"{p}-env" for p in prefixes}
     assert defaults.names("Job") == {f"{p}-migrate" for p in prefixes}
     assert defaults.names("NetworkPolicy") == {
         f"{RELEASE}-default-deny",
         *(f"{p}-migrate" for p in prefixes),
-        *(f"{p}-{r}" for p in prefixes for r in ROLES),
+        *role_names,
     }
+    # Only observability reads the cluster's API: its Role and RoleBinding.
+    assert defaults.names("Role") == defaults.names("RoleBinding") == {f"{RELEASE}-{OBSERVABILITY}"}
     # Each service's objects carry its own label: exactly these.
     for service, prefix in zip(SERVICES, prefixes, strict=True):
         per_role = {
             (kind, f"{prefix}-{r}")
             for kind in ("Deployment", "Service", "NetworkPolicy", "PodDisruptionBudget")
-            for r in ROLES
+            for r in roles_of(service)
         }
+        rbac = {("Role", prefix), ("RoleBinding", prefix)} if service == OBSERVABILITY else set()
         assert {(d["kind"], d["metadata"]["name"]) for d in defaults.of_service(service)} == {
             *per_role,
+            *rbac,
             ("ServiceAccount", prefix),
             ("ServiceAccount", f"{prefix}-migrate"),
             ("ConfigMap", f"{prefix}-env"),
@@ -127,7 +134,7 @@ def test_a_client_side_install_keeps_the_migration_a_hook(chart: Any) -> None:
     )
     manifest = Rendered.of({"manifest.yaml": release["manifest"]})
     assert manifest.names("Deployment") == {
-        f"{RELEASE}-{service}-{r}" for service in SERVICES for r in ROLES
+        f"{RELEASE}-{service}-{r}" for service in SERVICES for r in roles_of(service)
     }
     # Hooks live beside the release's objects, not among them.
     assert manifest.of_kind("Job") == []
@@ -135,9 +142,15 @@ def test_a_client_side_install_keeps_the_migration_a_hook(chart: Any) -> None:
         assert f"{RELEASE}-{service}-migrate" not in manifest.names("ServiceAccount")
     assert "Tandem 0.1.0 is installed" in release["notes"]
     # The notes name each service's own Secrets (the second services' databases are their own).
-    for service in SECOND_SERVICES:
+    for service in set(SECOND_SERVICES) & set(WITH_SYSTEMS):
         assert f"its Secrets: {service}-database (database), {service}-systems" in release["notes"]
     assert "its Secrets: tandem-database (database), time-expense-systems" in release["notes"]
+    assert (
+        "its Secrets: observability-database (database), "
+        "observability-sources (TANDEM_PARKING_LOTS), "
+        "observability-sources (TANDEM_RABBITMQ_MANAGEMENT_URL)"
+    ) in release["notes"]
+    assert "reads the workloads of tandem (Role tandem-observability" in release["notes"]
 
 
 def test_a_second_service_gets_its_own_objects(render: Render) -> None:
@@ -146,11 +159,12 @@ def test_a_second_service_gets_its_own_objects(render: Render) -> None:
     assert len(keys) == len(set(keys)), "two objects share a kind and name"
     for service in SERVICES:
         kinds = [d["kind"] for d in rendered.of_service(service)]
-        assert kinds.count("Deployment") == 4
-        assert kinds.count("Service") == 4
+        roles = len(roles_of(service))
+        assert kinds.count("Deployment") == roles
+        assert kinds.count("Service") == roles
         for kind in ("ConfigMap", "Job", "ServiceMonitor", "PrometheusRule"):
             assert kinds.count(kind) == 1, (service, kind)
-        assert kinds.count("NetworkPolicy") == 5
+        assert kinds.count("NetworkPolicy") == roles + 1
     assert len(rendered.names("NetworkPolicy") & {f"{RELEASE}-default-deny"}) == 1
     # No selector of one service selects the other's pods.
     pods = {
@@ -219,7 +233,7 @@ def test_custom_resources_carry_what_their_operators_need(all_features: Rendered
         ]
         ports = {port["name"] for s in selected for port in s["spec"]["ports"]}
         assert {e["port"] for e in monitor["spec"]["endpoints"]} == ports == {"http", "metrics"}
-        assert len(selected) == 4
+        assert len(selected) == len(roles_of(labels(monitor)["tandem.io/service"]))
 
 
 def test_the_custom_resource_checks_are_live(all_features: Rendered) -> None:

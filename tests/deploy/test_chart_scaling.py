@@ -13,6 +13,7 @@ import pytest
 
 from .chart_support import (
     BILLING_READINESS,
+    OBSERVABILITY,
     PROJECT_SYNC,
     QUEUES,
     RELEASE,
@@ -26,6 +27,7 @@ from .chart_support import (
     deployment,
     resolved_env,
     role,
+    roles_of,
     second_services,
 )
 
@@ -67,11 +69,11 @@ def test_a_pdb_guards_each_role_with_more_than_one_replica(
 
 
 def test_each_service_gets_its_partition_count(render: Render) -> None:
-    partitions_of = {PROJECT_SYNC: 4, STAFFING_SYNC: 2, BILLING_READINESS: 16}
+    partitions_of = {PROJECT_SYNC: 4, STAFFING_SYNC: 2, BILLING_READINESS: 16, OBSERVABILITY: 3}
     rendered = render(second_services(partitions_of))
     for service, partitions in ((SERVICE, "8"), *((s, str(n)) for s, n in partitions_of.items())):
         workloads = [d for d in rendered.of_service(service) if d["kind"] == "Deployment"]
-        assert len(workloads) == 4
+        assert len(workloads) == len(roles_of(service))
         for workload in workloads:
             env = resolved_env(containers(workload)[0], rendered)
             assert env["TANDEM_PARTITIONS"] == partitions

@@ -19,6 +19,7 @@ import pytest
 from .chart_support import (
     CHART,
     NAMESPACE,
+    OBSERVABILITY,
     RELEASE,
     ROOT,
     SERVICE,
@@ -29,7 +30,9 @@ from .chart_support import (
     env_of,
     labels,
     load_values,
+    only,
     role,
+    role_count,
     te,
 )
 
@@ -154,6 +157,34 @@ REFUSALS = {
         {"services": {"TimeExpense": chart_defaults()["services"][SERVICE]}},
         "invalid propertyName 'TimeExpense'",
     ),
+    "parking-lots-in-env": (
+        te(env={"TANDEM_PARKING_LOTS": '{"time-expense": {"api_key": "k"}}'}),
+        "env/TANDEM_PARKING_LOTS': value must be '<refused: a secret",
+    ),
+    "broker-management-url-in-env": (
+        te(env={"TANDEM_RABBITMQ_MANAGEMENT_URL": "http://u:p@rabbit:15672"}),
+        "env/TANDEM_RABBITMQ_MANAGEMENT_URL': value must be '<refused: a secret",
+    ),
+    "kubernetes-namespace-in-env": (
+        only(OBSERVABILITY, env={"TANDEM_KUBERNETES_NAMESPACE": "kube-system"}),
+        "env/TANDEM_KUBERNETES_NAMESPACE': value must be '<refused: the chart sets",
+    ),
+    "database-url-as-a-secret-env": (
+        te(secrets={"env": {"TANDEM_DATABASE_URL": {"name": "db", "key": "url"}}}),
+        "invalid propertyName 'TANDEM_DATABASE_URL'",
+    ),
+    "secret-env-value-inline": (
+        te(secrets={"env": {"TANDEM_PARKING_LOTS": {"name": "x", "key": "y", "value": "{}"}}}),
+        "additional properties 'value' not allowed",
+    ),
+    "trace-url-without-its-placeholder": (
+        {"global": {"tracing": {"traceUrlTemplate": "https://jaeger.example.com/trace/"}}},
+        "/global/tracing/traceUrlTemplate': 'https://jaeger.example.com/trace/' does not match",
+    ),
+    "workload-reader-on-the-default-service-account": (
+        only(OBSERVABILITY, serviceAccount={"create": False}),
+        "services.observability.observes.workloads binds a Role to the service's ServiceAccount",
+    ),
     # The services render in name order: billing-readiness's name is the first too long.
     "release-name-too-long": (
         {"_release": "r" * 50},
@@ -181,7 +212,7 @@ def test_bad_values_are_refused_with_a_clear_message(
 def test_the_k8s_overlays_values_install_the_chart(render: Render, overlay: str) -> None:
     # k8s/overlays/<env>/values.yaml is what `helm install -f` gets on a cluster k8s/ built.
     rendered = render(load_values(ROOT / "k8s" / "overlays" / overlay / "values.yaml"))
-    assert len(rendered.of_kind("Deployment")) == 4 * len(SERVICES)
+    assert len(rendered.of_kind("Deployment")) == role_count()
     databases: dict[str, set[str]] = {}
     for workload in rendered.workloads():
         ref = env_of(containers(workload)[0])["TANDEM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]

@@ -317,7 +317,10 @@ def _secret_names(values: dict[str, Any]) -> dict[str, str]:
     named = {f"global.{key}": ref["name"] for key, ref in values["global"]["secrets"].items()}
     for service, settings in values.get("services", {}).items():
         for key, ref in settings.get("secrets", {}).items():
-            named[f"services.{service}.{key}"] = ref["name"]
+            if key == "env":  # variable -> a key of a Secret
+                named |= {f"services.{service}.env.{v}": r["name"] for v, r in ref.items()}
+            else:
+                named[f"services.{service}.{key}"] = ref["name"]
     return named
 
 
@@ -361,6 +364,7 @@ def test_each_values_file_lets_pods_reach_only_the_pods_built_here(overlay: Buil
         "database": {"cnpg.io/cluster": postgres},
         "broker": {"app.kubernetes.io/name": rabbitmq},
         "tracing": {"app.kubernetes.io/name": f"{collector}-collector"},
+        "brokerManagement": {"app.kubernetes.io/name": rabbitmq},
     }
     policy = _values(overlay)["global"]["networkPolicy"]
     for egress, labels in expected.items():

@@ -1,8 +1,10 @@
 """What every service's image test checks, as the chart runs the image (uid 10001, read-only
 root filesystem, no capabilities), against the local RabbitMQ and PostgreSQL:
 
-* ``migrated``: ``migrate`` on a fresh database applies the messaging, connectors and service
-  schemas its wheel carries, then exits 0 (answers the service schema's tables);
+* ``built_image``: the service's image, as ``docker/images.sh`` builds it;
+* ``migrated``: ``migrate`` on a fresh database applies the messaging, connectors (for a service
+  with systems of record) and service schemas its wheel carries, then exits 0 (answers the
+  service schema's tables);
 * ``serving``: ``api`` becomes ready and alive (answers a client on it, for the service's own
   ``/v1`` checks);
 * ``assert_lean``: the image runs as uid 10001 on a read-only root, holds no compiler, uv, pip
@@ -12,6 +14,9 @@ Each service's test adds what is its own: its settings, its tables, its routes a
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +24,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from tandem_testing import (
     PodmanApi,
@@ -26,13 +32,30 @@ from tandem_testing import (
     exit_code,
     hardened,
     image_config,
+    in_ci,
     run_script,
     until_or_logs,
 )
 
-__all__ = ["ROOT", "assert_lean", "migrated", "serving"]
+__all__ = ["ROOT", "assert_lean", "built_image", "migrated", "serving"]
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def built_image(service: str) -> str:
+    """``service``'s image, built by ``docker/images.sh`` (layers cached between runs)."""
+    if shutil.which("podman") is None:
+        reason = "podman is not installed (tools/setup.sh deploy installs it)"
+        if in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    env = {**os.environ, "TANDEM_IMAGE_TAG": "test"}
+    built = subprocess.run(  # noqa: S603 - the repository's own build script
+        [str(ROOT / "docker" / "images.sh"), service],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return f"localhost/tandem/{service}:test"
 
 
 async def migrated(
@@ -44,8 +67,12 @@ async def migrated(
     *,
     package: str,
     migrations: Path,
+    connectors: bool = True,
 ) -> set[str]:
-    """Run ``migrate`` on the fresh database; answer the tables of the ``package`` schema."""
+    """Run ``migrate`` on the fresh database; answer the tables of the ``package`` schema.
+
+    ``connectors``: the service talks to systems of record, so the connectors' schema is
+    applied too (observability's is not)."""
     connection = await asyncpg.connect(database_url)
     try:
         assert await connection.fetchval("SELECT to_regnamespace($1)", package) is None
@@ -69,7 +96,8 @@ async def migrated(
     assert shipped
     assert shipped <= applied, shipped - applied
     assert any(m.startswith("tandem_messaging/") for m in applied), applied
-    assert any(m.startswith("tandem_connectors/") for m in applied), applied
+    has_connectors = any(m.startswith("tandem_connectors/") for m in applied)
+    assert has_connectors is connectors, applied
     return tables
 
 

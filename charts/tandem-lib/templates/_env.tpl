@@ -13,6 +13,14 @@ TANDEM_HTTP_HOST: "0.0.0.0"
 TANDEM_HTTP_PORT: {{ include "tandem-lib.httpPort" . | quote }}
 TANDEM_WORKER_HTTP_PORT: {{ include "tandem-lib.metricsPort" . | quote }}
 TANDEM_PARTITIONS: {{ .svc.partitions | int | toString | quote }}
+{{- if dig "observes" "workloads" false .svc }}
+TANDEM_KUBERNETES_NAMESPACE: {{ .root.Release.Namespace | quote }}
+{{- end }}
+{{- with .root.Values.global.tracing.traceUrlTemplate }}
+{{- if dig "observes" "traces" false $.svc }}
+TANDEM_TRACE_URL_TEMPLATE: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- with $auth.jwksUrl }}
 TANDEM_JWT_JWKS_URL: {{ . | quote }}
 {{- end }}
@@ -69,8 +77,9 @@ that ERP routes name configured instances).
 {{- end -}}
 
 {{/*
-env of every container: the connection URLs by secretKeyRef only, the role's settings, and
-OpenTelemetry's standard variables with the pod's identity from the downward API.
+env of every container: the connection URLs by secretKeyRef only (and, but for the migration,
+the service's own keys of Secrets: secrets.env), the role's settings, and OpenTelemetry's
+standard variables with the pod's identity from the downward API.
 */}}
 {{- define "tandem-lib.env" -}}
 {{- $db := fromJson (include "tandem-lib.secretRef" (dict "ctx" . "which" "database")) -}}
@@ -91,6 +100,15 @@ OpenTelemetry's standard variables with the pod's identity from the downward API
     secretKeyRef:
       name: {{ $broker.name }}
       key: {{ $broker.key }}
+{{- range $variable, $ref := (.svc.secrets | default dict).env }}
+{{- if $ref }}
+- name: {{ $variable }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.name }}
+      key: {{ $ref.key }}
+{{- end }}
+{{- end }}
 {{- if eq .role.kind "worker" }}
 - name: TANDEM_WORKER_ROLES
   value: {{ .role.workerRoles | toJson | quote }}

@@ -141,4 +141,30 @@ spec:
             description: {{ printf "{{ $value | humanizePercentage }} of %s's messages were parked over the last 6 hours (SLO: %v handled without parking): at this rate the 30-day budget is gone in 5 days." .name (dig "slo" "objective" 0.999 $alerts) | quote }}
             runbook_url: {{ include "tandem-lib.runbook" (dict "root" .root "alert" "TandemSLOBurnSlow") }}
         {{- end }}
+    {{- if dig "sloRules" "enabled" false $alerts }}
+    {{- include "tandem-lib.sloRuleGroups" . | nindent 4 }}
+    {{- end }}
+{{- end -}}
+
+{{/*
+Tandem's SLOs (alerts.sloRules): the groups of the application chart's files/slo-rules.yaml,
+which `make slo-rules` writes from observability's domain/slo.py. Their alerts get the
+service label like every alert here, and their runbook_url the chart's runbookBaseUrl (the
+anchor is the file's).
+*/}}
+{{- define "tandem-lib.sloRuleGroups" -}}
+{{- $file := fromYaml (.root.Files.Get "files/slo-rules.yaml") -}}
+{{- if not $file.groups -}}
+{{- fail "files/slo-rules.yaml has no rule groups: run make slo-rules" -}}
+{{- end -}}
+{{- range $group := $file.groups -}}
+{{- range $rule := $group.rules -}}
+{{- if $rule.alert -}}
+{{- $_ := set $rule.labels "service" $.name -}}
+{{- $anchor := last (splitList "#" $rule.annotations.runbook_url) -}}
+{{- $_ := set $rule.annotations "runbook_url" (printf "%s#%s" $.root.Values.global.runbookBaseUrl $anchor) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $file.groups -}}
 {{- end -}}

@@ -6,6 +6,9 @@ failing the render with a message that names the value to change.
 {{- $name := .name -}}
 {{- $svc := .svc -}}
 {{- $partitions := $svc.partitions | int -}}
+{{- if and (dig "observes" "workloads" false $svc) (not (dig "serviceAccount" "create" true $svc)) (not (dig "serviceAccount" "name" "" $svc)) -}}
+{{- fail (printf "services.%s.observes.workloads binds a Role to the service's ServiceAccount: create one (serviceAccount.create) or name one (serviceAccount.name), never the namespace's default" $name) -}}
+{{- end -}}
 {{- if not $svc.roles -}}
 {{- fail (printf "services.%s.roles: a service needs at least one role" $name) -}}
 {{- end -}}
