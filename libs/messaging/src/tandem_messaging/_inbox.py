@@ -95,27 +95,49 @@ async def claim_many(
     consumer: str,
     envelopes: Sequence[Envelope[Any]],
     leases: Sequence[Lease | None] | None = None,
-) -> list[Claim] | None:
-    """``claim`` each of ``envelopes`` (under the ``leases`` they came by) with one
-    statement, answering in their order; ``None``
-    (nothing claimed) when two share an event id, an idempotency key or a subject, since each
-    must then see the other's claim: claim those one at a time."""
-    ids = [e.event_id for e in envelopes]
-    keys = [e.idempotency_key for e in envelopes]
-    subjects = [(e.subject.type, e.subject.id) for e in envelopes]
-    if len(set(ids)) < len(ids) or len(set(keys)) < len(keys) or len(set(subjects)) < len(ids):
-        return None
+) -> list[Claim]:
+    """``claim`` each of ``envelopes`` (under the ``leases`` they came by), answering in their
+    order, with one statement per run of envelopes that share no event id, idempotency key or
+    subject: an envelope repeating one of those starts the next run, whose statement sees the
+    earlier claims, so the answers are those of claiming one at a time."""
+    given = list(leases) if leases is not None else [None] * len(envelopes)
+    claims: list[Claim] = []
+    start = 0
+    while start < len(envelopes):
+        end, seen = start, set[object]()
+        while end < len(envelopes):
+            e = envelopes[end]
+            names = {("id", e.event_id), ("key", e.idempotency_key),
+                     ("subject", e.subject.type, e.subject.id)}  # fmt: skip
+            if seen & names:
+                break
+            seen |= names
+            end += 1
+        claims += await _claim_run(connection, consumer, envelopes[start:end], given[start:end])
+        start = end
+    return claims
+
+
+async def _claim_run(
+    connection: DbConnection,
+    consumer: str,
+    envelopes: Sequence[Envelope[Any]],
+    leases: Sequence[Lease | None],
+) -> list[Claim]:
+    """Claim envelopes of distinct ids, keys and subjects with one statement."""
+    if len(envelopes) == 1:
+        return [await claim(connection, consumer, envelopes[0], leases[0])]
     rows = await connection.fetch(
         _CLAIM_MANY,
         consumer,
-        ids,
-        keys,
+        [e.event_id for e in envelopes],
+        [e.idempotency_key for e in envelopes],
         [e.event_type for e in envelopes],
-        [subject_type for subject_type, _ in subjects],
-        [subject_id for _, subject_id in subjects],
+        [e.subject.type for e in envelopes],
+        [e.subject.id for e in envelopes],
         [e.subject_version for e in envelopes],
-        [lease.partition if lease else None for lease in leases or [None] * len(envelopes)],
-        [lease.epoch if lease else None for lease in leases or [None] * len(envelopes)],
+        [lease.partition if lease else None for lease in leases],
+        [lease.epoch if lease else None for lease in leases],
     )
     return [_outcome(row) for row in rows]
 

@@ -26,8 +26,26 @@ async def test_claiming_many_at_once_answers_as_claiming_each_in_turn(pool, lost
     assert recorded == 3 + 3  # the stale one is recorded as handled, as a single claim does
 
 
-async def test_a_batch_naming_one_subject_twice_is_left_to_single_claims(pool, lost_event) -> None:
-    batch = [lost_event("opp-1", 1), lost_event("opp-2", 1), lost_event("opp-1", 2)]
+async def test_a_batch_repeating_a_subject_an_id_or_a_key_answers_as_one_at_a_time(
+    pool, lost_event
+) -> None:
+    twice = lost_event("opp-2", 1)
+    batch = [
+        lost_event("opp-1", 1),
+        twice,
+        lost_event("opp-1", 3),  # the same subject, newer: the next run sees version 1
+        lost_event("opp-1", 2),  # older than 3, claimed just before it: stale
+        twice,  # the same event again
+        lost_event("opp-3", 1, idempotency_key=twice.idempotency_key),  # a key just handled
+        lost_event("opp-4", 1),
+    ]
     async with pool.acquire() as db, db.transaction():
-        assert await claim_many(db, "q", batch) is None
-    assert await pool.fetchval("SELECT count(*) FROM messaging.inbox") == 0
+        claims = await claim_many(db, "q", batch)
+    assert claims == [Claim.NEW, Claim.NEW, Claim.NEW, Claim.STALE, Claim.DUPLICATE,
+                      Claim.DUPLICATE, Claim.NEW]  # fmt: skip
+    versions = dict(await pool.fetch("SELECT subject_id, version FROM messaging.subject_versions"))
+    assert versions == {"opp-1": 3, "opp-2": 1, "opp-4": 1}
+    # The same batch claimed one at a time, by another consumer, answers the same.
+    async with pool.acquire() as db, db.transaction():
+        singly = [await claim(db, "r", event) for event in batch]
+    assert singly == claims
