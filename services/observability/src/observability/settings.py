@@ -48,10 +48,14 @@ class Settings(ServiceSettings):
     """Below target x this ratio a consultant's month is a breach (Certinia: 90 %)."""
     utilization_burnout_pct: Decimal = Field(default=Decimal("85"), gt=0, le=1000)
     """Above this a consultant's month is a burnout breach."""
+    utilization_grace_days: int = Field(default=5, ge=0, le=60)
+    """A month is checked against the thresholds only this many days after it ended: time is
+    approved for days after a month closes, and a breach, once announced, stays announced."""
     kpi_interval_s: float = Field(default=10.0, gt=0, le=3600)
     """How often recorded steps are folded into the KPIs and SLO measures."""
     utilization_interval_s: float = Field(default=3600.0, gt=0, le=86_400)
-    """How often ended months' utilization is checked against the thresholds."""
+    """How often ended months' utilization is checked against the thresholds (first after
+    one interval)."""
     step_retention_days: float = Field(default=400.0, gt=0, le=3650)
     """How long timeline steps are kept."""
     # Recording a step is one row in a batched insert: big batches, many lanes.

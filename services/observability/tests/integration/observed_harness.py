@@ -64,8 +64,8 @@ class Observed:
 
         async def done() -> bool:
             row = await self.pool.fetchrow(
-                "SELECT count(*) AS steps, (SELECT last_seq FROM observability.projector)"
-                " >= coalesce(max(seq), 0) AS folded FROM observability.steps"
+                "SELECT count(*) AS steps, bool_and(folded) IS NOT false AS folded"
+                " FROM observability.steps"
             )
             assert row is not None
             return bool(row["steps"] >= count and row["folded"])
@@ -78,9 +78,10 @@ async def observing(database_url: str, amqp_url: str, **more: Any) -> AsyncItera
     """observability on these real parts (settings overridden by ``more``)."""
     values: dict[str, Any] = {
         "database_url": database_url, "amqp_url": amqp_url, "http_port": free_port(),
-        "worker_http_port": 0, "kpi_interval_s": 0.2, "utilization_interval_s": 0.5,
+        "worker_http_port": 0, "kpi_interval_s": 0.2, "utilization_interval_s": 3600,
         "api_keys": {
-            OPERATOR: ["observability:read", "parked:read", "parked:replay", "parked:discard"],
+            OPERATOR: ["observability:read", "observability:operate", "parked:read",
+                       "parked:replay", "parked:discard"],
             READER: ["observability:read"],
         },
     } | more  # fmt: skip

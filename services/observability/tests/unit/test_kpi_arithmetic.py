@@ -16,6 +16,7 @@ from observability.domain.kpis import (
     ratio_pct,
     working_days,
 )
+from observability.service_layer.jobs import settled_period
 
 
 def test_working_days_of_october_2026() -> None:
@@ -66,3 +67,10 @@ def test_percentiles_interpolate_as_postgres_does(
 ) -> None:
     assert percentile(values, fraction) == pytest.approx(expected)
     assert percentile([], 0.5) is None
+
+
+def test_a_month_is_checked_once_it_settled() -> None:
+    assert settled_period(date(2026, 11, 4), 5) is None  # October ended 4 days ago
+    assert settled_period(date(2026, 11, 5), 5) == "2026-10"
+    assert settled_period(date(2026, 1, 9), 5) == "2025-12"
+    assert settled_period(date(2026, 11, 1), 0) == "2026-10"

@@ -1,9 +1,11 @@
 """Folding recorded steps into the KPI tables, a page at a time, in one transaction per page.
 
-The projector reads steps after its watermark, in ``seq`` order, applies each one's facts with
-a few batched statements per table, and moves the watermark in the same transaction: a page
-is folded in once, whatever crashes. Events of one entity may arrive in any order (an invoice
-before one of its charges): every statement is written to give the same result either way.
+The projector reads steps not yet folded, in ``seq`` order, applies each one's facts with a few
+batched statements per table, and marks them folded in the same transaction: a page is folded
+in once, whatever crashes. (Not a watermark on ``seq``: lanes commit out of ``seq`` order, and
+a watermark would pass a step whose transaction had not committed yet, losing it.) Events of
+one entity may arrive in any order (an invoice before one of its charges): every statement is
+written to give the same result either way.
 """
 
 from __future__ import annotations
@@ -34,26 +36,13 @@ def _d(value: str | None) -> date | None:
 
 async def fold_page(connection: DbConnection, page_size: int) -> tuple[int, list[CompletedFlow]]:
     """Fold the next page of steps; answer how many were folded and the flows completed."""
-    last = await connection.fetchval(
-        "SELECT last_seq FROM observability.projector WHERE name = 'kpis' FOR UPDATE"
-    )
     rows = await connection.fetch(
         "SELECT seq, event_type, region, occurred_at, facts FROM observability.steps"
-        " WHERE seq > $1 AND facts <> '{}'::jsonb ORDER BY seq LIMIT $2",
-        last,
+        " WHERE NOT folded ORDER BY seq LIMIT $1 FOR UPDATE",
         page_size,
     )
-    top = await connection.fetchval(
-        "SELECT max(seq) FROM (SELECT seq FROM observability.steps WHERE seq > $1"
-        " ORDER BY seq LIMIT $2) page",
-        last,
-        page_size,
-    )
-    if top is None:
+    if not rows:
         return 0, []
-    if rows:
-        # A page ends at the last step folded when facts-bearing steps fill it.
-        top = rows[-1]["seq"] if len(rows) == page_size else top
     statements: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     flow_keys: list[tuple[str, str]] = []
     for row in rows:
@@ -64,9 +53,14 @@ async def fold_page(connection: DbConnection, page_size: int) -> tuple[int, list
     for sql, args in statements.items():
         await connection.executemany(sql, args)
     completed = await _completed(connection, flow_keys)
+    seqs = [row["seq"] for row in rows]
     await connection.execute(
-        "UPDATE observability.projector SET last_seq = $1, moved_at = now() WHERE name = 'kpis'",
-        top,
+        "UPDATE observability.steps SET folded = true WHERE seq = ANY($1::bigint[])", seqs
+    )
+    await connection.execute(
+        "UPDATE observability.projector SET last_seq = greatest(last_seq, $1), moved_at = now()"
+        " WHERE name = 'kpis'",
+        seqs[-1],
     )
     return len(rows), completed
 

@@ -15,11 +15,11 @@ _INSERT_STEPS = """
 INSERT INTO observability.steps (
     event_id, event_type, service, system, occurred_at, outcome, reason, subject_type,
     subject_id, correlation_id, causation_id, region, legal_entity_id, trace_id, keys,
-    system_ids, facts)
+    system_ids, facts, folded)
 SELECT * FROM unnest(
     $1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-    $15::jsonb[], $16::jsonb[], $17::jsonb[])
+    $15::jsonb[], $16::jsonb[], $17::jsonb[], $18::boolean[])
 ON CONFLICT (event_id) DO NOTHING
 RETURNING seq, event_id::text
 """
@@ -37,7 +37,7 @@ async def insert_steps(connection: DbConnection, steps: list[Step]) -> int:
     A step already recorded (its event id) is skipped: a timeline never shows an event twice,
     even after the inbox has forgotten it.
     """
-    columns: list[list[Any]] = [[] for _ in range(17)]
+    columns: list[list[Any]] = [[] for _ in range(18)]
     for step in steps:
         row = (
             step.event_id,
@@ -57,6 +57,7 @@ async def insert_steps(connection: DbConnection, steps: list[Step]) -> int:
             json.dumps(dict(_grouped(step.keys))),
             json.dumps([asdict(ref) for ref in step.system_ids]),
             json.dumps(step.facts),
+            not step.facts,  # nothing for the KPIs: born folded
         )
         for column, value in zip(columns, row, strict=True):
             column.append(value)

@@ -25,11 +25,10 @@ class SqlKpiStore:
             return await fold_page(connection, page_size)
 
     async def unfolded(self) -> int:
-        """Steps after the projector's watermark."""
+        """Steps not folded into the KPIs yet."""
         async with self._pool.acquire() as connection:
             count = await connection.fetchval(
-                "SELECT count(*) FROM observability.steps WHERE seq > "
-                "(SELECT last_seq FROM observability.projector WHERE name = 'kpis')"
+                "SELECT count(*) FROM observability.steps WHERE NOT folded"
             )
         return int(count)
 
@@ -48,8 +47,7 @@ class SqlKpiStore:
         """Delete old steps and their keys."""
         async with self._pool.acquire() as connection, connection.transaction():
             seqs = await connection.fetchval(
-                "WITH gone AS (DELETE FROM observability.steps WHERE recorded_at < $1"
-                " AND seq <= (SELECT last_seq FROM observability.projector WHERE name = 'kpis')"
+                "WITH gone AS (DELETE FROM observability.steps WHERE recorded_at < $1 AND folded"
                 " RETURNING seq) SELECT array_agg(seq) FROM gone",
                 before,
             )

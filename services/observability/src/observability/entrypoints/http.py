@@ -26,7 +26,7 @@ from observability.entrypoints.schemas import (
     WhoAmI,
 )
 from observability.service_layer.dependencies import Dependencies
-from observability.service_layer.jobs import kpi_query
+from observability.service_layer.jobs import check_utilization, kpi_query
 from observability.service_layer.ports import SourceUnavailable
 from observability.service_layer.slos import slo_statuses
 from tandem_service_kit import Principal, require_scopes, wired
@@ -43,6 +43,7 @@ Reader = Annotated[Principal, Depends(require_scopes("observability:read"))]
 ParkedReader = Annotated[Principal, Depends(require_scopes("parked:read"))]
 Replayer = Annotated[Principal, Depends(require_scopes("parked:replay"))]
 Discarder = Annotated[Principal, Depends(require_scopes("parked:discard"))]
+Operator = Annotated[Principal, Depends(require_scopes("observability:operate"))]
 
 # An id: printable, no white space. Written out as ranges (not ``\S``) so that Python and the
 # OpenAPI document's ECMA regex agree on every character (U+0085 is white space only to Python).
@@ -152,6 +153,20 @@ async def kpis(
     """The business KPIs per residency region (DOMAIN.md §5)."""
     snapshot = await deps.store.kpis(kpi_query(deps, region))
     return {"computed_at": datetime.now(UTC), "regions": snapshot}
+
+
+@router.post("/utilization/check")
+async def utilization_check(
+    deps: Deps,
+    principal: Operator,
+    period: Annotated[str, Query(pattern=r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$")],
+) -> dict[str, Any]:
+    """Check ``period``'s utilization against the thresholds now (the scheduled job checks
+    last month once it settled); each breach is announced once, whoever asks."""
+    announced = await check_utilization(deps, period)
+    logger.info("%s checked the utilization of %s: %d new breach(es)", principal.subject,
+                period, announced)  # fmt: skip
+    return {"period": period, "announced": announced}
 
 
 @router.get("/slos")

@@ -22,8 +22,12 @@ CREATE TABLE observability.steps (
     trace_id       text,
     keys           jsonb NOT NULL,
     system_ids     jsonb NOT NULL,
-    facts          jsonb NOT NULL
+    facts          jsonb NOT NULL,
+    -- Folded into the KPIs (a step with no facts is born folded). A flag, not a watermark on
+    -- seq: lanes commit out of seq order, and a watermark would pass a step still uncommitted.
+    folded         boolean NOT NULL
 );
+CREATE INDEX steps_unfolded ON observability.steps (seq) WHERE NOT folded;
 CREATE INDEX steps_by_correlation ON observability.steps (correlation_id, occurred_at);
 CREATE INDEX steps_by_recorded ON observability.steps (recorded_at);
 
@@ -37,7 +41,7 @@ CREATE TABLE observability.step_keys (
 );
 CREATE INDEX step_keys_by_seq ON observability.step_keys (seq);
 
--- How far the KPI projector has folded the steps in.
+-- When the KPI projector last folded steps in, and the highest step it folded.
 CREATE TABLE observability.projector (
     name      text PRIMARY KEY,
     last_seq  bigint NOT NULL,

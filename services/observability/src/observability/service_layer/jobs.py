@@ -22,7 +22,14 @@ from observability.service_layer.dependencies import Dependencies
 from tandem_contracts import Envelope, Producer
 from tandem_contracts.events import BreachDirection, UtilizationThresholdBreached
 
-__all__ = ["check_utilization", "fold_kpis", "previous_period", "publish_kpi_metrics", "purge"]
+__all__ = [
+    "check_utilization",
+    "fold_kpis",
+    "previous_period",
+    "publish_kpi_metrics",
+    "purge",
+    "settled_period",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,15 +100,27 @@ def previous_period(today: date) -> str:
     return f"{last.year:04d}-{last.month:02d}"
 
 
-async def check_utilization(deps: Dependencies) -> int:
-    """Announce the breaches of last month's utilization; answer how many were new."""
+def settled_period(today: date, grace_days: int) -> str | None:
+    """The last month that ended at least ``grace_days`` ago, if it is last month (an older
+    one was checked when it settled)."""
+    period = previous_period(today)
+    ended = today.replace(day=1) - timedelta(days=1)
+    return period if (today - ended).days >= grace_days else None
+
+
+async def check_utilization(deps: Dependencies, period: str | None = None) -> int:
+    """Announce the breaches of ``period``'s utilization (by default last month, once it
+    settled); answer how many were new."""
     settings = deps.settings
     thresholds = Thresholds(
         settings.utilization_target_pct,
         settings.utilization_low_ratio,
         settings.utilization_burnout_pct,
     )
-    period = previous_period(deps.clock().date())
+    if period is None:
+        period = settled_period(deps.clock().date(), settings.utilization_grace_days)
+        if period is None:
+            return 0
     announced = 0
     for month in await deps.store.worker_months([period], settings.capacity_minutes_per_day):
         actual = ratio_pct(month.billable_minutes, month.capacity)
