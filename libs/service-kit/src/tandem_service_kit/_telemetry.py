@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, get_current_span
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 
-__all__ = ["build_tracer_provider", "configure_telemetry", "shutdown_telemetry", "span_exporter"]
+__all__ = [
+    "NoOrphanQueries",
+    "build_tracer_provider",
+    "configure_telemetry",
+    "shutdown_telemetry",
+    "span_exporter",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +44,50 @@ def span_exporter(environ: Mapping[str, str]) -> SpanExporter | None:
     return OTLPSpanExporter()
 
 
+class NoOrphanQueries(Sampler):
+    """Drop a database query's span that has no parent; sample the rest as ``inner`` does.
+
+    A query inside a handler or a request is part of its trace. One outside any (a pool's
+    reset, a poll, a lease heartbeat) would be a trace of one span, many a second per process:
+    they buried the traces worth reading and filled the trace store (9,000 of 9,300 spans of a
+    small local month).
+    """
+
+    def __init__(self, inner: Sampler) -> None:
+        self.inner = inner
+
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        """DROP a parentless span with a ``db.system`` attribute; else ask ``inner``."""
+        orphan = not get_current_span(parent_context).get_span_context().is_valid
+        if orphan and attributes and ("db.system" in attributes or "db.system.name" in attributes):
+            return SamplingResult(Decision.DROP)
+        return self.inner.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        """``NoOrphanQueries{<inner>}``."""
+        return f"NoOrphanQueries{{{self.inner.get_description()}}}"
+
+
 def build_tracer_provider(service_name: str, environ: Mapping[str, str]) -> TracerProvider | None:
     """Return a tracer provider for ``service_name`` as ``environ`` asks, or None if disabled."""
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
     name = environ.get("OTEL_SERVICE_NAME") or service_name
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+    resource = Resource.create({SERVICE_NAME: name})
+    # The sampler OTEL_TRACES_SAMPLER names (the SDK reads it), orphan queries left out.
+    configured = TracerProvider(resource=resource, shutdown_on_exit=False).sampler
+    provider = TracerProvider(resource=resource, sampler=NoOrphanQueries(configured))
     exporter = span_exporter(environ)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))

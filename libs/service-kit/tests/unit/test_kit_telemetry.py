@@ -3,9 +3,11 @@
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased
 
-from tandem_service_kit._telemetry import build_tracer_provider, span_exporter
+from tandem_service_kit._telemetry import NoOrphanQueries, build_tracer_provider, span_exporter
 
 
 def test_the_sdk_can_be_disabled() -> None:
@@ -50,6 +52,26 @@ def test_the_chart_s_resource_attributes_and_sampler_reach_the_provider(
     assert attributes["k8s.namespace.name"] == "tandem"
     assert attributes["k8s.node.name"] == "n1"
     assert attributes[SERVICE_NAME] == "time-expense"
-    assert isinstance(provider.sampler, ParentBased)
-    description = provider.sampler.get_description()  # type: ignore[no-untyped-call]
+    sampler = provider.sampler
+    assert isinstance(sampler, NoOrphanQueries)
+    assert isinstance(sampler.inner, ParentBased)
+    description = sampler.get_description()
     assert "TraceIdRatioBased{0.25}" in description
+
+
+def test_a_query_outside_any_trace_is_not_a_trace_of_its_own() -> None:
+    provider = build_tracer_provider("time-expense", {})
+    assert provider is not None
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    query = {"db.system": "postgresql", "db.statement": "SELECT 1"}
+    with tracer.start_as_current_span("SELECT", attributes=query):
+        pass  # a pool's reset: no parent
+    with tracer.start_as_current_span("consume TimeApproved"):
+        with tracer.start_as_current_span("INSERT", attributes=query):
+            pass  # a handler's query: part of its trace
+    with tracer.start_as_current_span("poll", attributes={"messaging.system": "rabbitmq"}):
+        pass  # a root span that is no query
+    names = sorted(span.name for span in exporter.get_finished_spans())
+    assert names == ["INSERT", "consume TimeApproved", "poll"]
