@@ -6,6 +6,8 @@
 #   tools/setup.sh services   RabbitMQ and PostgreSQL only
 #   tools/setup.sh tryton     the Tryton ERP (a virtualenv under .tandem/tryton)
 #   tools/setup.sh deploy     podman (images), promtool, checkov (a virtualenv under .tandem/tools), kubectl
+#   tools/setup.sh tracing    the Phoenix trace store (a virtualenv under .tandem/tools)
+#   tools/setup.sh browser    Debian's chromium (the console's browser test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,6 +114,25 @@ ensure_deploy_tools() {
   fi
 }
 
+PHOENIX_HOME="$PWD/.tandem/tools/phoenix"
+
+ensure_tracing() {
+  # No Jaeger, Tempo or collector can be installed here: Phoenix is a real trace store that
+  # takes OTLP/HTTP. Its dependencies are many and pinned: a virtualenv of its own.
+  if [ -x "$PHOENIX_HOME/bin/phoenix" ]; then return; fi
+  log "installing arize-phoenix into $PHOENIX_HOME (about 80 s)"
+  uv venv --quiet --python 3.11 "$PHOENIX_HOME"
+  uv pip install --quiet --python "$PHOENIX_HOME/bin/python" 'arize-phoenix==20.26.1'
+}
+
+ensure_browser() {
+  # Debian's chromium, driven by Playwright: never `playwright install`, which cannot
+  # download its own browser here.
+  if [ -x /usr/bin/chromium ]; then return; fi
+  log "installing chromium (the console's browser test)"
+  apt_install chromium
+}
+
 pg_ok() { psql "postgresql://postgres:postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; }
 
 ensure_postgres() {
@@ -140,7 +161,12 @@ case "$what" in
   services) ensure_rabbitmq; ensure_postgres ;;
   tryton) ensure_uv; ensure_tryton ;;
   deploy) ensure_uv; ensure_deploy_tools ;;
-  all) ensure_uv; ensure_workspace; ensure_rabbitmq; ensure_postgres; ensure_tryton; ensure_deploy_tools ;;
-  *) echo "usage: $0 [all|python|services|tryton|deploy]" >&2; exit 2 ;;
+  tracing) ensure_uv; ensure_tracing ;;
+  browser) ensure_browser ;;
+  all)
+    ensure_uv; ensure_workspace; ensure_rabbitmq; ensure_postgres; ensure_tryton
+    ensure_deploy_tools; ensure_tracing; ensure_browser
+    ;;
+  *) echo "usage: $0 [all|python|services|tryton|deploy|tracing|browser]" >&2; exit 2 ;;
 esac
 log "ready ($what)"

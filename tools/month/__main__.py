@@ -1,6 +1,7 @@
 """``make run``: a month of a generated firm through Tandem's time-expense, on local systems.
 
-Starts (on 127.0.0.1) the sandbox CRM and PSA, a real Tryton ERP, and the api and workers of
+Starts (on 127.0.0.1) a trace store (Phoenix: every process exports its spans there; its UI
+shows each flow's trace), the sandbox CRM and PSA, a real Tryton ERP, and the api and workers of
 project-sync and time-expense on fresh databases and a vhost; puts the scenario firm's accounts
 and opportunities in the CRM, approves the contracts it signed, and lets project-sync make each
 won opportunity a project in the ERP and the PSA and announce it; plays the month's timesheets
@@ -12,7 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import shutil
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 
@@ -22,6 +27,10 @@ from month.play import Played, play
 from month.quote import settings_for
 from month.systems import API_KEY, ROOT, WEBHOOK_SECRET, Flavour, Systems, local_systems
 from tandem_sandbox.scenario import Firm, generate
+from tandem_testing import Phoenix, running_phoenix
+
+# Installed by `tools/setup.sh tracing` (run by `make setup`), in a virtualenv of its own.
+PHOENIX = ROOT / ".tandem" / "tools" / "phoenix" / "bin" / "phoenix"
 
 
 async def run(flavour: Flavour, seed: int, consultants: int, customers: int) -> None:
@@ -39,10 +48,15 @@ async def run(flavour: Flavour, seed: int, consultants: int, customers: int) -> 
     # lanes keep it busy without timeouts.
     lanes = "3" if flavour == "tryton" else "8"
     settings = {"TANDEM_CONCURRENCY": lanes}
-    async with local_systems(
-        flavour, run="run", logs=logs, settings=settings, quote_settings=settings_for(firm)
-    ) as systems:
+    async with (
+        _trace_store(logs / "phoenix") as phoenix,
+        local_systems(
+            flavour, run="run", logs=logs, settings=settings, quote_settings=settings_for(firm),
+            telemetry=phoenix.telemetry(),
+        ) as systems,
+    ):  # fmt: skip
         print(f"  systems up in {time.monotonic() - started:.1f} s (logs in {logs})")
+        print(f"  traces: {phoenix.url}/projects (Phoenix; every process exports its spans)")
         mark = time.monotonic()
         made, won = await set_up(firm, systems)
         print(f"  firm set up in {time.monotonic() - mark:.1f} s: {made['companies']} companies; "
@@ -60,6 +74,16 @@ async def run(flavour: Flavour, seed: int, consultants: int, customers: int) -> 
         _report(outcome, played, settled - played.started, names)
         await _reconcile(firm, systems)
     print(f"done in {time.monotonic() - started:.1f} s")
+    print(f"  the traces stay in {logs / 'phoenix'}; to browse them again: "
+          f"PHOENIX_WORKING_DIR={logs / 'phoenix'} {PHOENIX} serve")  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def _trace_store(directory: Path) -> AsyncIterator[Phoenix]:
+    """Phoenix for this run alone: the previous run's traces are cleared first."""
+    shutil.rmtree(directory, ignore_errors=True)
+    async with running_phoenix(PHOENIX.parents[1], directory) as phoenix:
+        yield phoenix
 
 
 async def _subscribe_webhooks(systems: Systems) -> None:

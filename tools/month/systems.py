@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -93,9 +93,11 @@ async def local_systems(
     logs: Path,
     settings: dict[str, str] | None = None,
     quote_settings: dict[str, str] | None = None,
+    telemetry: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Systems]:
     """Start everything for one run named ``run``; stop it all afterwards. ``settings`` are
-    time-expense's, ``quote_settings`` project-sync's (the tenant's entities, stages)."""
+    time-expense's, ``quote_settings`` project-sync's (the tenant's entities, stages);
+    ``telemetry`` the ``OTEL_*`` settings of every process (none: tracing off)."""
     admin, amqp, management = _urls()
     database_url = await _fresh_database(admin, f"tandem_{run}")
     quote_database_url = await _fresh_database(admin, f"tandem_{run}_quote")
@@ -134,6 +136,7 @@ async def local_systems(
                 "TANDEM_POLL_LAG_S": "1",
                 "TANDEM_INGEST_INTERVAL_S": "0.1",
                 "TANDEM_RECONCILE_QUIET_S": "0",
+                **(telemetry or {}),
                 **(settings or {}),
             },
         )
@@ -158,6 +161,7 @@ async def local_systems(
                 "TANDEM_POLL_LAG_S": "0",
                 "TANDEM_INGEST_INTERVAL_S": "0.1",
                 "TANDEM_RESUME_INTERVAL_S": "2",
+                **(telemetry or {}),
                 **(quote_settings or {}),
             },
         )

@@ -3,6 +3,10 @@
 Context is injected when an event enters the outbox and re-injected by the relay's publish
 span, so one trace runs publish → relay → consume → publish → consume across services. The
 headers travel unchanged through retry queues, the parking lot and replay.
+
+Every span also names its service in ``tandem.service`` (the tracer provider's
+``service.name``): trace stores that do not show resource attributes per span (Phoenix) still
+tell which service a hop ran in, and a trace reads whole in one place.
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ __all__ = ["consume_span", "enabled", "inject", "publish_span", "tracer"]
 tracer = trace.get_tracer("tandem.messaging")
 
 
-_checked = {"at": -1.0, "enabled": False}
+class _Checked:
+    at = -1.0
+    enabled = False
+    service = ""
 
 
 def enabled() -> bool:
@@ -39,11 +46,19 @@ def enabled() -> bool:
     than a message's whole span work.
     """
     now = time.monotonic()
-    if now - _checked["at"] > 1.0:
+    if now - _Checked.at > 1.0:
         provider = trace.get_tracer_provider()
-        _checked["enabled"] = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
-        _checked["at"] = now
-    return bool(_checked["enabled"])
+        _Checked.enabled = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+        _Checked.service = _service_name(provider)
+        _Checked.at = now
+    return _Checked.enabled
+
+
+def _service_name(provider: trace.TracerProvider) -> str:
+    # The SDK's provider carries its resource; the API's interface does not promise one.
+    resource = getattr(provider, "resource", None)
+    name = getattr(resource, "attributes", {}).get("service.name")
+    return name if isinstance(name, str) else ""
 
 
 def inject(headers: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +81,7 @@ def _attributes(
     *, routing_key: str, event_type: str, message_id: str, correlation_id: str, destination: str
 ) -> dict[str, str]:
     return {
+        "tandem.service": _Checked.service,
         "messaging.system": "rabbitmq",
         "messaging.destination.name": destination,
         "messaging.rabbitmq.destination.routing_key": routing_key,
@@ -87,6 +103,9 @@ def publish_span(
     parent: Mapping[str, Any] | None = None,
 ) -> Iterator[Span]:
     """A PRODUCER span for a publish; ``parent`` headers continue a stored trace."""
+    if not enabled():
+        yield INVALID_SPAN
+        return
     attributes = _attributes(
         routing_key=routing_key,
         event_type=event_type,
@@ -94,9 +113,6 @@ def publish_span(
         correlation_id=correlation_id,
         destination=destination,
     )
-    if not enabled():
-        yield INVALID_SPAN
-        return
     with tracer.start_as_current_span(
         f"{destination} publish",
         context=_extract(parent) if parent is not None else None,

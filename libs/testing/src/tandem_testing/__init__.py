@@ -1,7 +1,7 @@
 """Test support for Tandem: real RabbitMQ / PostgreSQL per test (a pytest plugin), waiting with
 a deadline (``eventually``), a service's processes on this machine (``LocalService``), its
-image run as containers under podman (``running_podman_api``, ``hardened``), and parts to
-break: a private RabbitMQ cluster and a private PostgreSQL."""
+image run as containers under podman (``running_podman_api``, ``hardened``), a real trace
+store (``Phoenix``), and parts to break: a private RabbitMQ cluster and a private PostgreSQL."""
 
 from tandem_testing._containers import (
     PodmanApi,
@@ -14,6 +14,7 @@ from tandem_testing._containers import (
     until_or_logs,
 )
 from tandem_testing._local import LocalService
+from tandem_testing._phoenix import Phoenix, PhoenixSpan, running_phoenix
 from tandem_testing._private_pg import PrivatePostgres, running_private_postgres
 from tandem_testing._rabbit_cluster import RabbitCluster, RabbitNode, running_rabbit_cluster
 from tandem_testing._servers import AmqpServer, PostgresServer, in_ci, with_path
@@ -26,6 +27,8 @@ __all__ = [
     "REAL_SERVICE_FIXTURES",
     "AmqpServer",
     "LocalService",
+    "Phoenix",
+    "PhoenixSpan",
     "PodmanApi",
     "PostgresServer",
     "PrivatePostgres",
@@ -40,6 +43,7 @@ __all__ = [
     "image_config",
     "in_ci",
     "run_script",
+    "running_phoenix",
     "running_podman_api",
     "running_private_postgres",
     "running_rabbit_cluster",

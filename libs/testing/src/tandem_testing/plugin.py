@@ -6,8 +6,9 @@ engine answers, else the test is skipped with the reason); ``tryton`` gives a te
 real Tryton ERP server (see ``_tryton``); ``rabbit_cluster`` (session) a private three-node
 RabbitMQ cluster and ``private_postgres`` a PostgreSQL instance of the test's own, for tests
 that kill broker nodes or crash the database (these fail, never skip, when they cannot
-start). With ``CI=true`` a real-service test that would skip fails instead, so a suite can
-never pass having tested nothing. Tests that use these fixtures are marked ``real_services``,
+start); ``phoenix`` (session) a real trace store the services under test export to. With
+``CI=true`` a real-service test that would skip fails instead, so a suite can never pass
+having tested nothing. Tests that use these fixtures are marked ``real_services``,
 and the run ends with their count.
 """
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,6 +30,7 @@ import pytest_asyncio
 from _pytest.terminal import TerminalReporter
 
 from tandem_testing._containers import PodmanApi, running_podman_api
+from tandem_testing._phoenix import Phoenix
 from tandem_testing._private_pg import PrivatePostgres, running_private_postgres
 from tandem_testing._rabbit_cluster import RabbitCluster, running_rabbit_cluster
 from tandem_testing._servers import (
@@ -50,6 +54,7 @@ REAL_SERVICE_FIXTURES = frozenset(
         "rabbit_cluster",
         "private_postgres",
         "podman_api",
+        "phoenix",
     }
 )
 """Fixtures whose use marks a test as one that talks to a real service."""
@@ -163,6 +168,25 @@ def podman_api() -> Iterator[PodmanApi]:
             yield engine
     except ServerUnavailable as exc:
         _unavailable(f"no container engine: {exc}")
+
+
+@pytest.fixture(scope="session")
+def phoenix(request: pytest.FixtureRequest) -> Iterator[Phoenix]:
+    """A Phoenix trace store for the session, started but not awaited: it takes about 18 s,
+    which a test overlaps with its own set-up before ``await phoenix.ready()``."""
+    default = request.config.rootpath / ".tandem" / "tools" / "phoenix"
+    home = Path(os.environ.get("TANDEM_PHOENIX_HOME", default))
+    server = Phoenix(home.resolve(), Path(tempfile.mkdtemp(prefix="tandem-phoenix-")))
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        shutil.rmtree(server.working_dir, ignore_errors=True)
+        _unavailable(f"no Phoenix: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.working_dir, ignore_errors=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
