@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -79,6 +80,17 @@ def missing_tool(reason: str) -> None:
     if in_ci():
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
+
+
+def promtool() -> str:
+    """The ``promtool`` command (Debian's prometheus), or a skip here and a failure in CI."""
+    found = shutil.which("promtool")
+    if found is None:
+        missing_tool(
+            "promtool is not installed (tools/setup.sh deploy installs Debian's prometheus)"
+        )
+    assert found is not None
+    return found
 
 
 def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ compared exactly.
 from __future__ import annotations
 
 import copy
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from .chart_support import Rendered, missing_tool
+from .chart_support import Rendered, promtool
 
 SEL = 'namespace="tandem",tandem_service="time-expense"'
 QUEUE = "time-expense.postings"
@@ -36,16 +35,6 @@ def _traffic(parked_per_minute: str, minutes: int) -> dict[str, str]:
     handled = _series("tandem_messages_handled_total", consumer=QUEUE, event_type="TimeApproved")
     parked = _series("tandem_messages_parked_total", consumer=QUEUE, reason="erp_rejected")
     return {handled: f"0+100x{minutes}", parked: f"0+{parked_per_minute}x{minutes}"}
-
-
-def _promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        missing_tool(
-            "promtool is not installed (tools/setup.sh deploy installs Debian's prometheus)"
-        )
-    assert found is not None
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +55,7 @@ def _run(rules_file: Path, tests: list[dict[str, Any]]) -> subprocess.CompletedP
     spec.write_text(yaml.safe_dump({"rule_files": [rules_file.name],
                                     "evaluation_interval": "1m", "tests": tests}))  # fmt: skip
     return subprocess.run(  # noqa: S603 - promtool on files of the test's own
-        [_promtool(), "test", "rules", spec.name], cwd=rules_file.parent,
+        [promtool(), "test", "rules", spec.name], cwd=rules_file.parent,
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
@@ -89,7 +78,7 @@ def _passes(rules_file: Path, *cases: dict[str, Any]) -> None:
 
 def test_promtool_accepts_the_rules(rules_file: Path) -> None:
     done = subprocess.run(  # noqa: S603 - promtool on the rendered rules
-        [_promtool(), "check", "rules", str(rules_file)], capture_output=True, text=True,
+        [promtool(), "check", "rules", str(rules_file)], capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

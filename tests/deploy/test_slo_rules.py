@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,8 +33,8 @@ from .chart_support import (
     Rendered,
     deep_merge,
     load_values,
-    missing_tool,
     only,
+    promtool,
 )
 
 RULES = CHART / "files" / "slo-rules.yaml"
@@ -124,16 +123,6 @@ def test_the_slo_groups_follow_the_switches(render: Render, defaults: Rendered) 
 # --- promtool -----------------------------------------------------------------------------
 
 
-def _promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        missing_tool(
-            "promtool is not installed (tools/setup.sh deploy installs Debian's prometheus)"
-        )
-    assert found is not None
-    return found
-
-
 @pytest.fixture(scope="module")
 def rules_file(all_features: Rendered, tmp_path_factory: pytest.TempPathFactory) -> Path:
     groups = copy.deepcopy(_slo_groups(all_features))  # the render is shared: leave it whole
@@ -150,7 +139,7 @@ def test_promtool_accepts_observabilitys_rules(all_features: Rendered, tmp_path:
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
     done = subprocess.run(  # noqa: S603 - promtool on the rendered rules
-        [_promtool(), "check", "rules", str(path)], capture_output=True, text=True,
+        [promtool(), "check", "rules", str(path)], capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -165,7 +154,7 @@ def _run(rules_file: Path, tests: list[dict[str, Any]]) -> subprocess.CompletedP
     spec.write_text(yaml.safe_dump({"rule_files": [rules_file.name],
                                     "evaluation_interval": "1m", "tests": tests}))  # fmt: skip
     return subprocess.run(  # noqa: S603 - promtool on files of the test's own
-        [_promtool(), "test", "rules", spec.name], cwd=rules_file.parent,
+        [promtool(), "test", "rules", spec.name], cwd=rules_file.parent,
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

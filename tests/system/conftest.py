@@ -1,6 +1,3 @@
-import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -8,9 +5,9 @@ from typing import Any
 import pytest
 
 from tandem_sandbox import Sandbox, SandboxSettings, run_sandbox
-from tandem_testing import in_ci
 
 from .harness import Deployment, deployment_of, migrate
+from .service_image import built_image
 
 
 @pytest.fixture
@@ -32,50 +29,34 @@ async def deployment(
         deployed.stop()
 
 
-def _built_image(root: Path, service: str) -> str:
-    """``service``'s image, built by ``docker/images.sh`` (layers cached between runs)."""
-    if shutil.which("podman") is None:
-        reason = "podman is not installed (tools/setup.sh deploy installs it)"
-        if in_ci():
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    env = {**os.environ, "TANDEM_IMAGE_TAG": "test"}
-    built = subprocess.run(  # noqa: S603 - the repository's own build script
-        [str(root / "docker" / "images.sh"), service],
-        cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return f"localhost/tandem/{service}:test"
-
-
 @pytest.fixture(scope="session")
-def time_expense_image(request: pytest.FixtureRequest) -> str:
+def time_expense_image() -> str:
     """time-expense's image, as ``make images`` builds it."""
-    return _built_image(request.config.rootpath, "time-expense")
+    return built_image("time-expense")
 
 
 @pytest.fixture(scope="session")
-def sandbox_image(request: pytest.FixtureRequest) -> str:
+def sandbox_image() -> str:
     """The sandbox systems' dev image, as ``make images`` builds it."""
-    return _built_image(request.config.rootpath, "sandbox")
+    return built_image("sandbox")
 
 
 @pytest.fixture(scope="session")
-def project_sync_image(request: pytest.FixtureRequest) -> str:
+def project_sync_image() -> str:
     """project-sync's image, as ``make images`` builds it."""
-    return _built_image(request.config.rootpath, "project-sync")
+    return built_image("project-sync")
 
 
 @pytest.fixture(scope="session")
-def staffing_sync_image(request: pytest.FixtureRequest) -> str:
+def staffing_sync_image() -> str:
     """staffing-sync's image, as ``make images`` builds it."""
-    return _built_image(request.config.rootpath, "staffing-sync")
+    return built_image("staffing-sync")
 
 
 @pytest.fixture(scope="session")
-def billing_readiness_image(request: pytest.FixtureRequest) -> str:
+def billing_readiness_image() -> str:
     """billing-readiness's image, as ``make images`` builds it."""
-    return _built_image(request.config.rootpath, "billing-readiness")
+    return built_image("billing-readiness")
 
 
 @pytest.fixture
@@ -85,3 +66,9 @@ def containers() -> Iterator[list[Any]]:
     yield started
     for container in reversed(started):
         container.stop()
+
+
+@pytest.fixture(scope="session")
+def observability_image() -> str:
+    """observability's image, as ``make images`` builds it."""
+    return built_image("observability")

@@ -14,23 +14,16 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-import pytest
 
 from tandem_testing import AmqpServer, PodmanApi, free_port
 
-from .service_image import ROOT, assert_lean, built_image, migrated, serving
+from .service_image import ROOT, assert_lean, migrated, serving
 
 MIGRATIONS = ROOT / "services" / "observability" / "src" / "observability" / "migrations"
 KEY = "system-test-observability-reader-key"
 # Authenticated, but without observability:read.
 OTHER_KEY = "system-test-parked-reader-key"
 SLOS = {"time-posted-in-15m", "messages-handled-unparked", "quote-to-cash-within-1h"}
-
-
-@pytest.fixture(scope="session")
-def observability_image() -> str:
-    """observability's image, as ``make images`` builds it."""
-    return built_image("observability")
 
 
 def _env(database_url: str, amqp_url: str, management_url: str, port: int) -> dict[str, str]:
