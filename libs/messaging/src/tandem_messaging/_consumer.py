@@ -221,7 +221,15 @@ class Consumer:
         await self._partitions.release_all()
 
     async def __aenter__(self) -> Consumer:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            # A start that failed half-way (the broker gone, a declaration refused) has lanes
+            # and heartbeats running, some holding pooled connections: stop what it started,
+            # or they outlive it and the pool's close waits for them forever.
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
         return self
 
     async def __aexit__(self, *_: object) -> None:

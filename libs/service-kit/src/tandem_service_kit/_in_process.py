@@ -9,6 +9,7 @@ broker connection, stopped together on leaving.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ import aio_pika
 import asyncpg
 import uvicorn
 
+from tandem_service_kit._resources import close_pool
 from tandem_service_kit._runner import service_worker
 from tandem_service_kit._service import S, ServiceDefinition
 from tandem_service_kit._service_main import service_app
@@ -41,10 +43,12 @@ async def serve_in_process(
                        log_config=None, lifespan="on")
     )  # fmt: skip
     stopping = asyncio.Event()
-    async with (
-        asyncpg.create_pool(settings.database_url, min_size=1, max_size=pool_size) as pool,
-        await aio_pika.connect_robust(settings.amqp_url) as connection,
-    ):
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=pool_size)
+    async with contextlib.AsyncExitStack() as closing:
+        closing.push_async_callback(close_pool, pool)
+        connection = await closing.enter_async_context(
+            await aio_pika.connect_robust(settings.amqp_url)
+        )
         worker = service_worker(definition)(WorkerResources(settings, pool, connection, stopping))
         tasks = [asyncio.create_task(server.serve()), asyncio.ensure_future(worker)]
         try:

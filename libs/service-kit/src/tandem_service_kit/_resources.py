@@ -32,7 +32,14 @@ from yarl import URL
 
 from tandem_service_kit._settings import ServiceSettings, redact_url
 
-__all__ = ["ClusterConnection", "Connections", "broker_urls", "open_connections", "open_resources"]
+__all__ = [
+    "ClusterConnection",
+    "Connections",
+    "broker_urls",
+    "close_pool",
+    "open_connections",
+    "open_resources",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +174,20 @@ async def _connect_to(urls: Sequence[URL], settings: ServiceSettings) -> Cluster
     return connection
 
 
+_POOL_CLOSE_S = 15.0
+
+
+async def close_pool(pool: asyncpg.Pool, within: float = _POOL_CLOSE_S) -> None:
+    """Close ``pool``, waiting at most ``within`` seconds for its connections to come back;
+    then terminate it. asyncpg's ``close`` waits for every connection without end: a task
+    that never gives one back (stuck on a dead broker) would keep the process from exiting."""
+    try:
+        await asyncio.wait_for(pool.close(), within)
+    except TimeoutError:
+        logger.warning("database connections still in use after %.0f s: terminated", within)
+        pool.terminate()
+
+
 @asynccontextmanager
 async def open_connections(settings: ServiceSettings) -> AsyncIterator[Connections]:
     """Create the pool, not waiting for anything; close it and any broker connection on exit."""
@@ -180,7 +201,7 @@ async def open_connections(settings: ServiceSettings) -> AsyncIterator[Connectio
             if connections.broker is not None:
                 await connections.broker.close()
         finally:
-            await pool.close()
+            await close_pool(pool)
 
 
 @asynccontextmanager
