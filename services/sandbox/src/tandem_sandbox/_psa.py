@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tandem_contracts import CurrencyCode
 from tandem_sandbox._collections import Collection, collection_router, load, require
@@ -176,21 +176,46 @@ class RoleRate(_Model):
 
 
 class RateCardVersion(_Model):
-    """A dated version of a rate card; ``default_rate`` applies to roles not listed."""
+    """A dated version of a rate card; ``default_rate`` applies to roles not listed, less
+    ``discount_pct``. ``version`` numbers it on its card (none: its position, from 1)."""
 
+    version: int | None = Field(default=None, ge=1, le=1_000_000)
     effective_from: date
     effective_to: date | None = None
     default_rate: Rate | None = None
     role_rates: list[RoleRate] = Field(default_factory=list, max_length=500)
+    discount_pct: Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)] | None = (
+        None
+    )
+
+
+class RateCardScope(_Model):
+    """Where a card applies (Certinia's scopes): a PSA project, a customer account (the CRM's
+    account id, as the PSA's projects name their ``customer``), an org unit (region, practice,
+    group: master-data ids); none named: every project."""
+
+    project_id: Id | None = None
+    account_id: Id | None = None
+    region_id: Id | None = None
+    practice_id: Id | None = None
+    group_id: Id | None = None
 
 
 class RateCardCreate(_Model):
-    """A rate card in one currency, with dated versions."""
+    """A rate card in one currency, with dated versions (their numbers, when given, unique)."""
 
     name: str = Field(min_length=1, max_length=200)
     currency: CurrencyCode
+    scope: RateCardScope = Field(default_factory=RateCardScope)
     versions: list[RateCardVersion] = Field(min_length=1, max_length=100)
     external_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _versions_numbered_once(self) -> Self:
+        numbers = [v.version for v in self.versions if v.version is not None]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError("a version number is given twice")
+        return self
 
 
 async def _check_task(tx: Tx, data: dict[str, Any]) -> None:

@@ -101,13 +101,17 @@ def _psa(firm: Firm) -> Iterable[tuple[str, str, dict[str, Any]]]:
             "currency": a.bill_rate.currency if a.bill_rate else None, "status": "active",
         }  # fmt: skip
     for c in firm.rate_cards:
-        yield "rate-cards", c.id, {"name": c.name, "currency": c.currency, "versions": [
-            {"effective_from": v.effective_from.isoformat(),
-             "effective_to": v.effective_to.isoformat() if v.effective_to else None,
-             "default_rate": _money(v.default_rate),
-             "role_rates": [{"role": rr.role_id, "bill_rate": _money(rr.bill_rate),
-                             "cost_rate": _money(rr.cost_rate)} for rr in v.role_rates]}
-            for v in c.versions]}  # fmt: skip
+        yield "rate-cards", c.id, {
+            "name": c.name, "currency": c.currency, "scope": c.scope.model_dump(mode="json"),
+            "versions": [
+                {"version": v.version, "effective_from": v.effective_from.isoformat(),
+                 "effective_to": v.effective_to.isoformat() if v.effective_to else None,
+                 "default_rate": _money(v.default_rate),
+                 "role_rates": [{"role": rr.role_id, "bill_rate": _money(rr.bill_rate),
+                                 "cost_rate": _money(rr.cost_rate)} for rr in v.role_rates],
+                 "discount_pct": str(v.discount_pct)}
+                for v in c.versions],
+        }  # fmt: skip
     yield from _psa_time(firm)
 
 

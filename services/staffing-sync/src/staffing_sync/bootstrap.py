@@ -13,6 +13,7 @@ from pathlib import Path
 
 import tandem_connectors
 import tandem_messaging
+from staffing_sync.adapters.psa_feeds import psa_changes
 from staffing_sync.adapters.unit_of_work import SqlUnitOfWork
 from staffing_sync.entrypoints.http import router as process_router
 from staffing_sync.service_layer import handlers
@@ -20,6 +21,7 @@ from staffing_sync.service_layer.bookings import PsaBookings
 from staffing_sync.service_layer.dependencies import Dependencies
 from staffing_sync.service_layer.ingest import HRIS_INBOUND, HrisIngestion
 from staffing_sync.service_layer.psa_inbound import PSA_INBOUND, PsaIngestion
+from staffing_sync.service_layer.psa_rate_cards import RATE_CARDS_FEED, PsaRateCards
 from staffing_sync.service_layer.resource_requests import PsaRequests
 from staffing_sync.service_layer.unit_of_work import AbstractUnitOfWork
 from staffing_sync.settings import Settings
@@ -88,28 +90,32 @@ async def wire(resources: Resources[Settings]) -> Wiring:
         )
 
     def psa_source(name: str) -> InboundSource:
-        psa = systems.psas[name]
+        psa, config = systems.psas[name], settings.psa_instances[name]
 
         def ingestion(connection: DbConnection) -> PsaIngestion:
             uow = unit_of_work(connection)
             return PsaIngestion(
                 PsaBookings(uow, psa, name, settings.tenant_id, settings.intercompany_pairs),
                 PsaRequests(uow, psa, name, settings.tenant_id),
+                PsaRateCards(
+                    uow, name, settings.tenant_id, settings.home_entity(), settings.region_of
+                ),
             )
 
-        secret = settings.psa_instances[name].webhook_secret
         inbound = PSA_INBOUND  # polled only without a secret, as the HRIS
-        if not secret.get_secret_value():
+        if not config.webhook_secret.get_secret_value():
             inbound = replace(inbound, webhook_subjects=frozenset())
+        changes = psa_changes(psa, name, config, resources.stack, RATE_CARDS_FEED.name)
         return InboundSource(
-            inbound, name, ingestion, changes=psa.change_source, webhook_secret=secret
+            inbound, name, ingestion, changes=changes, webhook_secret=config.webhook_secret
         )
 
     return Wiring(
         outbox=outbox,
         consume=consume,
-        # Bookings and resource requests are read from the PSA the resources are kept in: only
-        # its bookings name staffing-sync's resources, and its requests are staffed from them.
+        # Bookings, resource requests and rate cards are read from the PSA the resources are
+        # kept in: only its bookings name staffing-sync's resources, its requests are staffed
+        # from them, and its cards price them.
         sources=[*(hris_source(name) for name in systems.hrises), psa_source(settings.psa_name())],
         erp_directory=deps.erps,
         deps=deps,

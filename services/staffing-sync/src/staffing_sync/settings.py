@@ -18,6 +18,10 @@ class Settings(ServiceSettings, SystemsSettings):
     """Legal entity → its data residency region (ERP routing); others take
     ``default_region``."""
     default_region: str = Field(default="us", min_length=1, max_length=32)
+    home_legal_entity: str | None = Field(default=None, min_length=1, max_length=64)
+    """The legal entity a PSA rate card of the whole firm or of an org unit is announced under
+    (the group's home entity); unset: the first of ``entity_regions`` (none: such a card is
+    set aside, saying so)."""
     psa_instance: str | None = Field(default=None, min_length=1, max_length=64)
     """The PSA instance workers become resources in; unset: the one configured."""
     capacity_minutes_per_day: int = Field(default=480, ge=0, le=1440)
@@ -47,6 +51,10 @@ class Settings(ServiceSettings, SystemsSettings):
     def region_of(self, legal_entity_id: str) -> str:
         """The residency region of ``legal_entity_id``'s data."""
         return self.entity_regions.get(legal_entity_id, self.default_region)
+
+    def home_entity(self) -> str | None:
+        """The legal entity firm-wide rate cards are announced under (None: none known)."""
+        return self.home_legal_entity or next(iter(self.entity_regions), None)
 
     def psa_name(self) -> str:
         """The PSA instance resources are kept in (``ValueError`` when none can be told)."""

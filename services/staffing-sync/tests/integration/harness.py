@@ -201,10 +201,10 @@ def published(card_id: str, rate: str, project_id: str | None = None) -> Envelop
 
 @asynccontextmanager
 async def running(
-    database_url: str, amqp_url: str, *, webhooks: bool = False
+    database_url: str, amqp_url: str, *, webhooks: bool = False, **more: Any
 ) -> AsyncIterator[Bookings]:
     """The sandbox PSA and ERP, and staffing-sync's api and worker on them (the PSA polled,
-    and its webhooks subscribed with ``webhooks``)."""
+    and its webhooks subscribed with ``webhooks``); ``more`` settings besides the harness's."""
     await apply_migrations(database_url, [*DEFINITION.migrations, SANDBOX_MIGRATIONS])
     sandbox_settings = SandboxSettings(
         database_url=database_url, base_port=0, webhook_retry_base_s=0.05
@@ -219,7 +219,7 @@ async def running(
             "erp_instances": {"erp": {"kind": "rest", "url": urls["erp"]}},
             "erp_by_region": {"eu": "erp"}, "default_region": "eu", "probe_max_s": 0.5,
             "poll_interval_s": 0.2,
-        }  # fmt: skip
+        } | more  # fmt: skip
         settings = Settings(**values)
         erp = RestErp(HttpTarget(urls["erp"], downstream="erp:test"), instance="erp")
         try:

@@ -1,8 +1,8 @@
 """PSA resource requests become ``ResourceRequested``: the pure mapping and decisions (status,
 what is news), and the PSA ingestion on a unit of work in memory and the fake PSA (no
 database, no network): one event per version that tells something new, an older version
-changing nothing, a request waiting for its project, and the PSA's records sent each to its
-own ingestion."""
+changing nothing, a request waiting for its project, and the PSA's records (bookings, requests,
+rate cards) sent each to its own ingestion."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from staffing_sync.domain.resource_requests import (
 )
 from staffing_sync.service_layer.bookings import PsaBookings
 from staffing_sync.service_layer.psa_inbound import PSA_INBOUND, PsaIngestion
+from staffing_sync.service_layer.psa_rate_cards import PsaRateCards
 from staffing_sync.service_layer.resource_requests import PsaRequests, psa_request_id
 from staffing_sync.service_layer.unit_of_work import (
     AbstractProjects,
@@ -253,18 +254,24 @@ async def test_skills_and_roles_by_name_become_ids() -> None:
     )  # fmt: skip
 
 
-def test_one_psa_source_takes_bookings_and_requests_each_to_its_own_ingestion() -> None:
+def test_one_psa_source_takes_bookings_requests_and_cards_each_to_its_own_ingestion() -> None:
     uow = MemoryUnitOfWork()
     psa = FakePsa(instance="psa")
     ingestion = PsaIngestion(
-        PsaBookings(uow, psa, "psa", "acme"), PsaRequests(uow, psa, "psa", "acme")
-    )
+        PsaBookings(uow, psa, "psa", "acme"), PsaRequests(uow, psa, "psa", "acme"),
+        PsaRateCards(uow, "psa", "acme", "le-de", lambda entity: "eu"),
+    )  # fmt: skip
     request = landed(asked())
     booking = replace(request, record_type="assignment", record_id="asg_1")
-    assert [f.name for f in PSA_INBOUND.feeds] == ["assignments", "resource-requests"]
-    assert PSA_INBOUND.webhook_subjects == {"assignment", "resource_request"}
+    card = replace(request, record_type="rate_card", record_id="rcd_1")
+    assert [f.name for f in PSA_INBOUND.feeds] == [
+        "assignments", "resource-requests", "rate-cards",
+    ]  # fmt: skip
+    assert PSA_INBOUND.webhook_subjects == {"assignment", "resource_request", "rate_card"}
     assert ingestion.order_key(request) == "resource_request:rrq_1"
     assert ingestion.order_key(booking) == "asg_1"
+    assert ingestion.order_key(card) == "rate_card:rcd_1"
     assert ingestion.acts_on(request)
     assert ingestion.acts_on(booking)
+    assert ingestion.acts_on(card)
     assert psa_request_id("psa", "rrq_1") == "psa-rrq_1"

@@ -39,6 +39,7 @@ class RateCardPublished(_BillingEvent):
 
     event_type: ClassVar[str] = "RateCardPublished"
     system_of_record: ClassVar[SystemKind | None] = SystemKind.PSA
+    producers: ClassVar[tuple[str, ...]] = ("staffing-sync",)
     subject_type: ClassVar[str] = "rate_card"
 
     rate_card: RateCard

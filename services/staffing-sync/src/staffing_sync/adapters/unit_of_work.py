@@ -6,6 +6,7 @@ from typing import Any
 
 from staffing_sync.adapters.bookings import SqlBookings, SqlProjects, SqlRateCards
 from staffing_sync.adapters.hris import SqlHrisState
+from staffing_sync.adapters.psa_rate_cards import SqlCrmAccounts, SqlPsaRateCards
 from staffing_sync.adapters.psa_requests import SqlPsaRequests
 from staffing_sync.adapters.repositories import SqlCostRates, SqlSync, SqlWorkers
 from staffing_sync.adapters.requests import SqlCandidates, SqlProposals
@@ -34,6 +35,8 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.candidates = SqlCandidates(connection)
         self.proposals = SqlProposals(connection)
         self.psa_requests = SqlPsaRequests(connection)
+        self.psa_rate_cards = SqlPsaRateCards(connection)
+        self.crm_accounts = SqlCrmAccounts(connection)
         self._outbox = outbox
 
     async def publish(self, *envelopes: Envelope[Any]) -> None:

@@ -1,11 +1,12 @@
-"""What staffing-sync takes in from the PSA that holds its resources: bookings and resource
-requests, through one source.
+"""What staffing-sync takes in from the PSA that holds its resources: bookings, resource
+requests and rate cards, through one source.
 
 The kit keeps one inbound source per system instance (webhooks arrive at
 ``/v1/inbound/psa/{instance}`` and land in that instance's landing rows, ingested by one pass),
-so the two record types share ``PSA_INBOUND`` and ``PsaIngestion`` sends each landed record to
-its own ingestion by record type: ``assignment`` to ``PsaBookings``, ``resource_request`` to
-``PsaRequests``. Their order keys are kept apart, so a booking never waits behind a request.
+so the record types share ``PSA_INBOUND`` and ``PsaIngestion`` sends each landed record to its
+own ingestion by record type: ``assignment`` to ``PsaBookings``, ``resource_request`` to
+``PsaRequests``, ``rate_card`` to ``PsaRateCards``. Their order keys are kept apart, so a
+booking never waits behind a request or a card.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from staffing_sync.service_layer.bookings import BOOKING_SUBJECT, BOOKINGS_FEED, PsaBookings
+from staffing_sync.service_layer.psa_rate_cards import (
+    RATE_CARD_SUBJECT,
+    RATE_CARDS_FEED,
+    PsaRateCards,
+)
 from staffing_sync.service_layer.resource_requests import (
     REQUEST_SUBJECT,
     REQUESTS_FEED,
@@ -28,20 +34,25 @@ __all__ = ["PSA_INBOUND", "PsaIngestion"]
 
 PSA_INBOUND = Inbound(
     system=SystemKind.PSA.value,
-    feeds=(BOOKINGS_FEED, REQUESTS_FEED),
-    webhook_subjects=frozenset({BOOKING_SUBJECT, REQUEST_SUBJECT}),
+    feeds=(BOOKINGS_FEED, REQUESTS_FEED, RATE_CARDS_FEED),
+    webhook_subjects=frozenset({BOOKING_SUBJECT, REQUEST_SUBJECT, RATE_CARD_SUBJECT}),
 )
 
 
 @dataclass
 class PsaIngestion:
-    """One ingestion pass over the PSA's landed bookings and resource requests."""
+    """One ingestion pass over the PSA's landed bookings, resource requests and rate cards."""
 
     bookings: PsaBookings
     requests: PsaRequests
+    rate_cards: PsaRateCards
 
-    def _of(self, landed: Landed) -> PsaBookings | PsaRequests:
-        return self.requests if landed.record_type == REQUEST_SUBJECT else self.bookings
+    def _of(self, landed: Landed) -> PsaBookings | PsaRequests | PsaRateCards:
+        if landed.record_type == REQUEST_SUBJECT:
+            return self.requests
+        if landed.record_type == RATE_CARD_SUBJECT:
+            return self.rate_cards
+        return self.bookings
 
     def order_key(self, landed: Landed) -> str:
         """The order key of the record's own ingestion."""

@@ -28,9 +28,11 @@ __all__ = [
     "AbstractBookings",
     "AbstractCandidates",
     "AbstractCostRates",
+    "AbstractCrmAccounts",
     "AbstractHrisState",
     "AbstractProjects",
     "AbstractProposals",
+    "AbstractPsaRateCards",
     "AbstractPsaRequests",
     "AbstractRateCards",
     "AbstractSync",
@@ -38,8 +40,10 @@ __all__ = [
     "AbstractWorkers",
     "CandidateQuery",
     "CandidateRow",
+    "CrmAccount",
     "KnownBooking",
     "KnownProject",
+    "KnownPsaRateCard",
     "KnownPsaRequest",
     "KnownRequest",
 ]
@@ -266,6 +270,57 @@ class AbstractPsaRequests(ABC):
         """Keep the request as it now is."""
 
 
+@dataclass(frozen=True)
+class KnownPsaRateCard:
+    """A PSA rate card as staffing-sync last read it from the PSA.
+
+    ``announced`` is the card as last published in ``RateCardPublished`` (None: never);
+    ``version`` the subject version of that event (0: none); ``psa_version`` the newest PSA
+    version handled (an older one changes nothing).
+    """
+
+    rate_card_id: str
+    instance: str
+    external_id: str
+    psa_version: int
+    version: int = 0
+    announced: RateCard | None = None
+
+
+class AbstractPsaRateCards(ABC):
+    """The PSA rate cards staffing-sync read and published."""
+
+    @abstractmethod
+    async def get(self, rate_card_id: str) -> KnownPsaRateCard | None:
+        """The card, locked for this transaction (None: never read)."""
+
+    @abstractmethod
+    async def save(self, known: KnownPsaRateCard) -> None:
+        """Keep the card as it now is."""
+
+
+@dataclass(frozen=True)
+class CrmAccount:
+    """The CRM account a customer is (``AccountUpserted``), and the customer's legal entity."""
+
+    instance: str
+    external_id: str
+    customer_id: str
+    legal_entity_id: str
+
+
+class AbstractCrmAccounts(ABC):
+    """Which customer each CRM account is: a PSA rate card names its account by the CRM's id."""
+
+    @abstractmethod
+    async def keep(self, account: CrmAccount, version: int) -> bool:
+        """Keep the account unless a version as new is kept; answer whether kept."""
+
+    @abstractmethod
+    async def named(self, external_id: str) -> list[CrmAccount]:
+        """The accounts of that CRM id, one per CRM instance holding it (empty: none known)."""
+
+
 class AbstractUnitOfWork(ABC):
     """staffing-sync's repositories on one transaction, and its outbox."""
 
@@ -280,6 +335,8 @@ class AbstractUnitOfWork(ABC):
     candidates: AbstractCandidates
     proposals: AbstractProposals
     psa_requests: AbstractPsaRequests
+    psa_rate_cards: AbstractPsaRateCards
+    crm_accounts: AbstractCrmAccounts
 
     @abstractmethod
     async def publish(self, *envelopes: Envelope[Any]) -> None:
