@@ -192,7 +192,9 @@ async def close_pool(pool: asyncpg.Pool, within: float = _POOL_CLOSE_S) -> None:
 async def open_connections(settings: ServiceSettings) -> AsyncIterator[Connections]:
     """Create the pool, not waiting for anything; close it and any broker connection on exit."""
     # min_size=0 connects on first use: creating the pool never waits for PostgreSQL.
-    pool = await asyncpg.create_pool(settings.database_url, min_size=0)
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=0, max_size=settings.db_pool_size
+    )
     connections = Connections(pool)
     try:
         yield connections

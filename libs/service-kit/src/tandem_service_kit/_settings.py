@@ -62,6 +62,9 @@ class ServiceSettings(BaseSettings):
     first node that answers, in an order of its own, and moves to another node when that
     connection is lost. Commas inside a URL must be percent-encoded."""
     database_url: str = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+    db_pool_size: int = Field(default=10, ge=2, le=200)
+    """The most database connections one process holds (its pool's size): processes times
+    this must stay under the server's ``max_connections``."""
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     # The worker's probes and metrics listen on http_host too; None ("off") serves none, 0 takes
