@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
+from observability.adapters.projector import _ENTRY, _plan
 from observability.domain.facts import facts_of
 from observability.domain.steps import Outcome, step_of
 from tandem_contracts import Envelope
@@ -117,6 +120,22 @@ def test_the_flow_facts_pair_start_and_end_by_the_same_key() -> None:
     activated = _step("ProjectActivated").facts["flow"]
     assert committed[:2] == activated[:2] == ["quote_to_cash", committed[1]]
     assert (committed[2], activated[2]) == ("start", "end")
+
+
+def test_an_entry_approved_before_its_rate_is_resolved_is_a_step_without_a_rate() -> None:
+    envelope = SAMPLES["TimeApproved"]
+    entry = envelope.payload.entry.model_copy(update={"bill_rate": None})
+    unrated = envelope.model_copy(update={"payload": envelope.payload.model_copy(
+        update={"entry": entry})})  # fmt: skip
+    facts = facts_of(unrated)
+    assert (facts["rate"], facts["currency"]) == (None, None)
+    assert (facts["entry"], facts["minutes"]) == (entry.id, entry.duration_minutes)
+    assert step_of(unrated, None, facts).facts["flow"] == ["time_posting", entry.id, "start"]
+    # The KPI projector keeps the entry, its standard value unknown until it is rated.
+    planned: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    _plan("TimeApproved", "us", datetime.now(UTC), 1, facts, planned)
+    [row] = planned[_ENTRY]
+    assert (row[0], row[6], row[8], row[9]) == (entry.id, entry.duration_minutes, None, None)
 
 
 def test_a_step_names_at_most_two_hundred_keys() -> None:

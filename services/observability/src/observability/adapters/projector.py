@@ -199,7 +199,7 @@ def _plan(
         domain, key, phase = f["flow"]
         out[_FLOW_START if phase == "start" else _FLOW_END].append((domain, key, region, at))
     if event_type in ("TimeApproved", "TimeAdjusted"):
-        value = Decimal(f["rate"]) * f["minutes"] / 60
+        value = None if f["rate"] is None else Decimal(f["rate"]) * f["minutes"] / 60
         out[_ENTRY].append(
             (f["entry"], f["timesheet"], f["worker"], f["project"], region,
              _d(f["work_date"]), f["minutes"], f["billable"], value, f["currency"], at)

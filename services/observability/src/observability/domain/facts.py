@@ -35,7 +35,9 @@ def _money(value: Any) -> tuple[str, str]:
 
 
 def _entry(entry: Any) -> Facts:
-    rate, currency = _money(entry.bill_rate)
+    # An approved entry's rate is often resolved only when it posts (time-expense freezes it
+    # from the rate card then): no rate is known at approval, not an error.
+    rate, currency = _money(entry.bill_rate) if entry.bill_rate is not None else (None, None)
     return {
         "entry": entry.id,
         "timesheet": entry.timesheet_id,
