@@ -13,7 +13,7 @@ help:  ## list the targets
 setup:  ## install uv, the workspace, RabbitMQ and PostgreSQL (if absent) and start them
 	@tools/setup.sh all
 
-run: setup  ## a month of a generated firm: sandbox PSA -> time-expense -> a real Tryton ERP
+run: setup  ## a firm's month across all five services, CRM opportunity to invoice posted in Tryton
 	cd tools && uv run python -m month
 
 systems: setup  ## start the sandbox CRM/PSA/HRIS/ERP (seeded firm) and a real Tryton ERP on 127.0.0.1

@@ -1,7 +1,9 @@
-"""Put a generated firm where a month needs it: the ERP's companies, the CRM's accounts and
+"""Put a generated firm where the month-end benches need it (``make bench-month-end``,
+``bench_scale``: project-sync and time-expense only): the ERP's companies, the CRM's accounts and
 opportunities (project-sync makes each won one a project in the ERP and the PSA and announces
-it), the PSA's delivery data on those projects, and what staffing-sync (not started by
-`make run` yet) would have announced to time-expense: workers, rate cards, bookings."""
+it), the PSA's delivery data on those projects, and what staffing-sync (not started by those
+benches) would have announced to time-expense: workers, rate cards, bookings. ``make run``
+starts the whole suite instead (``month.suite``, ``month.seed``)."""
 
 from __future__ import annotations
 

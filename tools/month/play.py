@@ -34,17 +34,30 @@ class Played:
     """Entries the PSA would not take (a project closed for time, say): never logged."""
     expenses: int = 0
     approved_expenses: int = 0
+    no_resource: int = 0
+    """Timesheets and expenses of workers with no PSA resource: never logged."""
     started: float = 0.0
     finished: float = 0.0
 
 
 async def play(
-    firm: Firm, psa_url: str, psa_projects: dict[str, str], *, parallel: int = 16
+    firm: Firm,
+    psa_url: str,
+    psa_projects: dict[str, str],
+    *,
+    resources: dict[str, str] | None = None,
+    parallel: int = 16,
 ) -> Played:
     """Log and decide the firm's month week by week on the PSA's projects (``psa_projects``:
-    generated project id → the PSA's); answer the totals."""
+    generated project id → the PSA's) by the PSA's resources (``resources``: generated worker
+    id → the PSA's; default the firm's own); answer the totals. A worker with no resource
+    (not onboarded) logs nothing: counted in ``no_resource``."""
     played = Played(started=time.monotonic())
-    resource_of = {r.worker_id: r.id for r in firm.resources if r.worker_id}
+    resource_of = (
+        resources
+        if resources is not None
+        else {r.worker_id: r.id for r in firm.resources if r.worker_id}
+    )
     entries_of: dict[str | None, list[Any]] = defaultdict(list)
     for entry in firm.time_entries:
         entries_of[entry.timesheet_id].append(entry)
@@ -77,6 +90,9 @@ async def _timesheet(
     on: dict[str, str],
     played: Played,
 ) -> None:
+    if sheet.worker_id not in resource_of:
+        played.no_resource += 1
+        return
     resource = resource_of[sheet.worker_id]
     logged = []
     for entry in entries:
@@ -118,6 +134,9 @@ async def _expense(
     on: dict[str, str],
     played: Played,
 ) -> None:
+    if expense.worker_id not in resource_of:
+        played.no_resource += 1
+        return
     answer = await psa.post("/v1/expenses", json={
         "resource_id": resource_of[expense.worker_id], "project_id": on[expense.project_id],
         "date": expense.expense_date.isoformat(), "category": expense.category,

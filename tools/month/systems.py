@@ -1,6 +1,7 @@
-"""The local systems a month runs on: fresh databases and a vhost, the sandbox, an ERP, and
-the api and worker processes of time-expense and of project-sync (each on its own database,
-as deployed: both land the PSA's records, each in its own ``connectors`` tables)."""
+"""The local systems the month-end benches run on: fresh databases and a vhost, the sandbox, an
+ERP, and the api and worker processes of time-expense and of project-sync (each on its own
+database, as deployed: both land the PSA's records, each in its own ``connectors`` tables).
+``make run``'s whole suite is ``month.suite``, which shares the helpers here."""
 
 from __future__ import annotations
 
