@@ -57,8 +57,8 @@ from .harness import announce
 from .quote_harness import create_database, drop_database
 
 __all__ = [
-    "ENTITY", "KEY", "SERVICES", "Suite", "activated", "firm_set_up", "ok", "running_suite",
-    "won_opportunity",
+    "CRM", "ENTITY", "ERP", "HRIS", "KEY", "PSA", "SERVICES", "WEBHOOK_SECRET", "Kind", "Suite",
+    "activated", "firm_set_up", "ok", "running_suite", "won_opportunity",
 ]  # fmt: skip
 
 KEY = "system-test-suite-key"
@@ -100,6 +100,7 @@ SERVICES = {
                            {"TANDEM_PARTITION_HEARTBEAT_S": "0.3",
                             "TANDEM_PARTITION_LEASE_TTL_S": "1.5"}),
 }  # fmt: skip
+Kind = _Kind  # how a caller of ``running_suite`` runs a service otherwise (``kinds``)
 
 
 async def ok(answer: httpx.Response) -> Any:
@@ -113,6 +114,7 @@ class Suite:
 
     sandbox: Sandbox
     services: dict[str, LocalService]
+    kinds: Mapping[str, _Kind] = field(default_factory=lambda: SERVICES)
 
     def __getitem__(self, name: str) -> LocalService:
         return self.services[name]
@@ -123,8 +125,8 @@ class Suite:
 
     async def start_worker(self, name: str) -> None:
         """Start service ``name``'s worker again; wait until it consumes."""
-        self.services[name].start("worker", settings=SERVICES[name].worker)
-        await _ready(self.services[name], SERVICES[name])
+        self.services[name].start("worker", settings=self.kinds[name].worker)
+        await _ready(self.services[name], self.kinds[name])
 
     async def subscribe_crm(self) -> None:
         """The CRM tells project-sync of every change by signed webhook, as deployed."""
@@ -161,6 +163,9 @@ def _settings(sandbox: Sandbox) -> dict[str, str]:
         "TANDEM_RESUME_INTERVAL_S": "1",
         "TANDEM_PROBE_MAX_S": "0.5",
         "TANDEM_RATE_LIMIT": "100000/minute",
+        # Five services' processes on the one local PostgreSQL (100 connections, shared with
+        # the rest of the test run): a few connections each.
+        "TANDEM_DB_POOL_SIZE": "4",
     }
 
 
@@ -191,16 +196,19 @@ async def _ready(service: LocalService, kind: _Kind) -> None:
 
 @contextlib.asynccontextmanager
 async def running_suite(
-    database_url: str, amqp_url: str, logs: Path, phoenix: Phoenix
-) -> AsyncIterator[Suite]:
+    database_url: str, amqp_url: str, logs: Path, phoenix: Phoenix,
+    kinds: Mapping[str, _Kind] = SERVICES, erp: Mapping[str, Any] | None = None,
+) -> AsyncIterator[Suite]:  # fmt: skip
     """Every service running against the sandbox and exporting to ``phoenix``; each stopped
-    and its database dropped on leaving."""
+    and its database dropped on leaving. ``kinds`` says how each service runs (default:
+    ``SERVICES``); ``erp``, when given, is the ERP instance's configuration in place of the
+    sandbox's HTTP ERP (e.g. a Tryton server's), under the same instance name."""
     await apply_migrations(database_url, [SANDBOX_MIGRATIONS])
-    own = {name: await create_database(database_url, f"_{n}") for n, name in enumerate(SERVICES)}
+    own = {name: await create_database(database_url, f"_{n}") for n, name in enumerate(kinds)}
     try:
         await asyncio.gather(*(
             apply_migrations(own[name], kind.bootstrap.DEFINITION.migrations)
-            for name, kind in SERVICES.items()
+            for name, kind in kinds.items()
         ))  # fmt: skip
         settings = SandboxSettings(database_url=database_url, base_port=0)
         async with run_sandbox(settings) as sandbox, contextlib.AsyncExitStack() as stack:
@@ -209,8 +217,10 @@ async def running_suite(
             # turn, and what a service exports before Phoenix answers is lost.
             await phoenix.ready()
             common = {**_settings(sandbox), **phoenix.telemetry()}
+            if erp is not None:
+                common["TANDEM_ERP_INSTANCES"] = json.dumps({ERP: dict(erp)})
             services = {}
-            for name, kind in SERVICES.items():
+            for name, kind in kinds.items():
                 scopes = {"TANDEM_API_KEYS": json.dumps({KEY: list(kind.scopes)})}
                 service = LocalService(kind.module, name, own[name], amqp_url, logs,
                                        settings={**common, **scopes, **kind.settings})  # fmt: skip
@@ -220,8 +230,8 @@ async def running_suite(
                     service.start("api")
                 service.start("worker", settings=kind.worker)
                 services[name] = service
-            await asyncio.gather(*(_ready(services[n], k) for n, k in SERVICES.items()))
-            yield Suite(sandbox, services)
+            await asyncio.gather(*(_ready(services[n], k) for n, k in kinds.items()))
+            yield Suite(sandbox, services, kinds)
     finally:
         for url in own.values():
             await drop_database(database_url, url)

@@ -170,10 +170,12 @@ def podman_api() -> Iterator[PodmanApi]:
         _unavailable(f"no container engine: {exc}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def phoenix(request: pytest.FixtureRequest) -> Iterator[Phoenix]:
-    """A Phoenix trace store for the session, started but not awaited: it takes about 18 s,
-    which a test overlaps with its own set-up before ``await phoenix.ready()``."""
+    """A Phoenix trace store for a test module, started but not awaited: it takes about 18 s,
+    which a test overlaps with its own set-up before ``await phoenix.ready()``. One per module:
+    a whole-suite story leaves Phoenix minutes behind on the spans it sent, which the next
+    module's deadline would pay for."""
     default = request.config.rootpath / ".tandem" / "tools" / "phoenix"
     home = Path(os.environ.get("TANDEM_PHOENIX_HOME", default))
     server = Phoenix(home.resolve(), Path(tempfile.mkdtemp(prefix="tandem-phoenix-")))
