@@ -30,6 +30,7 @@ from staffing_sync.service_layer.ingest import canonical_worker_id
 from tandem_testing import PhoenixSpan, TrytonServer, eventually
 
 from .project_sync_harness import BusRecorder
+from .staffing_sync_harness import all_pages
 from .suite_traces_harness import (
     CRM,
     ENTITY,
@@ -128,18 +129,6 @@ def expected_invoices(plan: Plan, staffed: Mapping[int, str]) -> dict[str, Decim
         amount, markup = plan.expense(p)
         due[name] += (amount * markup).quantize(CENT)
     return due
-
-
-async def all_pages(client: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
-    """Every item of a sandbox listing, page after page."""
-    items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {**params, "limit": 200}
-    while True:
-        body = await ok(await client.get(path, params=query))
-        items += body["items"]
-        if not body.get("next_page_token"):
-            return items
-        query["page_token"] = body["next_page_token"]
 
 
 @dataclass
