@@ -123,8 +123,9 @@ async def test_a_firms_month_across_the_suite_on_tryton_with_faults(
             proposed = await _proposed(story)
             await eventually(lambda: _posted_any(story), within=90, what="an invoice posted",
                              every=0.05)  # fmt: skip
-        # Tryton stops once an invoice is posted, the others being drafted and posted.
-        tryton.stop()
+            # Tryton stops once an invoice is posted, the others being drafted and posted;
+            # at once, not after this stage's kills.
+            tryton.stop()
         assert not await tryton_answers(tryton.url)
         assert proposed - await _posted(story), "the outage must land while invoicing"
         with restarted(tryton, tmp_path / "trytond-restarted.log") as back:

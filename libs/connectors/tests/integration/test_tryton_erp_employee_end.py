@@ -1,6 +1,7 @@
 """TrytonErp ends an employee at a last day against a real trytond: once, and time after it is
 refused with its reason; a future hire is found and ended though not yet active; two writers
-making one employee at once make one."""
+making one employee at once make one; one a killed writer was making is found, not made
+again."""
 
 import asyncio
 import datetime as dt
@@ -121,6 +122,38 @@ async def test_two_writers_making_one_employee_at_once_make_one_with_each_rate_o
     assert len(parties) == 1
     assert employees == [int(made[0].external_id)] == [int(made[1].external_id)]
     assert sorted(p["date"] for p in prices) == [TODAY - 10 * DAY, TODAY]
+
+
+async def test_an_employee_a_killed_writer_was_making_is_found_not_made_again(
+    tryton: TrytonServer,
+) -> None:
+    # A worker killed between its two creates leaves the party keyed; Tryton still commits the
+    # employee create it had sent, a moment after its successor finds the party alone.
+    async with client_of(tryton) as client, client_of(tryton) as late:
+        erp = TrytonErp(client, instance="us")
+        world = await firm(erp)
+        hired = worker("K-1")
+        [party] = await client.create(
+            "party.party", [{"name": "K-1", "code": "w-killed", "addresses": [["create", [{}]]]}]
+        )
+
+        async def killed_writers_create() -> int:
+            await asyncio.sleep(0.3)  # the moment its transaction commits, not a wait
+            company = int(world.company)
+            values = {"party": party, "company": company, "start_date": hired.hire_date}
+            [made] = await late.create("company.employee", [values], context={"company": company})
+            return int(made)
+
+        made, successor = await asyncio.gather(
+            killed_writers_create(),
+            erp.upsert_employee(hired, [cost("80.00", TODAY)], company=world.company,
+                                key="w-killed"),
+        )  # fmt: skip
+        employees = await client.search(
+            "company.employee", [["party", "=", party]], context={"active_test": False}
+        )
+    assert employees == [made]
+    assert (int(successor.external_id), successor.created) == (made, False)
 
 
 async def test_an_employee_takes_the_cost_rates_in_its_companys_currency_only(

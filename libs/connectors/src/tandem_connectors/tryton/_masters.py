@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +38,11 @@ _NUMBER_TAKEN = "must be unique"
 # company.employee_cost_price's unique (employee, date), in English.
 _COST_DATE_TAKEN = "one cost price by date"
 _CREATE_ATTEMPTS = 6
+# How long a writer that finds an employee's party without its employee waits before making
+# the employee itself: longer than one create takes Tryton, so an employee another writer is
+# making (or was making when it was killed: Tryton commits its transaction all the same) is
+# committed by then and found.
+EMPLOYEE_SETTLE_SECONDS = 1.0
 
 
 async def upsert_customer(client: TrytonClient, customer: Customer, key: str) -> tuple[int, bool]:
@@ -159,17 +165,20 @@ async def upsert_employee(
     Two services may make the same employee at the same moment (staffing-sync onboarding a
     worker, time-expense posting their first time): Tryton then refuses the second party code
     or the second cost price of a date ("must be unique", "one cost price by date"), and the
-    whole look-up is made again after a jittered pause, finding what the other made. Two
-    employees of the same party made at once are settled on the oldest (``_employee``).
+    whole look-up is made again after a jittered pause, finding what the other made. The party
+    is made before its employee, so a party found without one means another writer may be
+    making it: it is looked for again after ``EMPLOYEE_SETTLE_SECONDS`` before one is made.
+    Two employees of the same party made at once are settled on the oldest (``_employee``).
     """
     rates = await _in_company_currency(client, rates, company)
     async for attempt in _again_when(_taken):
         with attempt:
             found = await find_keys(client, "company.employee", [key])
-            created = key not in found
-            if created:
-                found[key] = await _employee(client, worker, company, key)
-            employee = found[key]
+            created = False
+            if key in found:
+                employee = found[key]
+            else:
+                employee, created = await _employee(client, worker, company, key)
             rows = await client.search_read(
                 "company.employee_cost_price", [["employee", "=", employee]], ["date"]
             )
@@ -250,10 +259,18 @@ async def end_employee(client: TrytonClient, employee: int, last_day: dt.date | 
     await client.write("company.employee", [employee], {"end_date": last_day}, context=context)
 
 
-async def _employee(client: TrytonClient, worker: Worker, company: int, key: str) -> int:
+async def _employee(
+    client: TrytonClient, worker: Worker, company: int, key: str
+) -> tuple[int, bool]:
     # Two creates: the party first, keyed, so a crash before the employee is resumed with it.
     parties = await client.search("party.party", [["code", "=", key]], limit=1)
-    if not parties:
+    if parties:
+        # Its employee may be on its way from another writer, or from one killed mid-create.
+        await asyncio.sleep(EMPLOYEE_SETTLE_SECONDS)
+        settled = await _oldest_employee(client, parties[0])
+        if settled is not None:
+            return settled, False
+    else:
         values = {"name": worker.worker_number, "code": key, "addresses": [["create", [{}]]]}
         parties = await client.create("party.party", [values])
     employee = {"party": parties[0], "company": company, "start_date": worker.hire_date}
@@ -261,13 +278,18 @@ async def _employee(client: TrytonClient, worker: Worker, company: int, key: str
     # Tryton does not keep a party to one employee: another writer may have made one for this
     # party at the same moment. Both settle on the oldest; a newer one is deleted (no time or
     # cost can have been written to it yet: its maker has not answered).
-    [oldest] = await client.search(
-        "company.employee", [["party", "=", parties[0]]], order=[("id", "ASC")], limit=1,
-        context=EVERY_RECORD,
-    )  # fmt: skip
+    oldest = await _oldest_employee(client, parties[0])
     if oldest != made:
         await client.delete("company.employee", [made])
-    return int(oldest)
+    return oldest if oldest is not None else made, oldest == made
+
+
+async def _oldest_employee(client: TrytonClient, party: int) -> int | None:
+    found = await client.search(
+        "company.employee", [["party", "=", party]], order=[("id", "ASC")], limit=1,
+        context=EVERY_RECORD,
+    )  # fmt: skip
+    return int(found[0]) if found else None
 
 
 async def create_work(
