@@ -2,7 +2,8 @@
 
 Four consultants work last month (relative to today, so the utilization job looks at it):
 w1, w2 (eu, ou-data) and w3 (eu, ou-apps, hired on the 15th) on two UK and German projects,
-w4 (us, ou-apps) on a US project. Each files one timesheet; every entry is approved, posted
+w4 (us, ou-apps) on a US project, their rate resolved only when posted (as time-expense
+freezes it from the rate card). Each files one timesheet; every entry is approved, posted
 and charged, except one of w2's, approved and never posted. p-uk (GBP) is invoiced at 90 % of
 its standard value; p-de (EUR) is not invoiced; p-us (USD) is invoiced in full. Two
 opportunities are committed and one becomes active. The builders take sample payloads and
@@ -43,14 +44,16 @@ class Consultant:
     days: int
     approval_lag_h: int
     hired_on: int | None = None
+    rated_at_approval: bool = True
 
 
 CONSULTANTS = (
     Consultant("w1", "le-uk", "eu", "ou-data", "p-uk", "100.00", "GBP", 20, 2),
     Consultant("w2", "le-uk", "eu", "ou-data", "p-uk", "100.00", "GBP", 10, 10),
     Consultant("w3", "le-de", "eu", "ou-apps", "p-de", "120.00", "EUR", 8, 26, hired_on=15),
-    Consultant("w4", "le-us", "us", "ou-apps", "p-us", "150.00", "USD", 15, 4),
-)
+    Consultant("w4", "le-us", "us", "ou-apps", "p-us", "150.00", "USD", 15, 4,
+               rated_at_approval=False),
+)  # fmt: skip
 INVOICED = {"p-uk": Decimal("0.90"), "p-us": Decimal("1")}
 """Invoiced projects and the share of each charge's standard value they bill."""
 UNPOSTED = "te-w2-02"
@@ -98,7 +101,8 @@ def _entry(c: Consultant, entry_id: str, on: date, status: ent.TimeEntryStatus) 
         "worker_legal_entity_id": c.entity, "project_id": c.project,
         "project_legal_entity_id": c.entity, "work_date": on, "duration_minutes": MINUTES,
         "billable": True, "status": status, "notes": f"confidential note of {entry_id}",
-        "bill_rate": rate, "cost_rate": Money.of("50.00", c.currency),
+        "bill_rate": rate if c.rated_at_approval else None,
+        "cost_rate": Money.of("50.00", c.currency),
     })  # fmt: skip
 
 

@@ -112,7 +112,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (entry_id) DO UPDATE SET timesheet_id = EXCLUDED.timesheet_id,
     worker_id = EXCLUDED.worker_id, project_id = EXCLUDED.project_id, region = EXCLUDED.region,
     work_date = EXCLUDED.work_date, minutes = EXCLUDED.minutes, billable = EXCLUDED.billable,
-    standard_value = EXCLUDED.standard_value, currency = EXCLUDED.currency,
+    standard_value = COALESCE(EXCLUDED.standard_value, observability.time_entries.standard_value),
+    currency = COALESCE(EXCLUDED.currency, observability.time_entries.currency),
     approved_at = EXCLUDED.approved_at
 """
 _SUBMITTED = """
@@ -122,11 +123,16 @@ ON CONFLICT (entry_id) DO UPDATE SET submitted_at = LEAST(
     COALESCE(observability.time_entries.submitted_at, EXCLUDED.submitted_at),
     EXCLUDED.submitted_at)
 """
+# An entry approved unrated (its rate frozen from the rate card only when it posts) takes its
+# standard value from the posting; one rated at approval keeps that.
 _POSTED = """
 INSERT INTO observability.time_entries (entry_id, worker_id, project_id, region, work_date,
-                                        minutes, billable, posted_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                        minutes, billable, posted_at, standard_value, currency)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (entry_id) DO UPDATE SET posted_at = EXCLUDED.posted_at,
+    standard_value = COALESCE(observability.time_entries.standard_value,
+                              EXCLUDED.standard_value),
+    currency = COALESCE(observability.time_entries.currency, EXCLUDED.currency),
     worker_id = COALESCE(observability.time_entries.worker_id, EXCLUDED.worker_id),
     project_id = COALESCE(observability.time_entries.project_id, EXCLUDED.project_id),
     work_date = COALESCE(observability.time_entries.work_date, EXCLUDED.work_date),
@@ -211,7 +217,8 @@ def _plan(
     elif event_type == "TimePosted" and f.get("reversal_of") is None:
         out[_POSTED].append(
             (f["entry"], f["worker"], f["project"], region, _d(f["work_date"]), f["minutes"],
-             f["billable"], at)
+             f["billable"], at, Decimal(f["amount"]) if f["billable"] else None,
+             f["currency"] if f["billable"] else None)
         )  # fmt: skip
     elif event_type == "TimeRejected":
         out[_REJECTED].append((f["entry"], region))
