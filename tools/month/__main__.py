@@ -8,7 +8,9 @@ observability on fresh databases and a vhost. Then it seeds only the systems of 
 plays the month: companies in the ERP, hires in the HRIS, rate cards in the PSA, accounts and
 opportunities won in the CRM, resource requests in the PSA booked from staffing-sync's best
 option, time and expenses logged and approved in the PSA, the ended month invoiced. It prints
-each stage, the exceptions, the reconciliations, the KPIs, and the console's address.
+each stage, the exceptions, the reconciliations, the KPIs, and the console's address. The
+firm's own intercompany agreements are allowed (``--no-intercompany``: none, DOMAIN.md 7.5's
+default).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from month.outcome import Outcome
 from month.play import Played, play
 from month.seed import hire, set_up_firm, win
 from month.staffing import staff
-from month.suite import Suite, running_suite
+from month.suite import Suite, intercompany_pairs, running_suite
 from month.systems import API_KEY, ROOT, Flavour
 from tandem_sandbox.scenario import Firm, generate
 from tandem_testing import Phoenix, running_phoenix
@@ -53,6 +55,12 @@ async def run(
     erp_name = "Tryton 8.2 (real ERP)" if flavour == "tryton" else "the sandbox HTTP ERP"
     print(f"Tandem, the whole suite: {firm.month:%B %Y} of a generated firm (seed {seed}, "
           f"{consultants} consultants, {customers} customers) into {erp_name}")  # fmt: skip
+    if intercompany:
+        print(f"  intercompany: the firm's {len(intercompany_pairs(firm))} entity pairs allowed "
+              "(--no-intercompany: none)")  # fmt: skip
+    else:
+        print("  intercompany: none allowed (DOMAIN.md 7.5's default): time across entities "
+              "is held as an exception")  # fmt: skip
     async with (
         _trace_store(logs / "phoenix") as phoenix,
         running_suite(
@@ -184,10 +192,14 @@ def main() -> None:
     parser.add_argument("--consultants", type=int, default=20, help="the scenario's 220 for all")
     parser.add_argument("--customers", type=int, default=8)
     parser.add_argument("--serve", action="store_true", help="keep everything up until Ctrl-C")
+    # The firm staffs across its entities and has those intercompany agreements configured;
+    # --no-intercompany shows DOMAIN.md 7.5's default (none allowed: each is an exception).
     parser.add_argument(
         "--intercompany",
-        action="store_true",
-        help="allow the firm's intercompany pairs (default none, DOMAIN.md 7.5: an exception)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="allow the firm's own intercompany pairs (default); --no-intercompany allows "
+        "none (DOMAIN.md 7.5's default), so time across entities is held as an exception",
     )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

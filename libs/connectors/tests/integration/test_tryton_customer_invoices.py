@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import pytest
@@ -291,3 +291,50 @@ async def test_a_sister_company_is_invoiced_as_its_own_party(tryton: TrytonServe
             await erp.company_party("999999")
     assert invoice["party"] == company["party"]
     assert (posted.state, posted.total) == ("posted", Money.of("626.32", "GBP"))
+
+
+def _euro_invoice(books: Books, key: str) -> CustomerInvoice:
+    """Two lines of 0.75 EUR: each converts to 0.64 GBP, their total of 1.50 to 1.29, so the
+    move books the penny between them as an exchange difference."""
+    line = _line("eur", "1", "0.75", "0.75", TaxTreatment.EXEMPT)
+    euros = Money.of("0.75", "EUR")
+    lines = tuple(
+        replace(line, reference=ref, unit_price=euros, amount=euros)
+        for ref in (f"{key}-a", f"{key}-b")
+    )
+    return CustomerInvoice(
+        company=books.company, customer=books.eu, currency="EUR", invoice_date=TODAY,
+        payment_terms_days=30, lines=lines, key=key,
+    )  # fmt: skip
+
+
+async def test_an_invoice_in_another_currency_than_the_companys_posts(
+    tryton: TrytonServer,
+) -> None:
+    # A UK company invoicing a German customer in euros; then a company made before the
+    # adapter configured exchange accounts, whose next set-up configures them.
+    async with client_of(tryton) as client:
+        books = await _books(TrytonErp(client, instance="uk"))
+        erp = books.erp
+        drafted = await erp.draft_customer_invoice(_euro_invoice(books, "inv-eur"))
+        posted = await erp.post_customer_invoice(drafted.ref.external_id, invoice_date=TODAY)
+        [invoice] = await client.read("account.invoice", [int(drafted.ref.external_id)], ["move"])
+        exchange = await client.search_read(
+            "account.move.line", [["move", "=", invoice["move"]], ["account.code", "=", "6.2.1"]],
+            ["debit", "credit"],
+        )  # fmt: skip
+        context = {"company": int(books.company)}
+        unset = {
+            "currency_exchange_credit_account": None, "currency_exchange_debit_account": None
+        }  # fmt: skip
+        await client.write("account.configuration", [1], unset, context=context)
+        older = await erp.draft_customer_invoice(_euro_invoice(books, "inv-eur-2"))
+        with pytest.raises(RequestRejected):
+            await erp.post_customer_invoice(older.ref.external_id, invoice_date=TODAY)
+        await erp.ensure_legal_entity(GB, key="le-gb")
+        reposted = await erp.post_customer_invoice(older.ref.external_id, invoice_date=TODAY)
+    assert (posted.state, posted.total) == ("posted", Money.of("1.50", "EUR"))
+    assert posted.number
+    exchanged = [(line["debit"], line["credit"]) for line in exchange]
+    assert exchanged == [(Decimal(0), Decimal("0.01"))]
+    assert (reposted.state, reposted.total) == ("posted", Money.of("1.50", "EUR"))

@@ -3,7 +3,8 @@
 Several legal entities share one Tryton database as several companies; every write names its
 company explicitly, and calls that default a company get it in the context. Idempotency keys
 are stored with the records (see ``_keys``, which also finds a record by its key); time and
-its reversals are described in ``_postings``, expenses and their credit notes in ``_expenses``,
+its reversals are described in ``_postings``, intercompany time (a worker's employee in the
+project's company) in ``_intercompany``, expenses and their credit notes in ``_expenses``,
 draft-invoice recovery in ``_invoicing``, customer invoices with their lines and taxes in
 ``_invoices``.
 """

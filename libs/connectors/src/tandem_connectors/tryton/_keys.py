@@ -19,7 +19,9 @@ Tryton model                field holding the key            why this field
 
 ``find_record`` answers the record a write of one ``ErpObject`` kind made under a key. Parties
 carry the keys of customers, employees and companies alike, so a customer is a keyed party
-that is neither a company's nor an employee's.
+that is neither a company's nor an employee's. An employee's party has one employee per
+company the worker books time in (``_intercompany``): the key answers the oldest, the one
+its write made; a write in a company looks the key up there.
 """
 
 from __future__ import annotations

@@ -22,9 +22,13 @@ from tandem_contracts.entities import CostRate, Customer, Project, Role, Worker,
 
 __all__ = [
     "SERVICE_CATEGORY",
+    "again_when",
     "create_work",
+    "employ",
     "end_employee",
     "find_customer",
+    "oldest_employee",
+    "record_taken",
     "upsert_customer",
     "upsert_employee",
     "upsert_service",
@@ -159,8 +163,10 @@ async def _service_template(client: TrytonClient, role: Role, key: str, company:
 async def upsert_employee(
     client: TrytonClient, worker: Worker, rates: Sequence[CostRate], company: int, key: str
 ) -> tuple[int, bool]:
-    """Create the employee (its party keyed ``key``) and add the cost rates it lacks (those in
-    the company's currency: ``_in_company_currency``).
+    """Create the employee of ``company`` (its party keyed ``key``) and add the cost rates it
+    lacks (those in the company's currency: ``_in_company_currency``). A party has at most one
+    employee per company (a worker booked on a sister company's projects has one there too,
+    ``_intercompany``), so the key is looked up in ``company``.
 
     Two services may make the same employee at the same moment (staffing-sync onboarding a
     worker, time-expense posting their first time): Tryton then refuses the second party code
@@ -168,12 +174,14 @@ async def upsert_employee(
     whole look-up is made again after a jittered pause, finding what the other made. The party
     is made before its employee, so a party found without one means another writer may be
     making it: it is looked for again after ``EMPLOYEE_SETTLE_SECONDS`` before one is made.
-    Two employees of the same party made at once are settled on the oldest (``_employee``).
+    Two employees of the same party made at once in a company are settled on the oldest there
+    (``employ``).
     """
     rates = await _in_company_currency(client, rates, company)
-    async for attempt in _again_when(_taken):
+    in_company = [["company", "=", company]]
+    async for attempt in again_when(record_taken):
         with attempt:
-            found = await find_keys(client, "company.employee", [key])
+            found = await find_keys(client, "company.employee", [key], domain=in_company)
             created = False
             if key in found:
                 employee = found[key]
@@ -215,7 +223,7 @@ async def _in_company_currency(
     return kept
 
 
-def _again_when(taken: Callable[[BaseException], bool]) -> AsyncRetrying:
+def again_when(taken: Callable[[BaseException], bool]) -> AsyncRetrying:
     """A keyed look-up-or-create made again, after a jittered pause, while Tryton refuses it
     because another writer just made the same record (``taken``); then the refusal stands."""
     return AsyncRetrying(
@@ -226,7 +234,7 @@ def _again_when(taken: Callable[[BaseException], bool]) -> AsyncRetrying:
     )
 
 
-def _taken(error: BaseException) -> bool:
+def record_taken(error: BaseException) -> bool:
     """Whether Tryton refused a write because another writer just made the same record."""
     return isinstance(error, RequestRejected) and (
         _NUMBER_TAKEN in str(error) or _COST_DATE_TAKEN in str(error)
@@ -239,8 +247,10 @@ async def end_employee(client: TrytonClient, employee: int, last_day: dt.date | 
 
     Tryton's own domain on ``timesheet.line.employee`` then refuses time dated after it.
     A last day before the employee's start is refused here, before Tryton's domain does.
+    The party's employees of sister companies (``_intercompany``) are the same employment:
+    they end with it, in the same write.
     """
-    fields = ["start_date", "end_date", "company"]
+    fields = ["start_date", "end_date", "company", "party"]
     # A search, not a read: reading a missing id is refused as an error, not answered empty.
     rows = await client.search_read(
         "company.employee", [["id", "=", employee]], fields, context=EVERY_RECORD
@@ -255,8 +265,12 @@ async def end_employee(client: TrytonClient, employee: int, last_day: dt.date | 
             "ends_before_start",
             f"Tryton employee {employee} starts {row['start_date']}, after {last_day}",
         )
+    domain = [["party", "=", row["party"]], ["company", "!=", row["company"]]]
+    sisters = await client.search("company.employee", domain, context=EVERY_RECORD)
     context = company_context(row["company"])
-    await client.write("company.employee", [employee], {"end_date": last_day}, context=context)
+    await client.write(
+        "company.employee", [employee, *sisters], {"end_date": last_day}, context=context
+    )
 
 
 async def _employee(
@@ -265,29 +279,52 @@ async def _employee(
     # Two creates: the party first, keyed, so a crash before the employee is resumed with it.
     parties = await client.search("party.party", [["code", "=", key]], limit=1)
     if parties:
-        # Its employee may be on its way from another writer, or from one killed mid-create.
-        await asyncio.sleep(EMPLOYEE_SETTLE_SECONDS)
-        settled = await _oldest_employee(client, parties[0])
-        if settled is not None:
-            return settled, False
-    else:
-        values = {"name": worker.worker_number, "code": key, "addresses": [["create", [{}]]]}
-        parties = await client.create("party.party", [values])
-    employee = {"party": parties[0], "company": company, "start_date": worker.hire_date}
-    [made] = await client.create("company.employee", [employee], context=company_context(company))
-    # Tryton does not keep a party to one employee: another writer may have made one for this
-    # party at the same moment. Both settle on the oldest; a newer one is deleted (no time or
-    # cost can have been written to it yet: its maker has not answered).
-    oldest = await _oldest_employee(client, parties[0])
+        return await employ(client, parties[0], company, worker.hire_date)
+    values = {"name": worker.worker_number, "code": key, "addresses": [["create", [{}]]]}
+    parties = await client.create("party.party", [values])
+    return await _settled_employee(client, parties[0], company, worker.hire_date)
+
+
+async def employ(
+    client: TrytonClient,
+    party: int,
+    company: int,
+    start: dt.date | None,
+    end: dt.date | None = None,
+) -> tuple[int, bool]:
+    """The party's employee of ``company``, made (from ``start``, until ``end``) when there is
+    none after ``EMPLOYEE_SETTLE_SECONDS``: it may be on its way from another writer, or from
+    one killed mid-create (Tryton commits its transaction all the same)."""
+    await asyncio.sleep(EMPLOYEE_SETTLE_SECONDS)
+    settled = await oldest_employee(client, party, company)
+    if settled is not None:
+        return settled, False
+    return await _settled_employee(client, party, company, start, end)
+
+
+async def _settled_employee(
+    client: TrytonClient,
+    party: int,
+    company: int,
+    start: dt.date | None,
+    end: dt.date | None = None,
+) -> tuple[int, bool]:
+    values = {"party": party, "company": company, "start_date": start, "end_date": end}
+    [made] = await client.create("company.employee", [values], context=company_context(company))
+    # Tryton does not keep a party to one employee per company: another writer may have made
+    # one for this party there at the same moment. Both settle on the oldest; a newer one is
+    # deleted (no time or cost can have been written to it yet: its maker has not answered).
+    oldest = await oldest_employee(client, party, company)
     if oldest != made:
         await client.delete("company.employee", [made])
     return oldest if oldest is not None else made, oldest == made
 
 
-async def _oldest_employee(client: TrytonClient, party: int) -> int | None:
+async def oldest_employee(client: TrytonClient, party: int, company: int) -> int | None:
+    """The party's oldest employee of ``company`` (ended or not yet started too), or None."""
     found = await client.search(
-        "company.employee", [["party", "=", party]], order=[("id", "ASC")], limit=1,
-        context=EVERY_RECORD,
+        "company.employee", [["party", "=", party], ["company", "=", company]],
+        order=[("id", "ASC")], limit=1, context=EVERY_RECORD,
     )  # fmt: skip
     return int(found[0]) if found else None
 
@@ -303,7 +340,7 @@ async def create_work(
     the refusal stands.
     """
     context = company_context(values["company"])
-    async for attempt in _again_when(_number_taken):
+    async for attempt in again_when(_number_taken):
         with attempt:
             found = await find_keys(client, "project.work", [key])
             created = key not in found

@@ -11,6 +11,10 @@ the two steps finds the marker and finishes the delete. Time already invoiced ca
 reversed here (Tryton refuses to delete or change it): ``RequestRejected`` with reason
 ``time_already_invoiced``, for finance to credit the invoice.
 
+A line whose posting names an employee of another company than its work's (intercompany
+time) books on the same party's employee of the work's company (``_intercompany``); lines are
+read back with the employee their posting named.
+
 Expenses (supplier invoices and their credit notes) are in ``_expenses``.
 """
 
@@ -23,6 +27,7 @@ from typing import Any
 from tandem_connectors.errors import NotFound, RequestRejected
 from tandem_connectors.ports import ErpTimeLine, ExpensePosting, TimePosting, TimeReversal
 from tandem_connectors.tryton._client import TrytonClient
+from tandem_connectors.tryton._intercompany import booked_employees, reported_employees
 from tandem_connectors.tryton._keys import find_keys
 from tandem_connectors.tryton._mapping import company_context, duration_of, minutes_of
 from tandem_connectors.tryton._projects import CANCELLED
@@ -44,7 +49,8 @@ async def post_time(
         for posting in missing:
             _check_taking(posting, works[int(posting.work)][2])
             _check_employed(posting, ends.get(int(posting.employee)))
-        values = [_line(p, *works[int(p.work)][:2]) for p in missing]
+        booked = await booked_employees(client, [(p, works[int(p.work)][1]) for p in missing])
+        values = [_line(p, *works[int(p.work)][:2], booked[p.key]) for p in missing]
         ids = await client.create("timesheet.line", values)
         found |= {p.key: made for p, made in zip(missing, ids, strict=True)}
     return answers(postings, found, {p.key for p in missing})
@@ -62,11 +68,11 @@ def answers(
     return [(found[p.key], p.key in made and first[p.key] == i) for i, p in enumerate(postings)]
 
 
-def _line(posting: TimePosting, timesheet_work: int, company: int) -> dict[str, Any]:
+def _line(posting: TimePosting, timesheet_work: int, company: int, employee: int) -> dict[str, Any]:
     entry = posting.entry
     return {
         "company": company,
-        "employee": int(posting.employee),
+        "employee": employee,
         "work": timesheet_work,
         "date": entry.accounting_date or entry.work_date,
         "duration": duration_of(entry.duration_minutes),
@@ -127,7 +133,9 @@ async def reverse_time(client: TrytonClient, reversal: TimeReversal) -> tuple[in
     found = await find_keys(client, "timesheet.line", [reversal.key])
     # A search, not a read: Tryton refuses to read a line that a reversal already deleted.
     original = await client.search_read(
-        "timesheet.line", [["id", "=", int(reversal.posted)]], ["invoice_line", "company"]
+        "timesheet.line",
+        [["id", "=", int(reversal.posted)]],
+        ["invoice_line", "company", "employee"],
     )
     if reversal.key in found:
         if original:
@@ -142,7 +150,8 @@ async def reverse_time(client: TrytonClient, reversal: TimeReversal) -> tuple[in
     company = original[0]["company"]
     marker = {
         "company": company,
-        "employee": int(reversal.employee),
+        # The line's own employee: of its company, where the reversal names the worker's.
+        "employee": original[0]["employee"],
         "work": await _reversals_work(client, company),
         "date": reversal.entry.accounting_date or reversal.entry.work_date,
         "duration": duration_of(0),
@@ -176,11 +185,12 @@ async def time_lines(
     work_of = {w["id"]: _work_id(w["origin"]) for w in origins}
     projects = await _projects_of(client, {w for w in work_of.values() if w})
     project_of = {timesheet: projects.get(work or "", "") for timesheet, work in work_of.items()}
+    named = await reported_employees(client, {row["employee"] for row in rows})
     return [
         ErpTimeLine(
             external_id=str(row["id"]),
             key=row["description"] or None,
-            employee=str(row["employee"]),
+            employee=str(named[row["employee"]]),
             project=project_of.get(row["work"]) or "",
             posted_on=row["date"],
             minutes=minutes_of(row["duration"]),

@@ -37,6 +37,11 @@ _CURRENCIES: dict[str, tuple[str, str, Decimal]] = {
     "AUD": ("Australian Dollar", "A$", Decimal("1.52")),
 }
 _CHART = ("account", "account_template_root_en")
+# The minimal chart's "Foreign Currency Transaction Gain (Loss)": where an invoice in another
+# currency than the company's books the difference its lines' and its total's conversions
+# leave (Tryton refuses to post such an invoice without the configured accounts).
+_EXCHANGE_ACCOUNT = "6.2.1"
+_EXCHANGE_FIELDS = ("currency_exchange_credit_account", "currency_exchange_debit_account")
 _MOVE_SEQUENCE = ("account", "sequence_type_account_move")
 _INVOICE_SEQUENCE = ("account_invoice", "sequence_type_account_invoice")
 
@@ -92,18 +97,20 @@ async def _grant(client: TrytonClient, company: int) -> None:
 
 
 async def ensure_chart(client: TrytonClient, company: int) -> None:
-    """Create the company's chart of accounts from the minimal template, and its defaults."""
+    """Create the company's chart of accounts from the minimal template, and its defaults
+    (receivable, payable, currency exchange), each set once, on a company made before too."""
     context = company_context(company)
     if not await client.search("account.account", [["company", "=", company]], limit=1):
         template = await client.call("ir.model.data", "get_id", *_CHART)
         account = {"company": company, "account_template": template}
         async with client.wizard("account.create_chart", context=context) as execute:
             await execute("create_account", {"account": account})
-    [config] = await client.read(
-        "account.configuration", [1], ["default_account_receivable"], context=context
-    )
+    fields = ["default_account_receivable", *_EXCHANGE_FIELDS]
+    [config] = await client.read("account.configuration", [1], fields, context=context)
     if config["default_account_receivable"] is None:
         await _properties(client, company)
+    if any(config[field] is None for field in _EXCHANGE_FIELDS):
+        await _exchange_accounts(client, company)
 
 
 async def _properties(client: TrytonClient, company: int) -> None:
@@ -114,6 +121,16 @@ async def _properties(client: TrytonClient, company: int) -> None:
         [properties[f"account_{kind}"]] = await client.search("account.account", domain, limit=1)
     async with client.wizard("account.create_chart", context=company_context(company)) as run:
         await run("create_properties", {"properties": properties})
+
+
+async def _exchange_accounts(client: TrytonClient, company: int) -> None:
+    """Book exchange gains and losses on the chart's exchange account; a company whose chart
+    has none (not made by the adapter) is left for a person to configure."""
+    domain = [["company", "=", company], ["code", "=", _EXCHANGE_ACCOUNT], ["closed", "!=", True]]
+    found = await client.search("account.account", domain, limit=1)
+    if found:
+        values = dict.fromkeys(_EXCHANGE_FIELDS, found[0])
+        await client.write("account.configuration", [1], values, context=company_context(company))
 
 
 async def ensure_fiscal_years(client: TrytonClient, company: int, years: range) -> None:
