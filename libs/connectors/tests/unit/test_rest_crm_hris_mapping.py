@@ -111,6 +111,24 @@ def test_an_account_reads_with_its_optional_fields_or_without_them() -> None:
     assert (seeded.billing_address, seeded.industry, seeded.erp_customer_id) == (None, None, None)
 
 
+def test_an_accounts_vies_date_reads_as_an_aware_instant_or_none() -> None:
+    """The CRM's VIES app records when it confirmed the account's VAT id (``vat_validated_at``)."""
+    checked = ACCOUNT | {"tax_id": "FR40303265045", "vat_validated_at": "2026-09-14T12:30:00+02:00"}
+    account = crm_account(checked)
+    assert account.tax_id == "FR40303265045"
+    assert account.tax_id_validated_at == datetime(2026, 9, 14, 10, 30, tzinfo=UTC)
+    assert crm_account(checked | {"vat_validated_at": "2026-09-14T10:30:00Z"}).tax_id_validated_at
+    assert crm_account(ACCOUNT).tax_id_validated_at is None  # never checked: no field
+    assert crm_account(checked | {"vat_validated_at": None}).tax_id_validated_at is None
+
+
+@pytest.mark.parametrize("broken", ["2026-09-14T10:30:00", "14/09/2026", 1789381800])
+def test_an_unreadable_vies_date_is_an_unexpected_response(broken: Any) -> None:
+    """A time without its offset names no instant: not read as one, nor as unchecked."""
+    with pytest.raises(UnexpectedResponse, match="acc_1"):
+        crm_account(ACCOUNT | {"vat_validated_at": broken})
+
+
 def test_an_opportunity_reads_money_from_decimal_strings_in_its_currency() -> None:
     deal = crm_opportunity(OPPORTUNITY)
     assert (deal.external_id, deal.version, deal.account_id) == ("opp_1", 3, "acc_1")

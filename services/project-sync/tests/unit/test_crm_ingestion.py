@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from tandem_connectors.inbound import RecordRejected
 from tandem_connectors.landing import Landed
 from tandem_connectors.ports import CrmAccount, CrmOpportunity
 from tandem_contracts import Money
+from tandem_contracts.entities import Customer
 from tandem_contracts.events import (
     AccountUpserted,
     OpportunityCommitted,
@@ -178,3 +179,55 @@ async def test_an_opportunity_without_a_selling_entity_sells_from_its_customers(
 
     assert isinstance(won.payload, OpportunityCommitted)
     assert won.payload.opportunity.selling_legal_entity_id == "le-us"  # customer unknown yet
+
+
+CHECKED = datetime(2026, 9, 14, 10, 30, tzinfo=UTC)
+
+
+def french(version: int, tax_id: str | None, validated_at: datetime | None) -> dict[str, Any]:
+    value = CrmAccount(
+        external_id="acc-fr", version=version, name="Hexagone SA", country="FR",
+        currency="EUR", billing_address=None, industry=None, erp_customer_id=None,
+        updated_at=NOW, tax_id=tax_id, tax_id_validated_at=validated_at,
+    )  # fmt: skip
+    return RecordCrm.record_of(value)
+
+
+async def customer_of(ingestion: CrmIngestion, record: dict[str, Any]) -> Customer:
+    """The customer the account version becomes, kept as the AccountUpserted handler keeps it."""
+    [upserted] = await ingestion.translate(landed(record, "account"))
+    assert isinstance(upserted.payload, AccountUpserted)
+    customer = upserted.payload.customer
+    kept = CustomerRecord(customer, "crm", record["id"], record["version"])
+    ingestion.uow.customers.rows[customer.id] = kept  # type: ignore[attr-defined]
+    return customer
+
+
+async def test_an_account_checked_in_vies_becomes_a_validated_customer(
+    ingestion: CrmIngestion,
+) -> None:
+    """The reverse charge needs the VAT id confirmed in VIES: the CRM's date is carried."""
+    customer = await customer_of(ingestion, french(1, "FR40303265045", CHECKED))
+    assert customer.tax_profile.vat_id == "FR40303265045"
+    assert customer.tax_profile.vat_id_validated_at == CHECKED
+    never_checked = await customer_of(ingestion, french(2, "FR40303265045", None))
+    assert never_checked.tax_profile.vat_id_validated_at is None
+    number_gone = await customer_of(ingestion, french(3, None, CHECKED))
+    assert number_gone.tax_profile.vat_id_validated_at is None
+
+
+async def test_an_account_whose_number_changed_is_validated_only_by_a_new_check(
+    ingestion: CrmIngestion,
+) -> None:
+    await customer_of(ingestion, french(1, "FR40303265045", CHECKED))
+    # A CRM that kept the old number's date: no validation of the new number.
+    kept_date = await customer_of(ingestion, french(2, "FR83404833048", CHECKED))
+    assert kept_date.tax_profile.vat_id == "FR83404833048"
+    assert kept_date.tax_profile.vat_id_validated_at is None
+    # The CRM cleared it, as the port says it does: none either.
+    cleared = await customer_of(ingestion, french(3, "FR83404833048", None))
+    assert cleared.tax_profile.vat_id_validated_at is None
+    # Checked in VIES after the change: validated.
+    rechecked = CHECKED + timedelta(days=2)
+    validated = await customer_of(ingestion, french(4, "FR83404833048", rechecked))
+    assert validated.tax_profile.vat_id_validated_at == rechecked

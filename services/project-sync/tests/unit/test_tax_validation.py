@@ -1,9 +1,18 @@
 """Tax registration (DOMAIN.md §4.6): an EU business customer needs a VAT id valid for its
 country; the answer is typed problems, never a guess."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from project_sync.domain import EU_COUNTRIES, Problem, ProblemCode, check_tax, check_tax_profile
+from project_sync.domain import (
+    EU_COUNTRIES,
+    Problem,
+    ProblemCode,
+    check_tax,
+    check_tax_profile,
+    vies_validation,
+)
 from tandem_contracts.entities import TaxpayerKind, TaxProfile
 
 VALID = [
@@ -159,3 +168,27 @@ def test_a_vat_id_of_the_right_shape_with_wrong_check_digits_is_invalid(
     [problem] = check_tax(country, vat_id)
     assert problem.code is ProblemCode.VAT_INVALID
     assert "check digits" in problem.message
+
+
+CHECKED = datetime(2026, 9, 14, 10, 30, tzinfo=UTC)
+
+
+def test_a_vies_date_on_a_number_validates_it() -> None:
+    assert vies_validation("FR40303265045", CHECKED) == CHECKED
+    held = TaxProfile(country="FR", vat_id="FR40303265045", vat_id_validated_at=CHECKED)
+    assert vies_validation("fr 40 303.265.045", CHECKED, held) == CHECKED  # the same, retyped
+
+
+@pytest.mark.parametrize("vat_id", [None, "", "  "])
+def test_a_vies_date_without_a_number_validates_nothing(vat_id: str | None) -> None:
+    assert vies_validation(vat_id, CHECKED) is None
+
+
+def test_a_new_number_is_validated_only_by_a_check_after_the_one_it_replaced() -> None:
+    held = TaxProfile(country="FR", vat_id="FR40303265045", vat_id_validated_at=CHECKED)
+    # A CRM that kept the old number's date across the change: that date is not this number's.
+    assert vies_validation("FR83404833048", CHECKED, held) is None
+    assert vies_validation("FR83404833048", CHECKED - timedelta(days=1), held) is None
+    later = CHECKED + timedelta(minutes=5)
+    assert vies_validation("FR83404833048", later, held) == later
+    assert vies_validation("FR83404833048", None, held) is None

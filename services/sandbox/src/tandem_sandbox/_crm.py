@@ -3,7 +3,10 @@
 A stage change emits ``opportunity.stage_changed``; the ERP project code may be written back
 (``erp_project_code``) only onto a Closed Won opportunity. An account's ``tax_id`` (its VAT or
 tax registration number) is kept as typed, unchecked, like a CRM text field: a wrong one is
-fixed by a PATCH.
+fixed by a PATCH. ``vat_validated_at`` is when that number was confirmed in VIES (as the
+Salesforce and HubSpot VIES apps record it on the account); it vouches for that number only,
+so a PATCH that changes the number (compared compact: ``de 811.907.980`` is ``DE811907980``)
+without a new date clears it.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tandem_contracts import CountryCode, CurrencyCode
 from tandem_sandbox._collections import Collection, collection_router, load, require
+from tandem_sandbox._erp import compact_tax_id
 from tandem_sandbox._http import SandboxError, parse
 from tandem_sandbox._state import StateDep
 from tandem_sandbox._store import Tx
@@ -44,6 +48,8 @@ class AccountCreate(_Model):
     billing_address: str | None = Field(default=None, max_length=1000)
     industry: str | None = Field(default=None, max_length=80)
     tax_id: str | None = Field(default=None, max_length=40)
+    vat_validated_at: AwareDatetime | None = None
+    """When ``tax_id`` was confirmed in VIES."""
     external_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
@@ -53,6 +59,7 @@ class AccountPatch(_Model):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     billing_address: str | None = Field(default=None, max_length=1000)
     tax_id: str | None = Field(default=None, max_length=40)
+    vat_validated_at: AwareDatetime | None = None
     erp_customer_id: str | None = Field(default=None, max_length=100)
 
 
@@ -100,9 +107,9 @@ async def _check_opportunity(tx: Tx, data: dict[str, Any]) -> None:
         data["probability"] = _PROBABILITY[data["stage"]]
 
 
-ACCOUNTS = Collection(
-    "accounts", "account", "acc", AccountCreate, AccountPatch, ("name",), upsert="update"
-)
+# Patched by _account_router, which knows the number before the change. An upsert replaces
+# the account's fields, so one without vat_validated_at leaves it unset, as it does the others.
+ACCOUNTS = Collection("accounts", "account", "acc", AccountCreate, None, ("name",), upsert="update")
 OPPORTUNITIES = Collection(
     "opportunities",
     "opportunity",
@@ -112,6 +119,38 @@ OPPORTUNITIES = Collection(
     upsert="once",  # stage changes go through PATCH, which emits opportunity.stage_changed
     before_create=_check_opportunity,
 )
+
+
+def _tax_number(tax_id: str | None) -> str | None:
+    return compact_tax_id(tax_id) if tax_id else None
+
+
+def _patched_account(before: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The account after ``changes``: a new number without a new VIES date is unvalidated."""
+    data = {**before, **changes}
+    renumbered = _tax_number(data.get("tax_id")) != _tax_number(before.get("tax_id"))
+    if renumbered and "vat_validated_at" not in changes:
+        data["vat_validated_at"] = None
+    return data
+
+
+def _account_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+    @router.patch("/{account_id}", summary="Change an account")
+    async def patch_account(
+        state: StateDep, account_id: str, body: Annotated[Any, Body()]
+    ) -> dict[str, Any]:
+        """Change the given fields; a changed tax id without a new VIES date loses the old."""
+        changes = parse(AccountPatch, body).model_dump(mode="json", exclude_unset=True)
+        async with state.store.tx("crm") as tx:
+            record = await load(tx, "accounts", account_id, lock=True)
+            record = await tx.update(record, _patched_account(record.data, changes))
+            shown = record.public()
+            await tx.emit("account.updated", "account", record.id, shown)
+        return shown
+
+    return router
 
 
 def _opportunity_router() -> APIRouter:
@@ -147,6 +186,7 @@ def _opportunity_router() -> APIRouter:
 def crm_routers() -> list[APIRouter]:
     """Return the CRM's resource routes (feed and webhooks are added by the app)."""
     return [
+        _account_router(),
         collection_router("crm", ACCOUNTS),
         _opportunity_router(),
         collection_router("crm", OPPORTUNITIES),

@@ -38,9 +38,11 @@ def _money(value: Money | None) -> str | None:
 def _crm(firm: Firm) -> Iterable[tuple[str, str, dict[str, Any]]]:
     delivering = {p.opportunity_id: list(p.org_unit_ids) for p in firm.projects}
     for c in firm.customers:
+        validated = c.tax_profile.vat_id_validated_at
         yield "accounts", c.id, {
             "name": c.name, "country": c.country, "currency": c.currency,
             "tax_id": c.tax_profile.vat_id,
+            "vat_validated_at": validated.isoformat() if validated else None,
         }  # fmt: skip
     for o in firm.opportunities:
         yield "opportunities", o.id, {

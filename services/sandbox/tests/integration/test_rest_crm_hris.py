@@ -148,6 +148,45 @@ async def test_crm_port_reads_polls_and_writes_the_project_code_back_onto_a_won_
         await crm.opportunity("opp_missing")
 
 
+async def test_an_accounts_vies_date_holds_for_its_number_and_clears_when_it_changes(
+    sandbox: Sandbox, crm: RestCrm
+) -> None:
+    checked = datetime(2026, 9, 14, 10, 30, tzinfo=UTC)
+    async with httpx.AsyncClient(base_url=sandbox.urls["crm"]) as client:
+        # Sales records a French customer whose VAT id the CRM's VIES app confirmed.
+        body = {"name": "Hexagone SA", "country": "FR", "currency": "EUR",
+                "tax_id": "FR40303265045", "vat_validated_at": checked.isoformat()}  # fmt: skip
+        account = await post(client, "/v1/accounts", body)
+        url = f"/v1/accounts/{account['id']}"
+        assert (await crm.account(account["id"])).tax_id_validated_at == checked
+
+        # Writing the ERP customer back, or retyping the same number, keeps the check.
+        await crm.link_customer(account["id"], erp_customer_id="cus_1", key="acc:link:1")
+        retyped = await client.patch(url, json={"tax_id": "fr 40 303.265.045"})
+        assert retyped.status_code == 200, retyped.text
+        read = await crm.account(account["id"])
+        assert (read.erp_customer_id, read.tax_id_validated_at) == ("cus_1", checked)
+
+        # Another number without a new check is unvalidated; checked again, it is validated.
+        renumbered = await client.patch(url, json={"tax_id": "FR83404833048"})
+        assert renumbered.json()["vat_validated_at"] is None
+        assert (await crm.account(account["id"])).tax_id_validated_at is None
+        rechecked = checked + timedelta(days=30)
+        again = await client.patch(url, json={"vat_validated_at": rechecked.isoformat()})
+        assert again.status_code == 200, again.text
+        assert (await crm.account(account["id"])).tax_id_validated_at == rechecked
+        both = {"tax_id": "FR40303265045", "vat_validated_at": checked.isoformat()}
+        assert (await client.patch(url, json=both)).json()["tax_id"] == "FR40303265045"
+        assert (await crm.account(account["id"])).tax_id_validated_at == checked
+
+        # A time without its offset names no instant: refused.
+        naive = await client.patch(url, json={"vat_validated_at": "2026-10-01T10:00:00"})
+        assert naive.status_code == 422
+        events = (await client.get("/v1/events")).json()["events"]
+    updates = [e["data"] for e in events if e["type"] == "account.updated"]
+    assert [u["vat_validated_at"] is None for u in updates] == [False, False, True, False, False]
+
+
 def hire(email: str, hire_date: date, **extra: Any) -> dict[str, Any]:
     return {
         "first_name": "Grace",

@@ -22,6 +22,8 @@ class CrmAccount:
     ``erp_customer_id`` is the ERP customer written back onto the account, when one was
     (``AbstractCrm.link_customer``); ``tax_id`` is the account's VAT or tax registration
     number as the CRM holds it (unchecked: validating it is the consuming service's business).
+    ``tax_id_validated_at`` is when the CRM (its VIES app) confirmed that number, tz-aware;
+    the CRM clears it when the number changes, so it vouches for ``tax_id`` as it is now.
     """
 
     external_id: str
@@ -34,6 +36,7 @@ class CrmAccount:
     erp_customer_id: str | None
     updated_at: datetime
     tax_id: str | None = None
+    tax_id_validated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,19 @@ def crm_account(record: Mapping[str, Any]) -> CrmAccount:
             erp_customer_id=record.get("erp_customer_id"),
             updated_at=datetime.fromisoformat(record["updated_at"]),
             tax_id=record.get("tax_id"),
+            tax_id_validated_at=_instant(record.get("vat_validated_at")),
         )
+
+
+def _instant(value: str | None) -> datetime | None:
+    """An ISO timestamp with its offset, or ``None`` when absent; a naive one is unreadable
+    (which instant it names is a guess)."""
+    if not value:
+        return None
+    instant = datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise ValueError("a timestamp without an offset")
+    return instant
 
 
 def crm_opportunity(record: Mapping[str, Any]) -> CrmOpportunity:

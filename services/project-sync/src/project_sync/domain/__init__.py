@@ -17,7 +17,7 @@ from project_sync.domain.problems import (
 from project_sync.domain.setup import CustomerFacts, ProjectSetup, ReferenceData, validate_setup
 from project_sync.domain.sow import Sow, check_sow
 from project_sync.domain.stages import DEFAULT_STAGE_MAP, StageChange, StageMap, classify
-from project_sync.domain.tax import EU_COUNTRIES, check_tax, check_tax_profile
+from project_sync.domain.tax import EU_COUNTRIES, check_tax, check_tax_profile, vies_validation
 
 __all__ = [
     "DEFAULT_STAGE_MAP",
@@ -43,4 +43,5 @@ __all__ = [
     "classify",
     "outcome_of",
     "validate_setup",
+    "vies_validation",
 ]

@@ -3,15 +3,21 @@
 An EU business customer is invoiced under reverse charge, which needs its VAT id: one valid for
 its country — the country's VAT prefix (Greece: ``EL``), its format and its check digits, as
 python-stdnum knows each member state's (a real ERP such as Tryton refuses the same numbers).
-The VIES registration check (``TaxProfile.vat_id_validated_at``) belongs to the ERP or tax
-engine. A consumer (B2C) in the
-EU needs none, but one given must be valid. Outside the EU no VAT id is required; a US tax id
-(EIN), when given, must look like one. The answer is a list of typed problems, never a guess.
+A consumer (B2C) in the EU needs none, but one given must be valid. Outside the EU no VAT id is
+required; a US tax id (EIN), when given, must look like one. The answer is a list of typed
+problems, never a guess.
+
+The VIES registration check (Reg. 282/2011 art. 18) is not made here: the CRM's VIES app makes
+it and records on the account when it confirmed the number, and clears that date when the
+number changes. ``vies_validation`` carries the date into ``TaxProfile.vat_id_validated_at``
+only while it can be this number's; without it billing-readiness holds the reverse-charge
+charges (``vat_id_not_validated``).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from stdnum.eu import vat as eu_vat
 from stdnum.us import ein as us_ein
@@ -19,7 +25,14 @@ from stdnum.us import ein as us_ein
 from project_sync.domain.problems import Problem, ProblemCode
 from tandem_contracts.entities import TaxpayerKind, TaxProfile
 
-__all__ = ["EU_COUNTRIES", "check_tax", "check_tax_profile", "normalise_tax_id", "vat_prefix"]
+__all__ = [
+    "EU_COUNTRIES",
+    "check_tax",
+    "check_tax_profile",
+    "normalise_tax_id",
+    "vat_prefix",
+    "vies_validation",
+]
 
 EU_COUNTRIES = frozenset(
     "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
@@ -70,6 +83,25 @@ def check_tax_profile(profile: TaxProfile, *, key: str | None = None) -> list[Pr
     """The problems of a customer's tax profile (see ``check_tax``)."""
     business = profile.taxable_person is TaxpayerKind.B2B
     return check_tax(profile.country, profile.vat_id, business=business, key=key)
+
+
+def vies_validation(
+    vat_id: str | None, validated_at: datetime | None, held: TaxProfile | None = None
+) -> datetime | None:
+    """When ``vat_id`` was confirmed in VIES, as the CRM says; None when that cannot be it.
+
+    A date without a number validates nothing. ``held`` is the customer's profile as last
+    known: a check of this new number comes after the check of the number it replaced, so a
+    date not later than that one is the old number's, kept by a CRM that did not clear it.
+    """
+    if validated_at is None or vat_id is None or not vat_id.strip():
+        return None
+    if held is None or held.vat_id is None or held.vat_id_validated_at is None:
+        return validated_at
+    renumbered = normalise_tax_id(held.vat_id) != normalise_tax_id(vat_id)
+    if renumbered and validated_at <= held.vat_id_validated_at:
+        return None
+    return validated_at
 
 
 def _check_vat(country: str, vat: str, field: str, key: str | None) -> list[Problem]:

@@ -6,7 +6,9 @@ in arrival order per account (an account before its opportunities), to ``CrmInge
 
 * an **account** version becomes ``AccountUpserted``: the canonical customer, whose legal
   entity is the one selling in the account's country (``TANDEM_ENTITY_BY_COUNTRY``, else
-  ``TANDEM_DEFAULT_LEGAL_ENTITY``);
+  ``TANDEM_DEFAULT_LEGAL_ENTITY``), and whose tax profile carries the account's VAT id and
+  the date the CRM confirmed it in VIES, while that date can be this number's
+  (``domain.vies_validation``);
 * an **opportunity** version becomes ``OpportunityStageChanged`` when its stage changed, and,
   by the change of its canonical status (``domain.stages``), ``OpportunityCommitted``,
   ``OpportunityLost`` or ``OpportunityReopened``. The subject version is the CRM record's
@@ -26,7 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from project_sync.domain import StageChange, StageMap, UnknownStageError, classify
+from project_sync.domain import (
+    StageChange,
+    StageMap,
+    UnknownStageError,
+    classify,
+    vies_validation,
+)
 from project_sync.service_layer.unit_of_work import AbstractUnitOfWork, OpportunityRecord
 from project_sync.settings import Settings
 from tandem_connectors.inbound import Feed, Inbound, RecordRejected
@@ -95,24 +103,31 @@ class CrmIngestion:
         """The events a landed version becomes."""
         if landed.record_type == "account":
             account = await self.crm.read_account(landed.record)
-            return [self._account(account, landed)]
+            return [await self._account(account, landed)]
         opportunity = await self.crm.read_opportunity(landed.record)
         return await self._opportunity(opportunity, landed)
 
-    def _account(self, account: CrmAccount, landed: Landed) -> Envelope[Any]:
+    async def _account(self, account: CrmAccount, landed: Landed) -> Envelope[Any]:
         country = account.country.upper()
+        customer_id = canonical_id(self.source, account.external_id)
         customer = Customer(
-            id=canonical_id(self.source, account.external_id),
+            id=customer_id,
             name=account.name[:200],
             legal_entity_id=self.settings.legal_entity_of(country),
             country=country,
             currency=account.currency,
-            tax_profile=TaxProfile(country=country, vat_id=account.tax_id),
+            tax_profile=await self._tax_profile(customer_id, country, account),
             billing_address=account.billing_address,
             refs=(self._ref("account", account.external_id),),
         )
         event = AccountUpserted(customer=customer, upserted_at=account.updated_at)
         return self._wrap(event, customer.legal_entity_id, customer.id, landed)
+
+    async def _tax_profile(self, customer_id: str, country: str, account: CrmAccount) -> TaxProfile:
+        known = await self.uow.customers.get(customer_id, lock=False)
+        held = known.customer.tax_profile if known is not None else None
+        validated_at = vies_validation(account.tax_id, account.tax_id_validated_at, held)
+        return TaxProfile(country=country, vat_id=account.tax_id, vat_id_validated_at=validated_at)
 
     async def _opportunity(self, deal: CrmOpportunity, landed: Landed) -> list[Envelope[Any]]:
         try:
