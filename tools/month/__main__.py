@@ -127,6 +127,11 @@ async def _month(firm: Firm, suite: Suite) -> None:
         print(f"    charges held: {_counts(billed.held)}")
     if billed.not_ready:
         print(f"    months not invoiced, why: {_counts(billed.not_ready)}")
+    waited = await report.caught_up(suite)
+    print(
+        "  observability caught up with the bus "
+        + (f"{waited:.1f} s after billing" if waited is not None else "NOT within 180 s")
+    )
     print("  business exceptions:")
     print("    parked messages (observability GET /v1/parking-lots):")
     _lines(await report.parked(suite), "      ")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from observability.adapters.projector import _ENTRY, _plan
+from observability.adapters.projector import _ENTRY, _POSTED, _plan
 from observability.domain.facts import facts_of
 from observability.domain.steps import Outcome, step_of
 from tandem_contracts import Envelope
@@ -136,6 +136,21 @@ def test_an_entry_approved_before_its_rate_is_resolved_is_a_step_without_a_rate(
     _plan("TimeApproved", "us", datetime.now(UTC), 1, facts, planned)
     [row] = planned[_ENTRY]
     assert (row[0], row[6], row[8], row[9]) == (entry.id, entry.duration_minutes, None, None)
+
+
+def test_a_posting_without_a_bill_amount_is_a_step_without_a_standard_value() -> None:
+    # time-expense posts time it has no amount for (non-billable time, a producer before the
+    # field) with ``bill_amount`` None: found by make run, where it crashed the consumer.
+    envelope = SAMPLES["TimePosted"]
+    unpriced = envelope.model_copy(update={"payload": envelope.payload.model_copy(
+        update={"bill_amount": None, "billable": True})})  # fmt: skip
+    facts = facts_of(unpriced)
+    assert (facts["amount"], facts["currency"]) == (None, None)
+    assert facts["flow"] == ["time_posting", envelope.payload.time_entry_id, "end"]
+    planned: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    _plan("TimePosted", "us", datetime.now(UTC), 1, facts, planned)
+    [row] = planned[_POSTED]
+    assert (row[0], row[8], row[9]) == (envelope.payload.time_entry_id, None, None)
 
 
 def test_a_step_names_at_most_two_hundred_keys() -> None:

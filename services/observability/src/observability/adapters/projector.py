@@ -217,8 +217,9 @@ def _plan(
     elif event_type == "TimePosted" and f.get("reversal_of") is None:
         out[_POSTED].append(
             (f["entry"], f["worker"], f["project"], region, _d(f["work_date"]), f["minutes"],
-             f["billable"], at, Decimal(f["amount"]) if f["billable"] else None,
-             f["currency"] if f["billable"] else None)
+             f["billable"], at, *(
+                 (Decimal(f["amount"]), f["currency"])
+                 if f["billable"] and f["amount"] is not None else (None, None)))
         )  # fmt: skip
     elif event_type == "TimeRejected":
         out[_REJECTED].append((f["entry"], region))

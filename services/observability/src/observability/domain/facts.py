@@ -56,7 +56,8 @@ def _time_approved(p: Any) -> Facts:
 
 
 def _time_posted(p: Any) -> Facts:
-    amount, currency = _money(p.bill_amount)
+    # A posting without an amount (time-expense has none for it): a step all the same.
+    amount, currency = _money(p.bill_amount) if p.bill_amount is not None else (None, None)
     facts: Facts = {
         "entry": p.time_entry_id,
         "worker": p.worker_id,
