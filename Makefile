@@ -5,7 +5,7 @@ export TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run systems test images bench-runtime bench-month-end bench-scale bench-quote-to-cash bench-billing-code bench-staffing bench-billing bench-observability check fmt contracts slo-rules
+.PHONY: help setup run systems test images bench-runtime bench-month-end bench-scale bench-quote-to-cash bench-billing-code bench-staffing bench-billing bench-observability bench-suite check fmt contracts slo-rules
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench-billing: setup  ## billing-readiness at month-end: 20,000 TimePosted -> ch
 
 bench-observability: setup  ## observability: a month's 20,000 events recorded as steps beside the raw ceiling, KPI lag, /v1 reads at 1M steps (p50/p99), bytes per step
 	uv run python tools/bench_observability.py
+
+bench-suite: setup  ## the scenario firm's month through all five services at 220 and 1,000 consultants: events/s beside the raw ceiling, CPU and RSS per process, commit -> invoice, approval -> invoice line p50/p99, the limiting service
+	cd tools && uv run python -m month.bench_suite
 
 check:  ## lint, format check and strict type check
 	@tools/setup.sh python

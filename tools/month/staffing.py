@@ -32,6 +32,9 @@ class Staffed:
     confirmed: int = 0
     firm_choice: int = 0
     """Bookings whose best option was the consultant the firm itself had staffed."""
+    refused: int = 0
+    """Options the PSA would not book over the request's dates (the resource not bookable
+    then: a worker employed for only part of them); the next option was booked instead."""
     unstaffed: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -62,10 +65,14 @@ async def staff(firm: Firm, suite: Suite, won: Won, workers: dict[str, str]) -> 
                 if not answer.get("options"):
                     staffed.unstaffed[_why_none(answer)] += 1
                     continue
-                top = answer["options"][0]
+                booked = await _book_best(psa, request, body, answer["options"], staffed)
+                if booked is None:
+                    staffed.unstaffed["the PSA refused every option's booking"] += 1
+                    continue
+                ref, top = booked
                 if top.get("worker_id") == workers.get(assignment.worker_id or ""):
                     staffed.firm_choice += 1
-                made.append(await _book(psa, request, body, top))
+                made.append(ref)
             staffed.booked += len(made)
             staffed.confirmed += sum(await asyncio.gather(*(_confirmed(api, b) for b in made)))
     staffed.seconds = time.monotonic() - started
@@ -128,15 +135,34 @@ def _why_none(shown: dict[str, Any]) -> str:
     return f"no candidate ({codes.most_common(1)[0][0]})" if codes else "no candidate"
 
 
+async def _book_best(
+    psa: httpx.AsyncClient,
+    request: str,
+    body: dict[str, Any],
+    options: list[dict[str, Any]],
+    staffed: Staffed,
+) -> tuple[str, dict[str, Any]] | None:
+    """The best option the PSA books, in rank order, and the booking; None if it refuses all."""
+    for option in options:
+        if (made := await _book(psa, request, body, option)) is not None:
+            return made, option
+        staffed.refused += 1
+    return None
+
+
 async def _book(
     psa: httpx.AsyncClient, request: str, body: dict[str, Any], top: dict[str, Any]
-) -> str:
-    """A hard booking of the option's resource over the request's dates; the request filled."""
+) -> str | None:
+    """A hard booking of the option's resource over the request's dates; the request filled.
+    None when the PSA refuses it (409: the resource is not bookable over those dates)."""
     booking = {"project_id": body["project_id"], "role": body["role"],
                "resource_id": str(top["resource_id"]).removeprefix(f"{PSA}-"),
                "start_date": body["start_date"], "end_date": body["end_date"],
                "minutes_per_day": body["minutes_per_day"]}  # fmt: skip
-    made = (await psa.post("/v1/assignments", json=booking)).raise_for_status().json()
+    answer = await psa.post("/v1/assignments", json=booking)
+    if answer.status_code == 409:
+        return None
+    made = answer.raise_for_status().json()
     filled = {"status": "filled", "filled_by_assignment": str(made["id"])}
     (await psa.patch(f"/v1/resource-requests/{request}", json=filled)).raise_for_status()
     return f"{PSA}-{made['id']}"

@@ -196,11 +196,12 @@ async def running_suite(
     *,
     run: str,
     logs: Path,
-    phoenix: Phoenix,
+    phoenix: Phoenix | None,
     intercompany: bool = False,
 ) -> AsyncIterator[Suite]:
     """Start everything for run ``run`` (databases ``tandem_<run>_*``, vhost ``tandem-<run>``);
-    stop it all afterwards. ``intercompany``: the firm's intercompany pairs allowed."""
+    stop it all afterwards. ``intercompany``: the firm's intercompany pairs allowed;
+    ``phoenix`` None: no trace store, tracing off (a benchmark's processes pay no export)."""
     admin, amqp, management = _urls()
     vhost = f"tandem-{run}"
     amqp_url = await _fresh_vhost(amqp, management, vhost)
@@ -224,8 +225,10 @@ async def running_suite(
         )
         erp_config, erp = await _erp(stack, sandbox, tryton)
         settings = _settings(firm, sandbox, erp_config, flavour, intercompany)
-        await phoenix.ready()
-        telemetry = phoenix.telemetry()
+        telemetry: dict[str, str] = {}
+        if phoenix is not None:
+            await phoenix.ready()
+            telemetry = phoenix.telemetry()
         services = {
             name: LocalService(
                 kind.module, name, own[name], amqp_url, logs, {**settings[name], **telemetry}
@@ -239,8 +242,11 @@ async def running_suite(
             }),
             "TANDEM_RABBITMQ_MANAGEMENT_URL": management,
             "TANDEM_RABBITMQ_VHOST": vhost,
-            "TANDEM_TRACE_URL_TEMPLATE": f"{phoenix.url}/redirects/traces/{{trace_id}}",
         })  # fmt: skip
+        if phoenix is not None:
+            services["observability"].settings["TANDEM_TRACE_URL_TEMPLATE"] = (
+                f"{phoenix.url}/redirects/traces/{{trace_id}}"
+            )
         for service in services.values():
             # Stopped off the loop: the sandbox a draining worker may still call runs on it.
             stack.push_async_callback(asyncio.to_thread, service.stop)
