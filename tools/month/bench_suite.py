@@ -658,7 +658,8 @@ def print_size(sized: Sized) -> None:
               f"{month.played.approved_expenses:,} expenses; time-expense posted "
               f"{month.outcome.posted_entries:,}, held {month.outcome.held_entries:,}; invoices "
               f"on the bus: {sized.by_type['InvoiceReady']:,} ready, "
-              f"{sized.by_type['InvoicePosted']:,} posted; parked:")  # fmt: skip
+              f"{sized.by_type['InvoicePosted']:,} posted; parked (observability's "
+              "/v1/parking-lots, the newest 100 per service):")  # fmt: skip
         for line in sized.parked:
             print(f"  {line}")
     _stages(sized)
