@@ -41,32 +41,52 @@ ensure_workspace() {
   uv sync --all-packages --frozen --quiet
 }
 
+# Every rabbitmqctl call is bounded: a node that is up but wedged answers nothing, and an
+# unbounded call would hang the whole run instead of failing it with a reason.
+ctl() { timeout 60 "$@"; }
+
+rabbitmq_answers() {
+  # The management API answers, and a vhost (what every test makes) is created and deleted.
+  local api="http://127.0.0.1:15672/api" probe="tandem-setup-probe"
+  curl -fsS -m 5 -u guest:guest "$api/overview" >/dev/null 2>&1 || return 1
+  curl -fsS -m 20 -u guest:guest -X PUT "$api/vhosts/$probe" >/dev/null 2>&1 || return 1
+  curl -fsS -m 20 -u guest:guest -X DELETE "$api/vhosts/$probe" >/dev/null 2>&1 || return 1
+}
+
 ensure_rabbitmq() {
   command -v curl >/dev/null 2>&1 || apt_install curl
   if ! command -v rabbitmqctl >/dev/null 2>&1; then
     log "installing RabbitMQ"
     apt_install rabbitmq-server
   fi
-  if ! rabbitmqctl -q status >/dev/null 2>&1; then
+  local answered=0
+  ctl rabbitmqctl -q status >/dev/null 2>&1 || answered=$?
+  if [ "$answered" -eq 124 ]; then
+    log "RabbitMQ's node runs but does not answer rabbitmqctl within 60 s (wedged):" \
+      "stop it and start it again (rabbitmq-server -detached)" >&2
+    return 1
+  fi
+  if [ "$answered" -ne 0 ]; then
     log "starting RabbitMQ"
     $SUDO rabbitmq-server -detached
-    timeout 120 rabbitmqctl -q await_startup
+    ctl rabbitmqctl -q await_startup
   fi
-  if ! rabbitmq-plugins -q list -e rabbitmq_management | grep -q rabbitmq_management; then
+  if ! ctl rabbitmq-plugins -q list -e rabbitmq_management | grep -q rabbitmq_management; then
     log "enabling the RabbitMQ management plugin (vhosts per test)"
-    $SUDO rabbitmq-plugins -q enable rabbitmq_management >/dev/null
+    $SUDO timeout 120 rabbitmq-plugins -q enable rabbitmq_management >/dev/null
   fi
   # Partitioned consumer groups route through an x-consistent-hash exchange (docs/adr/0008).
-  if ! rabbitmq-plugins -q list -e rabbitmq_consistent_hash_exchange \
+  if ! ctl rabbitmq-plugins -q list -e rabbitmq_consistent_hash_exchange \
       | grep -q rabbitmq_consistent_hash_exchange; then
     log "enabling the RabbitMQ consistent-hash exchange plugin (partitioned consumers)"
-    $SUDO rabbitmq-plugins -q enable rabbitmq_consistent_hash_exchange >/dev/null
+    $SUDO timeout 120 rabbitmq-plugins -q enable rabbitmq_consistent_hash_exchange >/dev/null
   fi
   for _ in $(seq 1 60); do
-    curl -fsS -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null 2>&1 && return
+    rabbitmq_answers && return
     sleep 1
   done
-  log "RabbitMQ management API did not answer on 127.0.0.1:15672" >&2
+  log "RabbitMQ on 127.0.0.1 does not create a vhost within 20 s (management API :15672):" \
+    "the node runs but does not serve; see rabbitmq-diagnostics status" >&2
   return 1
 }
 

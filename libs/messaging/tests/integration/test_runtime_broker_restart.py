@@ -1,40 +1,28 @@
-"""A broker restart mid-stream: nothing lost, nothing doubled, consumers resume by themselves."""
+"""A broker restart mid-stream: nothing lost, nothing doubled, consumers resume by themselves.
+
+The broker restarted is a node of the test's own (``private_rabbit``): the machine's broker
+carries every other test's vhosts and is never stopped by a test.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from typing import Any
 
-import pytest
+import aio_pika
 
 from tandem_contracts import Envelope
 from tandem_contracts.events import OpportunityLost
 from tandem_messaging import Consumer, HandlerContext, Outbox, OutboxRelay, Router
-from tandem_testing import in_ci
+from tandem_testing import RabbitCluster
 
 EFFECT = "INSERT INTO effects (event_id, subject, version) VALUES ($1, $2, $3)"
 
 
-async def rabbitmqctl(*args: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-    )
-    _, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-
-
-@pytest.fixture
-def broker_control() -> None:
-    if shutil.which("rabbitmqctl") is None:
-        if in_ci():
-            pytest.fail("rabbitmqctl is needed to restart the local broker")
-        pytest.skip("rabbitmqctl not installed: cannot restart the broker")
-
-
 async def test_a_broker_restart_mid_stream_loses_nothing(
-    broker_control, pool, amqp, lost_event, fast_settings, eventually
+    private_rabbit: RabbitCluster, pool, lost_event, fast_settings, eventually
 ) -> None:
+    broker = private_rabbit.nodes[0]
     router = Router(service="test")
 
     @router.handles(OpportunityLost)
@@ -45,20 +33,22 @@ async def test_a_broker_restart_mid_stream_loses_nothing(
 
     events = [lost_event(f"opp-{i % 25}", i // 25 + 1) for i in range(600)]
     stopping = asyncio.Event()
-    async with Consumer(
-        router, queue="t.restart", pool=pool, connection=amqp, settings=fast_settings
+    amqp = await aio_pika.connect_robust(broker.url)
+    async with (
+        amqp,
+        Consumer(router, queue="t.restart", pool=pool, connection=amqp, settings=fast_settings),
     ):
         relay = asyncio.create_task(OutboxRelay(pool, amqp, batch_size=20).run(stopping))
         # The first 300 events flow; the broker stops while they are being handled.
         async with pool.acquire() as db, db.transaction():
             await Outbox().add(db, *events[:300])
         await eventually(lambda: _effects(pool, 50), what="the stream to start")
-        await rabbitmqctl("stop_app")
+        await asyncio.to_thread(private_rabbit.ctl, "stop_app")
         # While it is down, 300 more events are committed: they wait in the outbox.
         async with pool.acquire() as db, db.transaction():
             await Outbox().add(db, *events[300:])
-        await rabbitmqctl("start_app")
-        await rabbitmqctl("await_startup")
+        await asyncio.to_thread(private_rabbit.ctl, "start_app")
+        await asyncio.to_thread(private_rabbit.ctl, "await_startup")
         # Connections, channels and consumers come back by themselves and drain everything.
         await eventually(lambda: _effects(pool, 600), within=120, what="all 600 effects")
         stopping.set()

@@ -4,12 +4,12 @@ Fixtures ``amqp_url`` and ``database_url`` give each test its own vhost / databa
 servers named by ``TEST_AMQP_URL`` / ``TEST_DATABASE_URL`` (else testcontainers when a Docker
 engine answers, else the test is skipped with the reason); ``tryton`` gives a test its own
 real Tryton ERP server (see ``_tryton``); ``rabbit_cluster`` (session) a private three-node
-RabbitMQ cluster and ``private_postgres`` a PostgreSQL instance of the test's own, for tests
-that kill broker nodes or crash the database (these fail, never skip, when they cannot
-start); ``phoenix`` (session) a real trace store the services under test export to. With
-``CI=true`` a real-service test that would skip fails instead, so a suite can never pass
-having tested nothing. Tests that use these fixtures are marked ``real_services``,
-and the run ends with their count.
+RabbitMQ cluster, ``private_rabbit`` a single broker node and ``private_postgres`` a PostgreSQL
+instance of the test's own, for tests that stop or kill brokers or crash the database (these
+fail, never skip, when they cannot start); ``phoenix`` (session) a real trace store the
+services under test export to. With ``CI=true`` a real-service test that would skip fails
+instead, so a suite can never pass having tested nothing. Tests that use these fixtures are
+marked ``real_services``, and the run ends with their count.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ REAL_SERVICE_FIXTURES = frozenset(
         "postgres_info",
         "tryton",
         "rabbit_cluster",
+        "private_rabbit",
         "private_postgres",
         "podman_api",
         "phoenix",
@@ -148,6 +149,17 @@ def rabbit_cluster() -> Iterator[RabbitCluster]:
     except ServerUnavailable as exc:
         # A fault test that cannot make its faults has tested nothing: fail, never skip.
         pytest.fail(f"no RabbitMQ cluster: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def private_rabbit() -> Iterator[RabbitCluster]:
+    """A single RabbitMQ node of this test's own, which it may stop and start: the machine's
+    broker, shared by every other test, is never stopped."""
+    try:
+        with running_rabbit_cluster(size=1) as node:
+            yield node
+    except ServerUnavailable as exc:
+        pytest.fail(f"no private RabbitMQ node: {exc}", pytrace=False)
 
 
 @pytest.fixture
