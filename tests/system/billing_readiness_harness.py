@@ -311,7 +311,10 @@ class Billing:
         return projects
 
     async def invoices(self) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = await ok(await self.api.get("/v1/invoices"))
+        # One page holds them all here: the story proposes a handful.
+        page = await ok(await self.api.get("/v1/invoices", params={"limit": 1000}))
+        assert page["next_after"] is None, "more invoices than one page"
+        listed: list[dict[str, Any]] = page["items"]
         return listed
 
     async def posted_ids(self) -> set[str]:

@@ -299,8 +299,9 @@ def billing_api_cases() -> Iterator[HttpCase]:
     """billing-readiness's own routes (``/v1``), for a caller with every scope."""
     for route in ("/v1/charges", "/v1/invoices", "/v1/leakage", "/v1/wip"):
         yield from query_cases(route, "project_id", billing_id_values())
-    yield from query_cases("/v1/charges", "after", billing_id_values())
-    yield from query_cases("/v1/charges", "limit", billing_limit_values())
+    for route in ("/v1/charges", "/v1/invoices"):
+        yield from query_cases(route, "after", billing_id_values())
+        yield from query_cases(route, "limit", billing_limit_values())
     yield from query_cases(
         "/v1/charges", "status",
         [("unknown", "nope", 422), ("upper-case", "OPEN", 422), ("nul", "%00", 400),

@@ -312,19 +312,21 @@ class Story:
 
     async def charges(self) -> list[dict[str, Any]]:
         """billing-readiness's charges, page after page."""
+        return await self._billing_pages("/v1/charges")
+
+    async def invoices(self) -> list[dict[str, Any]]:
+        """billing-readiness's invoices, page after page."""
+        return await self._billing_pages("/v1/invoices")
+
+    async def _billing_pages(self, route: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         query: dict[str, Any] = {"limit": 1000}
         while True:
-            page = await ok(await self["billing-readiness"].get("/v1/charges", params=query))
+            page = await ok(await self["billing-readiness"].get(route, params=query))
             items += page["items"]
             if not page["next_after"]:
                 return items
             query["after"] = page["next_after"]
-
-    async def invoices(self) -> list[dict[str, Any]]:
-        answer = await self["billing-readiness"].get("/v1/invoices")
-        listed: list[dict[str, Any]] = await ok(answer)
-        return listed
 
 
 def hops(spans: list[PhoenixSpan], event_type: str) -> dict[str, list[PhoenixSpan]]:

@@ -69,7 +69,7 @@ async def bill(suite: Suite, within: float = 600.0) -> Billed:
         last: Counter[str] = Counter()
         still = 0
         while time.monotonic() < deadline and still < _SETTLED_S:
-            invoices = (await api.get("/v1/invoices")).raise_for_status().json()
+            invoices = await _pages(api, "/v1/invoices")
             now = Counter(i["status"] for i in invoices)
             if not now["proposed"]:
                 break
@@ -82,18 +82,19 @@ async def bill(suite: Suite, within: float = 600.0) -> Billed:
                 total = Decimal(str(invoice["total"]))
                 currency = invoice["currency"]
                 billed.invoiced[currency] = billed.invoiced.get(currency, Decimal(0)) + total
-        for charge in await _charges(api):
+        for charge in await _pages(api, "/v1/charges"):
             billed.charges[charge["status"]] += 1
             billed.held.update(charge.get("holds") or [])
     billed.seconds = time.monotonic() - started
     return billed
 
 
-async def _charges(api: Any) -> list[dict[str, Any]]:
+async def _pages(api: Any, route: str) -> list[dict[str, Any]]:
+    """Every item of a paged billing-readiness listing (``/v1/charges``, ``/v1/invoices``)."""
     items: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": 1000}
     while True:
-        page = (await api.get("/v1/charges", params=params)).raise_for_status().json()
+        page = (await api.get(route, params=params)).raise_for_status().json()
         items += page["items"]
         if not page.get("next_after"):
             return items
@@ -105,7 +106,7 @@ async def _charged(api: Any, within: float) -> None:
     deadline = time.monotonic() + within
     last, still = -1, 0
     while time.monotonic() < deadline and still < 3:
-        count = len(await _charges(api))
+        count = len(await _pages(api, "/v1/charges"))
         still = still + 1 if count == last else 0
         last = count
         await asyncio.sleep(1)

@@ -238,6 +238,12 @@ async def _declare_partitions(
     return queues
 
 
+# Each declaration is first made on a side channel: one the broker refuses (a queue or an
+# exchange already there with other arguments) closes only that channel. On the consumer's
+# robust channel the refusal would start aio-pika's own restore of it, which races whatever
+# the caller does next on it ("Channel was not opened").
+
+
 async def _exchange(
     channel: AbstractChannel,
     name: str,
@@ -246,9 +252,14 @@ async def _exchange(
 ) -> AbstractExchange:
     kind_name = kind.value if isinstance(kind, aio_pika.ExchangeType) else kind
     try:
-        return await channel.declare_exchange(name, kind, durable=True, arguments=arguments)  # type: ignore[arg-type]
+        async with _side_channel(channel) as side:
+            await side.exchange_declare(
+                name,
+                exchange_type=kind_name,
+                durable=True,
+                arguments=arguments,  # type: ignore[arg-type]
+            )
     except aiormq.exceptions.ChannelPreconditionFailed as exc:
-        await _reopen(channel)
         raise TopologyMismatchError(
             f"exchange {name!r} already exists with other settings than the declared "
             f"durable {kind_name} exchange ({arguments or {}}): {exc}"
@@ -258,21 +269,34 @@ async def _exchange(
             f"the broker refused exchange {name!r} of type {kind_name}: {exc}. A partitioned "
             "consumer needs the plugin rabbitmq_consistent_hash_exchange enabled."
         ) from exc
+    return await channel.declare_exchange(name, kind, durable=True, arguments=arguments)  # type: ignore[arg-type]
 
 
 async def _queue(
     channel: AbstractChannel, name: str, arguments: dict[str, object]
 ) -> AbstractQueue:
-    try:
-        return await channel.declare_queue(name, durable=True, arguments=arguments)  # type: ignore[arg-type]
-    except aiormq.exceptions.ChannelPreconditionFailed as exc:
-        await _reopen(channel)
+    refused = await _refusal(channel, name, arguments)
+    if refused is not None:
         classic = await _is_classic_of_old(channel, name, arguments)
         raise TopologyMismatchError(
             f"queue {name!r} already exists with other arguments than declared "
-            f"({arguments}); the broker says: {exc}. "
+            f"({arguments}); the broker says: {refused}. "
             + (_CLASSIC_HINT if classic else _MISMATCH_HINT)
-        ) from exc
+        ) from refused
+    return await channel.declare_queue(name, durable=True, arguments=arguments)  # type: ignore[arg-type]
+
+
+async def _refusal(
+    channel: AbstractChannel, name: str, arguments: dict[str, object]
+) -> aiormq.exceptions.ChannelPreconditionFailed | None:
+    """Why the broker refuses queue ``name`` declared with ``arguments`` (asked on a side
+    channel), or None when it takes it."""
+    try:
+        async with _side_channel(channel) as side:
+            await side.queue_declare(name, durable=True, arguments=arguments)  # type: ignore[arg-type]
+    except aiormq.exceptions.ChannelPreconditionFailed as exc:
+        return exc
+    return None
 
 
 async def _is_classic_of_old(
@@ -283,12 +307,7 @@ async def _is_classic_of_old(
     if arguments.get("x-queue-type") != "quorum":
         return False
     older = {k: v for k, v in arguments.items() if k not in _ADDED_WITH_QUORUM}
-    try:
-        await channel.declare_queue(name, durable=True, arguments=older)  # type: ignore[arg-type]
-    except aiormq.exceptions.ChannelPreconditionFailed:
-        await _reopen(channel)
-        return False
-    return True
+    return await _refusal(channel, name, older) is None
 
 
 _ADDED_WITH_QUORUM = ("x-queue-type", "x-dead-letter-strategy", "x-overflow")
@@ -300,9 +319,3 @@ _CLASSIC_HINT = (
     "--vhost <vhost> --if-empty) and start the consumers again, which declare it anew "
     "(libs/messaging README, 'Upgrading classic retry queues')."
 )
-
-
-async def _reopen(channel: AbstractChannel) -> None:
-    # A failed declaration closes the channel; leave the caller a usable one for cleanup.
-    if channel.is_closed:
-        await channel.reopen()

@@ -109,7 +109,7 @@ class Billing:
         found: dict[str, Any] = {}
 
         async def posted() -> bool:
-            rows = await ok_list(await self.reader.get("/v1/invoices"))
+            rows = (await ok(await self.reader.get("/v1/invoices")))["items"]
             found.update(next((r for r in rows if r["invoice_id"] == invoice_id), {}))
             return found.get("status") == "posted"
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from tandem_connectors.ports import ErpObject
-from tandem_contracts.entities import BillingModel
+from tandem_contracts.entities import BillingModel, LegalEntity
 from tandem_testing import eventually, sibling_module
 
 harness = sibling_module(__file__, "billing_harness.py", "billing_readiness_it_harness")
@@ -241,14 +241,14 @@ async def test_intercompany_time_is_invoiced_between_the_entities_only_for_allow
         fx = ready["le-de"].fx
         assert fx is not None
         assert (fx.rate_id, fx.rate) == ("fx-2", Decimal("1.1764705882"))
-        records = {r["invoice_id"]: r for r in await harness.ok_list(
+        records = {r["invoice_id"]: r for r in (await harness.ok(
             await billing.reader.get("/v1/invoices", params={"project_id": "p-ic"})
-        )}  # fmt: skip
+        ))["items"]}  # fmt: skip
         for invoice_id in outcome["p-ic"]:
             await billing.invoice(invoice_id)
-        posted = {r["seller_entity"]: r for r in await harness.ok_list(
+        posted = {r["seller_entity"]: r for r in (await harness.ok(
             await billing.reader.get("/v1/invoices", params={"project_id": "p-ic"})
-        )}  # fmt: skip
+        ))["items"]}  # fmt: skip
         assert set(records) == set(outcome["p-ic"])
         # The customer is invoiced by the project's entity only, for both consultants' time.
         assert Decimal(posted["le-uk"]["subtotal"]) == Decimal("1350.00")
@@ -263,6 +263,51 @@ async def test_intercompany_time_is_invoiced_between_the_entities_only_for_allow
         # The pair not allowed stays held: never invoiced until a person decides.
         [held] = [c for c in await billing.charges("p-ic", expected=4) if c["holds"]]
         assert (held["seller_entity"], held["status"]) == ("le-us", "open")
+
+
+@pytest.mark.asyncio
+async def test_two_sisters_invoicing_one_entity_each_invoice_it_as_a_customer_of_their_own(
+    database_url: str, amqp_url: str
+) -> None:
+    # The sandbox ERP keeps a customer in one subsidiary (as NetSuite does): le-uk, bought
+    # from by both le-de and le-us, is a customer of each, never one record moved between them.
+    pairs = {("le-de", "le-uk"), ("le-us", "le-uk")}
+    countries = {"le-uk": "GB", "le-de": "DE", "le-us": "US"}
+    async with harness.running(
+        database_url, amqp_url, intercompany_pairs=pairs, entity_countries=countries
+    ) as billing:
+        us = LegalEntity(id="le-us", name="Acme Inc", country="US", functional_currency="USD",
+                         data_residency_region="eu")  # fmt: skip
+        companies = billing.companies | {
+            "le-us": (await billing.erp.ensure_legal_entity(us, key=us.id)).external_id
+        }
+        gb = harness.customer("c-two")
+        await _customer_in_erp(billing, gb)
+        await billing.announce(
+            harness.account(gb, 1),
+            harness.activated("p-two", "c-two"),
+            harness.posted(
+                "te-d", "p-two", 480, "150.00", on=OCT, worker_entity="le-de", cost="640.00"
+            ),
+            harness.posted(
+                "te-u", "p-two", 60, "150.00", on=OCT, worker_entity="le-us", cost="90.00"
+            ),
+        )
+        charges = await billing.charges("p-two", expected=4)
+        assert [c["holds"] for c in charges] == [[]] * 4
+        outcome = await billing.readiness()
+        assert len(outcome["p-two"]) == 3  # the customer's, le-de's and le-us's to le-uk
+        for invoice_id in outcome["p-two"]:
+            await billing.invoice(invoice_id)
+        posted = {r["seller_entity"]: r for r in (await harness.ok(
+            await billing.reader.get("/v1/invoices", params={"project_id": "p-two"})
+        ))["items"]}  # fmt: skip
+        assert posted["le-de"]["customer_id"] == posted["le-us"]["customer_id"] == "entity:le-uk"
+        for seller, total in (("le-de", "704.00"), ("le-us", "99.00")):
+            listed = await billing.erp.customer_invoices(
+                company=companies[seller], start=date(2026, 1, 1), end=date(2027, 12, 31)
+            )
+            assert [(i.total.amount, i.state) for i in listed] == [(Decimal(total), "posted")]
 
 
 @pytest.mark.asyncio

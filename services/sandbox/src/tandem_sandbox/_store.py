@@ -68,6 +68,16 @@ RETURNING value
 """
 # One index lookup per id (OFFSET 0 keeps the planner from flattening it into a scan of the
 # collection, which it picks while a fast-growing table's statistics are stale).
+# Two writers of one new external id would both find nothing and both insert (the second a
+# unique violation): a transaction first takes the external id's advisory lock, so the second
+# waits for the first to commit and then finds its record. Locks are taken in one order (by
+# hash), so two transactions locking several never wait on each other in a cycle.
+_LOCK_EXTERNALS = """
+SELECT count(pg_advisory_xact_lock(key)) FROM (
+    SELECT DISTINCT hashtextextended($1 || '/' || $2 || '/' || wanted, 0) AS key
+    FROM unnest($3::text[]) AS wanted ORDER BY key
+) AS keys
+"""
 _BY_EXTERNALS = """
 SELECT r.* FROM unnest($3::text[]) AS wanted(external_id)
 CROSS JOIN LATERAL (
@@ -200,16 +210,23 @@ class Tx:
         return Record.from_row(row) if row else None
 
     async def by_external_id(self, collection: str, external_id: str) -> Record | None:
-        """Return (and lock) the record holding ``external_id``, or None."""
+        """Return (and lock) the record holding ``external_id``, or None: until this
+        transaction ends, no one else creates a record under it."""
+        await self._lock_externals(collection, [external_id])
         row = await self.connection.fetchrow(_BY_EXTERNAL, self.system, collection, external_id)
         return Record.from_row(row) if row else None
 
     async def by_external_ids(self, collection: str, external_ids: Sequence[str]) -> list[Record]:
-        """Return (and lock) the records holding any of ``external_ids``."""
+        """Return (and lock) the records holding any of ``external_ids``; until this
+        transaction ends, no one else creates a record under any of them."""
+        await self._lock_externals(collection, external_ids)
         rows = await self.connection.fetch(
             _BY_EXTERNALS, self.system, collection, list(external_ids)
         )
         return [Record.from_row(row) for row in rows]
+
+    async def _lock_externals(self, collection: str, external_ids: Sequence[str]) -> None:
+        await self.connection.fetchval(_LOCK_EXTERNALS, self.system, collection, list(external_ids))
 
     async def insert_many(
         self, collection: str, new: Sequence[tuple[str, dict[str, Any], str | None]]

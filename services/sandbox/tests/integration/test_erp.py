@@ -1,8 +1,11 @@
+import asyncio
 from typing import Any
 
 import httpx
 
 from tandem_sandbox import Sandbox
+from tandem_sandbox._collections import create_record
+from tandem_sandbox._erp import CUSTOMERS
 
 
 async def _world(client: httpx.AsyncClient, erp: str) -> dict[str, str]:
@@ -80,6 +83,37 @@ async def test_upsert_by_external_id_keeps_one_record_and_answers_the_same_id(
     assert first.json()["id"] == second.json()["id"]
     assert [bill["id"] for bill in bills] == [first.json()["id"]]
     assert first.json()["amount"] == "180.00"
+
+
+async def test_a_second_writer_of_a_new_external_id_waits_for_the_first_and_finds_its_record(
+    sandbox: Sandbox,
+) -> None:
+    # Two workers making the same customer at once (a redelivery racing its original): the
+    # second's lookup waits until the first commits, then finds its record. Without that both
+    # find nothing, both insert, and one gets a unique violation: a 500 to a caller.
+    erp = sandbox.urls["erp"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        world = await _world(client, erp)
+    body = {"name": "Initech", "subsidiary_id": world["subsidiary"], "currency": "EUR",
+            "country": "DE", "terms_days": 30}  # fmt: skip
+
+    async def upsert() -> tuple[str, bool]:
+        async with sandbox.store.tx("erp") as tx:
+            record, created = await create_record(
+                tx, CUSTOMERS, {"external_id": "cus-race", **body}
+            )
+        return record.id, created
+
+    async with sandbox.store.tx("erp") as first:
+        assert await first.by_external_id(CUSTOMERS.path, "cus-race") is None
+        second = asyncio.create_task(upsert())
+        done, _ = await asyncio.wait({second}, timeout=1.0)
+        assert not done, "the second writer went ahead while the first held the external id"
+        made, created = await create_record(first, CUSTOMERS, {"external_id": "cus-race", **body})
+        assert created
+    assert await asyncio.wait_for(second, timeout=10) == (made.id, False)
+    async with sandbox.store.tx("erp") as tx:
+        assert (await tx.by_external_id(CUSTOMERS.path, "cus-race")).id == made.id  # type: ignore[union-attr]
 
 
 async def test_a_posting_in_a_closed_period_is_refused_with_its_code(sandbox: Sandbox) -> None:

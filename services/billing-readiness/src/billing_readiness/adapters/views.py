@@ -24,8 +24,8 @@ _INVOICES = """
 SELECT invoice_id, project_id, customer_id, seller_entity, period, currency, status, credit_of,
     subtotal, tax_total, total, number, erp_instance, erp_id, erp_total, proposed_at, posted_at
 FROM billing_readiness.invoices
-WHERE ($1::text IS NULL OR project_id = $1)
-ORDER BY proposed_at, invoice_id LIMIT $2
+WHERE ($1::text IS NULL OR project_id = $1) AND ($2::text IS NULL OR invoice_id > $2)
+ORDER BY invoice_id LIMIT $3
 """
 _SUMS = """
 SELECT
@@ -64,8 +64,11 @@ class Views:
         rows = await self.connection.fetch(_CHARGES, project_id, status, held, after, limit)
         return [charge_record(row) for row in rows]
 
-    async def invoices(self, project_id: str | None, limit: int = 500) -> list[dict[str, Any]]:
-        return [dict(row) for row in await self.connection.fetch(_INVOICES, project_id, limit)]
+    async def invoices(
+        self, project_id: str | None, after: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        rows = await self.connection.fetch(_INVOICES, project_id, after, limit)
+        return [dict(row) for row in rows]
 
     async def sums(self, project_id: str) -> dict[str, Any]:
         row = await self.connection.fetchrow(_SUMS, project_id)

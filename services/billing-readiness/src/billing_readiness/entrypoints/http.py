@@ -19,6 +19,7 @@ from billing_readiness.entrypoints.schemas import (
     DisputeBody,
     FxRatesLoad,
     FxRatesLoaded,
+    InvoicePage,
     InvoiceRead,
     IsoDate,
     LeakRead,
@@ -116,11 +117,21 @@ async def project_billing(
 
 
 @router.get("/invoices")
-async def invoices(pool: PoolDep, caller: Reader, project_id: IdQuery = None) -> list[InvoiceRead]:
-    """Invoice proposals and credit notes, with the ERP's number and totals once posted."""
+async def invoices(
+    pool: PoolDep,
+    caller: Reader,
+    project_id: IdQuery = None,
+    after: IdQuery = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> InvoicePage:
+    """Invoice proposals and credit notes, with the ERP's number and totals once posted, by
+    id, a page at a time (``next_after`` names the next page's ``after``)."""
     async with pool.acquire() as db:
-        rows = await Views(db).invoices(project_id)
-    return [InvoiceRead.model_validate(row) for row in rows]
+        rows = await Views(db).invoices(project_id, after, limit)
+    items = [InvoiceRead.model_validate(row) for row in rows]
+    return InvoicePage(
+        items=items, next_after=items[-1].invoice_id if len(items) == limit else None
+    )
 
 
 @router.get("/wip")

@@ -108,6 +108,11 @@ class InvoiceRead(BaseModel):
     posted_at: datetime | None
 
 
+class InvoicePage(BaseModel):
+    items: list[InvoiceRead]
+    next_after: str | None
+
+
 class ProjectBillingRead(BaseModel):
     """A project's billing terms, its standing holds and where its money stands."""
 

@@ -88,7 +88,7 @@ async def invoice_in_erp(
             f"legal entity {seller} has no company in ERP {target.instance}",
         )
     if ready.customer_id.startswith(ENTITY_PREFIX):  # intercompany: the buyer entity
-        customer = await _erp_entity(uow, deps, target, company, ready)
+        customer = await _erp_entity(uow, deps, target, company, seller, ready)
     else:
         customer = await _erp_customer(uow, target.instance, target.erp, ready.customer_id)
     credited = None
@@ -157,36 +157,43 @@ async def _erp_entity(
     deps: Dependencies,
     target: ErpTarget,
     company: str,
+    seller: str,
     ready: InvoiceReady,
 ) -> str:
     """The buyer entity's party in the seller's ERP: its company's own party where the ERP
-    keeps one (Tryton: ``company_party``; never a second party for the same company), else a
-    customer of the seller's company made once under ``entity:<buyer>`` (ids and the country
-    only: an entity is no one's name)."""
+    keeps one (Tryton: ``company_party``, one for every seller; never a second party for the
+    same company), else a customer of the seller's company made once under
+    ``entity:<buyer>@<seller>`` (ids and the country only: an entity is no one's name). One
+    per seller: where a customer belongs to one company (NetSuite's subsidiaries), a buyer
+    invoiced by two sisters is a customer of each; one shared record would move between
+    them and the ERP would refuse the other's invoices."""
     buyer = ready.customer_id.removeprefix(ENTITY_PREFIX)
-    linked = await uow.refs.external_id(
-        "customer", ready.customer_id, system=SystemKind.ERP.value, instance=target.instance,
-        object_type=ErpObject.CUSTOMER.value,
-    )  # fmt: skip
-    if linked is not None:
-        return linked
-    buyer_company = await deps.erps.company(uow.refs, target, buyer)
-    found = await target.erp.company_party(buyer_company) if buyer_company else None
-    if found is None:
-        country = deps.settings.country_of(buyer)
-        if country is None:
-            raise PermanentError(
-                "entity_country_unknown",
-                f"intercompany buyer {buyer} has no country in TANDEM_ENTITY_COUNTRIES",
-            )
-        sister = Customer(
-            id=f"entity-{buyer}"[:64], name=buyer, legal_entity_id=buyer, country=country,
-            currency=ready.currency, tax_profile=TaxProfile(country=country),
+    sister_key = f"{ready.customer_id}@{seller}"
+    for key in (ready.customer_id, sister_key):
+        linked = await uow.refs.external_id(
+            "customer", key, system=SystemKind.ERP.value, instance=target.instance,
+            object_type=ErpObject.CUSTOMER.value,
         )  # fmt: skip
-        written = await target.erp.upsert_customer(sister, company=company, key=ready.customer_id)
-        found = written.ref
-    await uow.refs.link("customer", ready.customer_id, found)
-    return str(found.external_id)
+        if linked is not None:
+            return linked
+    buyer_company = await deps.erps.company(uow.refs, target, buyer)
+    party = await target.erp.company_party(buyer_company) if buyer_company else None
+    if party is not None:
+        await uow.refs.link("customer", ready.customer_id, party)
+        return str(party.external_id)
+    country = deps.settings.country_of(buyer)
+    if country is None:
+        raise PermanentError(
+            "entity_country_unknown",
+            f"intercompany buyer {buyer} has no country in TANDEM_ENTITY_COUNTRIES",
+        )
+    sister = Customer(
+        id=f"entity-{buyer}"[:64], name=buyer, legal_entity_id=buyer, country=country,
+        currency=ready.currency, tax_profile=TaxProfile(country=country),
+    )  # fmt: skip
+    written = await target.erp.upsert_customer(sister, company=company, key=sister_key)
+    await uow.refs.link("customer", sister_key, written.ref)
+    return str(written.ref.external_id)
 
 
 def _line(line: InvoiceLine, index: int) -> InvoiceLineRequest:
