@@ -13,7 +13,8 @@ from typing import Any
 
 from month.outcome import Outcome, settle
 from month.play import Played
-from month.suite import Suite
+from month.report import drained
+from month.suite import SERVICES, Suite
 from tandem_sandbox.scenario import Firm
 
 __all__ = ["Billed", "bill", "reconcile_invoices", "reconcile_time", "settle_time"]
@@ -52,6 +53,9 @@ async def bill(suite: Suite, within: float = 600.0) -> Billed:
     started = time.monotonic()
     billed = Billed()
     async with suite.api("billing-readiness", timeout=600) as api:
+        # Every posting charged before the month is invoiced: a readiness pass while postings
+        # still wait in billing-readiness's queue invoices the month in parts.
+        await drained(suite, SERVICES["billing-readiness"].queue, within)
         await _charged(api, within)
         reasons: dict[str, list[str]] = {}
         for _ in range(5):
