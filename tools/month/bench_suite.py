@@ -409,8 +409,9 @@ async def measure(consultants: int, customers: int, args: argparse.Namespace) ->
     print(f"{consultants} consultants, {customers} customers (seed {args.seed}): "
           f"{len(firm.time_entries):,} time entries in {firm.month:%B %Y}; starting the suite",
           flush=True)  # fmt: skip
+    # Invoices proposed as deployed (every minute), so approval -> invoice is the pipeline's.
     async with running_suite("sandbox", firm, run=run, logs=LOGS, phoenix=None,
-                             intercompany=True) as suite:  # fmt: skip
+                             intercompany=True, invoice_on_schedule=True) as suite:  # fmt: skip
         print(f"  [{consultants}] suite up in {time.monotonic() - started:.1f} s", flush=True)
         await _month_measured(firm, suite, run, sized, args)
     sized.raw = await raw_ceiling(args.raw_events)

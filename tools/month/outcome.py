@@ -12,6 +12,7 @@ import asyncpg
 
 __all__ = ["Outcome", "settle"]
 
+_WAITING_STILL_S = 60.0
 _PROGRESS = """
 SELECT
   (SELECT count(DISTINCT subject_id) FROM time_expense.postings
@@ -82,14 +83,23 @@ async def settle(
     database_url: str, *, entries: int, expenses: int, within: float = 1800.0
 ) -> Outcome:
     """Wait until every approved entry and expense is posted or held as an exception (or the
-    deadline passes: what is still outstanding is then reported), then read the outcome."""
+    deadline passes: what is still outstanding is then reported), then read the outcome.
+
+    An entry whose record waits (its project or worker not known to time-expense yet) counts
+    as settled only once nothing has moved for ``_WAITING_STILL_S``: a wait that ends soon
+    ends within it, and a month invoiced before those entries post is invoiced in parts."""
     connection = await asyncpg.connect(database_url)
     try:
         deadline = time.monotonic() + within
+        last, still_since = None, time.monotonic()
         while time.monotonic() < deadline:
             row = await connection.fetchrow(_PROGRESS)
             assert row is not None  # noqa: S101 - an aggregate answers a row
-            time_done = row["posted"] + row["held"] + row["waiting"] >= entries
+            now = tuple(row)
+            if now != last:
+                last, still_since = now, time.monotonic()
+            waited_out = row["waiting"] == 0 or time.monotonic() - still_since > _WAITING_STILL_S
+            time_done = row["posted"] + row["held"] + row["waiting"] >= entries and waited_out
             expenses_done = row["expenses"] + row["held_expenses"] >= expenses
             if time_done and expenses_done and row["landing"] == 0 and row["unsent"] == 0:
                 break

@@ -198,10 +198,15 @@ async def running_suite(
     logs: Path,
     phoenix: Phoenix | None,
     intercompany: bool = False,
+    invoice_on_schedule: bool = False,
 ) -> AsyncIterator[Suite]:
     """Start everything for run ``run`` (databases ``tandem_<run>_*``, vhost ``tandem-<run>``);
     stop it all afterwards. ``intercompany``: the firm's intercompany pairs allowed;
-    ``phoenix`` None: no trace store, tracing off (a benchmark's processes pay no export)."""
+    ``phoenix`` None: no trace store, tracing off (a benchmark's processes pay no export);
+    ``invoice_on_schedule``: billing-readiness's readiness job proposes the ended month's
+    invoices every minute, as deployed (else only the close stage's billing run does: the
+    month is played in minutes, and a pass while its time still arrives invoices it in
+    parts, one invoice now and another for the time that came after)."""
     admin, amqp, management = _urls()
     vhost = f"tandem-{run}"
     amqp_url = await _fresh_vhost(amqp, management, vhost)
@@ -225,6 +230,8 @@ async def running_suite(
         )
         erp_config, erp = await _erp(stack, sandbox, tryton)
         settings = _settings(firm, sandbox, erp_config, flavour, intercompany)
+        if not invoice_on_schedule:
+            settings["billing-readiness"]["TANDEM_READINESS_INTERVAL_S"] = "86400"
         telemetry: dict[str, str] = {}
         if phoenix is not None:
             await phoenix.ready()

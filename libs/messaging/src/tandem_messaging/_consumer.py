@@ -297,11 +297,30 @@ class Consumer:
 
     async def _run(self, batch: list[_Delivery]) -> None:
         batch = await self._without(batch, {d.lease for d in batch if not self._holds(d)})
-        if len(batch) > 1 and await self._handle_batch(batch):
-            return
+        for run in self._runs(batch):
+            if self._stopping.is_set():  # unacked: the broker hands them out again
+                return
+            if len(run) > 1 and await self._handle_batch(run):
+                continue
+            for delivery in run:
+                if self._holds(delivery):  # else its partition's channel closed, took it back
+                    await self._handle_one(delivery)
+
+    def _runs(self, batch: list[_Delivery]) -> list[list[_Delivery]]:
+        """``batch`` in order, cut around each delivery of a type handled alone."""
+        runs: list[list[_Delivery]] = []
+        together: list[_Delivery] = []
         for delivery in batch:
-            if self._holds(delivery):  # else its partition's channel closed, and took it back
-                await self._handle_one(delivery)
+            if delivery.envelope.event_type not in self.router.alone:
+                together.append(delivery)
+                continue
+            if together:
+                runs.append(together)
+                together = []
+            runs.append([delivery])
+        if together:
+            runs.append(together)
+        return runs
 
     def _holds(self, delivery: _Delivery) -> bool:
         return self._partitions.holds(delivery.lease)

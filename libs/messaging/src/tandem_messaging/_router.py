@@ -153,9 +153,14 @@ class Router:
     """What orders deliveries (default: the subject id); e.g. the worker, so that one worker's
     entries are handled in arrival order. Subject versions are still enforced by the inbox."""
     unit_of_work: Callable[[DbConnection], Any] = field(default=lambda _: _NoUnitOfWork())
+    alone: set[str] = field(default_factory=set)
+    """Event types handled one message per transaction, never in a lane's batch: a handler
+    whose external call is slow (an invoice posted in the ERP) commits each as it is done,
+    rather than hold the others done before it uncommitted until the whole batch is."""
 
-    def handles(self, *models: type[Event]) -> Callable[[T], T]:
-        """Register the decorated coroutine as the handler of ``models``."""
+    def handles(self, *models: type[Event], alone: bool = False) -> Callable[[T], T]:
+        """Register the decorated coroutine as the handler of ``models`` (``alone``: each
+        message in a transaction of its own, see ``Router.alone``)."""
 
         def register(handler: T) -> T:
             for model in models:
@@ -163,6 +168,8 @@ class Router:
                     raise ValueError(f"{model.event_type} already has a handler")
                 self.handlers[model.event_type] = handler  # type: ignore[assignment]
                 self.models[model.event_type] = model
+                if alone:
+                    self.alone.add(model.event_type)
             return handler
 
         return register
@@ -183,6 +190,7 @@ class Router:
                     raise ValueError(f"{event_type} already has a handler")
                 self.handlers[event_type] = handler
                 self.models[event_type] = router.models[event_type]
+            self.alone |= router.alone
             if router.on_parked is not None:
                 if self.on_parked is not None:
                     raise ValueError("only one parking hook per consumer")

@@ -8,7 +8,9 @@ the ERP computes the amounts; its totals are kept beside the expected ones, whic
 reconciliation compares. An ERP outage holds the lane (the runtime pauses and probes) and the
 invoices drain in order once it is back; a closed period or a refusal parks the invoice for
 finance with its reason. ``InvoicePosted`` (``InvoiceCredited`` for a credit note) carries the
-number the ERP minted.
+number the ERP minted. Each invoice commits on its own (``alone``), as soon as the ERP posted
+it: in a lane's batch, the invoices posted first would wait uncommitted, unannounced, for the
+slowest of the batch.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def treatment_of(code: str | None) -> tuple[TaxTreatment, Decimal]:
     return TaxTreatment(treatment), Decimal(rate or "0")
 
 
-@handlers.handles(InvoiceReady)
+@handlers.handles(InvoiceReady, alone=True)
 async def invoice_in_erp(
     envelope: Envelope[InvoiceReady],
     ctx: HandlerContext[Any],
