@@ -660,7 +660,7 @@ def print_size(sized: Sized) -> None:
               f"{month.outcome.posted_entries:,}, held {month.outcome.held_entries:,}; invoices "
               f"on the bus: {sized.by_type['InvoiceReady']:,} ready, "
               f"{sized.by_type['InvoicePosted']:,} posted; parked (observability's "
-              "/v1/parking-lots, the newest 100 per service):")  # fmt: skip
+              "/v1/parking-lots, the oldest 100 per service):")  # fmt: skip
         for line in sized.parked:
             print(f"  {line}")
     _stages(sized)

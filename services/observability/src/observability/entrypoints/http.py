@@ -219,7 +219,8 @@ async def fleet(deps: Deps, _: Reader) -> dict[str, Any]:
 
 @router.get("/parking-lots")
 async def parking_lots(deps: Deps, _: ParkedReader) -> dict[str, Any]:
-    """Every service's parked messages (the newest 100 each), or why a lot is unreachable."""
+    """Every service's parked messages (the oldest 100 each: those waiting longest), or why a
+    lot is unreachable."""
     lots = []
     for service in deps.parking_lots.services():
         try:
