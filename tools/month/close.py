@@ -13,8 +13,7 @@ from typing import Any
 
 from month.outcome import Outcome, settle
 from month.play import Played
-from month.report import drained
-from month.suite import SERVICES, Suite
+from month.suite import SERVICES, Suite, drained
 from tandem_sandbox.scenario import Firm
 
 __all__ = ["Billed", "bill", "reconcile_invoices", "reconcile_time", "settle_time"]

@@ -8,14 +8,13 @@ import re
 import time
 from collections import Counter
 from datetime import datetime
-from urllib.parse import quote
 
 import httpx
 
 from month.outcome import Outcome
-from month.suite import SERVICES, Suite
+from month.suite import SERVICES, Suite, drained
 
-__all__ = ["caught_up", "drained", "exceptions", "kpis", "parked", "reconciliation", "recorded"]
+__all__ = ["caught_up", "exceptions", "kpis", "parked", "reconciliation", "recorded"]
 
 _OBSERVED = SERVICES["observability"].queue
 _HANDLED = re.compile(r"^tandem_messages_handled_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
@@ -25,30 +24,6 @@ async def caught_up(suite: Suite, within: float = 180.0) -> float | None:
     """Wait until observability has recorded every event sent so far (what it parked is
     recorded too); the seconds it took, or None past ``within``."""
     return await drained(suite, _OBSERVED, within)
-
-
-async def drained(suite: Suite, group: str, within: float = 180.0) -> float | None:
-    """Wait until consumer group ``group``'s partition and retry queues are empty, three
-    readings in a row two seconds apart, as the management API's figures lag a few seconds.
-    The seconds it took, or None past ``within``."""
-    settings = suite["observability"].settings
-    base = settings["TANDEM_RABBITMQ_MANAGEMENT_URL"]
-    vhost = quote(settings["TANDEM_RABBITMQ_VHOST"], safe="")
-    started = time.monotonic()
-    empty = 0
-    async with httpx.AsyncClient(timeout=30) as client:
-        while time.monotonic() - started < within:
-            rows = (
-                await client.get(f"{base}/api/queues/{vhost}", params={"columns": "name,messages"})
-            ).raise_for_status()
-            waiting = sum(row.get("messages", 1) for row in rows.json()
-                          if row["name"].startswith(f"{group}.")
-                          and not row["name"].endswith(".dead-letter"))  # fmt: skip
-            empty = empty + 1 if waiting == 0 else 0
-            if empty == 3:
-                return time.monotonic() - started
-            await asyncio.sleep(2)
-    return None
 
 
 async def parked(suite: Suite) -> list[str]:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -50,7 +52,16 @@ from tandem_testing import LocalService, Phoenix, TrytonServer, eventually, tryt
 from time_expense import bootstrap as time_expense
 from time_expense.service_layer import handlers as time_expense_handlers
 
-__all__ = ["CRM", "HRIS", "PSA", "SERVICES", "Suite", "intercompany_pairs", "running_suite"]
+__all__ = [
+    "CRM",
+    "HRIS",
+    "PSA",
+    "SERVICES",
+    "Suite",
+    "drained",
+    "intercompany_pairs",
+    "running_suite",
+]
 
 CRM, PSA, HRIS = "crm", "psa", "hris"
 _PARKED = ("parked:read", "parked:replay", "parked:discard")
@@ -295,3 +306,27 @@ async def _subscribe(sandbox: Sandbox, services: Mapping[str, LocalService]) -> 
                 "event_types": event_types}  # fmt: skip
         async with httpx.AsyncClient(base_url=sandbox.urls[system], timeout=30) as client:
             (await client.post("/v1/webhooks", json=hook)).raise_for_status()
+
+
+async def drained(suite: Suite, group: str, within: float = 180.0) -> float | None:
+    """Wait until consumer group ``group``'s partition and retry queues are empty, three
+    readings in a row two seconds apart, as the management API's figures lag a few seconds.
+    The seconds it took, or None past ``within``."""
+    settings = suite["observability"].settings
+    base = settings["TANDEM_RABBITMQ_MANAGEMENT_URL"]
+    vhost = quote(settings["TANDEM_RABBITMQ_VHOST"], safe="")
+    started = time.monotonic()
+    empty = 0
+    async with httpx.AsyncClient(timeout=30) as client:
+        while time.monotonic() - started < within:
+            rows = (
+                await client.get(f"{base}/api/queues/{vhost}", params={"columns": "name,messages"})
+            ).raise_for_status()
+            waiting = sum(row.get("messages", 1) for row in rows.json()
+                          if row["name"].startswith(f"{group}.")
+                          and not row["name"].endswith(".dead-letter"))  # fmt: skip
+            empty = empty + 1 if waiting == 0 else 0
+            if empty == 3:
+                return time.monotonic() - started
+            await asyncio.sleep(2)
+    return None

@@ -1,4 +1,5 @@
-"""A private three-node RabbitMQ cluster on 127.0.0.1, for tests that kill broker nodes.
+"""A private RabbitMQ cluster on 127.0.0.1 (three nodes; one for a test that restarts its
+broker), for tests that kill or stop broker nodes.
 
 Each node is a ``rabbitmq-server`` of its own (node name ``t<token>r<n>@localhost``, its own
 AMQP and distribution ports, data and logs in a temporary folder owned by ``rabbitmq``), run as

@@ -66,8 +66,6 @@ INSERT INTO sandbox.counters (system, name, value) VALUES ($1, $2, 1)
 ON CONFLICT (system, name) DO UPDATE SET value = sandbox.counters.value + 1
 RETURNING value
 """
-# One index lookup per id (OFFSET 0 keeps the planner from flattening it into a scan of the
-# collection, which it picks while a fast-growing table's statistics are stale).
 # Two writers of one new external id would both find nothing and both insert (the second a
 # unique violation): a transaction first takes the external id's advisory lock, so the second
 # waits for the first to commit and then finds its record. Locks are taken in one order (by
@@ -78,6 +76,8 @@ SELECT count(pg_advisory_xact_lock(key)) FROM (
     FROM unnest($3::text[]) AS wanted ORDER BY key
 ) AS keys
 """
+# One index lookup per id (OFFSET 0 keeps the planner from flattening it into a scan of the
+# collection, which it picks while a fast-growing table's statistics are stale).
 _BY_EXTERNALS = """
 SELECT r.* FROM unnest($3::text[]) AS wanted(external_id)
 CROSS JOIN LATERAL (
